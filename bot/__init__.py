@@ -1,0 +1,1 @@
+"""WhatToWatch Telegram bot: aiogram routers, middlewares, keyboards, texts and the CLI."""

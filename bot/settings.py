@@ -1,0 +1,149 @@
+"""Application settings, read from the environment (and `.env`) with pydantic-settings.
+
+Each concern has its own class; :class:`Settings` composes them. Every variable is listed,
+with a comment, in `.env.example`. :func:`load_settings` turns a validation error into a
+message that names the bad variable, so start-up fails with one readable line.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+_COMMON = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+
+class TelegramSettings(BaseSettings):
+    """`TELEGRAM_BOT_TOKEN`: from @BotFather. Unset → the bot runs as a console chat."""
+
+    model_config = _COMMON | SettingsConfigDict(env_prefix="TELEGRAM_")
+
+    bot_token: SecretStr | None = None
+
+    @field_validator("bot_token")
+    @classmethod
+    def _token_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        token = value.get_secret_value().strip()
+        head, _, tail = token.partition(":")
+        if not head.isdigit() or len(tail) < 20:
+            raise ValueError("does not look like a bot token from @BotFather (digits:secret)")
+        return SecretStr(token)
+
+
+class DatabaseSettings(BaseSettings):
+    """`DATABASE_URL` (postgresql://…) or, when unset, an embedded server in `PGSERVER_DATA_DIR`."""
+
+    model_config = _COMMON
+
+    database_url: SecretStr | None = None
+    pgserver_data_dir: Path = PROJECT_ROOT / ".data" / "pgserver"
+    db_pool_size: int = Field(default=5, ge=1, le=100)
+
+    @field_validator("database_url")
+    @classmethod
+    def _url_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        if not value.get_secret_value().startswith(("postgresql://", "postgresql+asyncpg://", "postgres://")):
+            raise ValueError("must start with postgresql:// (only PostgreSQL with pgvector is supported)")
+        return value
+
+
+class TMDBSettings(BaseSettings):
+    """TMDB API access: a v3 `TMDB_API_KEY` or a v4 `TMDB_READ_ACCESS_TOKEN` (bearer)."""
+
+    model_config = _COMMON | SettingsConfigDict(env_prefix="TMDB_")
+
+    api_key: SecretStr | None = None
+    read_access_token: SecretStr | None = None
+    base_url: str = "https://api.themoviedb.org/3"
+    language: str = "en-US"
+    timeout_seconds: float = Field(default=10.0, gt=0)
+    max_concurrency: int = Field(default=8, ge=1, le=64)
+    max_attempts: int = Field(default=4, ge=1, le=10)
+    cache_ttl_days: int = Field(default=14, ge=1)
+
+    @field_validator("api_key", "read_access_token")
+    @classmethod
+    def _blank_is_none(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        return value
+
+    @property
+    def configured(self) -> bool:
+        """True when a key or token is set (the fake TMDB in tests accepts any)."""
+        return self.api_key is not None or self.read_access_token is not None
+
+
+class BotSettings(BaseSettings):
+    """Behaviour of the bot itself."""
+
+    model_config = _COMMON
+
+    recommend_cooldown_seconds: int = Field(default=60, ge=0)
+    recommend_repeat_window_days: int = Field(default=60, ge=1)
+    max_review_chars: int = Field(default=50_000, ge=100)
+    admin_telegram_ids: list[int] = Field(default_factory=list)
+    log_level: str = "INFO"
+    log_json: bool = False
+
+    @field_validator("log_level")
+    @classmethod
+    def _level(cls, value: str) -> str:
+        value = value.upper()
+        if value not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ValueError("must be DEBUG, INFO, WARNING or ERROR")
+        return value
+
+
+class Settings(BaseSettings):
+    """All settings. Build with :func:`load_settings`."""
+
+    model_config = _COMMON
+
+    telegram: TelegramSettings = Field(default_factory=TelegramSettings)
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    tmdb: TMDBSettings = Field(default_factory=TMDBSettings)
+    bot: BotSettings = Field(default_factory=BotSettings)
+
+    @model_validator(mode="after")
+    def _tmdb_url(self) -> Settings:
+        self.tmdb.base_url = self.tmdb.base_url.rstrip("/")
+        return self
+
+
+class SettingsError(RuntimeError):
+    """Raised by :func:`load_settings`; the message names each bad variable."""
+
+
+def load_settings() -> Settings:
+    """Read and validate all settings.
+
+    Raises:
+        SettingsError: a variable is malformed; the message names it and says why.
+    """
+    sections = {
+        "telegram": (TelegramSettings, "TELEGRAM_"),
+        "database": (DatabaseSettings, ""),
+        "tmdb": (TMDBSettings, "TMDB_"),
+        "bot": (BotSettings, ""),
+    }
+    built: dict[str, BaseSettings] = {}
+    problems: list[str] = []
+    for name, (cls, prefix) in sections.items():
+        try:
+            built[name] = cls()
+        except ValidationError as exc:
+            for err in exc.errors():
+                field = str(err["loc"][0]) if err["loc"] else "?"
+                problems.append(f"{(prefix + field).upper()}: {err['msg']}")
+    if problems:
+        raise SettingsError("Bad settings:\n  " + "\n  ".join(problems))
+    return Settings(**built)  # type: ignore[arg-type]

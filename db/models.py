@@ -1,0 +1,207 @@
+"""SQLAlchemy 2 typed models.
+
+Tables:
+    users                 one row per Telegram user.
+    films                 the catalog: films fetched from TMDB (or loaded from a TMDB-format CSV).
+    user_films            a user's log of one film: rating, watched, liked, watchlist. Unique (user, film).
+    reviews               review text of one user for one film. Unique (user, film).
+    recommendations       one /recommend answer; recommendation_items its picks.
+    rate_limits           last use of a throttled command per user.
+
+Ratings are Letterboxd-style: 0.5 to 5 in half steps, stored as NUMERIC(2,1) with a CHECK.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+RATING_CHECK = "rating IS NULL OR (rating >= 0.5 AND rating <= 5 AND rating * 2 = floor(rating * 2))"
+
+
+class Base(DeclarativeBase):
+    """Declarative base; naming convention keeps alembic constraint names stable."""
+
+    metadata = MetaData(
+        naming_convention={
+            "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+            "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+            "ck": "ck_%(table_name)s_%(constraint_name)s",
+            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+            "pk": "pk_%(table_name)s",
+        }
+    )
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    telegram_id: Mapped[int] = mapped_column(BigInteger, unique=True)
+    first_name: Mapped[str | None] = mapped_column(String(256))
+    language_code: Mapped[str | None] = mapped_column(String(16))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class Film(Base):
+    """A catalog film. `details_fetched_at` is set once the full TMDB record (runtime,
+    keywords, countries) is known; search results only fill the basic columns."""
+
+    __tablename__ = "films"
+
+    tmdb_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    title: Mapped[str] = mapped_column(Text)
+    original_title: Mapped[str | None] = mapped_column(Text)
+    year: Mapped[int | None] = mapped_column(Integer)
+    release_date: Mapped[dt.date | None] = mapped_column(Date)
+    genres: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list, server_default="{}")
+    keywords: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list, server_default="{}")
+    overview: Mapped[str | None] = mapped_column(Text)
+    runtime: Mapped[int | None] = mapped_column(Integer)
+    original_language: Mapped[str | None] = mapped_column(String(16))
+    countries: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list, server_default="{}")
+    popularity: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+    vote_average: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+    vote_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    fetched_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    details_fetched_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        Index("ix_films_title_trgm", "title", postgresql_using="gin", postgresql_ops={"title": "gin_trgm_ops"}),
+        Index(
+            "ix_films_original_title_trgm",
+            "original_title",
+            postgresql_using="gin",
+            postgresql_ops={"original_title": "gin_trgm_ops"},
+        ),
+        Index("ix_films_popularity", "popularity"),
+    )
+
+
+# Exact (case-insensitive) title + year lookups: Letterboxd import and the review flow.
+Index("ix_films_lower_title_year", func.lower(Film.title), Film.year)
+Index("ix_films_lower_original_title_year", func.lower(Film.original_title), Film.year)
+
+
+class UserFilm(Base):
+    """What a user did with a film: rating (0.5–5, half steps), watched, liked, on watchlist."""
+
+    __tablename__ = "user_films"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    tmdb_id: Mapped[int] = mapped_column(ForeignKey("films.tmdb_id"), primary_key=True)
+    rating: Mapped[Decimal | None] = mapped_column(Numeric(2, 1))
+    watched: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
+    watched_on: Mapped[dt.date | None] = mapped_column(Date)
+    liked: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
+    on_watchlist: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
+    source: Mapped[str] = mapped_column(String(16))
+    updated_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
+
+    film: Mapped[Film] = relationship(lazy="raise")
+
+    __table_args__ = (
+        CheckConstraint(RATING_CHECK, name="rating_half_steps"),
+        CheckConstraint("source IN ('bot', 'letterboxd')", name="source_known"),
+        Index("ix_user_films_tmdb_id", "tmdb_id"),
+    )
+
+
+class Review(Base):
+    """A user's review text of a film. One per (user, film): re-reviewing updates it."""
+
+    __tablename__ = "reviews"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    tmdb_id: Mapped[int] = mapped_column(ForeignKey("films.tmdb_id"))
+    rating: Mapped[Decimal | None] = mapped_column(Numeric(2, 1))
+    text: Mapped[str] = mapped_column(Text, default="", server_default="")
+    source: Mapped[str] = mapped_column(String(16))
+    reviewed_on: Mapped[dt.date | None] = mapped_column(Date)
+    recommendation_item_id: Mapped[int | None] = mapped_column(
+        ForeignKey("recommendation_items.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
+
+    __table_args__ = (
+        UniqueConstraint("user_id", "tmdb_id"),
+        CheckConstraint(RATING_CHECK, name="rating_half_steps"),
+        CheckConstraint("source IN ('bot', 'letterboxd')", name="source_known"),
+    )
+
+
+class Recommendation(Base):
+    """One answer to /recommend."""
+
+    __tablename__ = "recommendations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    strategy: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    items: Mapped[list[RecommendationItem]] = relationship(
+        back_populates="recommendation", order_by="RecommendationItem.position", lazy="raise"
+    )
+
+
+class RecommendationItem(Base):
+    """One pick of a recommendation. `status`: shown → watched | skipped."""
+
+    __tablename__ = "recommendation_items"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    recommendation_id: Mapped[int] = mapped_column(ForeignKey("recommendations.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    tmdb_id: Mapped[int] = mapped_column(ForeignKey("films.tmdb_id"))
+    position: Mapped[int] = mapped_column(Integer)
+    slot: Mapped[str] = mapped_column(String(16))
+    score: Mapped[float] = mapped_column(Float)
+    reason: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="shown", server_default="shown")
+    status_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    recommendation: Mapped[Recommendation] = relationship(back_populates="items", lazy="raise")
+
+    __table_args__ = (
+        CheckConstraint("slot IN ('safe', 'adjacent', 'wildcard')", name="slot_known"),
+        CheckConstraint("status IN ('shown', 'watched', 'skipped')", name="status_known"),
+        Index("ix_recommendation_items_user_id_created_at", "user_id", "created_at"),
+    )
+
+
+class RateLimit(Base):
+    """Last time a user ran a throttled command (`key`, e.g. "recommend")."""
+
+    __tablename__ = "rate_limits"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(32), primary_key=True)
+    last_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))

@@ -1,0 +1,1 @@
+"""Domain services and entities. Nothing here imports aiogram."""
