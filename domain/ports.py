@@ -37,7 +37,7 @@ class MovieSource(Protocol):
         Raises MovieSourceError."""
         ...
 
-    async def popular(self, *, genre_ids: Sequence[int] = (), page: int = 1) -> list[FilmInfo]:
-        """`/discover/movie` sorted by popularity, optionally within genres.
-        Raises MovieSourceError."""
+    async def popular(self, *, genres: Sequence[str] = (), page: int = 1) -> list[FilmInfo]:
+        """`/discover/movie` sorted by popularity, optionally with any of these genre names
+        (mapped to TMDB genre ids with `/genre/movie/list`). Raises MovieSourceError."""
         ...
