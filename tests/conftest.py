@@ -44,3 +44,81 @@ def datasets_dir() -> Path:
     path = _datasets_env()
     assert path is not None, "tests using datasets_dir must be marked @pytest.mark.datasets"
     return path
+
+
+# --- PostgreSQL --------------------------------------------------------------------------
+# The suite always runs on a real PostgreSQL with pgvector: TEST_DATABASE_URL when set (a
+# server you run; the database named in it is dropped and re-created), else the embedded
+# pgserver in .data/pgserver-test. Each test runs inside a transaction that is rolled back.
+
+TEST_DB = "wtw_test"
+
+
+def _test_server_url() -> str:
+    from sqlalchemy.engine import make_url
+
+    from bot.settings import PROJECT_ROOT
+    from db.embedded import start_embedded_postgres
+
+    explicit = os.environ.get("TEST_DATABASE_URL", "").strip()
+    if explicit:
+        return explicit
+    url = make_url(start_embedded_postgres(PROJECT_ROOT / ".data" / "pgserver-test", "postgres"))
+    return url.set(database=TEST_DB).render_as_string(hide_password=False)
+
+
+async def _recreate_database(url: str) -> None:
+    import asyncpg
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    admin = parsed.set(database="postgres", drivername="postgresql").render_as_string(hide_password=False)
+    conn = await asyncpg.connect(admin)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)')
+        await conn.execute(f'CREATE DATABASE "{parsed.database}"')
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+async def database_url() -> str:
+    """A freshly created, fully migrated test database."""
+    from bot.database import migrate
+
+    url = _test_server_url()
+    await _recreate_database(url)
+    await migrate(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+async def engine(database_url: str):  # type: ignore[no-untyped-def]
+    from db.session import create_engine
+
+    engine = create_engine(database_url, pool_size=2)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+async def connection(engine):  # type: ignore[no-untyped-def]
+    """One connection with an outer transaction that is rolled back after the test."""
+    async with engine.connect() as conn:
+        trans = await conn.begin()
+        yield conn
+        await trans.rollback()
+
+
+@pytest.fixture
+def session_factory(connection):  # type: ignore[no-untyped-def]
+    """Sessions bound to the test's connection: their commits become savepoints."""
+    from sqlalchemy.ext.asyncio import async_sessionmaker
+
+    return async_sessionmaker(bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint")
+
+
+@pytest.fixture
+async def session(session_factory):  # type: ignore[no-untyped-def]
+    async with session_factory() as session:
+        yield session

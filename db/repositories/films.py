@@ -1,0 +1,195 @@
+"""The film catalog: write-through store of what TMDB (or a TMDB-format CSV) told us."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+
+from sqlalchemy import Integer, Text, and_, bindparam, func, or_, select
+from sqlalchemy.dialects.postgresql import ARRAY, distinct_on, insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.models import Film
+from domain.entities import FilmInfo
+
+#: pg_trgm similarity above which a title counts as a fuzzy match ("Interstelar" → "Interstellar").
+TRGM_THRESHOLD = 0.3
+_BASIC = ("title", "original_title", "year", "release_date", "genres", "overview", "original_language",
+          "popularity", "vote_average", "vote_count")  # fmt: skip
+_DETAILED = (*_BASIC, "keywords", "runtime", "countries")
+
+
+def to_info(film: Film) -> FilmInfo:
+    """ORM row → domain entity."""
+    return FilmInfo(
+        tmdb_id=film.tmdb_id,
+        title=film.title,
+        year=film.year,
+        original_title=film.original_title,
+        release_date=film.release_date.isoformat() if film.release_date else None,
+        genres=tuple(film.genres or ()),
+        keywords=tuple(film.keywords or ()),
+        overview=film.overview,
+        runtime=film.runtime,
+        original_language=film.original_language,
+        countries=tuple(film.countries or ()),
+        popularity=film.popularity,
+        vote_average=film.vote_average,
+        vote_count=film.vote_count,
+        has_details=film.details_fetched_at is not None,
+    )
+
+
+def _row(info: FilmInfo) -> dict[str, object]:
+    release: dt.date | None = None
+    if info.release_date:
+        try:
+            release = dt.date.fromisoformat(info.release_date)
+        except ValueError:
+            release = None
+    return {
+        "tmdb_id": info.tmdb_id,
+        "title": info.title,
+        "original_title": info.original_title,
+        "year": info.year,
+        "release_date": release,
+        "genres": list(info.genres),
+        "keywords": list(info.keywords),
+        "overview": info.overview,
+        "runtime": info.runtime,
+        "original_language": info.original_language,
+        "countries": list(info.countries),
+        "popularity": info.popularity,
+        "vote_average": info.vote_average,
+        "vote_count": info.vote_count,
+    }
+
+
+class FilmRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def upsert(self, films: Iterable[FilmInfo], *, batch_size: int = 1000) -> int:
+        """Write films through to the catalog in batches; returns how many rows were written.
+
+        Full records (`has_details`) overwrite everything and set `details_fetched_at`;
+        search results update only the basic columns, so they never erase known details.
+        """
+        unique: dict[int, FilmInfo] = {}
+        for info in films:
+            known = unique.get(info.tmdb_id)
+            if known is None or (info.has_details and not known.has_details):
+                unique[info.tmdb_id] = info
+        written = 0
+        for detailed in (True, False):
+            rows = [_row(f) for f in unique.values() if f.has_details is detailed]
+            columns = _DETAILED if detailed else _BASIC
+            for start in range(0, len(rows), batch_size):
+                chunk = rows[start : start + batch_size]
+                if detailed:
+                    chunk = [row | {"details_fetched_at": func.now()} for row in chunk]
+                stmt = insert(Film).values(chunk)
+                update = {c: stmt.excluded[c] for c in columns} | {"fetched_at": func.now()}
+                if detailed:
+                    update["details_fetched_at"] = func.now()
+                await self.session.execute(
+                    stmt.on_conflict_do_update(index_elements=[Film.tmdb_id], set_=update)
+                )
+                written += len(chunk)
+        return written
+
+    async def get_many(self, tmdb_ids: Iterable[int]) -> dict[int, Film]:
+        """Catalog rows by TMDB id (missing ids are absent from the result)."""
+        ids = list(set(tmdb_ids))
+        if not ids:
+            return {}
+        rows = await self.session.scalars(select(Film).where(Film.tmdb_id.in_(ids)))
+        return {film.tmdb_id: film for film in rows}
+
+    async def count(self) -> int:
+        return int(await self.session.scalar(select(func.count()).select_from(Film)) or 0)
+
+    async def search(self, title: str, *, year: int | None = None, limit: int = 10) -> list[Film]:
+        """Fuzzy title search with pg_trgm on title and original title.
+
+        Ranked by the better of the two similarities, then popularity; with `year`, films of
+        that year come first. Substring matches count too ("alien" finds "Aliens").
+        """
+        query = title.strip().lower()
+        similarity = func.greatest(
+            func.similarity(func.lower(Film.title), query),
+            func.similarity(func.lower(func.coalesce(Film.original_title, "")), query),
+        )
+        pattern = f"%{_escape_like(query)}%"
+        stmt = (
+            select(Film)
+            .where(
+                or_(
+                    similarity >= TRGM_THRESHOLD,
+                    Film.title.ilike(pattern),
+                    Film.original_title.ilike(pattern),
+                )
+            )
+            .order_by(*([(Film.year == year).desc().nulls_last()] if year else []), similarity.desc(),
+                      Film.popularity.desc())  # fmt: skip
+            .limit(limit)
+        )
+        return list(await self.session.scalars(stmt))
+
+    async def match_titles(
+        self, pairs: Sequence[tuple[str, int | None]]
+    ) -> dict[tuple[str, int | None], int]:
+        """Match (title, year) pairs to catalog films in one query.
+
+        A pair matches a film whose title or original title equals it case-insensitively and
+        whose year equals it (±1 year: Letterboxd and TMDB sometimes disagree on festival vs
+        release year); exact year and then popularity win ties. A pair without a year matches
+        the most popular film of that title. Returns {pair: tmdb_id} for matched pairs;
+        `pair` is returned exactly as given.
+        """
+        if not pairs:
+            return {}
+        titles = [title.lower() for title, _ in pairs]
+        years = [year for _, year in pairs]
+        idx = list(range(len(pairs)))
+        q = (
+            func.unnest(
+                bindparam("idx", idx, type_=ARRAY(Integer)),
+                bindparam("titles", titles, type_=ARRAY(Text)),
+                bindparam("years", years, type_=ARRAY(Integer)),
+            )
+            .table_valued("i", "t", "y")
+            .render_derived(name="q")
+        )
+        stmt = (
+            select(q.c.i, Film.tmdb_id)
+            .ext(distinct_on(q.c.i))
+            .join(
+                Film,
+                and_(
+                    or_(func.lower(Film.title) == q.c.t, func.lower(Film.original_title) == q.c.t),
+                    or_(q.c.y.is_(None), Film.year.between(q.c.y - 1, q.c.y + 1)),
+                ),
+            )
+            .order_by(q.c.i, func.abs(func.coalesce(Film.year - q.c.y, 0)), Film.popularity.desc())
+        )
+        result = await self.session.execute(stmt)
+        return {pairs[i]: tmdb_id for i, tmdb_id in result.all()}
+
+    async def popular(
+        self, *, exclude: Iterable[int] = (), genres: Sequence[str] = (), limit: int = 200
+    ) -> list[Film]:
+        """Well-rated popular films: at least 50 votes, ordered by popularity × vote average;
+        optionally only films with any of `genres`."""
+        stmt = select(Film).where(Film.vote_count >= 50)
+        excluded = list(set(exclude))
+        if excluded:
+            stmt = stmt.where(Film.tmdb_id.not_in(excluded))
+        if genres:
+            stmt = stmt.where(Film.genres.overlap(list(genres)))
+        stmt = stmt.order_by((func.ln(1 + Film.popularity) * Film.vote_average).desc()).limit(limit)
+        return list(await self.session.scalars(stmt))
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

@@ -1,0 +1,210 @@
+"""A user's film log (`user_films`) and review texts (`reviews`)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+from decimal import Decimal
+
+from sqlalchemy import func, literal_column, or_, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.models import Film, Review, UserFilm
+
+
+@dataclass(frozen=True, slots=True)
+class LogRow:
+    """One film of an import, ready to store."""
+
+    tmdb_id: int
+    rating: Decimal | None
+    watched: bool
+    watched_on: dt.date | None
+    liked: bool
+    on_watchlist: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewRow:
+    tmdb_id: int
+    rating: Decimal | None
+    text: str
+    reviewed_on: dt.date | None
+
+
+class LibraryRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def merge_log(
+        self, user_id: int, rows: Sequence[LogRow], *, source: str, batch: int = 1000
+    ) -> None:
+        """Upsert many log rows. Re-running with the same rows changes nothing.
+
+        A new rating replaces the stored one; watched, liked and watchlist flags are OR-ed;
+        the latest watch date wins.
+        """
+        for start in range(0, len(rows), batch):
+            values = [
+                {
+                    "user_id": user_id,
+                    "tmdb_id": r.tmdb_id,
+                    "rating": r.rating,
+                    "watched": r.watched,
+                    "watched_on": r.watched_on,
+                    "liked": r.liked,
+                    "on_watchlist": r.on_watchlist,
+                    "source": source,
+                }
+                for r in rows[start : start + batch]
+            ]
+            stmt = insert(UserFilm).values(values)
+            ex = stmt.excluded
+            await self.session.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=[UserFilm.user_id, UserFilm.tmdb_id],
+                    set_={
+                        "rating": func.coalesce(ex.rating, UserFilm.rating),
+                        "watched": UserFilm.watched | ex.watched,
+                        "watched_on": func.greatest(UserFilm.watched_on, ex.watched_on),
+                        "liked": UserFilm.liked | ex.liked,
+                        "on_watchlist": UserFilm.on_watchlist | ex.on_watchlist,
+                        "source": ex.source,
+                    },
+                )
+            )
+
+    async def rate(self, user_id: int, tmdb_id: int, rating: Decimal | None, *, source: str) -> None:
+        """Record that the user watched (and, with `rating`, rated) a film."""
+        stmt = insert(UserFilm).values(
+            user_id=user_id, tmdb_id=tmdb_id, rating=rating, watched=True, watched_on=func.current_date(),
+            source=source,
+        )  # fmt: skip
+        await self.session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=[UserFilm.user_id, UserFilm.tmdb_id],
+                set_={
+                    "rating": func.coalesce(stmt.excluded.rating, UserFilm.rating),
+                    "watched": True,
+                    "watched_on": stmt.excluded.watched_on,
+                    "on_watchlist": False,
+                    "source": source,
+                },
+            )
+        )
+
+    async def history(self, user_id: int) -> list[tuple[UserFilm, Film]]:
+        """Every film in the user's log that was rated, watched or liked, with its catalog row."""
+        stmt = (
+            select(UserFilm, Film)
+            .join(Film, Film.tmdb_id == UserFilm.tmdb_id)
+            .where(
+                UserFilm.user_id == user_id,
+                or_(UserFilm.rating.is_not(None), UserFilm.watched, UserFilm.liked),
+            )
+        )
+        return [(uf, film) for uf, film in (await self.session.execute(stmt)).tuples()]
+
+    async def seen_ids(self, user_id: int) -> set[int]:
+        """TMDB ids the user rated or watched (never recommended)."""
+        stmt = select(UserFilm.tmdb_id).where(
+            UserFilm.user_id == user_id, or_(UserFilm.rating.is_not(None), UserFilm.watched)
+        )
+        return set(await self.session.scalars(stmt))
+
+    async def upsert_review(
+        self,
+        user_id: int,
+        tmdb_id: int,
+        *,
+        rating: Decimal | None,
+        text: str,
+        source: str,
+        reviewed_on: dt.date | None = None,
+        recommendation_item_id: int | None = None,
+    ) -> tuple[int, bool]:
+        """Create or replace the user's review of a film. Returns (review id, created)."""
+        stmt = insert(Review).values(
+            user_id=user_id, tmdb_id=tmdb_id, rating=rating, text=text, source=source,
+            reviewed_on=reviewed_on or func.current_date(), recommendation_item_id=recommendation_item_id,
+        )  # fmt: skip
+        upsert: Any = stmt.on_conflict_do_update(
+            index_elements=[Review.user_id, Review.tmdb_id],
+            set_={
+                "rating": stmt.excluded.rating,
+                "text": stmt.excluded.text,
+                "source": stmt.excluded.source,
+                "reviewed_on": stmt.excluded.reviewed_on,
+                "recommendation_item_id": func.coalesce(
+                    stmt.excluded.recommendation_item_id, Review.recommendation_item_id
+                ),
+                "updated_at": func.now(),
+            },
+        ).returning(Review.id, literal_column("xmax = 0").label("created"))  # xmax = 0: row was inserted
+        review_id, created = (await self.session.execute(upsert)).one()
+        return int(review_id), bool(created)
+
+    async def merge_reviews(self, user_id: int, rows: Sequence[ReviewRow], *, source: str) -> None:
+        """Upsert imported reviews (one per film); the import's text replaces an older import's."""
+        if not rows:
+            return
+        stmt = insert(Review).values(
+            [
+                {
+                    "user_id": user_id,
+                    "tmdb_id": r.tmdb_id,
+                    "rating": r.rating,
+                    "text": r.text,
+                    "source": source,
+                    "reviewed_on": r.reviewed_on,
+                }  # fmt: skip
+                for r in rows
+            ]
+        )
+        ex = stmt.excluded
+        await self.session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=[Review.user_id, Review.tmdb_id],
+                set_={
+                    "rating": ex.rating,
+                    "text": ex.text,
+                    "reviewed_on": ex.reviewed_on,
+                    "updated_at": func.now(),
+                },
+                # a review written in the bot is newer than anything in an export of the past
+                where=Review.source == source,
+            )
+        )
+
+    async def append_review_text(self, user_id: int, review_id: int, text: str) -> int | None:
+        """Append a part (Telegram splits long texts) to the user's review.
+
+        Returns the new length in characters, or None when the review is not this user's.
+        """
+        stmt = (
+            update(Review)
+            .where(Review.id == review_id, Review.user_id == user_id)
+            .values(text=func.concat_ws("\n", func.nullif(Review.text, ""), text), updated_at=func.now())
+            .returning(func.length(Review.text))
+        )
+        length = (await self.session.execute(stmt)).scalar()
+        return None if length is None else int(length)
+
+    async def review_length(self, user_id: int, review_id: int) -> int | None:
+        return await self.session.scalar(
+            select(func.length(Review.text)).where(Review.id == review_id, Review.user_id == user_id)
+        )
+
+    async def counts(self, user_id: int) -> dict[str, int]:
+        """Numbers for /start and import summaries: rated, watched, reviews."""
+        rated = await self.session.scalar(
+            select(func.count()).where(UserFilm.user_id == user_id, UserFilm.rating.is_not(None))
+        )
+        watched = await self.session.scalar(
+            select(func.count()).where(UserFilm.user_id == user_id, UserFilm.watched)
+        )
+        reviews = await self.session.scalar(select(func.count()).where(Review.user_id == user_id))
+        return {"rated": int(rated or 0), "watched": int(watched or 0), "reviews": int(reviews or 0)}

@@ -1,0 +1,75 @@
+"""Recommendations and their items (the picks shown to a user)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.models import Recommendation, RecommendationItem
+
+
+@dataclass(frozen=True, slots=True)
+class NewItem:
+    tmdb_id: int
+    slot: str
+    score: float
+    reason: str
+
+
+class RecommendationRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def create(self, user_id: int, strategy: str, items: Sequence[NewItem]) -> list[RecommendationItem]:
+        """Store one recommendation with its items (positions in the given order)."""
+        rec = Recommendation(user_id=user_id, strategy=strategy)
+        self.session.add(rec)
+        await self.session.flush()
+        rows = [
+            RecommendationItem(
+                recommendation_id=rec.id,
+                user_id=user_id,
+                tmdb_id=item.tmdb_id,
+                position=position,
+                slot=item.slot,
+                score=item.score,
+                reason=item.reason,
+            )  # fmt: skip
+            for position, item in enumerate(items)
+        ]
+        self.session.add_all(rows)
+        await self.session.flush()
+        return rows
+
+    async def recent_tmdb_ids(self, user_id: int, since: dt.timedelta) -> set[int]:
+        """Films shown to the user within `since` (whatever they did with them)."""
+        stmt = select(RecommendationItem.tmdb_id).where(
+            RecommendationItem.user_id == user_id, RecommendationItem.created_at >= func.now() - since
+        )
+        return set(await self.session.scalars(stmt))
+
+    async def get_for_user(self, item_id: int, user_id: int) -> RecommendationItem | None:
+        """The item, only if it belongs to this user."""
+        return await self.session.scalar(
+            select(RecommendationItem).where(
+                RecommendationItem.id == item_id, RecommendationItem.user_id == user_id
+            )
+        )
+
+    async def set_status(self, item_id: int, user_id: int, status: str) -> bool:
+        """Move a shown item of this user to `status`. False if not this user's or not shown."""
+        stmt = (
+            update(RecommendationItem)
+            .where(
+                RecommendationItem.id == item_id,
+                RecommendationItem.user_id == user_id,
+                RecommendationItem.status == "shown",
+            )
+            .values(status=status, status_at=func.now())
+            .returning(RecommendationItem.id)
+        )
+        return (await self.session.execute(stmt)).first() is not None
