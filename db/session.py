@@ -7,6 +7,8 @@ or per CLI command.
 
 from __future__ import annotations
 
+import contextlib
+
 from pgvector.asyncpg import register_vector
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
@@ -33,10 +35,9 @@ def create_engine(url: str, *, pool_size: int = 5, echo: bool = False) -> AsyncE
 
     @event.listens_for(engine.sync_engine, "connect")
     def _register_vector(dbapi_connection, _record):  # type: ignore[no-untyped-def]
-        try:
+        # before the first migration the extension does not exist yet
+        with contextlib.suppress(ValueError):
             dbapi_connection.run_async(register_vector)
-        except ValueError:
-            pass  # before the first migration the extension does not exist yet
 
     return engine
 

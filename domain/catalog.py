@@ -48,9 +48,11 @@ def choose(query: TitleQuery, results: Sequence[FilmInfo]) -> SearchOutcome:
         return SearchOutcome(results[0], ())
     if query.year is not None:
         exact = [
-            f for f in results if f.year == query.year and (_same_title(query.title, f.title)
-                                                           or _same_title(query.title, f.original_title))
-        ]  # fmt: skip
+            f
+            for f in results
+            if f.year == query.year
+            and (_same_title(query.title, f.title) or _same_title(query.title, f.original_title))
+        ]
         if len(exact) == 1:
             return SearchOutcome(exact[0], ())
     return SearchOutcome(None, tuple(results[:MAX_OPTIONS]))
@@ -159,6 +161,13 @@ class CatalogService:
             "titles_matched", asked=len(pairs), via_catalog=len(pairs) - len(missing), via_tmdb=len(found)
         )
         return matched
+
+    async def store(self, films: Iterable[FilmInfo]) -> int:
+        """Write films into the catalog (e.g. from a TMDB-format CSV); returns how many."""
+        return await self.films.upsert(films)
+
+    async def size(self) -> int:
+        return await self.films.count()
 
     async def popular(
         self, *, exclude: Iterable[int] = (), genres: Sequence[str] = (), limit: int = 200

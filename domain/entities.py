@@ -57,7 +57,7 @@ class FilmInfo:
 
     @property
     def label(self) -> str:
-        """"Alien (1979)" — the way the bot names a film on buttons and in text."""
+        """ "Alien (1979)" — the way the bot names a film on buttons and in text."""
         return f"{self.title} ({self.year})" if self.year else self.title
 
 

@@ -115,7 +115,9 @@ def session_factory(connection):  # type: ignore[no-untyped-def]
     """Sessions bound to the test's connection: their commits become savepoints."""
     from sqlalchemy.ext.asyncio import async_sessionmaker
 
-    return async_sessionmaker(bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint")
+    return async_sessionmaker(
+        bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
+    )
 
 
 @pytest.fixture

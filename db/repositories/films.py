@@ -14,8 +14,18 @@ from domain.entities import FilmInfo
 
 #: pg_trgm similarity above which a title counts as a fuzzy match ("Interstelar" → "Interstellar").
 TRGM_THRESHOLD = 0.3
-_BASIC = ("title", "original_title", "year", "release_date", "genres", "overview", "original_language",
-          "popularity", "vote_average", "vote_count")  # fmt: skip
+_BASIC = (
+    "title",
+    "original_title",
+    "year",
+    "release_date",
+    "genres",
+    "overview",
+    "original_language",
+    "popularity",
+    "vote_average",
+    "vote_count",
+)
 _DETAILED = (*_BASIC, "keywords", "runtime", "countries")
 
 
@@ -130,8 +140,11 @@ class FilmRepository:
                     Film.original_title.ilike(pattern),
                 )
             )
-            .order_by(*([(Film.year == year).desc().nulls_last()] if year else []), similarity.desc(),
-                      Film.popularity.desc())  # fmt: skip
+            .order_by(
+                *([(Film.year == year).desc().nulls_last()] if year else []),
+                similarity.desc(),
+                Film.popularity.desc(),
+            )
             .limit(limit)
         )
         return list(await self.session.scalars(stmt))

@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import func, literal_column, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
@@ -80,9 +80,13 @@ class LibraryRepository:
     async def rate(self, user_id: int, tmdb_id: int, rating: Decimal | None, *, source: str) -> None:
         """Record that the user watched (and, with `rating`, rated) a film."""
         stmt = insert(UserFilm).values(
-            user_id=user_id, tmdb_id=tmdb_id, rating=rating, watched=True, watched_on=func.current_date(),
+            user_id=user_id,
+            tmdb_id=tmdb_id,
+            rating=rating,
+            watched=True,
+            watched_on=func.current_date(),
             source=source,
-        )  # fmt: skip
+        )
         await self.session.execute(
             stmt.on_conflict_do_update(
                 index_elements=[UserFilm.user_id, UserFilm.tmdb_id],
@@ -128,9 +132,14 @@ class LibraryRepository:
     ) -> tuple[int, bool]:
         """Create or replace the user's review of a film. Returns (review id, created)."""
         stmt = insert(Review).values(
-            user_id=user_id, tmdb_id=tmdb_id, rating=rating, text=text, source=source,
-            reviewed_on=reviewed_on or func.current_date(), recommendation_item_id=recommendation_item_id,
-        )  # fmt: skip
+            user_id=user_id,
+            tmdb_id=tmdb_id,
+            rating=rating,
+            text=text,
+            source=source,
+            reviewed_on=reviewed_on or func.current_date(),
+            recommendation_item_id=recommendation_item_id,
+        )
         upsert: Any = stmt.on_conflict_do_update(
             index_elements=[Review.user_id, Review.tmdb_id],
             set_={
@@ -160,7 +169,7 @@ class LibraryRepository:
                     "text": r.text,
                     "source": source,
                     "reviewed_on": r.reviewed_on,
-                }  # fmt: skip
+                }
                 for r in rows
             ]
         )

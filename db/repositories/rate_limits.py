@@ -43,4 +43,6 @@ class RateLimitRepository:
 
     async def release(self, user_id: int, key: str) -> None:
         """Forget the last use (when the command failed through no fault of the user)."""
-        await self.session.execute(delete(RateLimit).where(RateLimit.user_id == user_id, RateLimit.key == key))
+        await self.session.execute(
+            delete(RateLimit).where(RateLimit.user_id == user_id, RateLimit.key == key)
+        )

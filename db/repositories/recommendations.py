@@ -38,7 +38,7 @@ class RecommendationRepository:
                 slot=item.slot,
                 score=item.score,
                 reason=item.reason,
-            )  # fmt: skip
+            )
             for position, item in enumerate(items)
         ]
         self.session.add_all(rows)

@@ -17,13 +17,34 @@ from db.repositories.recommendations import NewItem, RecommendationRepository
 from db.repositories.users import UserRepository
 from domain.entities import FilmInfo
 
-ALIEN = FilmInfo(tmdb_id=348, title="Alien", year=1979, genres=("Horror", "Science Fiction"), popularity=50,
-                 vote_average=8.1, vote_count=10000)  # fmt: skip
-ALIENS = FilmInfo(tmdb_id=679, title="Aliens", year=1986, genres=("Action", "Science Fiction"), popularity=40,
-                  vote_average=7.9, vote_count=8000)  # fmt: skip
-INTERSTELLAR = FilmInfo(tmdb_id=157336, title="Interstellar", year=2014, original_title="Interstellar",
-                        genres=("Science Fiction", "Drama"), popularity=90, vote_average=8.4,
-                        vote_count=30000)  # fmt: skip
+ALIEN = FilmInfo(
+    tmdb_id=348,
+    title="Alien",
+    year=1979,
+    genres=("Horror", "Science Fiction"),
+    popularity=50,
+    vote_average=8.1,
+    vote_count=10000,
+)
+ALIENS = FilmInfo(
+    tmdb_id=679,
+    title="Aliens",
+    year=1986,
+    genres=("Action", "Science Fiction"),
+    popularity=40,
+    vote_average=7.9,
+    vote_count=8000,
+)
+INTERSTELLAR = FilmInfo(
+    tmdb_id=157336,
+    title="Interstellar",
+    year=2014,
+    original_title="Interstellar",
+    genres=("Science Fiction", "Drama"),
+    popularity=90,
+    vote_average=8.4,
+    vote_count=30000,
+)
 
 
 async def test_user_upsert_creates_once_and_refreshes(session) -> None:
@@ -36,7 +57,9 @@ async def test_user_upsert_creates_once_and_refreshes(session) -> None:
 
 async def test_film_upsert_keeps_details_when_a_search_result_arrives(session) -> None:
     films = FilmRepository(session)
-    detailed = FilmInfo(tmdb_id=348, title="Alien", year=1979, runtime=117, keywords=("space",), has_details=True)
+    detailed = FilmInfo(
+        tmdb_id=348, title="Alien", year=1979, runtime=117, keywords=("space",), has_details=True
+    )
     await films.upsert([detailed])
     await films.upsert([FilmInfo(tmdb_id=348, title="Alien", year=1979, popularity=99.0)])
     row = (await films.get_many([348]))[348]
@@ -56,8 +79,11 @@ async def test_match_titles_exact_year_and_tolerance(session) -> None:
     films = FilmRepository(session)
     await films.upsert([ALIEN, ALIENS, INTERSTELLAR])
     pairs = [("ALIEN", 1979), ("Aliens", 1987), ("Alien", 1990), ("Interstellar", None)]
-    assert await films.match_titles(pairs) == {("ALIEN", 1979): 348, ("Aliens", 1987): 679,
-                                                ("Interstellar", None): 157336}  # fmt: skip
+    assert await films.match_titles(pairs) == {
+        ("ALIEN", 1979): 348,
+        ("Aliens", 1987): 679,
+        ("Interstellar", None): 157336,
+    }
 
 
 async def test_rating_outside_half_steps_is_rejected_by_the_database(session) -> None:
@@ -75,8 +101,10 @@ async def test_merge_log_is_idempotent(session) -> None:
     user = await UserRepository(session).upsert(8, first_name=None, language_code=None)
     await FilmRepository(session).upsert([ALIEN, ALIENS])
     library = LibraryRepository(session)
-    rows = [LogRow(348, Decimal("5"), True, dt.date(2020, 1, 1), True, False),
-            LogRow(679, None, False, None, False, True)]  # fmt: skip
+    rows = [
+        LogRow(348, Decimal("5"), True, dt.date(2020, 1, 1), True, False),
+        LogRow(679, None, False, None, False, True),
+    ]
     await library.merge_log(user.id, rows, source="letterboxd")
     await library.merge_log(user.id, rows, source="letterboxd")
     assert await session.scalar(select(func.count()).select_from(UserFilm)) == 2
@@ -88,8 +116,9 @@ async def test_review_upsert_updates_the_same_row(session) -> None:
     await FilmRepository(session).upsert([ALIEN])
     library = LibraryRepository(session)
     first_id, created = await library.upsert_review(user.id, 348, rating=Decimal("4"), text="a", source="bot")
-    second_id, created_again = await library.upsert_review(user.id, 348, rating=Decimal("5"), text="b",
-                                                           source="bot")  # fmt: skip
+    second_id, created_again = await library.upsert_review(
+        user.id, 348, rating=Decimal("5"), text="b", source="bot"
+    )
     assert first_id == second_id and created and not created_again
     assert await library.append_review_text(user.id, first_id, "more") == len("b\nmore")
     assert await library.append_review_text(user.id + 1000, first_id, "intruder") is None

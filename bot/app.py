@@ -1,0 +1,130 @@
+"""Start-up and shutdown: settings → database (+ migrations) → TMDB client → dispatcher.
+
+`open_app` is shared by every entry point (long polling, console, CLI commands), so they
+all run the same code against the same database.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import structlog
+from aiogram import Bot, Dispatcher
+from aiogram.client.default import DefaultBotProperties
+from aiogram.enums import ParseMode
+from aiogram.types import BotCommand
+from integrations.tmdb import TMDBClient
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from bot.database import migrate, resolve_database_url
+from bot.dispatcher import build_dispatcher
+from bot.services import ServiceFactory
+from bot.settings import Settings
+from db.session import create_engine, create_session_factory
+from domain.catalog import CatalogService
+from integrations.tmdb_csv import read_tmdb_csv
+
+log = structlog.get_logger(__name__)
+DEMO_CATALOG = Path(__file__).parent / "data" / "demo_films.csv"
+
+
+@dataclass
+class App:
+    settings: Settings
+    engine: AsyncEngine
+    session_factory: async_sessionmaker[AsyncSession]
+    tmdb: TMDBClient | None
+    services: ServiceFactory
+    dispatcher: Dispatcher
+
+
+def make_tmdb_client(settings: Settings) -> TMDBClient | None:
+    cfg = settings.tmdb
+    if not cfg.configured:
+        return None
+    return TMDBClient(
+        base_url=cfg.base_url,
+        api_key=cfg.api_key.get_secret_value() if cfg.api_key else None,
+        bearer_token=cfg.read_access_token.get_secret_value() if cfg.read_access_token else None,
+        language=cfg.language,
+        timeout_seconds=cfg.timeout_seconds,
+        max_concurrency=cfg.max_concurrency,
+        max_attempts=cfg.max_attempts,
+    )
+
+
+@asynccontextmanager
+async def open_app(settings: Settings, *, run_migrations: bool = True) -> AsyncIterator[App]:
+    """Everything the bot needs, opened in order and closed in reverse."""
+    url = resolve_database_url(settings)
+    if run_migrations:
+        await migrate(url)
+    engine = create_engine(url, pool_size=settings.database.db_pool_size)
+    tmdb = make_tmdb_client(settings)
+    services = ServiceFactory(settings, tmdb)
+    session_factory = create_session_factory(engine)
+    try:
+        yield App(
+            settings,
+            engine,
+            session_factory,
+            tmdb,
+            services,
+            build_dispatcher(settings, session_factory, services),
+        )
+    finally:
+        if tmdb is not None:
+            await tmdb.aclose()
+        await engine.dispose()
+
+
+async def load_catalog_csv(app: App, path: Path) -> int:
+    """Load a TMDB-format CSV into the catalog; returns the number of films written."""
+    async with app.session_factory() as session:
+        catalog = CatalogService(session, None, ttl=dt.timedelta(days=app.settings.tmdb.cache_ttl_days))
+        written = await catalog.store(read_tmdb_csv(path))
+        await session.commit()
+    log.info("catalog_loaded", path=str(path), films=written)
+    return written
+
+
+async def ensure_offline_catalog(app: App) -> str:
+    """Without TMDB, make sure the catalog is not empty (load the demo films). Returns a
+    one-line notice for the person starting the bot."""
+    if app.tmdb is not None:
+        return f"TMDB: {app.settings.tmdb.base_url}"
+    async with app.session_factory() as session:
+        size = await CatalogService(session, None, ttl=dt.timedelta(days=1)).size()
+    if size == 0:
+        size = await load_catalog_csv(app, DEMO_CATALOG)
+        return (
+            f"TMDB is not configured (set TMDB_API_KEY): using the demo catalog ({size} films). "
+            "Load more with: python -m bot catalog load-csv PATH"
+        )
+    return f"TMDB is not configured (set TMDB_API_KEY): using the local catalog ({size} films)."
+
+
+BOT_COMMANDS = [
+    BotCommand(command="recommend", description="Three films picked for you"),
+    BotCommand(command="review", description="Rate and review a film"),
+    BotCommand(command="myid", description="Your Telegram id"),
+    BotCommand(command="cancel", description="Leave the current step"),
+    BotCommand(command="help", description="What I can do"),
+]
+
+
+async def run_polling(app: App) -> None:
+    """Long polling with the real Bot API (needs TELEGRAM_BOT_TOKEN)."""
+    assert app.settings.telegram.bot_token is not None
+    bot = Bot(
+        app.settings.telegram.bot_token.get_secret_value(),
+        default=DefaultBotProperties(parse_mode=ParseMode.HTML),
+    )
+    async with bot:
+        await bot.set_my_commands(BOT_COMMANDS)
+        await bot.delete_webhook(drop_pending_updates=False)
+        await app.dispatcher.start_polling(bot, allowed_updates=app.dispatcher.resolve_used_update_types())

@@ -1,0 +1,885 @@
+"""A local Bot API: the console chat, and the fake Telegram for handler tests.
+
+Telegram is faked at the Bot API boundary only. :class:`LocalSession` is an aiogram
+:class:`~aiogram.client.session.base.BaseSession` whose ``make_request`` answers Bot API methods
+in-process instead of over HTTP: ``sendMessage`` returns a real :class:`~aiogram.types.Message`,
+``editMessageText`` edits the stored one, and so on. Everything above the session — the
+:class:`~aiogram.Bot`, the :class:`~aiogram.Dispatcher`, routers, filters, middlewares and handlers
+— is the production code, unchanged. There is no second set of "console handlers".
+
+The session keeps a transcript (``calls``, ``messages``, :meth:`LocalSession.sent_texts`,
+:meth:`LocalSession.last_markup`), so handler tests assert on what the bot *sent*; it renders every
+visible effect as plain text for a terminal (``on_output``); and it rejects the requests Telegram
+would reject (empty or too long text, HTML that Telegram cannot parse, oversized callback data,
+editing a missing or unchanged message), so those bugs fail in tests instead of in production.
+
+:class:`UpdateFactory` builds the incoming updates (text, commands, button taps, documents) and
+:class:`ConsoleChat` glues it together: a line typed in the terminal becomes an update fed to
+``Dispatcher.feed_update``; ``[n]`` taps button *n* of the last inline keyboard.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import mimetypes
+import re
+from collections.abc import AsyncGenerator, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
+
+from aiogram import Bot
+from aiogram.client.default import Default, DefaultBotProperties
+from aiogram.client.session.base import BaseSession
+from aiogram.dispatcher.event.bases import UNHANDLED
+from aiogram.enums import ParseMode
+from aiogram.exceptions import TelegramBadRequest
+from aiogram.methods import (
+    AnswerCallbackQuery,
+    Close,
+    DeleteMessage,
+    DeleteMyCommands,
+    DeleteWebhook,
+    EditMessageReplyMarkup,
+    EditMessageText,
+    GetFile,
+    GetMe,
+    GetMyCommands,
+    GetUpdates,
+    LogOut,
+    SendChatAction,
+    SendDocument,
+    SendMessage,
+    SetMyCommands,
+    TelegramMethod,
+)
+from aiogram.methods.base import TelegramType
+from aiogram.types import (
+    BotCommand,
+    BufferedInputFile,
+    CallbackQuery,
+    Chat,
+    Document,
+    File,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InputFile,
+    Message,
+    MessageEntity,
+    ReplyKeyboardMarkup,
+    Update,
+    URLInputFile,
+    User,
+)
+
+if TYPE_CHECKING:
+    from aiogram import Dispatcher
+
+logger = logging.getLogger(__name__)
+
+CONSOLE_TOKEN = "1234567890:CONSOLE-local-session-no-network-aaaa"
+"""A shape-valid fake token: ``Bot`` accepts it, the bot id is 1234567890, nothing reaches Telegram."""
+
+BOT_USERNAME = "WhatToWatchBot"
+BOT_FIRST_NAME = "WhatToWatch"
+
+MAX_TEXT_LENGTH = 4096
+MAX_CAPTION_LENGTH = 1024
+MAX_CALLBACK_DATA_BYTES = 64
+
+OutputCallback = Callable[[str], None]
+
+# --------------------------------------------------------------------------------------------------
+# HTML parse mode: validate like Telegram, render to plain text for the terminal
+# --------------------------------------------------------------------------------------------------
+
+_HTML_TAGS = frozenset(
+    {
+        "a",
+        "b",
+        "strong",
+        "i",
+        "em",
+        "u",
+        "ins",
+        "s",
+        "strike",
+        "del",
+        "span",
+        "tg-spoiler",
+        "tg-emoji",
+        "tg-time",
+        "code",
+        "pre",
+        "blockquote",
+    }
+)
+_HTML_ENTITY = re.compile(r"&(#[xX][0-9a-fA-F]+|#[0-9]+|[a-zA-Z]+);")
+_NAMED_ENTITIES = {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}
+_HREF = re.compile(r"""href\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""", re.IGNORECASE)
+
+
+class HTMLParseError(ValueError):
+    """Text that Telegram's HTML parse mode would reject ("can't parse entities: …")."""
+
+
+def _decode_entity(match: re.Match[str]) -> str:
+    name = match.group(1)
+    if name.startswith(("#x", "#X")):
+        return chr(int(name[2:], 16))
+    if name.startswith("#"):
+        return chr(int(name[1:]))
+    # Telegram decodes only these four named entities; anything else stays as typed.
+    return _NAMED_ENTITIES.get(name, match.group(0))
+
+
+def html_to_text(text: str) -> str:
+    """Parse Telegram-HTML into the plain text a user sees; raise :class:`HTMLParseError` like Telegram.
+
+    Mirrors Telegram's parser closely enough to catch real bugs: every ``<`` must open a supported
+    tag (so an unescaped ``<`` in a film title fails), tags must nest and close, and only ``&lt;``,
+    ``&gt;``, ``&amp;``, ``&quot;`` and numeric entities are decoded. Links render as
+    ``text (url)`` so the terminal still shows where they go.
+    """
+    out: list[str] = []
+    stack: list[tuple[str, str | None, int]] = []  # (tag, href, index in `out` where it opened)
+    i, n = 0, len(text)
+
+    def offset(pos: int) -> int:
+        return len(text[:pos].encode("utf-8"))
+
+    while i < n:
+        char = text[i]
+        if char == "&":
+            match = _HTML_ENTITY.match(text, i)
+            if match is None:
+                out.append("&")
+                i += 1
+            else:
+                out.append(_decode_entity(match))
+                i = match.end()
+            continue
+        if char != "<":
+            out.append(char)
+            i += 1
+            continue
+        if text.startswith("</", i):
+            end = text.find(">", i)
+            if end == -1:
+                raise HTMLParseError(f"Unclosed end tag at byte offset {offset(i)}")
+            name = text[i + 2 : end].strip().lower()
+            if not stack:
+                raise HTMLParseError(f'Unexpected end tag "{name}" at byte offset {offset(i)}')
+            open_name, href, start = stack.pop()
+            if name != open_name:
+                raise HTMLParseError(
+                    f'Unmatched end tag at byte offset {offset(i)}, expected "</{open_name}>", '
+                    f'found "</{name}>"'
+                )
+            if open_name == "a" and href and href != "".join(out[start:]):
+                out.append(f" ({href})")
+        else:
+            # Like Telegram: the tag name runs to the first space or '>', and must be supported.
+            name_end = i + 1
+            while name_end < n and not text[name_end].isspace() and text[name_end] != ">":
+                name_end += 1
+            if name_end >= n:
+                raise HTMLParseError(f"Unclosed start tag at byte offset {offset(i)}")
+            name = text[i + 1 : name_end].lower()
+            if name not in _HTML_TAGS:
+                raise HTMLParseError(f'Unsupported start tag "{name}" at byte offset {offset(i)}')
+            end = text.find(">", name_end)
+            if end == -1:
+                raise HTMLParseError(f"Unclosed start tag at byte offset {offset(i)}")
+            href = None
+            if name == "a" and (href_match := _HREF.search(text, name_end, end)):
+                raw = next(group for group in href_match.groups() if group is not None)
+                href = _HTML_ENTITY.sub(_decode_entity, raw)
+            stack.append((name, href, len(out)))
+        i = end + 1
+    if stack:
+        raise HTMLParseError(f'Can\'t find end tag corresponding to start tag "{stack[-1][0]}"')
+    return "".join(out)
+
+
+# --------------------------------------------------------------------------------------------------
+# The session
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SentDocument:
+    """A document the bot sent: the file name, its bytes when they were uploaded, the caption."""
+
+    chat_id: int
+    file_name: str
+    data: bytes | None
+    caption: str | None
+    message: Message
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    """A file "on Telegram's servers" that ``bot.download(file_id)`` can fetch (see ``add_file``)."""
+
+    file_id: str
+    file_path: str
+    data: bytes
+
+
+def inline_buttons(markup: InlineKeyboardMarkup | None) -> list[InlineKeyboardButton]:
+    """The buttons of a keyboard in the order they are numbered: row by row, left to right."""
+    if markup is None:
+        return []
+    return [button for row in markup.inline_keyboard for button in row]
+
+
+def render_inline_keyboard(markup: InlineKeyboardMarkup | None) -> list[str]:
+    """One line per keyboard row: ``[1] ✅ Watched  [2] ⏭ Skip``; URL buttons get a ``↗``."""
+    if markup is None:
+        return []
+    lines: list[str] = []
+    number = itertools.count(1)
+    for row in markup.inline_keyboard:
+        cells = [f"[{next(number)}] {button.text}{' ↗' if button.url else ''}" for button in row]
+        if cells:
+            lines.append("  ".join(cells))
+    return lines
+
+
+class LocalSession(BaseSession):
+    """An aiogram session that *is* the Bot API: answers methods in-process, never opens a socket.
+
+    Used two ways:
+
+    * the console chat (no ``TELEGRAM_BOT_TOKEN``): ``on_output`` prints every visible effect;
+    * handler tests: ``calls``/``messages``/``sent_texts``/``last_markup`` are the transcript to
+      assert on, and Telegram-like validation turns "would be a 400 in production" into an error.
+
+    Answered: getMe, sendMessage, editMessageText, editMessageReplyMarkup, deleteMessage,
+    answerCallbackQuery, sendChatAction, setMyCommands, getMyCommands, deleteMyCommands,
+    deleteWebhook, close, logOut, sendDocument, getFile (files registered with :meth:`add_file`)
+    and getUpdates (always ``[]``: nothing polls). Any other method raises ``NotImplementedError``
+    naming it, so a handler that needs a new method fails loudly in tests.
+    """
+
+    def __init__(
+        self,
+        on_output: OutputCallback | None = None,
+        *,
+        bot_username: str = BOT_USERNAME,
+        bot_first_name: str = BOT_FIRST_NAME,
+    ) -> None:
+        super().__init__()
+        self.on_output = on_output
+        self.bot_username = bot_username
+        self.bot_first_name = bot_first_name
+        self.calls: list[TelegramMethod[Any]] = []
+        """Every method object the bot called, in order (including ones that were rejected)."""
+        self.messages: dict[tuple[int, int], Message] = {}
+        """Messages the bot sent, keyed by (chat_id, message_id), in their current (edited) state."""
+        self.documents: list[SentDocument] = []
+        self.callback_answers: dict[str, AnswerCallbackQuery] = {}
+        """answerCallbackQuery calls by callback_query_id (so tests can check every tap was answered)."""
+        self.commands: list[BotCommand] = []
+        self.files: dict[str, StoredFile] = {}
+        self._texts: list[tuple[int, str, str]] = []  # (chat_id, raw text, plain text) that went out
+        self._last_message_id: dict[int, int] = {}
+        self._deleted: set[tuple[int, int]] = set()
+
+    # -- transcript helpers ---------------------------------------------------------------------
+
+    def sent_texts(self, chat_id: int | None = None, *, plain: bool = False) -> list[str]:
+        """Texts of accepted sendMessage and editMessageText calls, in order (raw HTML, or ``plain``)."""
+        return [
+            plain_text if plain else raw
+            for chat, raw, plain_text in self._texts
+            if chat_id is None or chat == chat_id
+        ]
+
+    def last_message(self, chat_id: int) -> Message | None:
+        """The newest message the bot sent to ``chat_id`` that still exists."""
+        ids = [message_id for chat, message_id in self.messages if chat == chat_id]
+        return self.messages[(chat_id, max(ids))] if ids else None
+
+    def last_keyboard_message(self, chat_id: int) -> Message | None:
+        """The newest message in ``chat_id`` that still carries an inline keyboard."""
+        for (chat, _), message in sorted(self.messages.items(), key=lambda item: -item[0][1]):
+            if chat == chat_id and message.reply_markup is not None:
+                return message
+        return None
+
+    def last_markup(self, chat_id: int) -> InlineKeyboardMarkup | None:
+        """The inline keyboard of the newest message in ``chat_id`` that still has one."""
+        message = self.last_keyboard_message(chat_id)
+        return message.reply_markup if message is not None else None
+
+    def next_message_id(self, chat_id: int) -> int:
+        """Allocate the next message id in a chat (shared with :class:`UpdateFactory`, as in Telegram)."""
+        self._last_message_id[chat_id] = self._last_message_id.get(chat_id, 0) + 1
+        return self._last_message_id[chat_id]
+
+    def add_file(self, file_id: str, data: bytes, file_name: str | None = None) -> StoredFile:
+        """Put a file "on the server" so ``bot.get_file``/``bot.download(file_id)`` can fetch it."""
+        stored = StoredFile(
+            file_id=file_id, file_path=f"documents/{file_id}/{file_name or 'file'}", data=data
+        )
+        self.files[file_id] = stored
+        return stored
+
+    def clear(self) -> None:
+        """Forget the transcript (calls, messages, texts, documents, answers); keep files and ids."""
+        self.calls.clear()
+        self.messages.clear()
+        self.documents.clear()
+        self.callback_answers.clear()
+        self._texts.clear()
+        self._deleted.clear()
+
+    # -- BaseSession -------------------------------------------------------------------------------
+
+    async def close(self) -> None:
+        """Nothing to close: there is no connection."""
+
+    async def stream_content(
+        self,
+        url: str,
+        headers: dict[str, Any] | None = None,
+        timeout: int = 30,  # noqa: ASYNC109 - BaseSession's signature
+        chunk_size: int = 65536,
+        raise_for_status: bool = True,
+    ) -> AsyncGenerator[bytes, None]:
+        """Serve files registered with :meth:`add_file` (what ``bot.download`` reads); nothing else."""
+        for stored in self.files.values():
+            if url.endswith("/" + stored.file_path):
+                for start in range(0, len(stored.data), chunk_size):
+                    yield stored.data[start : start + chunk_size]
+                return
+        raise NotImplementedError("LocalSession does not download files it was not given via add_file()")
+
+    async def make_request(
+        self,
+        bot: Bot,
+        method: TelegramMethod[TelegramType],
+        timeout: int | None = None,  # noqa: ASYNC109 - BaseSession's signature
+    ) -> TelegramType:
+        """Answer ``method`` locally and return what Telegram would (a bound Message, True, …)."""
+        self.calls.append(method)
+        return cast(TelegramType, await self._answer(bot, method))
+
+    # -- the methods ---------------------------------------------------------------------------
+
+    async def _answer(self, bot: Bot, method: TelegramMethod[Any]) -> Any:
+        if isinstance(method, GetMe):
+            return self._bot_user(bot)
+        if isinstance(method, SendMessage):
+            return self._send_message(bot, method)
+        if isinstance(method, EditMessageText):
+            return self._edit_text(bot, method)
+        if isinstance(method, EditMessageReplyMarkup):
+            return self._edit_markup(bot, method)
+        if isinstance(method, DeleteMessage):
+            return self._delete(method)
+        if isinstance(method, AnswerCallbackQuery):
+            return self._answer_callback(method)
+        if isinstance(method, SendDocument):
+            return await self._send_document(bot, method)
+        if isinstance(method, GetFile):
+            return self._get_file(method)
+        if isinstance(method, SetMyCommands):
+            self._check_commands(method)
+            self.commands = list(method.commands)
+            return True
+        if isinstance(method, GetMyCommands):
+            return list(self.commands)
+        if isinstance(method, DeleteMyCommands):
+            self.commands = []
+            return True
+        if isinstance(method, SendChatAction | DeleteWebhook | Close | LogOut):
+            return True
+        if isinstance(method, GetUpdates):
+            return []
+        raise NotImplementedError(f"LocalSession does not answer {type(method).__name__}")
+
+    def _bot_user(self, bot: Bot) -> User:
+        return User(
+            id=bot.id,
+            is_bot=True,
+            first_name=self.bot_first_name,
+            username=self.bot_username,
+            can_join_groups=False,
+            can_read_all_group_messages=False,
+            supports_inline_queries=False,
+        ).as_(bot)
+
+    def _send_message(self, bot: Bot, method: SendMessage) -> Message:
+        parse_mode = _resolve(bot, method.parse_mode)
+        plain = self._checked_text(method, method.text, parse_mode)
+        self._check_markup(method, method.reply_markup)
+        chat_id = _chat_id(method, method.chat_id)
+        inline = method.reply_markup if isinstance(method.reply_markup, InlineKeyboardMarkup) else None
+        message = self._new_message(bot, chat_id, text=method.text, reply_markup=inline)
+        self._texts.append((chat_id, method.text, plain))
+        lines = [plain]
+        if isinstance(method.reply_markup, ReplyKeyboardMarkup):
+            lines += ["⌨️ " + " | ".join(b.text for b in row) for row in method.reply_markup.keyboard]
+        self._emit("\n".join(lines + render_inline_keyboard(inline)))
+        return message
+
+    def _edit_text(self, bot: Bot, method: EditMessageText) -> Message | bool:
+        parse_mode = _resolve(bot, method.parse_mode)
+        plain = self._checked_text(method, method.text or "", parse_mode)
+        text = cast(str, method.text)
+        self._check_markup(method, method.reply_markup)
+        if method.inline_message_id is not None:
+            self._emit("\n".join(["✏️ " + plain, *render_inline_keyboard(method.reply_markup)]))
+            return True
+        key, old = self._editable(method, method.chat_id, method.message_id)
+        if old.text is None:
+            raise TelegramBadRequest(
+                method=method, message="Bad Request: there is no text in the message to edit"
+            )
+        if old.text == text and _same_markup(old.reply_markup, method.reply_markup):
+            raise TelegramBadRequest(
+                method=method,
+                message="Bad Request: message is not modified: specified new message content and reply "
+                "markup are exactly the same as a current content and reply markup of the message",
+            )
+        edited = self._replace(bot, key, old, text=text, reply_markup=method.reply_markup)
+        self._texts.append((key[0], text, plain))
+        self._emit("\n".join(["✏️ " + plain, *render_inline_keyboard(method.reply_markup)]))
+        return edited
+
+    def _edit_markup(self, bot: Bot, method: EditMessageReplyMarkup) -> Message | bool:
+        self._check_markup(method, method.reply_markup)
+        rows = render_inline_keyboard(method.reply_markup)
+        summary = "✏️ (buttons updated)" if method.reply_markup is not None else "✏️ (buttons removed)"
+        if method.inline_message_id is not None:
+            self._emit("\n".join([summary, *rows]))
+            return True
+        key, old = self._editable(method, method.chat_id, method.message_id)
+        if _same_markup(old.reply_markup, method.reply_markup):
+            raise TelegramBadRequest(
+                method=method,
+                message="Bad Request: message is not modified: specified new message content and reply "
+                "markup are exactly the same as a current content and reply markup of the message",
+            )
+        edited = self._replace(bot, key, old, reply_markup=method.reply_markup)
+        self._emit("\n".join([summary, *rows]))
+        return edited
+
+    def _delete(self, method: DeleteMessage) -> bool:
+        key = (_chat_id(method, method.chat_id), method.message_id)
+        known = method.message_id <= self._last_message_id.get(key[0], 0)
+        if key in self._deleted or not known:
+            raise TelegramBadRequest(method=method, message="Bad Request: message to delete not found")
+        self._deleted.add(key)
+        if self.messages.pop(key, None) is not None:
+            self._emit("🗑 (message deleted)")
+        return True
+
+    def _answer_callback(self, method: AnswerCallbackQuery) -> bool:
+        if method.callback_query_id in self.callback_answers:
+            raise TelegramBadRequest(
+                method=method,
+                message="Bad Request: query is too old and response timeout expired or query ID is invalid",
+            )
+        self.callback_answers[method.callback_query_id] = method
+        if method.text:
+            self._emit(("⚠️ " if method.show_alert else "💬 ") + method.text)
+        if method.url:
+            self._emit(f"🔗 {method.url}")
+        return True
+
+    async def _send_document(self, bot: Bot, method: SendDocument) -> Message:
+        parse_mode = _resolve(bot, method.parse_mode)
+        caption_plain = None
+        if method.caption is not None:
+            caption_plain = self._checked_text(method, method.caption, parse_mode, caption=True)
+        self._check_markup(method, method.reply_markup)
+        chat_id = _chat_id(method, method.chat_id)
+        data: bytes | None = None
+        if isinstance(method.document, InputFile):
+            file_name = method.document.filename or "file"
+            if isinstance(method.document, BufferedInputFile):
+                data = method.document.data
+            elif not isinstance(method.document, URLInputFile):
+                data = b"".join([chunk async for chunk in method.document.read(bot)])
+        elif method.document in self.files:
+            stored = self.files[method.document]
+            file_name, data = stored.file_path.rsplit("/", 1)[-1], stored.data
+        else:
+            file_name = method.document.rsplit("/", 1)[-1] or method.document
+        document_number = len(self.documents) + 1
+        document = Document(
+            file_id=f"local-document-{document_number}",
+            file_unique_id=f"local-unique-{document_number}",
+            file_name=file_name,
+            mime_type=mimetypes.guess_type(file_name)[0],
+            file_size=len(data) if data is not None else None,
+        )
+        inline = method.reply_markup if isinstance(method.reply_markup, InlineKeyboardMarkup) else None
+        message = self._new_message(
+            bot, chat_id, document=document, caption=method.caption, reply_markup=inline
+        )
+        self.documents.append(SentDocument(chat_id, file_name, data, method.caption, message))
+        if data is not None:
+            self.add_file(document.file_id, data, file_name)
+        lines = [f"📎 {file_name}"] + ([caption_plain] if caption_plain else [])
+        self._emit("\n".join(lines + render_inline_keyboard(inline)))
+        return message
+
+    def _get_file(self, method: GetFile) -> File:
+        stored = self.files.get(method.file_id)
+        if stored is None:
+            raise TelegramBadRequest(
+                method=method, message="Bad Request: wrong file_id or the file is temporarily unavailable"
+            )
+        return File(
+            file_id=stored.file_id,
+            file_unique_id=f"unique-{stored.file_id}",
+            file_size=len(stored.data),
+            file_path=stored.file_path,
+        )
+
+    # -- validation and bookkeeping ------------------------------------------------------------
+
+    @staticmethod
+    def _checked_text(
+        method: TelegramMethod[Any],
+        text: str,
+        parse_mode: Any,
+        *,
+        caption: bool = False,
+    ) -> str:
+        """Plain text as the user would see it; raise what Telegram raises for bad text or caption."""
+        plain = text
+        mode = parse_mode.value if isinstance(parse_mode, Enum) else parse_mode
+        if isinstance(mode, str) and mode.upper() == "HTML":
+            try:
+                plain = html_to_text(text)
+            except HTMLParseError as error:
+                raise TelegramBadRequest(
+                    method=method, message=f"Bad Request: can't parse entities: {error}"
+                ) from None
+        if caption:
+            if len(plain.strip()) > MAX_CAPTION_LENGTH:
+                raise TelegramBadRequest(method=method, message="Bad Request: message caption is too long")
+            return plain
+        if not plain.strip():
+            raise TelegramBadRequest(method=method, message="Bad Request: message text is empty")
+        if len(plain.strip()) > MAX_TEXT_LENGTH:
+            raise TelegramBadRequest(method=method, message="Bad Request: message is too long")
+        return plain
+
+    @staticmethod
+    def _check_markup(method: TelegramMethod[Any], markup: Any) -> None:
+        if not isinstance(markup, InlineKeyboardMarkup):
+            return
+        for button in inline_buttons(markup):
+            if button.callback_data is not None:
+                if not 1 <= len(button.callback_data.encode("utf-8")) <= MAX_CALLBACK_DATA_BYTES:
+                    raise TelegramBadRequest(method=method, message="Bad Request: BUTTON_DATA_INVALID")
+            elif not _has_action(button):
+                raise TelegramBadRequest(
+                    method=method,
+                    message="Bad Request: can't parse inline keyboard button: "
+                    "Text buttons are unallowed in the inline keyboard",
+                )
+
+    @staticmethod
+    def _check_commands(method: SetMyCommands) -> None:
+        for command in method.commands:
+            if not re.fullmatch(r"[a-z0-9_]{1,32}", command.command):
+                raise TelegramBadRequest(method=method, message="Bad Request: BOT_COMMAND_INVALID")
+            if not 1 <= len(command.description) <= 256:
+                raise TelegramBadRequest(method=method, message="Bad Request: command description is empty")
+
+    def _editable(
+        self, method: TelegramMethod[Any], chat_id: int | str | None, message_id: int | None
+    ) -> tuple[tuple[int, int], Message]:
+        if chat_id is None or message_id is None:
+            raise TelegramBadRequest(method=method, message="Bad Request: message to edit not found")
+        key = (_chat_id(method, chat_id), message_id)
+        old = self.messages.get(key)
+        if old is None:
+            raise TelegramBadRequest(method=method, message="Bad Request: message to edit not found")
+        return key, old
+
+    def _new_message(self, bot: Bot, chat_id: int, **fields: Any) -> Message:
+        draft = Message(
+            message_id=self.next_message_id(chat_id),
+            date=datetime.now(UTC),
+            chat=Chat(id=chat_id, type="private" if chat_id > 0 else "supergroup"),
+            from_user=self._bot_user(bot),
+            **fields,
+        )
+        message = _as_response(bot, draft)
+        self.messages[(chat_id, message.message_id)] = message
+        return message
+
+    def _replace(self, bot: Bot, key: tuple[int, int], old: Message, **changes: Any) -> Message:
+        edit_date = int(datetime.now(UTC).timestamp())
+        edited = _as_response(bot, old.model_copy(update={**changes, "edit_date": edit_date}))
+        self.messages[key] = edited
+        return edited
+
+    def _emit(self, text: str) -> None:
+        if self.on_output is not None:
+            self.on_output(text)
+
+
+def _as_response(bot: Bot, message: Message) -> Message:
+    """Round-trip ``message`` like a real API response, so it and every nested object are bound to ``bot``."""
+    return Message.model_validate(message.model_dump(exclude_none=True, warnings=False), context={"bot": bot})
+
+
+def _resolve(bot: Bot, value: Any) -> Any:
+    """A method field's value with ``Default(...)`` replaced by the bot's default (e.g. parse_mode)."""
+    return bot.default[value.name] if isinstance(value, Default) else value
+
+
+def _chat_id(method: TelegramMethod[Any], chat_id: int | str) -> int:
+    if isinstance(chat_id, int):
+        return chat_id
+    if chat_id.lstrip("-").isdigit():
+        return int(chat_id)
+    raise TelegramBadRequest(method=method, message="Bad Request: chat not found")
+
+
+def _same_markup(old: InlineKeyboardMarkup | None, new: InlineKeyboardMarkup | None) -> bool:
+    if old is None or new is None:
+        return old is new
+    return old.model_dump(exclude_none=True) == new.model_dump(exclude_none=True)
+
+
+def _has_action(button: InlineKeyboardButton) -> bool:
+    actions = (
+        button.url,
+        button.callback_data,
+        button.web_app,
+        button.login_url,
+        button.switch_inline_query,
+        button.switch_inline_query_current_chat,
+        button.switch_inline_query_chosen_chat,
+        button.copy_text,
+        button.callback_game,
+        button.pay,
+    )
+    return any(action is not None for action in actions)
+
+
+# --------------------------------------------------------------------------------------------------
+# Incoming updates
+# --------------------------------------------------------------------------------------------------
+
+_COMMAND = re.compile(r"/[A-Za-z0-9_]{1,32}(?:@[A-Za-z0-9_]{3,32})?")
+
+
+@dataclass(frozen=True)
+class ChatUser:
+    """The person on the other side of the chat (their private chat id equals ``telegram_id``)."""
+
+    telegram_id: int
+    first_name: str = "Console"
+    language_code: str = "en"
+    username: str | None = None
+
+    def as_user(self) -> User:
+        return User(
+            id=self.telegram_id,
+            is_bot=False,
+            first_name=self.first_name,
+            username=self.username,
+            language_code=self.language_code,
+        )
+
+    def as_chat(self) -> Chat:
+        return Chat(id=self.telegram_id, type="private", first_name=self.first_name, username=self.username)
+
+
+class UpdateFactory:
+    """Builds the updates Telegram would deliver: text messages, commands, button taps, documents.
+
+    Pass the :class:`LocalSession` to share its per-chat message-id counter (in Telegram, user and
+    bot messages in a private chat are numbered in one sequence) and to let :meth:`document` put
+    the file's bytes where ``bot.download`` finds them.
+    """
+
+    def __init__(self, session: LocalSession | None = None) -> None:
+        self.session = session
+        self._update_ids = itertools.count(1)
+        self._message_ids: dict[int, itertools.count[int]] = {}
+        self._callback_ids = itertools.count(1)
+        self._file_ids = itertools.count(1)
+
+    def message(self, user: ChatUser, text: str) -> Update:
+        """A text message; a leading ``/command`` (optionally ``@botname``) gets a bot_command entity."""
+        entities = None
+        if command := _COMMAND.match(text):
+            length = len(command.group(0).encode("utf-16-le")) // 2
+            entities = [MessageEntity(type="bot_command", offset=0, length=length)]
+        return self._message_update(user, text=text, entities=entities)
+
+    def callback(self, user: ChatUser, message: Message, data: str) -> Update:
+        """A tap on an inline button with ``callback_data=data`` under the bot's ``message``."""
+        query = CallbackQuery(
+            id=f"cbq-{next(self._callback_ids)}",
+            from_user=user.as_user(),
+            chat_instance=f"chat-instance-{message.chat.id}",
+            message=message,
+            data=data,
+        )
+        return Update(update_id=next(self._update_ids), callback_query=query)
+
+    def document(
+        self,
+        user: ChatUser,
+        file_name: str,
+        file_id: str | None = None,
+        mime_type: str | None = None,
+        file_size: int | None = None,
+        *,
+        caption: str | None = None,
+        data: bytes | None = None,
+    ) -> Update:
+        """The user sends a file. With ``data`` (and a session), ``bot.download`` returns those bytes."""
+        file_id = file_id or f"user-file-{next(self._file_ids)}"
+        if data is not None:
+            if self.session is None:
+                raise ValueError("UpdateFactory needs the LocalSession to serve document data")
+            self.session.add_file(file_id, data, file_name)
+            file_size = len(data) if file_size is None else file_size
+        document = Document(
+            file_id=file_id,
+            file_unique_id=f"unique-{file_id}",
+            file_name=file_name,
+            mime_type=mime_type or mimetypes.guess_type(file_name)[0],
+            file_size=file_size,
+        )
+        return self._message_update(user, document=document, caption=caption)
+
+    def _next_message_id(self, chat_id: int) -> int:
+        if self.session is not None:
+            return self.session.next_message_id(chat_id)
+        return next(self._message_ids.setdefault(chat_id, itertools.count(1)))
+
+    def _message_update(self, user: ChatUser, **fields: Any) -> Update:
+        message = Message(
+            message_id=self._next_message_id(user.telegram_id),
+            date=datetime.now(UTC),
+            chat=user.as_chat(),
+            from_user=user.as_user(),
+            **fields,
+        )
+        return Update(update_id=next(self._update_ids), message=message)
+
+
+# --------------------------------------------------------------------------------------------------
+# The console chat
+# --------------------------------------------------------------------------------------------------
+
+_TAP = re.compile(r"^\[(\d+)\]$")
+_QUIT = frozenset({"/quit", "exit"})
+BANNER = (
+    "WhatToWatch console chat (no Telegram): type a message or /command; "
+    "[n] taps button n of the last keyboard; /quit or Ctrl-D leaves."
+)
+
+
+class ConsoleChat:
+    """A terminal conversation with the real dispatcher, through a :class:`LocalSession`.
+
+    Each typed line becomes an update for ``dispatcher.feed_update`` (handlers run to completion
+    before the next prompt); the bot's replies reach ``out`` through the session's ``on_output``.
+    """
+
+    def __init__(
+        self,
+        dispatcher: Dispatcher,
+        bot: Bot,
+        user: ChatUser,
+        out: OutputCallback = print,
+    ) -> None:
+        if not isinstance(bot.session, LocalSession):
+            raise TypeError("ConsoleChat needs a Bot whose session is a LocalSession (see console_bot())")
+        self.dispatcher = dispatcher
+        self.bot = bot
+        self.user = user
+        self.out = out
+        self.session: LocalSession = bot.session
+        if self.session.on_output is None:
+            self.session.on_output = out
+        self.updates = UpdateFactory(self.session)
+
+    async def send(self, line: str) -> None:
+        """Handle one typed line: ``[n]`` taps a button, anything else is a text message."""
+        if tap := _TAP.match(line.strip()):
+            await self.tap(int(tap.group(1)))
+            return
+        await self._feed(self.updates.message(self.user, line))
+
+    async def tap(self, number: int) -> None:
+        """Tap button ``number`` (as rendered, counted across rows) of the last inline keyboard."""
+        message = self.session.last_keyboard_message(self.user.telegram_id)
+        buttons = inline_buttons(message.reply_markup if message is not None else None)
+        if message is None or not 1 <= number <= len(buttons):
+            self.out(f"No button [{number}] on the last keyboard.")
+            return
+        button = buttons[number - 1]
+        if button.url is not None:
+            self.out(f"🔗 {button.url}")
+        elif button.callback_data is not None:
+            await self._feed(self.updates.callback(self.user, message, button.callback_data))
+        else:
+            self.out(f"Button [{number}] ({button.text}) cannot be used in the console.")
+
+    async def run_script(self, path: Path) -> None:
+        """Play a script: each non-blank line not starting with '#' is echoed as ``> line`` and sent."""
+        script = await asyncio.to_thread(path.read_text, encoding="utf-8")
+        for raw in script.splitlines():
+            line = raw.strip()
+            if not line or line.startswith("#"):
+                continue
+            self.out(f"> {line}")
+            if line in _QUIT:
+                return
+            await self.send(line)
+
+    async def run_interactive(self) -> None:
+        """Read lines from stdin (in a thread, so the event loop keeps running) until EOF or /quit."""
+        self.out(BANNER)
+        while True:
+            try:
+                line = await asyncio.to_thread(input, "you> ")
+            except EOFError:
+                self.out("")
+                return
+            line = line.strip()
+            if not line:
+                continue
+            if line in _QUIT:
+                return
+            try:
+                await self.send(line)
+            except Exception as error:  # keep the chat alive; the traceback goes to the log
+                logger.exception("console update failed")
+                self.out(f"💥 {type(error).__name__}: {error}")
+
+    async def _feed(self, update: Update) -> None:
+        result = await self.dispatcher.feed_update(self.bot, update)
+        if result is UNHANDLED:
+            self.out("(no handler answered that)")
+
+
+def console_bot(on_output: OutputCallback | None = None) -> Bot:
+    """A Bot on a :class:`LocalSession` with the production defaults (HTML parse mode)."""
+    return Bot(
+        CONSOLE_TOKEN,
+        session=LocalSession(on_output=on_output),
+        default=DefaultBotProperties(parse_mode=ParseMode.HTML),
+    )

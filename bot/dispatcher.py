@@ -1,0 +1,54 @@
+"""The composition root: one Dispatcher with its middlewares and routers, built from the
+long-lived dependencies. Used the same way by long polling, the console and the tests."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from aiogram import Dispatcher
+from aiogram.fsm.storage.base import BaseStorage
+from aiogram.fsm.storage.memory import MemoryStorage
+from aiogram.utils.i18n import I18n, SimpleI18nMiddleware
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.flows import review
+from bot.handlers import callbacks, commands, errors, fallback
+from bot.middlewares import (
+    CommandLeavesFlowMiddleware,
+    DatabaseMiddleware,
+    LogContextMiddleware,
+    ThrottleMiddleware,
+    UserMiddleware,
+)
+from bot.services import ServiceFactory
+from bot.settings import Settings
+
+LOCALES = Path(__file__).parent / "locales"
+
+
+def build_dispatcher(
+    settings: Settings,
+    session_factory: async_sessionmaker[AsyncSession],
+    services: ServiceFactory,
+    *,
+    storage: BaseStorage | None = None,
+) -> Dispatcher:
+    dp = Dispatcher(storage=storage or MemoryStorage(), settings=settings)
+    i18n = I18n(path=LOCALES, default_locale="en", domain="messages")
+
+    dp.update.outer_middleware(LogContextMiddleware())
+    dp.update.outer_middleware(SimpleI18nMiddleware(i18n))
+    dp.update.outer_middleware(DatabaseMiddleware(session_factory, services))
+    dp.update.outer_middleware(UserMiddleware())
+    dp.message.middleware(ThrottleMiddleware(dt.timedelta(seconds=settings.bot.recommend_cooldown_seconds)))
+    dp.message.outer_middleware(CommandLeavesFlowMiddleware())
+
+    dp.include_routers(
+        errors.router,
+        commands.router,
+        review.router,
+        callbacks.router,
+        fallback.router,  # last: answers whatever nothing else took
+    )
+    return dp

@@ -1,0 +1,1 @@
+"""Multi-step conversations (FSM flows)."""

@@ -1,0 +1,250 @@
+"""The /review flow: title → (pick a candidate) → rating → review text → (more parts) → done.
+
+Long reviews: Telegram splits texts over 4096 characters into several messages. The review
+is saved as soon as its first part arrives; every further text message while the flow is
+in `more` is appended to the same review, until the user taps ✅ Done or sends a command.
+Nothing is ever held only in memory.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from aiogram import F, Router
+from aiogram.filters import Command, CommandObject, StateFilter
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.types import CallbackQuery, InaccessibleMessage, Message
+
+from bot import keyboards, texts
+from bot.keyboards import FilmChoice, FlowAction, FlowCallback, RatingChoice
+from db.models import User
+from domain.catalog import CatalogService
+from domain.entities import FilmInfo
+from domain.errors import ReviewTooLongError
+from domain.parsing import RatingError, parse_title_query, split_rating
+from domain.reviews import ReviewService
+
+router = Router(name=__name__)
+
+
+class ReviewFlow(StatesGroup):
+    title = State()  # waiting for a title
+    choosing = State()  # candidates shown as buttons
+    rating = State()  # film known, waiting for a rating (buttons or typed before the text)
+    text = State()  # rating known, waiting for the review text
+    more = State()  # review saved; further parts are appended
+
+
+async def start_for_film(
+    message: Message, state: FSMContext, film: FilmInfo, *, item_id: int | None = None
+) -> None:
+    """Enter the flow with the film already chosen (used by ✅ Watched on a pick)."""
+    await state.set_state(ReviewFlow.rating)
+    await state.set_data({"tmdb_id": film.tmdb_id, "item_id": item_id})
+    await message.answer(texts.ask_rating(film), reply_markup=keyboards.rating_keyboard())
+
+
+@router.message(Command("review"))
+async def review_command(
+    message: Message, command: CommandObject, state: FSMContext, catalog: CatalogService
+) -> None:
+    await state.set_state(ReviewFlow.title)
+    if command.args:
+        await _search(message, command.args, state, catalog)
+    else:
+        await message.answer(texts.ask_title())
+
+
+@router.message(ReviewFlow.title, F.text)
+@router.message(ReviewFlow.choosing, F.text)
+async def title_sent(message: Message, state: FSMContext, catalog: CatalogService) -> None:
+    assert message.text is not None
+    await _search(message, message.text, state, catalog)
+
+
+async def _search(message: Message, text: str, state: FSMContext, catalog: CatalogService) -> None:
+    query = parse_title_query(text[:200], current_year=dt.date.today().year)
+    if query is None:
+        await message.answer(texts.ask_title())
+        return
+    outcome = await catalog.search(query)
+    if outcome.chosen is not None:
+        await start_for_film(message, state, outcome.chosen)
+    elif outcome.options:
+        await state.set_state(ReviewFlow.choosing)
+        await state.set_data({"options": [f.tmdb_id for f in outcome.options]})
+        await message.answer(
+            texts.choose_film(), reply_markup=keyboards.film_choices_keyboard(outcome.options)
+        )
+    else:
+        await state.set_state(ReviewFlow.title)
+        await message.answer(texts.not_found(query.raw))
+
+
+@router.callback_query(ReviewFlow.choosing, FilmChoice.filter())
+async def film_chosen(
+    callback: CallbackQuery, callback_data: FilmChoice, state: FSMContext, catalog: CatalogService
+) -> None:
+    data = await state.get_data()
+    film = (await catalog.get([callback_data.tmdb_id])).get(callback_data.tmdb_id)
+    if callback_data.tmdb_id not in data.get("options", ()) or film is None or not _has_message(callback):
+        await callback.answer(texts.button_invalid(), show_alert=True)
+        return
+    await callback.answer()
+    await callback.message.edit_reply_markup(reply_markup=None)  # type: ignore[union-attr]
+    await start_for_film(callback.message, state, film)  # type: ignore[arg-type]
+
+
+@router.message(ReviewFlow.rating, F.text)
+async def rating_or_review_sent(
+    message: Message, state: FSMContext, user: User, reviews: ReviewService, catalog: CatalogService
+) -> None:
+    assert message.text is not None
+    data = await state.get_data()
+    try:
+        rated = split_rating(message.text)
+    except RatingError as exc:
+        await message.answer(texts.bad_rating(exc.value), reply_markup=keyboards.rating_keyboard())
+        return
+    if rated.rating is None:  # a review without a rating: keep it, ask for the rating alone
+        await state.update_data(draft=_join(data.get("draft"), rated.text))
+        await message.answer(texts.ask_rating_alone(), reply_markup=keyboards.rating_keyboard())
+    elif rated.text:
+        await _save(
+            message, state, user, reviews, catalog, rated.rating, _join(data.get("draft"), rated.text)
+        )
+    else:
+        await _rating_known(message, state, rated.rating)
+
+
+@router.callback_query(ReviewFlow.rating, RatingChoice.filter(F.halves.in_(range(1, 11))))
+@router.callback_query(ReviewFlow.text, RatingChoice.filter(F.halves.in_(range(1, 11))))
+async def rating_tapped(
+    callback: CallbackQuery,
+    callback_data: RatingChoice,
+    state: FSMContext,
+    user: User,
+    reviews: ReviewService,
+    catalog: CatalogService,
+) -> None:
+    if not _has_message(callback):
+        await callback.answer(texts.button_invalid(), show_alert=True)
+        return
+    await callback.answer()
+    message: Message = callback.message  # type: ignore[assignment]
+    await message.edit_reply_markup(reply_markup=None)
+    rating = Decimal(callback_data.halves) / 2
+    draft = (await state.get_data()).get("draft")
+    if draft:
+        await _save(message, state, user, reviews, catalog, rating, draft)
+    else:
+        await _rating_known(message, state, rating)
+
+
+async def _rating_known(message: Message, state: FSMContext, rating: Decimal) -> None:
+    await state.set_state(ReviewFlow.text)
+    await state.update_data(rating=str(rating))
+    await message.answer(
+        texts.ask_review_text(keyboards.stars(int(rating * 2))), reply_markup=keyboards.review_text_keyboard()
+    )
+
+
+@router.message(ReviewFlow.text, F.text)
+async def review_text_sent(
+    message: Message, state: FSMContext, user: User, reviews: ReviewService, catalog: CatalogService
+) -> None:
+    assert message.text is not None
+    data = await state.get_data()
+    await _save(message, state, user, reviews, catalog, Decimal(data["rating"]), message.text)
+
+
+@router.callback_query(ReviewFlow.text, FlowCallback.filter(F.action == FlowAction.NO_TEXT))
+async def save_without_text(
+    callback: CallbackQuery, state: FSMContext, user: User, reviews: ReviewService, catalog: CatalogService
+) -> None:
+    if not _has_message(callback):
+        await callback.answer(texts.button_invalid(), show_alert=True)
+        return
+    await callback.answer()
+    message: Message = callback.message  # type: ignore[assignment]
+    await message.edit_reply_markup(reply_markup=None)
+    await _save(message, state, user, reviews, catalog, Decimal((await state.get_data())["rating"]), "")
+
+
+async def _save(
+    message: Message,
+    state: FSMContext,
+    user: User,
+    reviews: ReviewService,
+    catalog: CatalogService,
+    rating: Decimal,
+    text: str,
+) -> None:
+    data = await state.get_data()
+    tmdb_id: int = data["tmdb_id"]
+    try:
+        saved = await reviews.save(user.id, tmdb_id, rating, text, recommendation_item_id=data.get("item_id"))
+    except ReviewTooLongError as exc:
+        await message.answer(texts.review_too_long(exc.max_chars))
+        return
+    film = (await catalog.get([tmdb_id]))[tmdb_id]
+    stars = keyboards.stars(int(rating * 2))
+    if not text.strip():
+        await state.clear()
+        await message.answer(texts.rating_saved(film, stars))
+        return
+    await state.set_state(ReviewFlow.more)
+    await state.set_data({"review_id": saved.review_id})
+    await message.answer(
+        texts.review_saved(film, stars, saved.created), reply_markup=keyboards.done_keyboard()
+    )
+
+
+@router.message(ReviewFlow.more, F.text)
+async def more_text_sent(message: Message, state: FSMContext, user: User, reviews: ReviewService) -> None:
+    assert message.text is not None
+    review_id: int = (await state.get_data())["review_id"]
+    try:
+        length = await reviews.append(user.id, review_id, message.text)
+    except ReviewTooLongError as exc:
+        await message.answer(texts.review_too_long(exc.max_chars), reply_markup=keyboards.done_keyboard())
+        return
+    await message.answer(texts.review_appended(length), reply_markup=keyboards.done_keyboard())
+
+
+@router.callback_query(ReviewFlow.more, FlowCallback.filter(F.action == FlowAction.DONE))
+async def done(callback: CallbackQuery, state: FSMContext) -> None:
+    await state.clear()
+    await callback.answer()
+    if _has_message(callback):
+        await callback.message.edit_reply_markup(reply_markup=None)  # type: ignore[union-attr]
+        await callback.message.answer(texts.review_done())  # type: ignore[union-attr]
+
+
+@router.callback_query(
+    StateFilter(ReviewFlow.title, ReviewFlow.choosing, ReviewFlow.rating, ReviewFlow.text),
+    FlowCallback.filter(F.action == FlowAction.CANCEL),
+)
+async def cancel_button(callback: CallbackQuery, state: FSMContext) -> None:
+    await state.clear()
+    await callback.answer()
+    if _has_message(callback):
+        await callback.message.edit_reply_markup(reply_markup=None)  # type: ignore[union-attr]
+        await callback.message.answer(texts.cancelled())  # type: ignore[union-attr]
+
+
+@router.message(ReviewFlow())
+async def not_text_in_flow(message: Message) -> None:
+    """Stickers, photos, voice notes… while the flow waits for text."""
+    await message.answer(texts.send_text_please())
+
+
+def _has_message(callback: CallbackQuery) -> bool:
+    return callback.message is not None and not isinstance(callback.message, InaccessibleMessage)
+
+
+def _join(draft: Any, text: str) -> str:
+    return f"{draft}\n{text}" if draft else text

@@ -1,0 +1,1 @@
+"""Routers: commands, pick callbacks, errors, and the catch-all (always last)."""

@@ -1,0 +1,110 @@
+"""Middlewares, outermost first: log context → i18n → DB session + services → user → throttle."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import structlog
+from aiogram import BaseMiddleware
+from aiogram.dispatcher.flags import get_flag
+from aiogram.fsm.context import FSMContext
+from aiogram.types import Message, TelegramObject, Update
+from aiogram.types import User as TelegramUser
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot import texts
+from bot.services import ServiceFactory
+from db.models import User
+from db.repositories.rate_limits import RateLimitRepository
+from db.repositories.users import UserRepository
+
+log = structlog.get_logger(__name__)
+Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
+
+
+class LogContextMiddleware(BaseMiddleware):
+    """Binds update id, its type and the Telegram user id to every log line of this update."""
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        assert isinstance(event, Update)
+        user: TelegramUser | None = data.get("event_from_user")
+        started = time.perf_counter()
+        with structlog.contextvars.bound_contextvars(
+            update_id=event.update_id, update_type=event.event_type, tg_user=user.id if user else None
+        ):
+            result = await handler(event, data)
+            log.debug("update_done", elapsed_ms=round((time.perf_counter() - started) * 1000, 1))
+            return result
+
+
+class CommandLeavesFlowMiddleware(BaseMiddleware):
+    """A command always wins over a flow: any "/command" leaves the current flow before
+    routing, so flow handlers never see it. `left_state` tells /cancel what was left."""
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        data["left_state"] = None
+        if isinstance(event, Message) and (event.text or "").startswith("/") and data.get("raw_state"):
+            state: FSMContext = data["state"]
+            data["left_state"] = data["raw_state"]
+            await state.clear()
+            data["raw_state"] = None
+        return await handler(event, data)
+
+
+class DatabaseMiddleware(BaseMiddleware):
+    """One AsyncSession per update, committed when the handler returns, rolled back if it
+    raises; the per-update services (see `ServiceFactory`) are built around it."""
+
+    def __init__(self, session_factory: async_sessionmaker[AsyncSession], services: ServiceFactory) -> None:
+        self.session_factory = session_factory
+        self.services = services
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        async with self.session_factory() as session:
+            data["session"] = session
+            data.update(self.services.bind(session))
+            result = await handler(event, data)
+            await session.commit()
+            return result
+
+
+class UserMiddleware(BaseMiddleware):
+    """Creates the user on first contact (and refreshes name/language) and passes `user`."""
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        tg_user: TelegramUser | None = data.get("event_from_user")
+        if tg_user is None or tg_user.is_bot:
+            return await handler(event, data)
+        session: AsyncSession = data["session"]
+        data["user"] = await UserRepository(session).upsert(
+            tg_user.id, first_name=tg_user.first_name, language_code=tg_user.language_code
+        )
+        return await handler(event, data)
+
+
+class ThrottleMiddleware(BaseMiddleware):
+    """Per-user cooldown for handlers flagged `rate_limit="<key>"` (message handlers).
+
+    The check and the record are one atomic statement in the update's transaction, so a
+    command that fails (and rolls back) does not use up the user's turn.
+    """
+
+    def __init__(self, cooldown: dt.timedelta) -> None:
+        self.cooldown = cooldown
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        key = get_flag(data, "rate_limit")
+        user: User | None = data.get("user")
+        if key is None or user is None or not self.cooldown:
+            return await handler(event, data)
+        wait = await RateLimitRepository(data["session"]).try_acquire(user.id, key, self.cooldown)
+        if wait > 0:
+            log.info("throttled", key=key, wait_s=round(wait, 1))
+            if isinstance(event, Message):
+                await event.answer(texts.wait_seconds(math.ceil(wait)))
+            return None
+        return await handler(event, data)
