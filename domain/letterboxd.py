@@ -1,0 +1,605 @@
+"""Read a Letterboxd account export into one merged record per film (pure: no database, no network).
+
+Letterboxd ("Settings → Import & Export → Export your data") gives a `.zip` of CSV files. This
+module reads that zip, or the folder it unpacks to, and merges the film-activity files:
+
+===================  ==========================================================================
+file                 columns used
+===================  ==========================================================================
+`ratings.csv`        Date, Name, Year, Rating (the current rating of each film)
+`watched.csv`        Date, Name, Year
+`diary.csv`          Date, Name, Year, Rating, Watched Date (one row per logged viewing)
+`reviews.csv`        Date, Name, Year, Rating, Review (raw HTML), Watched Date
+`likes/films.csv`    Date, Name, Year
+`watchlist.csv`      Date, Name, Year
+===================  ==========================================================================
+
+Any of them may be missing; other files (profile.csv, comments.csv, lists/…) are ignored. In a
+zip the files sit at the root or under one top folder ("letterboxd-user-2026-11-21-utc/").
+
+The `Letterboxd URI` of diary and review rows points at the log entry, not the film, so films
+are identified by name + year (`LetterboxdFilm.key`). Two different films with the same title
+and year (rare, but real exports have a few) therefore merge into one record.
+
+Usage::
+
+    export = read_export(Path("letterboxd-user-2026-11-21-utc.zip"))
+    for film in export.films:
+        ...  # match film.name / film.year to TMDB
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import re
+import unicodedata
+import zipfile
+import zlib
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from types import MappingProxyType
+from typing import IO, Final
+
+from bs4 import BeautifulSoup
+from bs4.element import NavigableString, PageElement, Tag
+
+__all__ = [
+    "MAX_EXPORT_BYTES",
+    "MAX_PROBLEMS",
+    "RECOGNISED_FILES",
+    "UNMATCHED_COLUMNS",
+    "LetterboxdExport",
+    "LetterboxdFilm",
+    "LetterboxdFormatError",
+    "html_to_text",
+    "read_export",
+    "write_unmatched_csv",
+]
+
+#: The files this module reads, in the order they are read (which sets the "first-seen" film order).
+RECOGNISED_FILES: Final[tuple[str, ...]] = (
+    "ratings.csv",
+    "watched.csv",
+    "diary.csv",
+    "reviews.csv",
+    "likes/films.csv",
+    "watchlist.csv",
+)
+#: Refuse an export whose recognised files add up to more than this many uncompressed bytes
+#: (the zip-bomb guard; the largest real export seen is under 1 MB).
+MAX_EXPORT_BYTES: Final = 200 * 1024 * 1024
+#: Header of `write_unmatched_csv`.
+UNMATCHED_COLUMNS: Final[tuple[str, ...]] = (
+    "Name",
+    "Year",
+    "Rating",
+    "Watched Date",
+    "Watched",
+    "Liked",
+    "Watchlist",
+    "Review",
+)
+#: How many per-row problem notes `LetterboxdExport.problems` keeps (all are counted in `skipped_rows`).
+MAX_PROBLEMS: Final = 20
+
+_MIN_YEAR, _MAX_YEAR = 1800, 2999
+_DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_YEAR_RE = re.compile(r"\d{4}")
+_BLANK_LINES_RE = re.compile(r"\n{3,}")
+_BR = "\ue000"  # private-use placeholder for <br> while extracting text
+_BLOCK_TAGS = frozenset(
+    {"p", "blockquote", "div", "ul", "ol", "li", "h1", "h2", "h3", "h4", "h5", "h6", "pre"}
+)
+_MIN_RATING, _MAX_RATING = Decimal("0.5"), Decimal("5")
+# Letterboxd zips use deflate; bzip2/lzma decompress without an output bound, so they are refused.
+_SAFE_COMPRESSION = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
+_HOW_TO_EXPORT = (
+    "On Letterboxd open Settings → Import & Export → Export your data, then send me that .zip file."
+)
+# Columns a recognised file must have besides Name (without them every row would be useless).
+_REQUIRED_COLUMNS: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType(
+    {"ratings.csv": ("Name", "Rating"), "reviews.csv": ("Name", "Review")}
+)
+
+
+class LetterboxdFormatError(ValueError):
+    """The path is not a readable Letterboxd export.
+
+    The message is short, friendly and safe to show to the user as is: it names files only by
+    their name inside the export (never a server path) and says what to send instead.
+    """
+
+
+@dataclass(frozen=True, slots=True)
+class LetterboxdFilm:
+    """Everything one export says about one film (all files merged).
+
+    - `name`: the title as Letterboxd spells it (NFC, whitespace runs collapsed), first spelling seen.
+    - `year`: release year, or None when the export leaves it empty (unreleased/obscure films).
+    - `rating`: stars, 0.5–5 in half steps (`Decimal("4.5")`, `Decimal("5")`), or None if unrated.
+      From ratings.csv (latest `Date` if repeated); failing that the latest rated diary row,
+      then the latest rated reviews.csv row.
+    - `watched`: the film is in watched.csv, diary.csv, ratings.csv or reviews.csv.
+    - `watched_on`: latest `Watched Date` in diary.csv/reviews.csv, else None.
+    - `liked`: the film is in likes/films.csv.
+    - `on_watchlist`: the film is in watchlist.csv (this alone does not make it `watched`).
+    - `review`: plain text (see `html_to_text`) of the latest non-empty review, ordered by
+      `Watched Date` (or `Date` when that is empty); None when there is none. Reviews of
+      several viewings are not concatenated.
+    - `reviewed_on`: the `Date` the chosen review was logged (its `Watched Date` if `Date` is
+      empty), None when there is no review.
+    """
+
+    name: str
+    year: int | None
+    rating: Decimal | None = None
+    watched: bool = False
+    watched_on: date | None = None
+    liked: bool = False
+    on_watchlist: bool = False
+    review: str | None = None
+    reviewed_on: date | None = None
+
+    @property
+    def key(self) -> tuple[str, int | None]:
+        """`(casefolded name with whitespace collapsed, year)`: how films are merged and deduplicated."""
+        return _film_key(self.name, self.year)
+
+
+@dataclass(frozen=True, slots=True)
+class LetterboxdExport:
+    """A parsed export.
+
+    - `films`: one per distinct `LetterboxdFilm.key`, in first-seen order (files are read in
+      `RECOGNISED_FILES` order, rows in file order).
+    - `files_read`: the recognised files found, as paths inside the export, in reading order,
+      e.g. `("ratings.csv", "likes/films.csv")`.
+    - `rows_read`: data rows (header excluded, skipped rows included) per file in `files_read`.
+    - `skipped_rows`: rows that could not be used (empty Name, a rating that is not 0.5–5 in
+      half steps, a Year or date that does not parse, a ratings.csv row without a rating).
+    - `problems`: short notes on the first `MAX_PROBLEMS` skipped rows, for logs, e.g.
+      `"ratings.csv row 7: rating '7' is not 0.5–5 in half steps"`. Rows are data rows, 1-based.
+    """
+
+    films: tuple[LetterboxdFilm, ...]
+    files_read: tuple[str, ...]
+    rows_read: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
+    skipped_rows: int = 0
+    problems: tuple[str, ...] = ()
+
+
+# ---------------------------------------------------------------------------------------------
+# Public functions
+# ---------------------------------------------------------------------------------------------
+
+
+def read_export(path: Path) -> LetterboxdExport:
+    """Parse a Letterboxd export: the `.zip` Letterboxd gives, or the folder it unpacks to.
+
+    Reads every file of `RECOGNISED_FILES` that is present (at the root, or under a single top
+    folder) and merges them per film (see `LetterboxdFilm` for the rules). Bad rows are skipped
+    and reported in `skipped_rows`/`problems`, never fatal.
+
+    Raises `LetterboxdFormatError` (user-safe message) when the path does not exist, is not a
+    folder or a valid zip, holds none of the recognised files, holds a recognised file whose
+    header lacks `Name` (or `Rating` in ratings.csv, `Review` in reviews.csv), when the
+    recognised files add up to more than `MAX_EXPORT_BYTES` uncompressed (checked from the zip
+    directory before anything is decompressed), or when a file is not UTF-8 CSV.
+    """
+    if not path.exists():
+        raise LetterboxdFormatError(f"I couldn't find “{path.name}”. {_HOW_TO_EXPORT}")
+    if path.is_dir():
+        return _parse(_folder_members(path))
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, EOFError, ValueError) as exc:
+        raise LetterboxdFormatError(
+            f"“{path.name}” isn't a zip file (or it is damaged). {_HOW_TO_EXPORT}"
+        ) from exc
+    except OSError as exc:
+        raise LetterboxdFormatError(f"I couldn't open “{path.name}”. {_HOW_TO_EXPORT}") from exc
+    with archive:
+        try:
+            return _parse(_zip_members(archive))
+        except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+            raise LetterboxdFormatError(
+                f"“{path.name}” is damaged and can't be unpacked. {_HOW_TO_EXPORT}"
+            ) from exc
+
+
+def html_to_text(html: str) -> str:
+    """Turn Letterboxd review HTML into plain text.
+
+    Inline tags (`<i>`, `<b>`, `<a>` …) are dropped keeping their text; `<br>` becomes a line
+    break (one break, even when a newline follows it); paragraphs and other blocks
+    (`<p>`, `<blockquote>` …) are separated by a blank line, keeping their text; entities are
+    decoded (`&amp;` → `&`, `&nbsp;` → space); trailing spaces are removed from each line, runs
+    of blank lines collapse to one, and the ends are stripped. Newlines already in the text
+    are kept (Letterboxd stores paragraph breaks as plain newlines). Never raises; tolerates
+    unclosed tags. Returns "" for text that is empty once cleaned.
+    """
+    text = html.replace("\r\n", "\n").replace("\r", "\n").replace(_BR, "")
+    if "<" in text or "&" in text:
+        text = _soup_text(text)
+    text = text.replace("\xa0", " ")
+    text = "\n".join(line.rstrip() for line in text.split("\n"))
+    return _BLANK_LINES_RE.sub("\n\n", text).strip()
+
+
+def write_unmatched_csv(films: Iterable[LetterboxdFilm], path: Path) -> Path:
+    """Write films (typically those not matched to TMDB) as a Letterboxd-like CSV; return `path`.
+
+    Columns: `Name,Year,Rating,Watched Date,Watched,Liked,Watchlist,Review`. Year and Rating
+    are empty when None; dates are YYYY-MM-DD; the flags are `Yes` or empty (like Letterboxd's
+    `Rewatch`); Review is the plain text (newlines quoted by the csv module). UTF-8 without
+    BOM, `\\r\\n` row ends (csv default). Creates missing parent folders; overwrites `path`.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(UNMATCHED_COLUMNS)
+        for film in films:
+            writer.writerow(
+                [
+                    film.name,
+                    "" if film.year is None else str(film.year),
+                    "" if film.rating is None else str(film.rating),
+                    "" if film.watched_on is None else film.watched_on.isoformat(),
+                    "Yes" if film.watched else "",
+                    "Yes" if film.liked else "",
+                    "Yes" if film.on_watchlist else "",
+                    film.review or "",
+                ]
+            )
+    return path
+
+
+# ---------------------------------------------------------------------------------------------
+# Locating the files
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Member:
+    """One recognised file: its canonical name ("likes/films.csv"), size in bytes, and an opener."""
+
+    name: str
+    size: int
+    open: Callable[[], IO[bytes]]
+
+
+def _resolve(paths: Iterable[str]) -> dict[str, str]:
+    """Map canonical recognised names to actual relative paths (root, or one top folder).
+
+    `paths` are POSIX relative file paths. Matching ignores case; `__MACOSX/` and dot-entries
+    are ignored. Raises `LetterboxdFormatError` when several top folders hold export files.
+    """
+    index: dict[str, str] = {}
+    for raw in paths:
+        rel = raw.replace("\\", "/").lstrip("/")
+        parts = rel.split("/")
+        if parts[0] == "__MACOSX" or any(p.startswith(".") for p in parts):
+            continue
+        index.setdefault(rel.casefold(), rel)
+    found = {name: index[name] for name in RECOGNISED_FILES if name in index}
+    if found:
+        return found
+    tops = sorted({rel.split("/", 1)[0] for rel in index if "/" in rel})
+    candidates: list[dict[str, str]] = []
+    for top in tops:
+        under = {name: index[f"{top}/{name}"] for name in RECOGNISED_FILES if f"{top}/{name}" in index}
+        if under:
+            candidates.append(under)
+    if len(candidates) > 1:
+        raise LetterboxdFormatError(
+            "This holds more than one Letterboxd export. "
+            "Please send just one export .zip, as Letterboxd made it."
+        )
+    return candidates[0] if candidates else {}
+
+
+def _folder_members(root: Path) -> list[_Member]:
+    """The recognised files of an unpacked export folder (searched up to 3 levels deep)."""
+    rels: list[str] = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        depth = len(Path(dirpath).relative_to(root).parts)
+        if depth >= 2:
+            dirnames.clear()
+        prefix = Path(dirpath).relative_to(root).as_posix()
+        rels.extend(name if prefix == "." else f"{prefix}/{name}" for name in filenames)
+    members: list[_Member] = []
+    for name, rel in _resolve(rels).items():
+        file_path = root / rel
+        members.append(_Member(name, file_path.stat().st_size, _file_opener(file_path)))
+    return members
+
+
+def _file_opener(path: Path) -> Callable[[], IO[bytes]]:
+    def opener() -> IO[bytes]:
+        return path.open("rb")
+
+    return opener
+
+
+def _zip_opener(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> Callable[[], IO[bytes]]:
+    def opener() -> IO[bytes]:
+        return archive.open(info)
+
+    return opener
+
+
+def _zip_members(archive: zipfile.ZipFile) -> list[_Member]:
+    """The recognised members of an export zip (nothing is decompressed here)."""
+    infos = {info.filename: info for info in archive.infolist() if not info.is_dir()}
+    members: list[_Member] = []
+    for name, rel in _resolve(infos).items():
+        info = infos[rel]
+        if info.compress_type not in _SAFE_COMPRESSION:
+            raise LetterboxdFormatError(
+                f"{name} in this zip uses a compression I can't read. {_HOW_TO_EXPORT}"
+            )
+        if info.flag_bits & 0x1:
+            raise LetterboxdFormatError(f"This zip is password-protected. {_HOW_TO_EXPORT}")
+        members.append(_Member(name, info.file_size, _zip_opener(archive, info)))
+    return members
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading and merging
+# ---------------------------------------------------------------------------------------------
+
+# Ordering of dated rows: (main date, Date, global row sequence); missing dates sort first.
+_Order = tuple[date, date, int]
+
+
+@dataclass(slots=True)
+class _Acc:
+    """Mutable per-film accumulator (private)."""
+
+    name: str
+    year: int | None
+    ratings_rating: tuple[_Order, Decimal] | None = None
+    diary_rating: tuple[_Order, Decimal] | None = None
+    reviews_rating: tuple[_Order, Decimal] | None = None
+    watched: bool = False
+    watched_on: date | None = None
+    liked: bool = False
+    on_watchlist: bool = False
+    reviews: list[tuple[_Order, str, date | None]] = field(default_factory=list)
+
+
+class _RowError(ValueError):
+    """A row that cannot be used; the message is the problem note (without the row prefix)."""
+
+
+class _Parser:
+    """Collects films across files; one instance per export."""
+
+    def __init__(self) -> None:
+        self.films: dict[tuple[str, int | None], _Acc] = {}
+        self.rows_read: dict[str, int] = {}
+        self.skipped = 0
+        self.problems: list[str] = []
+        self.seq = 0
+
+    def read(self, member: _Member) -> None:
+        """Read one recognised file, row by row."""
+        required = _REQUIRED_COLUMNS.get(member.name, ("Name",))
+        count = 0
+        try:
+            with member.open() as raw, io.TextIOWrapper(raw, encoding="utf-8-sig", newline="") as text:
+                reader = csv.DictReader(text)
+                header = reader.fieldnames
+                if header is None:  # an empty file: nothing in it, nothing wrong with it
+                    self.rows_read[member.name] = 0
+                    return
+                columns = {column.strip() for column in header if column is not None}
+                missing = [column for column in required if column not in columns]
+                if missing:
+                    raise LetterboxdFormatError(
+                        f"{member.name} doesn't look like a Letterboxd file: it has no "
+                        f"{' or '.join(missing)} column. {_HOW_TO_EXPORT}"
+                    )
+                for row in reader:
+                    count += 1
+                    self.seq += 1
+                    try:
+                        self._row(member.name, {k.strip(): v for k, v in row.items() if k is not None})
+                    except _RowError as exc:
+                        self.skipped += 1
+                        if len(self.problems) < MAX_PROBLEMS:
+                            self.problems.append(f"{member.name} row {count}: {exc}")
+        except UnicodeDecodeError as exc:
+            raise LetterboxdFormatError(
+                f"{member.name} isn't UTF-8 text (was it re-saved by a spreadsheet?). {_HOW_TO_EXPORT}"
+            ) from exc
+        except csv.Error as exc:
+            raise LetterboxdFormatError(f"{member.name} isn't a readable CSV file. {_HOW_TO_EXPORT}") from exc
+        self.rows_read[member.name] = count
+
+    def _row(self, file: str, row: dict[str, str | list[str] | None]) -> None:
+        name = _clean_name(_cell(row, "Name"))
+        if not name:
+            raise _RowError("empty Name")
+        year = _parse_year(_cell(row, "Year"))
+        logged = _parse_date(_cell(row, "Date"), "Date")
+        watched_date = _parse_date(_cell(row, "Watched Date"), "Watched Date")
+        rating = _parse_rating(_cell(row, "Rating"))
+        if file == "ratings.csv" and rating is None:
+            raise _RowError("no rating")
+        order: _Order = (watched_date or logged or date.min, logged or date.min, self.seq)
+
+        key = _film_key(name, year)
+        acc = self.films.get(key)
+        if acc is None:
+            acc = self.films[key] = _Acc(name=name, year=year)
+        if file == "likes/films.csv":
+            acc.liked = True
+            return
+        if file == "watchlist.csv":
+            acc.on_watchlist = True
+            return
+        acc.watched = True
+        if watched_date is not None and (acc.watched_on is None or watched_date > acc.watched_on):
+            acc.watched_on = watched_date
+        if rating is not None:
+            if file == "ratings.csv":
+                # ratings.csv has no Watched Date: order by Date only.
+                acc.ratings_rating = _later(
+                    acc.ratings_rating, ((logged or date.min, date.min, self.seq), rating)
+                )
+            elif file == "diary.csv":
+                acc.diary_rating = _later(acc.diary_rating, (order, rating))
+            elif file == "reviews.csv":
+                acc.reviews_rating = _later(acc.reviews_rating, (order, rating))
+        if file == "reviews.csv":
+            review = _cell(row, "Review")
+            if review.strip():
+                acc.reviews.append((order, review, logged or watched_date))
+
+    def result(self, files: tuple[str, ...]) -> LetterboxdExport:
+        """Freeze the accumulated films into a `LetterboxdExport`."""
+        films = tuple(_finish(acc) for acc in self.films.values())
+        return LetterboxdExport(
+            films=films,
+            files_read=files,
+            rows_read=MappingProxyType(dict(self.rows_read)),
+            skipped_rows=self.skipped,
+            problems=tuple(self.problems),
+        )
+
+
+def _parse(members: list[_Member]) -> LetterboxdExport:
+    if not members:
+        raise LetterboxdFormatError(
+            "This doesn't look like a Letterboxd export: no ratings.csv, watched.csv, diary.csv, "
+            f"reviews.csv, watchlist.csv or likes/films.csv in it. {_HOW_TO_EXPORT}"
+        )
+    total = sum(member.size for member in members)
+    if total > MAX_EXPORT_BYTES:
+        raise LetterboxdFormatError(
+            f"This export is too big to import ({total // (1024 * 1024)} MB unpacked; the limit is "
+            f"{MAX_EXPORT_BYTES // (1024 * 1024)} MB). {_HOW_TO_EXPORT}"
+        )
+    parser = _Parser()
+    for member in members:
+        parser.read(member)
+    return parser.result(tuple(member.name for member in members))
+
+
+def _finish(acc: _Acc) -> LetterboxdFilm:
+    chosen = acc.ratings_rating or acc.diary_rating or acc.reviews_rating
+    review: str | None = None
+    reviewed_on: date | None = None
+    for _, raw, when in sorted(acc.reviews, key=lambda item: item[0], reverse=True):
+        text = html_to_text(raw)
+        if text:
+            review, reviewed_on = text, when
+            break
+    return LetterboxdFilm(
+        name=acc.name,
+        year=acc.year,
+        rating=None if chosen is None else chosen[1],
+        watched=acc.watched,
+        watched_on=acc.watched_on,
+        liked=acc.liked,
+        on_watchlist=acc.on_watchlist,
+        review=review,
+        reviewed_on=reviewed_on,
+    )
+
+
+def _later(current: tuple[_Order, Decimal] | None, new: tuple[_Order, Decimal]) -> tuple[_Order, Decimal]:
+    return new if current is None or new[0] >= current[0] else current
+
+
+# ---------------------------------------------------------------------------------------------
+# Cells
+# ---------------------------------------------------------------------------------------------
+
+
+def _cell(row: Mapping[str, str | list[str] | None], column: str) -> str:
+    value = row.get(column)
+    return value.strip() if isinstance(value, str) else ""
+
+
+def _clean_name(name: str) -> str:
+    return unicodedata.normalize("NFC", " ".join(name.split()))
+
+
+def _film_key(name: str, year: int | None) -> tuple[str, int | None]:
+    return (_clean_name(name).casefold(), year)
+
+
+def _short(value: str) -> str:
+    return repr(value if len(value) <= 30 else value[:29] + "…")
+
+
+def _parse_year(value: str) -> int | None:
+    if not value:
+        return None
+    if _YEAR_RE.fullmatch(value) and _MIN_YEAR <= int(value) <= _MAX_YEAR:
+        return int(value)
+    raise _RowError(f"Year {_short(value)} is not a year")
+
+
+def _parse_date(value: str, column: str) -> date | None:
+    if not value:
+        return None
+    if _DATE_RE.fullmatch(value):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise _RowError(f"{column} {_short(value)} is not a YYYY-MM-DD date")
+
+
+def _parse_rating(value: str) -> Decimal | None:
+    if not value:
+        return None
+    try:
+        number = Decimal(value)
+    except InvalidOperation:
+        number = Decimal("NaN")
+    if number.is_finite() and _MIN_RATING <= number <= _MAX_RATING and (number * 2) % 1 == 0:
+        return Decimal(int(number * 2)) / 2
+    raise _RowError(f"rating {_short(value)} is not 0.5–5 in half steps")
+
+
+# ---------------------------------------------------------------------------------------------
+# HTML
+# ---------------------------------------------------------------------------------------------
+
+
+def _soup_text(html: str) -> str:
+    """Text of an HTML fragment with `<br>` as `_BR` and blocks wrapped in blank lines.
+
+    Walks the tree with an explicit stack (unclosed tags nest deeply in real reviews, so no
+    recursion). Only plain text nodes are kept: comments, doctypes and the like are dropped.
+    """
+    soup = BeautifulSoup(html, "html.parser")
+    out: list[str] = []
+    stack: list[tuple[Iterator[PageElement], str]] = [(iter(soup.contents), "")]
+    while stack:
+        children, closing = stack[-1]
+        child = next(children, None)
+        if child is None:
+            stack.pop()
+            out.append(closing)
+        elif type(child) is NavigableString:
+            out.append(child)
+        elif isinstance(child, Tag):
+            if child.name == "br":
+                out.append(_BR)
+            elif child.name in _BLOCK_TAGS:
+                out.append("\n\n")
+                stack.append((iter(child.contents), "\n\n"))
+            else:
+                stack.append((iter(child.contents), ""))
+    # A <br> followed by a newline in the source is one line break, not two.
+    return "".join(out).replace(_BR + "\n", "\n").replace(_BR, "\n")
