@@ -3,7 +3,6 @@ long-lived dependencies. Used the same way by long polling, the console and the 
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 
 from aiogram import Dispatcher
@@ -34,14 +33,21 @@ def build_dispatcher(
     *,
     storage: BaseStorage | None = None,
 ) -> Dispatcher:
-    dp = Dispatcher(storage=storage or MemoryStorage(), settings=settings)
+    """Workflow data (`settings`, `session_factory`, `service_factory`) reaches middlewares
+    and handlers by name; `feed_update(..., **overrides)` can replace it per update."""
+    dp = Dispatcher(
+        storage=storage or MemoryStorage(),
+        settings=settings,
+        session_factory=session_factory,
+        service_factory=services,
+    )
     i18n = I18n(path=LOCALES, default_locale="en", domain="messages")
 
     dp.update.outer_middleware(LogContextMiddleware())
     dp.update.outer_middleware(SimpleI18nMiddleware(i18n))
-    dp.update.outer_middleware(DatabaseMiddleware(session_factory, services))
+    dp.update.outer_middleware(DatabaseMiddleware())
     dp.update.outer_middleware(UserMiddleware())
-    dp.message.middleware(ThrottleMiddleware(dt.timedelta(seconds=settings.bot.recommend_cooldown_seconds)))
+    dp.message.middleware(ThrottleMiddleware())
     dp.message.outer_middleware(CommandLeavesFlowMiddleware())
 
     dp.include_routers(

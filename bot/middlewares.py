@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import texts
 from bot.services import ServiceFactory
+from bot.settings import Settings
 from db.models import User
 from db.repositories.rate_limits import RateLimitRepository
 from db.repositories.users import UserRepository
@@ -57,16 +58,18 @@ class CommandLeavesFlowMiddleware(BaseMiddleware):
 
 class DatabaseMiddleware(BaseMiddleware):
     """One AsyncSession per update, committed when the handler returns, rolled back if it
-    raises; the per-update services (see `ServiceFactory`) are built around it."""
+    raises; the per-update services are built around it.
 
-    def __init__(self, session_factory: async_sessionmaker[AsyncSession], services: ServiceFactory) -> None:
-        self.session_factory = session_factory
-        self.services = services
+    `session_factory` and `service_factory` come from the dispatcher's workflow data (see
+    `build_dispatcher`), so a test can hand its own to `feed_update`.
+    """
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
-        async with self.session_factory() as session:
+        session_factory: async_sessionmaker[AsyncSession] = data["session_factory"]
+        services: ServiceFactory = data["service_factory"]
+        async with session_factory() as session:
             data["session"] = session
-            data.update(self.services.bind(session))
+            data.update(services.bind(session))
             result = await handler(event, data)
             await session.commit()
             return result
@@ -93,15 +96,14 @@ class ThrottleMiddleware(BaseMiddleware):
     command that fails (and rolls back) does not use up the user's turn.
     """
 
-    def __init__(self, cooldown: dt.timedelta) -> None:
-        self.cooldown = cooldown
-
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         key = get_flag(data, "rate_limit")
         user: User | None = data.get("user")
-        if key is None or user is None or not self.cooldown:
+        settings: Settings = data["settings"]
+        cooldown = dt.timedelta(seconds=settings.bot.recommend_cooldown_seconds)
+        if key is None or user is None or not cooldown:
             return await handler(event, data)
-        wait = await RateLimitRepository(data["session"]).try_acquire(user.id, key, self.cooldown)
+        wait = await RateLimitRepository(data["session"]).try_acquire(user.id, key, cooldown)
         if wait > 0:
             log.info("throttled", key=key, wait_s=round(wait, 1))
             if isinstance(event, Message):

@@ -110,7 +110,7 @@ class LibraryRepository:
                 or_(UserFilm.rating.is_not(None), UserFilm.watched, UserFilm.liked),
             )
         )
-        return [(uf, film) for uf, film in (await self.session.execute(stmt)).tuples()]
+        return [(uf, film) for uf, film in await self.session.execute(stmt)]
 
     async def seen_ids(self, user_id: int) -> set[int]:
         """TMDB ids the user rated or watched (never recommended)."""
