@@ -1,0 +1,1 @@
+"""Adapters to outside services (TMDB); each implements a port from `domain.ports`."""

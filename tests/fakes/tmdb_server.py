@@ -1,0 +1,534 @@
+"""A fake TMDB v3 API on loopback (aiohttp), serving a CSV in the Kaggle "TMDB 5000" layout.
+
+It answers with the JSON shapes of the real API (https://developer.themoviedb.org/reference),
+under the same `/3` prefix, so pointing `TMDB_BASE_URL` at :attr:`FakeTMDBServer.base_url`
+is the only difference for the bot. Endpoints:
+
+- `GET /3/search/movie` (`query`, `year`, `page`): every query word must start a word of the
+  title or original title (case, accents and punctuation ignored); exact titles first, then
+  by popularity; 20 results a page.
+- `GET /3/movie/{id}` (`append_to_response=keywords` adds `"keywords": {"keywords": [...]}`),
+  `GET /3/movie/{id}/keywords`.
+- `GET /3/movie/{id}/similar` (most shared keywords and genres, by Jaccard index) and
+  `GET /3/movie/{id}/recommendations` (shared genres weighted by popularity and rating);
+  deterministic, never the film itself.
+- `GET /3/genre/movie/list`: every genre in the CSV.
+- `GET /3/discover/movie` (`with_genres`: ',' = AND, '|' = OR; `sort_by`, default
+  `popularity.desc`; `page`).
+
+Errors use TMDB's body and status codes (https://developer.themoviedb.org/docs/errors):
+unknown id or path → 404 code 34; no `api_key` and no `Authorization: Bearer …` → 401 code 7
+(any non-empty key is accepted); page outside 1–500 → 400 code 22; a malformed parameter →
+422 code 5.
+
+Tests steer failures at run time through :attr:`FakeTMDBServer.knobs` (see :class:`Knobs`)
+and inspect :attr:`FakeTMDBServer.requests`. By hand::
+
+    python -m tests.fakes.tmdb_server --csv /work/shared/datasets/tmdb_5000/tmdb_5000_movies.csv --port 8765
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import csv
+import json
+import math
+import random
+import re
+import unicodedata
+from collections import Counter, defaultdict
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+from aiohttp import web
+
+PAGE_SIZE = 20
+MAX_PAGE = 500
+DEMO_CSV = Path(__file__).resolve().parents[2] / "bot" / "data" / "demo_films.csv"
+
+Json = dict[str, Any]
+
+
+class ApiError(Exception):
+    """An error answer in TMDB's shape: HTTP `status` with body `{success, status_code, status_message}`."""
+
+    def __init__(self, status: int, code: int, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.headers = headers or {}
+
+    def response(self) -> web.Response:
+        body = {"success": False, "status_code": self.code, "status_message": self.message}
+        return web.json_response(body, status=self.status, headers=self.headers)
+
+
+def not_found() -> ApiError:
+    return ApiError(404, 34, "The resource you requested could not be found.")
+
+
+def invalid_key() -> ApiError:
+    return ApiError(401, 7, "Invalid API key: You must be granted a valid key.")
+
+
+def invalid_page() -> ApiError:
+    return ApiError(
+        400, 22, "Invalid page: Pages start at 1 and max at 500. They are expected to be an integer."
+    )
+
+
+def invalid_parameters() -> ApiError:
+    return ApiError(422, 5, "Invalid parameters: Your request parameters are incorrect.")
+
+
+@dataclass
+class Knobs:
+    """Failure injection, read on every request, so tests may change it between calls.
+
+    Precedence: `fail_all`, then `burst_429`, then `error_rate`; `latency_s` applies first to all.
+    """
+
+    latency_s: float = 0.0  # sleep before answering each request
+    error_rate: float = 0.0  # fraction of requests answered 500 (seeded random)
+    burst_429: int = 0  # the next N requests get 429 with Retry-After: retry_after_s
+    retry_after_s: int = 1
+    fail_all: bool = False  # every request gets 503
+
+
+# --- catalog
+
+
+def fold(text: str) -> str:
+    """Search form of a text: accents stripped, case folded, apostrophes dropped, other
+    punctuation turned into spaces ("Pan's Labyrinth" → "pans labyrinth", "Amélie" → "amelie")."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    bare = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    bare = re.sub(r"['’]", "", bare.casefold())
+    spaced = "".join(ch if ch.isalnum() else " " for ch in bare)
+    return " ".join(unicodedata.normalize("NFC", spaced).split())
+
+
+@dataclass(frozen=True, slots=True, eq=False)  # eq=False: hashed by identity, as Counter keys
+class CatalogFilm:
+    """One CSV row, parsed, plus what search and similarity need."""
+
+    id: int
+    title: str
+    original_title: str
+    original_language: str
+    overview: str
+    release_date: str  # "" when unknown, as TMDB gives it
+    year: int | None
+    runtime: int | None
+    popularity: float
+    vote_average: float
+    vote_count: int
+    budget: int
+    revenue: int
+    homepage: str
+    status: str
+    tagline: str
+    genres: tuple[Json, ...]  # {"id", "name"}
+    keywords: tuple[Json, ...]  # {"id", "name"}
+    production_countries: tuple[Json, ...]  # {"iso_3166_1", "name"}
+    production_companies_json: str  # parsed only when a details page is served
+    spoken_languages_json: str
+    folded_titles: frozenset[str]  # folded title and original title, for exact matches
+    title_text: str  # " " + both folded titles: " <word>" in it ⇔ a title word starts with <word>
+    genre_ids: frozenset[int]
+    features: frozenset[str]  # "g<id>" and "k<id>", for the Jaccard index of /similar
+
+    def list_item(self) -> Json:
+        """The film as it appears in TMDB list results (search, discover, similar, …)."""
+        return {
+            "adult": False,
+            "backdrop_path": None,
+            "genre_ids": [genre["id"] for genre in self.genres],
+            "id": self.id,
+            "original_language": self.original_language,
+            "original_title": self.original_title,
+            "overview": self.overview,
+            "popularity": self.popularity,
+            "poster_path": None,
+            "release_date": self.release_date,
+            "title": self.title,
+            "video": False,
+            "vote_average": self.vote_average,
+            "vote_count": self.vote_count,
+        }
+
+    def details(self) -> Json:
+        """The film as `/movie/{id}` returns it."""
+        return {
+            "adult": False,
+            "backdrop_path": None,
+            "belongs_to_collection": None,
+            "budget": self.budget,
+            "genres": list(self.genres),
+            "homepage": self.homepage,
+            "id": self.id,
+            "imdb_id": None,
+            "original_language": self.original_language,
+            "original_title": self.original_title,
+            "overview": self.overview,
+            "popularity": self.popularity,
+            "poster_path": None,
+            "production_companies": json.loads(self.production_companies_json or "[]"),
+            "production_countries": list(self.production_countries),
+            "release_date": self.release_date,
+            "revenue": self.revenue,
+            "runtime": self.runtime,
+            "spoken_languages": json.loads(self.spoken_languages_json or "[]"),
+            "status": self.status,
+            "tagline": self.tagline,
+            "title": self.title,
+            "video": False,
+            "vote_average": self.vote_average,
+            "vote_count": self.vote_count,
+        }
+
+
+def _int_or_none(text: str) -> int | None:
+    return int(float(text)) if text.strip() else None
+
+
+def _film_from_row(row: dict[str, str]) -> CatalogFilm:
+    genres = tuple(json.loads(row["genres"] or "[]"))
+    keywords = tuple(json.loads(row["keywords"] or "[]"))
+    title, original_title = row["title"], row["original_title"] or row["title"]
+    folded = frozenset({fold(title), fold(original_title)})
+    release_date = row["release_date"].strip()
+    return CatalogFilm(
+        id=int(row["id"]),
+        title=title,
+        original_title=original_title,
+        original_language=row["original_language"],
+        overview=row["overview"],
+        release_date=release_date,
+        year=int(release_date[:4]) if release_date[:4].isdigit() else None,
+        runtime=_int_or_none(row["runtime"]),
+        popularity=float(row["popularity"] or 0),
+        vote_average=float(row["vote_average"] or 0),
+        vote_count=_int_or_none(row["vote_count"]) or 0,
+        budget=_int_or_none(row["budget"]) or 0,
+        revenue=_int_or_none(row["revenue"]) or 0,
+        homepage=row["homepage"],
+        status=row["status"],
+        tagline=row["tagline"],
+        genres=genres,
+        keywords=keywords,
+        production_countries=tuple(json.loads(row["production_countries"] or "[]")),
+        production_companies_json=row["production_companies"],
+        spoken_languages_json=row["spoken_languages"],
+        folded_titles=folded,
+        title_text=" " + " ".join(sorted(folded)),
+        genre_ids=frozenset(int(genre["id"]) for genre in genres),
+        features=frozenset([f"g{genre['id']}" for genre in genres] + [f"k{kw['id']}" for kw in keywords]),
+    )
+
+
+class Catalog:
+    """All films of one CSV, by id, with the queries the endpoints need."""
+
+    def __init__(self, films: Iterable[CatalogFilm]) -> None:
+        self.films: dict[int, CatalogFilm] = {film.id: film for film in films}
+        self._with_feature: dict[str, list[CatalogFilm]] = defaultdict(list)
+        for film in self.films.values():
+            for feature in film.features:
+                self._with_feature[feature].append(film)
+        names = {int(g["id"]): str(g["name"]) for film in self.films.values() for g in film.genres}
+        self.genres: list[Json] = [
+            {"id": gid, "name": name} for gid, name in sorted(names.items(), key=lambda item: item[1])
+        ]
+
+    @classmethod
+    def load(cls, csv_path: str | Path) -> Catalog:
+        """Parse a TMDB-5000-layout CSV (the 4,803-film file loads in about a quarter of a second)."""
+        with open(csv_path, newline="", encoding="utf-8") as handle:
+            return cls(_film_from_row(row) for row in csv.DictReader(handle))
+
+    def __len__(self) -> int:
+        return len(self.films)
+
+    def search(self, query: str, year: int | None) -> list[CatalogFilm]:
+        """Films whose title words start with every query word; exact titles first, then by popularity."""
+        folded = fold(query)
+        if not folded:
+            return []
+        hits = [film for film in self.films.values() if year is None or film.year == year]
+        for needle in (f" {word}" for word in folded.split()):
+            hits = [film for film in hits if needle in film.title_text]
+        hits.sort(key=lambda film: (folded not in film.folded_titles, -film.popularity, film.id))
+        return hits
+
+    def similar(self, film: CatalogFilm) -> list[CatalogFilm]:
+        """Other films sharing keywords or genres, by Jaccard index of those sets, then popularity."""
+        shared = self._shared(film, film.features)
+        scored = [(n / (len(film.features) + len(other.features) - n), other) for other, n in shared.items()]
+        scored.sort(key=lambda pair: (-pair[0], -pair[1].popularity, pair[1].id))
+        return [other for _, other in scored]
+
+    def recommendations(self, film: CatalogFilm) -> list[CatalogFilm]:
+        """Other films sharing a genre, by shared genres × log(popularity) × rating."""
+        shared = self._shared(film, {f"g{genre_id}" for genre_id in film.genre_ids})
+        scored = [
+            (n * math.log1p(other.popularity) * other.vote_average, other) for other, n in shared.items()
+        ]
+        scored.sort(key=lambda pair: (-pair[0], pair[1].id))
+        return [other for _, other in scored]
+
+    def _shared(self, film: CatalogFilm, features: Iterable[str]) -> Counter[CatalogFilm]:
+        """How many of `features` each other film has (films with none are left out)."""
+        counts: Counter[CatalogFilm] = Counter()
+        for feature in features:
+            counts.update(self._with_feature[feature])
+        del counts[film]
+        return counts
+
+    def discover(self, any_of: list[frozenset[int]], sort_field: str, descending: bool) -> list[CatalogFilm]:
+        """Films having all genres of at least one group in `any_of` (all films when it is empty)."""
+        hits = [
+            film for film in self.films.values() if not any_of or any(g <= film.genre_ids for g in any_of)
+        ]
+        hits.sort(key=lambda film: (getattr(film, sort_field), film.id), reverse=descending)
+        return hits
+
+
+# --- request parsing
+
+_SORT_FIELDS = {
+    "popularity": "popularity",
+    "vote_average": "vote_average",
+    "vote_count": "vote_count",
+    "primary_release_date": "release_date",
+    "revenue": "revenue",
+}
+
+
+def _page(request: web.Request) -> int:
+    raw = request.query.get("page", "1")
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
+        raise invalid_page()
+    return int(raw)
+
+
+def _optional_int(request: web.Request, name: str) -> int | None:
+    raw = request.query.get(name, "").strip()
+    if not raw:
+        return None
+    if not raw.isdigit():
+        raise invalid_parameters()
+    return int(raw)
+
+
+def _genre_groups(expression: str) -> list[frozenset[int]]:
+    """`with_genres`: "28,12|16" → [{28, 12}, {16}] (comma = AND inside a group, pipe = OR between)."""
+    groups = []
+    for part in expression.split("|"):
+        ids = [token.strip() for token in part.split(",") if token.strip()]
+        if not all(token.isdigit() for token in ids):
+            raise invalid_parameters()
+        if ids:
+            groups.append(frozenset(int(token) for token in ids))
+    return groups
+
+
+def _paginated(films: list[CatalogFilm], page: int) -> Json:
+    start = (page - 1) * PAGE_SIZE
+    return {
+        "page": page,
+        "results": [film.list_item() for film in films[start : start + PAGE_SIZE]],
+        "total_pages": max(1, math.ceil(len(films) / PAGE_SIZE)),
+        "total_results": len(films),
+    }
+
+
+def _authorized(request: web.Request) -> bool:
+    if request.query.get("api_key", "").strip():
+        return True
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    return scheme.lower() == "bearer" and bool(token.strip())
+
+
+# --- server
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class FakeTMDBServer:
+    """The fake API over one CSV. Use as ``async with FakeTMDBServer(path) as server: ...``.
+
+    Attributes:
+        catalog: the parsed CSV.
+        knobs: failure injection (:class:`Knobs`), mutable at run time.
+        requests: every request received, as (path, query parameters), e.g.
+            ("/3/movie/348", {"append_to_response": "keywords", "api_key": "…"}).
+    """
+
+    def __init__(
+        self, csv_path: str | Path, *, host: str = "127.0.0.1", port: int = 0, seed: int = 0
+    ) -> None:
+        self.catalog = Catalog.load(csv_path)
+        self.knobs = Knobs()
+        self.requests: list[tuple[str, dict[str, str]]] = []
+        self._random = random.Random(seed)
+        self._host = host
+        self._port = port
+        self._runner: web.AppRunner | None = None
+        self._base_url: str | None = None
+
+    @property
+    def base_url(self) -> str:
+        """E.g. "http://127.0.0.1:54321/3" — what `TMDB_BASE_URL` should be."""
+        if self._base_url is None:
+            raise RuntimeError("the fake TMDB server is not running")
+        return self._base_url
+
+    def count(self, path_prefix: str = "/") -> int:
+        """How many requests had a path starting with `path_prefix` (e.g. "/3/movie/")."""
+        return sum(1 for path, _ in self.requests if path.startswith(path_prefix))
+
+    def reset_log(self) -> None:
+        self.requests.clear()
+
+    async def start(self) -> None:
+        app = web.Application(middlewares=[self._middleware])
+        app.add_routes(
+            [
+                web.get("/3/search/movie", self._search),
+                web.get(r"/3/movie/{id:\d+}", self._details),
+                web.get(r"/3/movie/{id:\d+}/keywords", self._keywords),
+                web.get(r"/3/movie/{id:\d+}/similar", self._similar),
+                web.get(r"/3/movie/{id:\d+}/recommendations", self._recommendations),
+                web.get("/3/genre/movie/list", self._genre_list),
+                web.get("/3/discover/movie", self._discover),
+            ]
+        )
+        # handler_cancellation: a client that times out cancels the (sleeping) handler, so
+        # shutting down never waits for answers nobody will read.
+        runner = web.AppRunner(app, access_log=None, handler_cancellation=True, shutdown_timeout=1.0)
+        await runner.setup()
+        await web.TCPSite(runner, self._host, self._port).start()
+        host, port = runner.addresses[0][:2]
+        self._runner = runner
+        self._base_url = f"http://{host}:{port}/3"
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+        self._runner = None
+        self._base_url = None
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.stop()
+
+    @web.middleware
+    async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        """Log the request, apply the knobs, check auth, and turn errors into TMDB error bodies."""
+        self.requests.append((request.path, dict(request.query)))
+        knobs = self.knobs
+        if knobs.latency_s > 0:
+            await asyncio.sleep(knobs.latency_s)
+        try:
+            if knobs.fail_all:
+                raise ApiError(
+                    503, 9, "Service offline: This service is temporarily offline, try again later."
+                )
+            if knobs.burst_429 > 0:
+                knobs.burst_429 -= 1
+                raise ApiError(
+                    429,
+                    25,
+                    "Your request count (#) is over the allowed limit of (40).",
+                    {"Retry-After": str(knobs.retry_after_s)},
+                )
+            if knobs.error_rate > 0 and self._random.random() < knobs.error_rate:
+                raise ApiError(500, 11, "Internal error: Something went wrong, contact TMDB.")
+            if not _authorized(request):
+                raise invalid_key()
+            return await handler(request)
+        except ApiError as error:
+            return error.response()
+        except web.HTTPNotFound:
+            return not_found().response()
+
+    def _film(self, request: web.Request) -> CatalogFilm:
+        film = self.catalog.films.get(int(request.match_info["id"]))
+        if film is None:
+            raise not_found()
+        return film
+
+    async def _search(self, request: web.Request) -> web.Response:
+        page = _page(request)
+        hits = self.catalog.search(request.query.get("query", ""), _optional_int(request, "year"))
+        return web.json_response(_paginated(hits, page))
+
+    async def _details(self, request: web.Request) -> web.Response:
+        film = self._film(request)
+        body = film.details()
+        if "keywords" in request.query.get("append_to_response", "").split(","):
+            body["keywords"] = {"keywords": list(film.keywords)}
+        return web.json_response(body)
+
+    async def _keywords(self, request: web.Request) -> web.Response:
+        film = self._film(request)
+        return web.json_response({"id": film.id, "keywords": list(film.keywords)})
+
+    async def _similar(self, request: web.Request) -> web.Response:
+        film = self._film(request)
+        return web.json_response(_paginated(self.catalog.similar(film), _page(request)))
+
+    async def _recommendations(self, request: web.Request) -> web.Response:
+        film = self._film(request)
+        return web.json_response(_paginated(self.catalog.recommendations(film), _page(request)))
+
+    async def _genre_list(self, request: web.Request) -> web.Response:
+        return web.json_response({"genres": self.catalog.genres})
+
+    async def _discover(self, request: web.Request) -> web.Response:
+        page = _page(request)
+        field_name, _, direction = request.query.get("sort_by", "popularity.desc").partition(".")
+        if field_name not in _SORT_FIELDS or direction not in ("asc", "desc"):
+            raise invalid_parameters()
+        groups = _genre_groups(request.query.get("with_genres", ""))
+        hits = self.catalog.discover(groups, _SORT_FIELDS[field_name], descending=direction == "desc")
+        return web.json_response(_paginated(hits, page))
+
+
+# --- by hand
+
+
+async def _serve(args: argparse.Namespace) -> None:
+    async with FakeTMDBServer(args.csv, host=args.host, port=args.port) as server:
+        server.knobs.latency_s = args.latency
+        server.knobs.error_rate = args.error_rate
+        print(f"fake TMDB: {len(server.catalog)} films at {server.base_url} (Ctrl-C to stop)", flush=True)
+        await asyncio.Event().wait()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Serve a TMDB-5000-format CSV as a fake TMDB v3 API.")
+    parser.add_argument("--csv", type=Path, default=DEMO_CSV, help="catalog CSV (default: the demo catalog)")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds to wait before each answer")
+    parser.add_argument("--error-rate", type=float, default=0.0, help="fraction of requests answered 500")
+    args = parser.parse_args(argv)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_serve(args))
+
+
+if __name__ == "__main__":
+    main()
