@@ -148,11 +148,9 @@ class CatalogService:
         missing = [p for p in dict.fromkeys(pairs) if p not in matched]
         if self.source is None or not missing:
             return matched
-        source = self.source
-        pages = await asyncio.gather(*(source.search(title, year=year) for title, year in missing))
+        results = await asyncio.gather(*(self._search_match(title, year) for title, year in missing))
         found: list[FilmInfo] = []
-        for pair, page in zip(missing, pages, strict=True):
-            best = _best_match(pair, page.results)
+        for pair, best in zip(missing, results, strict=True):
             if best is not None:
                 matched[pair] = best.tmdb_id
                 found.append(best)
@@ -161,6 +159,15 @@ class CatalogService:
             "titles_matched", asked=len(pairs), via_catalog=len(pairs) - len(missing), via_tmdb=len(found)
         )
         return matched
+
+    async def _search_match(self, title: str, year: int | None) -> FilmInfo | None:
+        """TMDB search for one Letterboxd film; when a search with the year finds nothing at
+        all, search again without it (festival and release years differ)."""
+        assert self.source is not None
+        page = await self.source.search(title, year=year)
+        if not page.results and year is not None:
+            page = await self.source.search(title)
+        return _best_match((title, year), page.results)
 
     async def store(self, films: Iterable[FilmInfo]) -> int:
         """Write films into the catalog (e.g. from a TMDB-format CSV); returns how many."""

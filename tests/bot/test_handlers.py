@@ -78,7 +78,11 @@ async def test_review_text_without_rating_asks_for_the_rating_alone(harness: Bot
     await chat.tap("★★★★★")
     async with harness.session_factory() as session:
         review = (await session.scalars(select(Review))).one()
-        assert (review.tmdb_id, review.rating, review.text) == (INTERSTELLAR, Decimal("5.0"), "The docking scene!")
+        assert (review.tmdb_id, review.rating, review.text) == (
+            INTERSTELLAR,
+            Decimal("5.0"),
+            "The docking scene!",
+        )
 
 
 async def test_bad_rating_is_explained_and_nothing_saved(harness: BotHarness) -> None:
@@ -141,9 +145,15 @@ async def test_watched_starts_review_linked_to_the_item(harness: BotHarness) -> 
     assert any("How many stars" in r for r in replies)
     await chat.say("4 lovely")
     async with harness.session_factory() as session:
-        item = (await session.scalars(select(RecommendationItem).where(RecommendationItem.position == 0))).one()
+        item = (
+            await session.scalars(select(RecommendationItem).where(RecommendationItem.position == 0))
+        ).one()
         review = (await session.scalars(select(Review))).one()
-    assert item.status == "watched" and review.recommendation_item_id == item.id and review.tmdb_id == item.tmdb_id
+    assert (
+        item.status == "watched"
+        and review.recommendation_item_id == item.id
+        and review.tmdb_id == item.tmdb_id
+    )
 
 
 async def test_forged_and_stale_buttons_change_nothing(harness: BotHarness) -> None:
