@@ -132,7 +132,7 @@ async def test_import_then_recommend_review_and_buttons(
                     RecommendationItem.user_id == user.id
                 )
             )
-            status = {slot: state for slot, state in rows}
+            status = dict(rows)
             assert status == {"safe": "watched", "adjacent": "shown", "wildcard": "skipped"}
             linked = await session.scalar(
                 select(func.count())
