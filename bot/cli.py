@@ -13,10 +13,11 @@ import structlog
 
 from bot.app import App, ensure_offline_catalog, load_catalog_csv, open_app, run_polling
 from bot.logging import setup_logging
-from bot.settings import Settings, SettingsError, load_settings
+from bot.settings import PROJECT_ROOT, Settings, SettingsError, load_settings
 
 log = structlog.get_logger(__name__)
 DEFAULT_CONSOLE_ID = 100_000_001
+CONSOLE_LOG = PROJECT_ROOT / ".data" / "console.log"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -52,8 +53,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         print(exc, file=sys.stderr)
         return 2
-    setup_logging(settings.bot.log_level, json=settings.bot.log_json)
     command = args.command or "run"
+    console = command == "console" or (command == "run" and settings.telegram.bot_token is None)
+    setup_logging(settings.bot.log_level, json=settings.bot.log_json, path=CONSOLE_LOG if console else None)
     try:
         return asyncio.run(_dispatch(command, args, settings))
     except KeyboardInterrupt:

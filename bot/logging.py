@@ -9,11 +9,20 @@ from __future__ import annotations
 
 import logging
 import sys
+from pathlib import Path
 
 import structlog
 
 
-def setup_logging(level: str = "INFO", *, json: bool = False) -> None:
+def setup_logging(level: str = "INFO", *, json: bool = False, path: Path | None = None) -> None:
+    """Configure structlog and the standard library's root logger.
+
+    Args:
+        level: DEBUG, INFO, WARNING or ERROR.
+        json: one JSON object per line instead of key=value lines.
+        path: log to this file (appended) instead of stderr — the console chat uses it so
+            log lines do not interleave with the conversation.
+    """
     shared: list[structlog.types.Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
@@ -29,7 +38,12 @@ def setup_logging(level: str = "INFO", *, json: bool = False) -> None:
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,
     )
-    handler = logging.StreamHandler(sys.stderr)
+    handler: logging.Handler
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handler = logging.FileHandler(path, encoding="utf-8")
+    else:
+        handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=shared,
@@ -43,6 +57,6 @@ def setup_logging(level: str = "INFO", *, json: bool = False) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for noisy in ("httpx", "httpcore", "asyncio"):
+    for noisy in ("httpx", "httpcore", "asyncio", "pgserver", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     logging.getLogger("aiogram.event").setLevel(logging.WARNING)

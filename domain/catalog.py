@@ -179,7 +179,18 @@ class CatalogService:
     async def popular(
         self, *, exclude: Iterable[int] = (), genres: Sequence[str] = (), limit: int = 200
     ) -> list[FilmInfo]:
-        """Well-rated popular catalog films (the fallback and cold-start candidates)."""
+        """Well-rated popular films (the fallback and cold-start candidates), best first.
+
+        With TMDB, the first pages of `/discover/movie` (by popularity, any of `genres`) are
+        fetched and written through first, so a new catalog is never empty.
+
+        Raises:
+            MovieSourceError: TMDB failed.
+        """
+        if self.source is not None:
+            source = self.source
+            pages = await asyncio.gather(*(source.popular(genres=genres, page=p) for p in (1, 2)))
+            await self.films.upsert(film for page in pages for film in page)
         return [to_info(f) for f in await self.films.popular(exclude=exclude, genres=genres, limit=limit)]
 
 
