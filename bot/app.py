@@ -17,7 +17,6 @@ from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
 from aiogram.enums import ParseMode
 from aiogram.types import BotCommand
-from integrations.tmdb import TMDBClient
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.database import migrate, resolve_database_url
@@ -26,6 +25,7 @@ from bot.services import ServiceFactory
 from bot.settings import Settings
 from db.session import create_engine, create_session_factory
 from domain.catalog import CatalogService
+from integrations.tmdb import TMDBClient
 from integrations.tmdb_csv import read_tmdb_csv
 
 log = structlog.get_logger(__name__)

@@ -56,8 +56,8 @@ async def test_zip_import_counts_and_unmatched_csv(
         1,
     )
     assert report.unmatched_csv == str(unmatched_csv_path(zip_path)) == str(tmp_path / "export-unmatched.csv")
-    with open(report.unmatched_csv, newline="", encoding="utf-8") as fh:
-        names = [row["Name"] for row in csv.DictReader(fh)]
+    rows = csv.DictReader(Path(report.unmatched_csv).read_text(encoding="utf-8").splitlines())
+    names = [row["Name"] for row in rows]
     assert names == ["Film That Does Not Exist", "Untitled Heist Project"]
     assert await _rows(session, UserFilm, user_id) == 15
     assert await _rows(session, Review, user_id) == 4
