@@ -45,6 +45,14 @@ class DatabaseSettings(BaseSettings):
     pgserver_data_dir: Path = PROJECT_ROOT / ".data" / "pgserver"
     db_pool_size: int = Field(default=5, ge=1, le=100)
 
+    @field_validator("pgserver_data_dir", mode="before")
+    @classmethod
+    def _blank_dir_is_default(cls, value: object) -> object:
+        # a blank line in .env must not turn into Path("") — the current directory
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return PROJECT_ROOT / ".data" / "pgserver"
+        return value
+
     @field_validator("database_url")
     @classmethod
     def _url_shape(cls, value: SecretStr | None) -> SecretStr | None:

@@ -7,7 +7,7 @@ from decimal import Decimal
 from sqlalchemy import func, select
 
 from db.models import RecommendationItem, Review, UserFilm
-from tests.bot.conftest import BotHarness
+from tests.bot.conftest import BotHarness, make_harness
 
 ALIEN, ALIENS, INTERSTELLAR = 348, 679, 157336
 
@@ -169,3 +169,30 @@ async def test_forged_and_stale_buttons_change_nothing(harness: BotHarness) -> N
     # the owner's own tap still works, and a second tap is "already noted"
     assert any("Skipped" in a for a in await owner.tap_data(data, message=card))
     assert await owner.tap_data(data, message=card) == ["Already noted."]
+
+
+async def test_over_long_review_is_refused_kindly_and_the_saved_part_kept(
+    dispatcher, session_factory
+) -> None:
+    async for harness in make_harness(dispatcher, session_factory, max_review_chars=100):
+        chat = harness.chat(1013)
+        await chat.say("/review Alien (1979)")
+        [too_long] = await chat.say("4 " + "x" * 150)
+        assert "longer than 100 characters" in too_long
+        [saved] = await chat.say("4 " + "a" * 60)
+        assert "Saved" in saved
+        [refused] = await chat.say("b" * 60)  # appending would pass the limit
+        assert "longer than 100 characters" in refused
+        async with harness.session_factory() as session:
+            assert (await session.scalars(select(Review.text))).one() == "a" * 60
+
+
+async def test_non_text_messages_get_a_reply(harness: BotHarness) -> None:
+    chat = harness.chat(1014)
+    update = chat.updates.document(chat.user, "letterboxd.zip")
+    await chat.dp.feed_update(chat.bot, update, **chat.overrides)
+    assert chat.session.sent_texts(1014), "a document outside any flow still gets an answer"
+    await chat.say("/review")
+    before = len(chat.session.sent_texts(1014))
+    await chat.dp.feed_update(chat.bot, chat.updates.document(chat.user, "photo.jpg"), **chat.overrides)
+    assert "only read text" in chat.session.sent_texts(1014, plain=True)[before]
