@@ -108,6 +108,10 @@ class CatalogService:
             found.update({f.tmdb_id: f for f in fetched})
         return found
 
+    async def known(self, tmdb_ids: Iterable[int]) -> dict[int, FilmInfo]:
+        """What the catalog already has for these ids, without asking TMDB."""
+        return {i: to_info(f) for i, f in (await self.films.get_many(tmdb_ids)).items()}
+
     def _fresh(self, film: Film | None, now: dt.datetime) -> bool:
         return (
             film is not None

@@ -124,10 +124,10 @@ class RecommendationService:
 
         seeds = _seeds(history)
         support = await self.catalog.related(seeds, ("recommendations", "similar"))
-        related_films = await self.catalog.films.get_many(support)
+        related = await self.catalog.known(support)
         candidates = [
-            Candidate(features(to_info(film)), seeds=tuple(support[tmdb_id]))
-            for tmdb_id, film in related_films.items()
+            Candidate(features(film), seeds=tuple(support[tmdb_id]))
+            for tmdb_id, film in related.items()
             if tmdb_id not in exclude
         ]
         popular = await self.catalog.popular(

@@ -20,6 +20,13 @@ def _datasets_env() -> Path | None:
     return Path(value).resolve() if value else None
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # structlog through the standard library, as in production, so caplog sees events
+    from bot.logging import setup_logging
+
+    setup_logging("INFO")
+
+
 def pytest_report_header(config: pytest.Config) -> str:
     path = _datasets_env()
     return f"real-data tier: {'on, ' + str(path) if path else 'off (WTW_DATASETS unset)'}"

@@ -3,6 +3,7 @@ friendly message in the user's language. Users never see exception text."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import structlog
@@ -30,7 +31,9 @@ async def unexpected(event: ErrorEvent, bot: Bot, i18n: I18n, **data: Any) -> No
     await _reply(event, bot, i18n, data, texts.something_failed)
 
 
-async def _reply(event: ErrorEvent, bot: Bot, i18n: I18n, data: dict[str, Any], text: Any) -> None:
+async def _reply(
+    event: ErrorEvent, bot: Bot, i18n: I18n, data: dict[str, Any], text: Callable[[], str]
+) -> None:
     user = data.get("event_from_user")
     chat = data.get("event_chat")
     locale = (

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 from decimal import Decimal
 
+import pytest
 from sqlalchemy import func, select
 
 from db.models import RecommendationItem, Review, UserFilm
@@ -196,3 +198,25 @@ async def test_non_text_messages_get_a_reply(harness: BotHarness) -> None:
     before = len(chat.session.sent_texts(1014))
     await chat.dp.feed_update(chat.bot, chat.updates.document(chat.user, "photo.jpg"), **chat.overrides)
     assert "only read text" in chat.session.sent_texts(1014, plain=True)[before]
+
+
+async def test_unexpected_error_is_answered_kindly_and_logged_once(
+    harness: BotHarness, caplog: pytest.LogCaptureFixture
+) -> None:
+    class Broken:
+        async def search(self, query: object) -> None:
+            raise RuntimeError("internal detail: connection string postgres://secret")
+
+    original = harness.overrides["service_factory"]
+
+    class BrokenServices:
+        def bind(self, session: object) -> dict[str, object]:
+            return {**original.bind(session), "catalog": Broken()}  # type: ignore[attr-defined]
+
+    chat = harness.chat(1015)
+    chat.overrides = {**harness.overrides, "service_factory": BrokenServices()}
+    with caplog.at_level(logging.ERROR):
+        [reply] = await chat.say("/review Alien")
+    assert "something went wrong" in reply and "secret" not in reply and "RuntimeError" not in reply
+    failures = [r for r in caplog.records if "update_failed" in r.getMessage()]
+    assert len(failures) == 1
