@@ -132,7 +132,7 @@ async def test_import_then_recommend_review_and_buttons(
                     RecommendationItem.user_id == user.id
                 )
             )
-            status = dict(rows)
+            status = dict(rows.all())
             assert status == {"safe": "watched", "adjacent": "shown", "wildcard": "skipped"}
             linked = await session.scalar(
                 select(func.count())
