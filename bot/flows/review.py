@@ -16,9 +16,10 @@ from aiogram import F, Router
 from aiogram.filters import Command, CommandObject, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
-from aiogram.types import CallbackQuery, InaccessibleMessage, Message
+from aiogram.types import CallbackQuery, Message
 
 from bot import keyboards, texts
+from bot.filters import with_message
 from bot.keyboards import FilmChoice, FlowAction, FlowCallback, RatingChoice
 from db.models import User
 from domain.catalog import CatalogService
@@ -84,18 +85,21 @@ async def _search(message: Message, text: str, state: FSMContext, catalog: Catal
         await message.answer(texts.not_found(query.raw))
 
 
-@router.callback_query(ReviewFlow.choosing, FilmChoice.filter())
+@router.callback_query(ReviewFlow.choosing, FilmChoice.filter(), with_message)
 async def film_chosen(
-    callback: CallbackQuery, callback_data: FilmChoice, state: FSMContext, catalog: CatalogService
+    callback: CallbackQuery,
+    callback_data: FilmChoice,
+    message: Message,
+    state: FSMContext,
+    catalog: CatalogService,
 ) -> None:
-    data = await state.get_data()
+    offered = (await state.get_data()).get("options", ())
     film = (await catalog.get([callback_data.tmdb_id])).get(callback_data.tmdb_id)
-    if callback_data.tmdb_id not in data.get("options", ()) or film is None or not _has_message(callback):
+    if callback_data.tmdb_id not in offered or film is None:  # forged, or from an older search
         await callback.answer(texts.button_invalid(), show_alert=True)
         return
-    await callback.answer()
-    await callback.message.edit_reply_markup(reply_markup=None)  # type: ignore[union-attr]
-    await start_for_film(callback.message, state, film)  # type: ignore[arg-type]
+    await _take_buttons(callback, message)
+    await start_for_film(message, state, film)
 
 
 @router.message(ReviewFlow.rating, F.text)
@@ -120,22 +124,18 @@ async def rating_or_review_sent(
         await _rating_known(message, state, rated.rating)
 
 
-@router.callback_query(ReviewFlow.rating, RatingChoice.filter(F.halves.in_(range(1, 11))))
-@router.callback_query(ReviewFlow.text, RatingChoice.filter(F.halves.in_(range(1, 11))))
+@router.callback_query(ReviewFlow.rating, RatingChoice.filter(F.halves.in_(range(1, 11))), with_message)
+@router.callback_query(ReviewFlow.text, RatingChoice.filter(F.halves.in_(range(1, 11))), with_message)
 async def rating_tapped(
     callback: CallbackQuery,
     callback_data: RatingChoice,
+    message: Message,
     state: FSMContext,
     user: User,
     reviews: ReviewService,
     catalog: CatalogService,
 ) -> None:
-    if not _has_message(callback):
-        await callback.answer(texts.button_invalid(), show_alert=True)
-        return
-    await callback.answer()
-    message: Message = callback.message  # type: ignore[assignment]
-    await message.edit_reply_markup(reply_markup=None)
+    await _take_buttons(callback, message)
     rating = Decimal(callback_data.halves) / 2
     draft = (await state.get_data()).get("draft")
     if draft:
@@ -161,16 +161,16 @@ async def review_text_sent(
     await _save(message, state, user, reviews, catalog, Decimal(data["rating"]), message.text)
 
 
-@router.callback_query(ReviewFlow.text, FlowCallback.filter(F.action == FlowAction.NO_TEXT))
+@router.callback_query(ReviewFlow.text, FlowCallback.filter(F.action == FlowAction.NO_TEXT), with_message)
 async def save_without_text(
-    callback: CallbackQuery, state: FSMContext, user: User, reviews: ReviewService, catalog: CatalogService
+    callback: CallbackQuery,
+    message: Message,
+    state: FSMContext,
+    user: User,
+    reviews: ReviewService,
+    catalog: CatalogService,
 ) -> None:
-    if not _has_message(callback):
-        await callback.answer(texts.button_invalid(), show_alert=True)
-        return
-    await callback.answer()
-    message: Message = callback.message  # type: ignore[assignment]
-    await message.edit_reply_markup(reply_markup=None)
+    await _take_buttons(callback, message)
     await _save(message, state, user, reviews, catalog, Decimal((await state.get_data())["rating"]), "")
 
 
@@ -215,25 +215,22 @@ async def more_text_sent(message: Message, state: FSMContext, user: User, review
     await message.answer(texts.review_appended(length), reply_markup=keyboards.done_keyboard())
 
 
-@router.callback_query(ReviewFlow.more, FlowCallback.filter(F.action == FlowAction.DONE))
-async def done(callback: CallbackQuery, state: FSMContext) -> None:
+@router.callback_query(ReviewFlow.more, FlowCallback.filter(F.action == FlowAction.DONE), with_message)
+async def done(callback: CallbackQuery, message: Message, state: FSMContext) -> None:
     await state.clear()
-    await callback.answer()
-    if _has_message(callback):
-        await callback.message.edit_reply_markup(reply_markup=None)  # type: ignore[union-attr]
-        await callback.message.answer(texts.review_done())  # type: ignore[union-attr]
+    await _take_buttons(callback, message)
+    await message.answer(texts.review_done())
 
 
 @router.callback_query(
     StateFilter(ReviewFlow.title, ReviewFlow.choosing, ReviewFlow.rating, ReviewFlow.text),
     FlowCallback.filter(F.action == FlowAction.CANCEL),
+    with_message,
 )
-async def cancel_button(callback: CallbackQuery, state: FSMContext) -> None:
+async def cancel_button(callback: CallbackQuery, message: Message, state: FSMContext) -> None:
     await state.clear()
-    await callback.answer()
-    if _has_message(callback):
-        await callback.message.edit_reply_markup(reply_markup=None)  # type: ignore[union-attr]
-        await callback.message.answer(texts.cancelled())  # type: ignore[union-attr]
+    await _take_buttons(callback, message)
+    await message.answer(texts.cancelled())
 
 
 @router.message(ReviewFlow())
@@ -242,8 +239,10 @@ async def not_text_in_flow(message: Message) -> None:
     await message.answer(texts.send_text_please())
 
 
-def _has_message(callback: CallbackQuery) -> bool:
-    return callback.message is not None and not isinstance(callback.message, InaccessibleMessage)
+async def _take_buttons(callback: CallbackQuery, message: Message) -> None:
+    """Acknowledge the tap and remove the keyboard it came from (no double taps)."""
+    await callback.answer()
+    await message.edit_reply_markup(reply_markup=None)
 
 
 def _join(draft: Any, text: str) -> str:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from aiogram import F, Router
 from aiogram.fsm.context import FSMContext
-from aiogram.types import CallbackQuery, InaccessibleMessage, Message
+from aiogram.types import CallbackQuery, Message
 
 from bot import texts
+from bot.filters import with_message
 from bot.flows.review import start_for_film
 from bot.keyboards import PickAction, PickCallback
 from db.models import User
@@ -16,37 +17,41 @@ from domain.recommendations import Feedback, RecommendationService
 router = Router(name=__name__)
 
 
-@router.callback_query(PickCallback.filter(F.action == PickAction.SKIP))
+@router.callback_query(PickCallback.filter(F.action == PickAction.SKIP), with_message)
 async def skip(
-    callback: CallbackQuery, callback_data: PickCallback, user: User, recommendations: RecommendationService
+    callback: CallbackQuery,
+    callback_data: PickCallback,
+    message: Message,
+    user: User,
+    recommendations: RecommendationService,
 ) -> None:
     outcome = await recommendations.feedback(user.id, callback_data.item_id, ItemStatus.SKIPPED)
-    await _answer(callback, outcome, done_text=texts.skipped())
+    await _answer(callback, message, outcome, done_text=texts.skipped())
 
 
-@router.callback_query(PickCallback.filter(F.action == PickAction.WATCHED))
+@router.callback_query(PickCallback.filter(F.action == PickAction.WATCHED), with_message)
 async def watched(
     callback: CallbackQuery,
     callback_data: PickCallback,
+    message: Message,
     user: User,
     state: FSMContext,
     recommendations: RecommendationService,
 ) -> None:
     film = await recommendations.pick_film(user.id, callback_data.item_id)
     outcome = await recommendations.feedback(user.id, callback_data.item_id, ItemStatus.WATCHED)
-    await _answer(callback, outcome if film else Feedback.NOT_FOUND, done_text=texts.marked_watched())
-    if film is not None and outcome is Feedback.UPDATED and isinstance(callback.message, Message):
-        await start_for_film(callback.message, state, film, item_id=callback_data.item_id)
+    await _answer(
+        callback, message, outcome if film else Feedback.NOT_FOUND, done_text=texts.marked_watched()
+    )
+    if film is not None and outcome is Feedback.UPDATED:
+        await start_for_film(message, state, film, item_id=callback_data.item_id)
 
 
-async def _answer(callback: CallbackQuery, outcome: Feedback, *, done_text: str) -> None:
+async def _answer(callback: CallbackQuery, message: Message, outcome: Feedback, *, done_text: str) -> None:
+    """Invalid for someone else's or a deleted item; "already noted" for a second tap."""
     if outcome is Feedback.NOT_FOUND:
         await callback.answer(texts.button_invalid(), show_alert=True)
         return
     await callback.answer(done_text if outcome is Feedback.UPDATED else texts.already_done())
-    if (
-        outcome is Feedback.UPDATED
-        and callback.message
-        and not isinstance(callback.message, InaccessibleMessage)
-    ):
-        await callback.message.edit_reply_markup(reply_markup=None)
+    if outcome is Feedback.UPDATED:
+        await message.edit_reply_markup(reply_markup=None)
