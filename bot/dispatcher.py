@@ -35,13 +35,14 @@ def build_dispatcher(
 ) -> Dispatcher:
     """Workflow data (`settings`, `session_factory`, `service_factory`) reaches middlewares
     and handlers by name; `feed_update(..., **overrides)` can replace it per update."""
+    i18n = I18n(path=LOCALES, default_locale="en", domain="messages")
     dp = Dispatcher(
         storage=storage or MemoryStorage(),
         settings=settings,
         session_factory=session_factory,
         service_factory=services,
+        i18n=i18n,
     )
-    i18n = I18n(path=LOCALES, default_locale="en", domain="messages")
 
     dp.update.outer_middleware(LogContextMiddleware())
     dp.update.outer_middleware(SimpleI18nMiddleware(i18n))

@@ -73,7 +73,8 @@ async def _search(message: Message, text: str, state: FSMContext, catalog: Catal
         return
     outcome = await catalog.search(query)
     if outcome.chosen is not None:
-        await start_for_film(message, state, outcome.chosen)
+        film_id = outcome.chosen.tmdb_id  # search results lack runtime: fetch the full record now
+        await start_for_film(message, state, (await catalog.get([film_id])).get(film_id, outcome.chosen))
     elif outcome.options:
         await state.set_state(ReviewFlow.choosing)
         await state.set_data({"options": [f.tmdb_id for f in outcome.options]})
@@ -190,7 +191,7 @@ async def _save(
     except ReviewTooLongError as exc:
         await message.answer(texts.review_too_long(exc.max_chars))
         return
-    film = (await catalog.get([tmdb_id]))[tmdb_id]
+    film = (await catalog.known([tmdb_id]))[tmdb_id]  # already stored: no TMDB call after saving
     stars = keyboards.stars(int(rating * 2))
     if not text.strip():
         await state.clear()

@@ -73,3 +73,10 @@ async def test_tmdb_outage_gets_a_friendly_reply_and_costs_nothing(online: BotHa
     tmdb_server.knobs.fail_all = False
     replies = await chat.say("/recommend")
     assert any(r.startswith("🎯") for r in replies)
+
+
+async def test_outage_reply_is_in_the_users_language(online: BotHarness, tmdb_server) -> None:
+    chat = online.chat(2004, language_code="es")
+    tmdb_server.knobs.fail_all = True
+    [reply] = await chat.say("/review Alien")
+    assert "no responde ahora mismo" in reply
