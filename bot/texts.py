@@ -7,7 +7,7 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.i18n import ngettext
 from aiogram.utils.text_decorations import html_decoration as hd
 
-from domain.entities import FilmInfo, ImportReport, Slot
+from domain.entities import FilmInfo, Slot
 from domain.profile import ProfileSummary
 from domain.recommendations import ShownPick
 from recommender import Reason, ReasonKind
@@ -224,19 +224,3 @@ def marked_watched() -> str:
 
 def already_done() -> str:
     return _("Already noted.")
-
-
-def import_summary(report: ImportReport) -> str:
-    return _(
-        "Imported {matched} of {total} films: {ratings} ratings, {watched} watched, {reviews} reviews, "
-        "{likes} likes, {watchlist} on your watchlist. {unmatched} could not be matched."
-    ).format(
-        matched=report.matched,
-        total=report.films_in_export,
-        ratings=report.ratings,
-        watched=report.watched,
-        reviews=report.reviews,
-        likes=report.likes,
-        watchlist=report.watchlist,
-        unmatched=report.unmatched,
-    )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 
 
@@ -84,4 +84,3 @@ class ImportReport:
     likes: int
     watchlist: int
     unmatched_csv: str | None = None
-    unmatched_rows: tuple[tuple[str, int | None], ...] = field(default=(), repr=False)

@@ -79,7 +79,6 @@ class ImportService:
             likes=sum(1 for r in log_rows if r.liked),
             watchlist=sum(1 for r in log_rows if r.on_watchlist),
             unmatched_csv=str(csv_path) if csv_path else None,
-            unmatched_rows=tuple((f.name, f.year) for f in unmatched),
         )
         log.info(
             "letterboxd_imported",
