@@ -124,6 +124,7 @@ class RecommendationService:
 
         seeds = _seeds(history)
         support = await self.catalog.related(seeds, ("recommendations", "similar"))
+        # read back from the catalog: it may know more (keywords) than TMDB's list results carry
         related = await self.catalog.known(support)
         candidates = [
             Candidate(features(film), seeds=tuple(support[tmdb_id]))
