@@ -13,6 +13,9 @@ from pathlib import Path
 import pytest
 
 FIXTURES = Path(__file__).parent / "fixtures"
+#: The demo Letterboxd export (fictional user, our own text). The zip is the only committed
+#: form; tests that need the unpacked folder get it from `letterboxd_demo_dir`.
+LETTERBOXD_DEMO_ZIP = FIXTURES / "letterboxd" / "demo.zip"
 
 
 def _datasets_env() -> Path | None:
@@ -43,6 +46,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if deselected:
         config.hook.pytest_deselected(items=deselected)
         items[:] = kept
+
+
+@pytest.fixture(scope="session")
+def letterboxd_demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """demo.zip unpacked: the export as the folder a user gets after unzipping it."""
+    import zipfile
+
+    target = tmp_path_factory.mktemp("letterboxd-demo")
+    with zipfile.ZipFile(LETTERBOXD_DEMO_ZIP) as archive:
+        archive.extractall(target)
+    [top] = [p for p in target.iterdir() if p.is_dir()]
+    return top
 
 
 @pytest.fixture(scope="session")

@@ -20,8 +20,7 @@ from domain.imports import ImportService, unmatched_csv_path
 from domain.letterboxd import LetterboxdFormatError
 from domain.reviews import ReviewService
 from integrations.tmdb_csv import read_tmdb_csv
-
-FIXTURES = Path(__file__).parent.parent / "fixtures" / "letterboxd"
+from tests.conftest import LETTERBOXD_DEMO_ZIP
 
 
 @pytest.fixture
@@ -45,7 +44,7 @@ async def test_zip_import_counts_and_unmatched_csv(
 ) -> None:
     user_id = await _user(session, 3001)
     zip_path = tmp_path / "export.zip"
-    shutil.copy(FIXTURES / "demo.zip", zip_path)
+    shutil.copy(LETTERBOXD_DEMO_ZIP, zip_path)
     report = await imports.import_letterboxd(user_id, zip_path)
     assert (report.films_in_export, report.matched, report.unmatched) == (17, 15, 2)
     assert (report.ratings, report.watched, report.reviews, report.likes, report.watchlist) == (
@@ -66,11 +65,11 @@ async def test_zip_import_counts_and_unmatched_csv(
 
 
 async def test_reimport_and_folder_create_no_duplicates(
-    session: AsyncSession, imports: ImportService, tmp_path
+    session: AsyncSession, imports: ImportService, tmp_path, letterboxd_demo_dir: Path
 ) -> None:
     user_id = await _user(session, 3002)
-    first = await imports.import_letterboxd(user_id, FIXTURES / "demo.zip", unmatched_csv=tmp_path / "u.csv")
-    again = await imports.import_letterboxd(user_id, FIXTURES / "demo", unmatched_csv=tmp_path / "u.csv")
+    first = await imports.import_letterboxd(user_id, LETTERBOXD_DEMO_ZIP, unmatched_csv=tmp_path / "u.csv")
+    again = await imports.import_letterboxd(user_id, letterboxd_demo_dir, unmatched_csv=tmp_path / "u.csv")
     assert first == again
     assert await _rows(session, UserFilm, user_id) == 15
     assert await _rows(session, Review, user_id) == 4
@@ -84,7 +83,7 @@ async def test_a_bot_review_survives_a_later_import(
 ) -> None:
     user_id = await _user(session, 3003)
     await ReviewService(session, max_chars=1000).save(user_id, 348, Decimal("3"), "mine")
-    await imports.import_letterboxd(user_id, FIXTURES / "demo.zip", unmatched_csv=tmp_path / "u.csv")
+    await imports.import_letterboxd(user_id, LETTERBOXD_DEMO_ZIP, unmatched_csv=tmp_path / "u.csv")
     text = await session.scalar(select(Review.text).where(Review.user_id == user_id, Review.tmdb_id == 348))
     assert text == "mine"
 

@@ -1,12 +1,12 @@
 """Tests for the Letterboxd export parser (`domain.letterboxd`), on small fixtures written for the project.
 
-The demo export in tests/fixtures/letterboxd/demo/ belongs to a fictional user; its review texts
-were written for these tests. `demo.zip` holds the same files under the top folder Letterboxd
-uses; rebuild it after editing the CSVs with
+The demo export tests/fixtures/letterboxd/demo.zip belongs to a fictional user; its review texts
+were written for these tests. The zip is the only committed form (the unpacked folder comes from
+the `letterboxd_demo_dir` fixture); to change it, unzip, edit the CSVs and rebuild with
 
-    .venv/bin/python -m tests.domain.test_letterboxd
+    .venv/bin/python -m tests.domain.test_letterboxd UNZIPPED/letterboxd-demo-2026-11-21-utc
 
-(`test_demo_zip_matches_folder` fails when it is stale).
+(`test_demo_zip_rebuilds_byte_identically` checks the build is deterministic).
 """
 
 from __future__ import annotations
@@ -30,10 +30,8 @@ from domain.letterboxd import (
     read_export,
     write_unmatched_csv,
 )
+from tests.conftest import LETTERBOXD_DEMO_ZIP as DEMO_ZIP
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "letterboxd"
-DEMO = FIXTURES / "demo"
-DEMO_ZIP = FIXTURES / "demo.zip"
 DEMO_TOP = "letterboxd-demo-2026-11-21-utc"
 _ZIP_TIME = (2026, 11, 21, 0, 0, 0)
 
@@ -47,8 +45,12 @@ HEADERS = {
 }
 
 
-def build_demo_zip(source: Path = DEMO, target: Path = DEMO_ZIP) -> Path:
-    """Zip `source` under DEMO_TOP/ deterministically (sorted names, fixed timestamps and modes)."""
+def build_demo_zip(source: Path, target: Path = DEMO_ZIP) -> Path:
+    """Zip `source` under DEMO_TOP/ deterministically (sorted names, fixed timestamps and modes).
+
+    To change the demo export: unzip demo.zip, edit the CSVs, then run
+    `.venv/bin/python -m tests.domain.test_letterboxd UNZIPPED_FOLDER/letterboxd-demo-2026-11-21-utc`.
+    """
     with zipfile.ZipFile(target, "w") as archive:
         for file in sorted(p for p in source.rglob("*") if p.is_file()):
             info = zipfile.ZipInfo(f"{DEMO_TOP}/{file.relative_to(source).as_posix()}", date_time=_ZIP_TIME)
@@ -78,8 +80,8 @@ def by_key(export: LetterboxdExport) -> dict[tuple[str, int | None], LetterboxdF
 
 
 @pytest.fixture(scope="module")
-def demo() -> LetterboxdExport:
-    return read_export(DEMO)
+def demo(letterboxd_demo_dir: Path) -> LetterboxdExport:
+    return read_export(letterboxd_demo_dir)
 
 
 @pytest.fixture(scope="module")
@@ -90,13 +92,9 @@ def films(demo: LetterboxdExport) -> dict[tuple[str, int | None], LetterboxdFilm
 # --- the demo export ---------------------------------------------------------------------------
 
 
-def test_demo_zip_matches_folder() -> None:
-    with zipfile.ZipFile(DEMO_ZIP) as archive:
-        zipped = {info.filename: archive.read(info) for info in archive.infolist()}
-    on_disk = {
-        f"{DEMO_TOP}/{p.relative_to(DEMO).as_posix()}": p.read_bytes() for p in DEMO.rglob("*") if p.is_file()
-    }
-    assert zipped == on_disk, "demo.zip is stale: run .venv/bin/python -m tests.domain.test_letterboxd"
+def test_demo_zip_rebuilds_byte_identically(letterboxd_demo_dir: Path, tmp_path: Path) -> None:
+    rebuilt = build_demo_zip(letterboxd_demo_dir, tmp_path / "demo.zip")
+    assert rebuilt.read_bytes() == DEMO_ZIP.read_bytes()
 
 
 def test_folder_and_zip_give_identical_results(demo: LetterboxdExport) -> None:
@@ -411,10 +409,10 @@ def test_bom_before_name_column(tmp_path: Path) -> None:
     assert read_export(tmp_path).films == (LetterboxdFilm(name="Heat", year=1995, watched=True),)
 
 
-def test_demo_fixture_has_a_bom_and_a_multiline_field() -> None:
-    raw = (DEMO / "reviews.csv").read_bytes()
+def test_demo_fixture_has_a_bom_and_a_multiline_field(letterboxd_demo_dir: Path) -> None:
+    raw = (letterboxd_demo_dir / "reviews.csv").read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf")
-    with (DEMO / "reviews.csv").open(newline="", encoding="utf-8-sig") as handle:
+    with (letterboxd_demo_dir / "reviews.csv").open(newline="", encoding="utf-8-sig") as handle:
         rows = list(csv.DictReader(handle))
     assert len(rows) == 5 < raw.count(b"\n")
 
@@ -681,4 +679,6 @@ def test_write_unmatched_csv_empty(tmp_path: Path) -> None:
 
 
 if __name__ == "__main__":
-    print(build_demo_zip())
+    import sys
+
+    print(build_demo_zip(Path(sys.argv[1])))
