@@ -8,6 +8,7 @@ message that names the bad variable, so start-up fails with one readable line.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -90,6 +91,43 @@ class TMDBSettings(BaseSettings):
         return self.api_key is not None or self.read_access_token is not None
 
 
+class OpenAISettings(BaseSettings):
+    """OpenAI or any OpenAI-compatible server (`OPENAI_BASE_URL`), used for embeddings when
+    `EMBEDDING_PROVIDER=openai`."""
+
+    model_config = _COMMON | SettingsConfigDict(env_prefix="OPENAI_")
+
+    api_key: SecretStr | None = None
+    base_url: str | None = None
+    embedding_model: str = "text-embedding-3-small"
+    timeout_seconds: float = Field(default=20.0, gt=0)
+    max_attempts: int = Field(default=4, ge=1, le=10)
+
+    @field_validator("api_key", mode="before")
+    @classmethod
+    def _blank_key_is_none(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("base_url", mode="before")
+    @classmethod
+    def _blank_url_is_none(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+
+class EmbeddingSettings(BaseSettings):
+    """Which embedder makes the film, review and taste vectors.
+
+    `local` (default): all-MiniLM-L6-v2 as int8 ONNX on the CPU, offline. `openai`:
+    `OPENAI_EMBEDDING_MODEL` with 384 dimensions (needs `OPENAI_API_KEY`).
+    """
+
+    model_config = _COMMON | SettingsConfigDict(env_prefix="EMBEDDING_")
+
+    provider: Literal["local", "openai"] = "local"
+    batch_size: int = Field(default=64, ge=1, le=2048)
+    threads: int = Field(default=2, ge=1, le=64)
+
+
 class BotSettings(BaseSettings):
     """Behaviour of the bot itself."""
 
@@ -120,10 +158,14 @@ class Settings(BaseSettings):
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     tmdb: TMDBSettings = Field(default_factory=TMDBSettings)
     bot: BotSettings = Field(default_factory=BotSettings)
+    openai: OpenAISettings = Field(default_factory=OpenAISettings)
+    embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
 
     @model_validator(mode="after")
     def _tmdb_url(self) -> Settings:
         self.tmdb.base_url = self.tmdb.base_url.rstrip("/")
+        if self.embedding.provider == "openai" and self.openai.api_key is None:
+            raise ValueError("EMBEDDING_PROVIDER=openai needs OPENAI_API_KEY")
         return self
 
 
@@ -142,6 +184,8 @@ def load_settings() -> Settings:
         "database": (DatabaseSettings, ""),
         "tmdb": (TMDBSettings, "TMDB_"),
         "bot": (BotSettings, ""),
+        "openai": (OpenAISettings, "OPENAI_"),
+        "embedding": (EmbeddingSettings, "EMBEDDING_"),
     }
     built: dict[str, BaseSettings] = {}
     problems: list[str] = []
@@ -154,4 +198,7 @@ def load_settings() -> Settings:
                 problems.append(f"{(prefix + field).upper()}: {err['msg']}")
     if problems:
         raise SettingsError("Bad settings:\n  " + "\n  ".join(problems))
-    return Settings(**built)  # type: ignore[arg-type]
+    try:
+        return Settings(**built)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        raise SettingsError("Bad settings:\n  " + "\n  ".join(e["msg"] for e in exc.errors())) from None

@@ -7,6 +7,15 @@ Tables:
     reviews               review text of one user for one film. Unique (user, film).
     recommendations       one /recommend answer; recommendation_items its picks.
     rate_limits           last use of a throttled command per user.
+    film_embeddings       one vector per catalog film and embedding model (pgvector, HNSW cosine).
+    review_embeddings     one vector per review and model.
+    taste_vectors         one vector per user and model: what the user likes, in film space.
+    avoid_topics          a user's soft-avoid topics (/avoid), with the topic's vector.
+    cf_items, cf_neighbours  the item-to-item collaborative-filtering model built from all users'
+                          ratings (EASE, Steck 2019), truncated to the strongest neighbours.
+
+Vectors are `vector(384)` and carry the name of the model that made them; queries always filter
+on the model, so vectors of different models are never compared.
 
 Ratings are Letterboxd-style: 0.5 to 5 in half steps, stored as NUMERIC(2,1) with a CHECK.
 """
@@ -34,8 +43,11 @@ from sqlalchemy import (
     func,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
+from pgvector.sqlalchemy import Vector
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+#: Dimensions of every stored vector (all-MiniLM-L6-v2; OpenAI embeddings are asked for 384).
+EMBEDDING_DIMENSIONS = 384
 RATING_CHECK = "rating IS NULL OR (rating >= 0.5 AND rating <= 5 AND rating * 2 = floor(rating * 2))"
 
 
@@ -117,6 +129,10 @@ class UserFilm(Base):
     watched_on: Mapped[dt.date | None] = mapped_column(Date)
     liked: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
     on_watchlist: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
+    #: 🚫 Not interested: never recommended again, and counted as a dislike.
+    not_interested: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
+    #: When the rating (or like/watch) was given; orders the history for recency weighting.
+    rated_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     source: Mapped[str] = mapped_column(String(16))
     updated_at: Mapped[dt.datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
@@ -194,7 +210,9 @@ class RecommendationItem(Base):
 
     __table_args__ = (
         CheckConstraint("slot IN ('safe', 'adjacent', 'wildcard')", name="slot_known"),
-        CheckConstraint("status IN ('shown', 'watched', 'skipped')", name="status_known"),
+        CheckConstraint(
+            "status IN ('shown', 'watched', 'skipped', 'not_interested')", name="status_known"
+        ),
         Index("ix_recommendation_items_user_id_created_at", "user_id", "created_at"),
     )
 
@@ -207,3 +225,102 @@ class RateLimit(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
     key: Mapped[str] = mapped_column(String(32), primary_key=True)
     last_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class FilmEmbedding(Base):
+    """A catalog film's vector for one model; `text_hash` is the sha256 of the embedded text, so
+    a film whose text changed (new overview, keywords) is embedded again."""
+
+    __tablename__ = "film_embeddings"
+
+    tmdb_id: Mapped[int] = mapped_column(ForeignKey("films.tmdb_id", ondelete="CASCADE"), primary_key=True)
+    model: Mapped[str] = mapped_column(String(64), primary_key=True)
+    embedding: Mapped[list[float]] = mapped_column(Vector(EMBEDDING_DIMENSIONS))
+    text_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    __table_args__ = (
+        Index(
+            "ix_film_embeddings_embedding_hnsw",
+            "embedding",
+            postgresql_using="hnsw",
+            postgresql_ops={"embedding": "vector_cosine_ops"},
+        ),
+    )
+
+
+class ReviewEmbedding(Base):
+    """A review's vector for one model; `text_hash` as in FilmEmbedding (reviews grow)."""
+
+    __tablename__ = "review_embeddings"
+
+    review_id: Mapped[int] = mapped_column(ForeignKey("reviews.id", ondelete="CASCADE"), primary_key=True)
+    model: Mapped[str] = mapped_column(String(64), primary_key=True)
+    embedding: Mapped[list[float]] = mapped_column(Vector(EMBEDDING_DIMENSIONS))
+    text_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class TasteVector(Base):
+    """A user's taste in film-embedding space (see domain.embeddings.taste_vector)."""
+
+    __tablename__ = "taste_vectors"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    model: Mapped[str] = mapped_column(String(64), primary_key=True)
+    embedding: Mapped[list[float]] = mapped_column(Vector(EMBEDDING_DIMENSIONS))
+    n_films: Mapped[int] = mapped_column(Integer)
+    n_reviews: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class AvoidTopic(Base):
+    """A soft-avoid topic (/avoid gore): films close to it in embedding space are pushed down.
+
+    `embedding` is filled by a background job; until then the topic matches by keyword only.
+    """
+
+    __tablename__ = "avoid_topics"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    topic: Mapped[str] = mapped_column(String(100))
+    model: Mapped[str | None] = mapped_column(String(64))
+    embedding: Mapped[list[float] | None] = mapped_column(Vector(EMBEDDING_DIMENSIONS))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    __table_args__ = (Index("uq_avoid_topics_user_id_lower_topic", "user_id", func.lower(topic), unique=True),)
+
+
+class CFItem(Base):
+    """A film in the current collaborative-filtering model: how many users rated it there."""
+
+    __tablename__ = "cf_items"
+
+    tmdb_id: Mapped[int] = mapped_column(ForeignKey("films.tmdb_id", ondelete="CASCADE"), primary_key=True)
+    n_ratings: Mapped[int] = mapped_column(Integer)
+
+
+class CFNeighbour(Base):
+    """One weight of the item-to-item model: rating `source_id` raises `target_id`'s CF score by
+    `weight` (the EASE weight B[source, target]); each target keeps its strongest sources."""
+
+    __tablename__ = "cf_neighbours"
+
+    source_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    target_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    weight: Mapped[float] = mapped_column(Float)
+
+
+class CFModelInfo(Base):
+    """One row per CF model build; the newest row's `id` is the model version."""
+
+    __tablename__ = "cf_models"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    built_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    n_users: Mapped[int] = mapped_column(Integer)
+    n_items: Mapped[int] = mapped_column(Integer)
+    n_ratings: Mapped[int] = mapped_column(Integer)
+    l2: Mapped[float] = mapped_column(Float)
+    seconds: Mapped[float] = mapped_column(Float)

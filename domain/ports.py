@@ -41,3 +41,28 @@ class MovieSource(Protocol):
         """`/discover/movie` sorted by popularity, optionally with any of these genre names
         (mapped to TMDB genre ids with `/genre/movie/list`). Raises MovieSourceError."""
         ...
+
+
+class EmbeddingError(Exception):
+    """The embedder failed (dead API key, outage, broken model file).
+
+    The message is for logs, never for users. Embedding runs in background jobs, so a
+    failure delays vectors; it never loses the text they are made from.
+    """
+
+
+class Embedder(Protocol):
+    """Turns texts into unit-length vectors of `dimensions` floats.
+
+    `model` names the model and its settings (e.g. "all-MiniLM-L6-v2-int8" or
+    "openai:text-embedding-3-small@384"); it is stored with every vector, and vectors with
+    different `model` values are never compared.
+    """
+
+    model: str
+    dimensions: int
+
+    async def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        """One L2-normalised vector per text, in order; batched internally (one model or API
+        call per batch). An empty text gets a vector too. Raises EmbeddingError."""
+        ...
