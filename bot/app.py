@@ -6,12 +6,15 @@ all run the same code against the same database.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import procrastinate
 import structlog
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
@@ -21,10 +24,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.database import migrate, resolve_database_url
 from bot.dispatcher import build_dispatcher
+from bot.jobs import make_job_app, run_worker
 from bot.services import ServiceFactory
 from bot.settings import Settings
 from db.session import create_engine, create_session_factory
 from domain.catalog import CatalogService
+from domain.ports import Embedder
+from integrations.embeddings import OpenAIEmbedder, make_embedder
 from integrations.tmdb import TMDBClient
 from integrations.tmdb_csv import read_tmdb_csv
 
@@ -40,6 +46,8 @@ class App:
     tmdb: TMDBClient | None
     services: ServiceFactory
     dispatcher: Dispatcher
+    job_app: procrastinate.App
+    embedder: Embedder
 
 
 def make_tmdb_client(settings: Settings) -> TMDBClient | None:
@@ -65,21 +73,45 @@ async def open_app(settings: Settings, *, run_migrations: bool = True) -> AsyncI
         await migrate(url)
     engine = create_engine(url, pool_size=settings.database.db_pool_size)
     tmdb = make_tmdb_client(settings)
-    services = ServiceFactory(settings, tmdb)
+    embedder = make_embedder(settings.openai, settings.embedding)
+    services = ServiceFactory(settings, tmdb, embedding_model=embedder.model)
     session_factory = create_session_factory(engine)
+    job_app = make_job_app(url)
     try:
-        yield App(
-            settings,
-            engine,
-            session_factory,
-            tmdb,
-            services,
-            build_dispatcher(settings, session_factory, services),
-        )
+        async with job_app.open_async():
+            yield App(
+                settings,
+                engine,
+                session_factory,
+                tmdb,
+                services,
+                build_dispatcher(settings, session_factory, services, job_app=job_app),
+                job_app,
+                embedder,
+            )
     finally:
         if tmdb is not None:
             await tmdb.aclose()
+        if isinstance(embedder, OpenAIEmbedder):
+            await embedder.aclose()
         await engine.dispose()
+
+
+@asynccontextmanager
+async def background_worker(app: App) -> AsyncIterator[None]:
+    """Run a job worker in this process while the block runs (`WORKER_IN_PROCESS`)."""
+    if not app.settings.bot.worker_in_process:
+        yield
+        return
+    task = asyncio.create_task(
+        run_worker(app.job_app, app.session_factory, app.embedder, name="in-process"), name="job-worker"
+    )
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 async def load_catalog_csv(app: App, path: Path) -> int:
@@ -111,6 +143,7 @@ async def ensure_offline_catalog(app: App) -> str:
 BOT_COMMANDS = [
     BotCommand(command="recommend", description="Three films picked for you"),
     BotCommand(command="review", description="Rate and review a film"),
+    BotCommand(command="avoid", description="Topics to show less of"),
     BotCommand(command="myid", description="Your Telegram id"),
     BotCommand(command="cancel", description="Leave the current step"),
     BotCommand(command="help", description="What I can do"),

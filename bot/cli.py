@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime as dt
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 import structlog
 
-from bot.app import App, ensure_offline_catalog, load_catalog_csv, open_app, run_polling
+from bot.app import App, background_worker, ensure_offline_catalog, load_catalog_csv, open_app, run_polling
 from bot.logging import setup_logging
 from bot.settings import PROJECT_ROOT, Settings, SettingsError, load_settings
 
@@ -43,6 +44,24 @@ def _parser() -> argparse.ArgumentParser:
     catalog_sub = catalog.add_subparsers(dest="catalog_command", required=True)
     load = catalog_sub.add_parser("load-csv", help="load a TMDB-format CSV (tmdb_5000_movies.csv layout)")
     load.add_argument("path", type=Path)
+    worker = sub.add_parser(
+        "worker", help="run a background job worker (embeddings, taste vectors, CF model)"
+    )
+    worker.add_argument("--concurrency", type=int, default=1, help="jobs run at once by this worker")
+    embed = sub.add_parser("embed", help="embedding maintenance")
+    embed_sub = embed.add_subparsers(dest="embed_command", required=True)
+    backfill = embed_sub.add_parser(
+        "backfill", help="queue embeddings for every film, review and topic lacking one for the current model"
+    )
+    backfill.add_argument("--now", action="store_true", help="also run the queued jobs here and wait")
+    cf = sub.add_parser("cf", help="collaborative-filtering model")
+    cf_sub = cf.add_subparsers(dest="cf_command", required=True)
+    cf_sub.add_parser("rebuild", help="retrain the CF model from all users' histories now")
+    jobs = sub.add_parser("jobs", help="background jobs (admins)")
+    jobs_sub = jobs.add_subparsers(dest="jobs_command", required=True)
+    jobs_sub.add_parser("failed", help="list jobs that failed after all their retries")
+    retry = jobs_sub.add_parser("retry", help="queue a failed job again")
+    retry.add_argument("job_id", type=int)
     return parser
 
 
@@ -72,6 +91,8 @@ async def _dispatch(command: str, args: argparse.Namespace, settings: Settings) 
     async with open_app(settings) as app:
         if command == "import-letterboxd":
             return await _import(app, args)
+        if command in ("worker", "embed", "cf", "jobs"):
+            return await _admin(app, command, args)
         if command == "catalog":
             if not args.path.is_file():
                 print(f"No such file: {args.path}", file=sys.stderr)
@@ -79,11 +100,55 @@ async def _dispatch(command: str, args: argparse.Namespace, settings: Settings) 
             print(f"Loaded {await load_catalog_csv(app, args.path)} films into the catalog.")
             return 0
         notice = await ensure_offline_catalog(app)
-        if command == "run" and settings.telegram.bot_token is not None:
-            print(notice)
-            await run_polling(app)
-            return 0
-        return await _console(app, args, notice)
+        async with background_worker(app):
+            if command == "run" and settings.telegram.bot_token is not None:
+                print(notice)
+                await run_polling(app)
+                return 0
+            return await _console(app, args, notice)
+
+
+async def _admin(app: App, command: str, args: argparse.Namespace) -> int:
+    from bot import jobs
+    from domain.cf import build_cf_model
+
+    if command == "worker":
+        print(f"Worker started (queue {jobs.QUEUE!r}, concurrency {args.concurrency}). Ctrl+C stops it.")
+        await jobs.run_worker(app.job_app, app.session_factory, app.embedder, concurrency=args.concurrency)
+        return 0
+    if command == "embed":
+        counts = await jobs.queue_missing(app.job_app, app.session_factory, app.embedder)
+        print(
+            f"Queued for {app.embedder.model}: {counts['films']} films, {counts['reviews']} reviews, "
+            f"{counts['topics']} avoid topics, {counts['users']} taste vectors."
+        )
+        if args.now:
+            await jobs.drain(app.job_app, app.session_factory, app.embedder)
+            print("Done.")
+        return 0
+    if command == "cf":
+        async with app.session_factory() as session:
+            report = await build_cf_model(session)
+            await session.commit()
+        print(
+            f"CF model {report.version}: {report.users} users, {report.items} films, "
+            f"{report.interactions} ratings, {report.edges} weights, {report.seconds:.1f} s."
+        )
+        return 0
+    manager = app.job_app.job_manager
+    if args.jobs_command == "failed":
+        failed = list(await manager.list_jobs_async(status="failed"))
+        for job in failed:
+            print(f"{job.id}\t{job.task_name}\tattempts={job.attempts}\t{job.task_kwargs}")
+        print(f"{len(failed)} failed job(s). Retry one with: python -m bot jobs retry ID")
+        return 0
+    found = next(iter(await manager.list_jobs_async(id=args.job_id)), None)
+    if found is None or found.status != "failed":
+        print(f"No failed job {args.job_id}.", file=sys.stderr)
+        return 1
+    await manager.retry_job_by_id_async(args.job_id, retry_at=dt.datetime.now(dt.UTC))
+    print(f"Job {args.job_id} ({found.task_name}) queued again.")
+    return 0
 
 
 async def _console(app: App, args: argparse.Namespace, notice: str) -> int:
@@ -107,13 +172,15 @@ async def _console(app: App, args: argparse.Namespace, notice: str) -> int:
 
 
 async def _import(app: App, args: argparse.Namespace) -> int:
+    from bot.jobs import JobOutbox
     from db.repositories.users import UserRepository
     from domain.letterboxd import LetterboxdFormatError
     from domain.ports import MovieSourceError
 
+    outbox = JobOutbox()
     async with app.session_factory() as session:
         user = await UserRepository(session).upsert(args.telegram_id, first_name=None, language_code=None)
-        imports = app.services.bind(session)["imports"]
+        imports = app.services.bind(session, outbox)["imports"]
         try:
             report = await imports.import_letterboxd(user.id, args.path, unmatched_csv=args.unmatched_out)
         except LetterboxdFormatError as exc:
@@ -126,6 +193,7 @@ async def _import(app: App, args: argparse.Namespace) -> int:
             )
             return 1
         await session.commit()
+    await outbox.flush(app.job_app)
     print(
         f"Films in export: {report.films_in_export}; "
         f"matched: {report.matched}; unmatched: {report.unmatched}\n"

@@ -8,6 +8,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import procrastinate
 import structlog
 from aiogram import BaseMiddleware
 from aiogram.dispatcher.flags import get_flag
@@ -17,6 +18,7 @@ from aiogram.types import User as TelegramUser
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import texts
+from bot.jobs import JobOutbox
 from bot.services import ServiceFactory
 from bot.settings import Settings
 from db.models import User
@@ -61,18 +63,23 @@ class DatabaseMiddleware(BaseMiddleware):
     raises; the per-update services are built around it.
 
     `session_factory` and `service_factory` come from the dispatcher's workflow data (see
-    `build_dispatcher`), so a test can hand its own to `feed_update`.
+    `build_dispatcher`), so a test can hand its own to `feed_update`. Background jobs the
+    services asked for are deferred after the commit, on `job_app` when there is one.
     """
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         session_factory: async_sessionmaker[AsyncSession] = data["session_factory"]
         services: ServiceFactory = data["service_factory"]
+        outbox = JobOutbox()
         async with session_factory() as session:
             data["session"] = session
-            data.update(services.bind(session))
+            data.update(services.bind(session, outbox))
             result = await handler(event, data)
             await session.commit()
-            return result
+        job_app: procrastinate.App | None = data.get("job_app")
+        if job_app is not None:
+            await outbox.flush(job_app)
+        return result
 
 
 class UserMiddleware(BaseMiddleware):

@@ -124,7 +124,7 @@ class EmbeddingSettings(BaseSettings):
     model_config = _COMMON | SettingsConfigDict(env_prefix="EMBEDDING_")
 
     provider: Literal["local", "openai"] = "local"
-    batch_size: int = Field(default=64, ge=1, le=2048)
+    batch_size: int = Field(default=16, ge=1, le=2048)
     threads: int = Field(default=2, ge=1, le=64)
 
 
@@ -139,6 +139,9 @@ class BotSettings(BaseSettings):
     admin_telegram_ids: list[int] = Field(default_factory=list)
     log_level: str = "INFO"
     log_json: bool = False
+    #: `python -m bot run` also runs a job worker (embeddings, taste, CF model) in-process;
+    #: set false when workers run separately (`python -m bot worker`).
+    worker_in_process: bool = True
 
     @field_validator("log_level")
     @classmethod

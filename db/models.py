@@ -25,6 +25,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
+from pgvector.sqlalchemy import Vector
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -43,7 +44,6 @@ from sqlalchemy import (
     func,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
-from pgvector.sqlalchemy import Vector
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 #: Dimensions of every stored vector (all-MiniLM-L6-v2; OpenAI embeddings are asked for 384).
@@ -210,9 +210,7 @@ class RecommendationItem(Base):
 
     __table_args__ = (
         CheckConstraint("slot IN ('safe', 'adjacent', 'wildcard')", name="slot_known"),
-        CheckConstraint(
-            "status IN ('shown', 'watched', 'skipped', 'not_interested')", name="status_known"
-        ),
+        CheckConstraint("status IN ('shown', 'watched', 'skipped', 'not_interested')", name="status_known"),
         Index("ix_recommendation_items_user_id_created_at", "user_id", "created_at"),
     )
 
@@ -289,7 +287,9 @@ class AvoidTopic(Base):
     embedding: Mapped[list[float] | None] = mapped_column(Vector(EMBEDDING_DIMENSIONS))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
-    __table_args__ = (Index("uq_avoid_topics_user_id_lower_topic", "user_id", func.lower(topic), unique=True),)
+    __table_args__ = (
+        Index("uq_avoid_topics_user_id_lower_topic", "user_id", func.lower(topic), unique=True),
+    )
 
 
 class CFItem(Base):

@@ -27,6 +27,7 @@ class ItemStatus(StrEnum):
     SHOWN = "shown"
     WATCHED = "watched"
     SKIPPED = "skipped"
+    NOT_INTERESTED = "not_interested"
 
 
 @dataclass(frozen=True, slots=True)

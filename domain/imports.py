@@ -7,6 +7,7 @@ an import creates no duplicates: rows are upserted by (user, film).
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from db.repositories.library import LibraryRepository, LogRow, ReviewRow
 from domain.catalog import CatalogService
 from domain.entities import ImportReport, Source
 from domain.letterboxd import LetterboxdFilm, read_export, write_unmatched_csv
+from domain.ports import JobQueue
 
 log = structlog.get_logger(__name__)
 
@@ -29,9 +31,10 @@ def unmatched_csv_path(export: Path) -> Path:
 
 
 class ImportService:
-    def __init__(self, session: AsyncSession, catalog: CatalogService) -> None:
+    def __init__(self, session: AsyncSession, catalog: CatalogService, jobs: JobQueue) -> None:
         self.library = LibraryRepository(session)
         self.catalog = catalog
+        self.jobs = jobs
 
     async def import_letterboxd(
         self, user_id: int, path: Path, *, unmatched_csv: Path | None = None
@@ -64,6 +67,10 @@ class ImportService:
         review_rows = [r for r in (_review_row(tmdb_id, group) for tmdb_id, group in by_film.items()) if r]
         await self.library.merge_log(user_id, log_rows, source=Source.LETTERBOXD)
         await self.library.merge_reviews(user_id, review_rows, source=Source.LETTERBOXD)
+        # the recommender sees the new history at once (CF reads user_films directly); the
+        # taste vector and review vectors follow in background jobs
+        self.jobs.embed_reviews(await self.library.review_ids(user_id))
+        self.jobs.refresh_taste(user_id)
 
         csv_path: Path | None = None
         if unmatched:
@@ -103,6 +110,8 @@ def _log_row(tmdb_id: int, group: Iterable[LetterboxdFilm]) -> LogRow:
         watched_on=max(dates) if dates else None,
         liked=any(f.liked for f in films),
         on_watchlist=any(f.on_watchlist for f in films) and not any(f.watched for f in films),
+        # the export gives no rating time; the last watch date is the best proxy for recency
+        rated_at=dt.datetime.combine(max(dates), dt.time(), dt.UTC) if dates else None,
     )
 
 

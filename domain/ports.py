@@ -66,3 +66,28 @@ class Embedder(Protocol):
         """One L2-normalised vector per text, in order; batched internally (one model or API
         call per batch). An empty text gets a vector too. Raises EmbeddingError."""
         ...
+
+
+class JobQueue(Protocol):
+    """Background work the domain asks for (the PostgreSQL job queue in `bot.jobs`).
+
+    Calls only record the wish; the jobs run in a worker after the update's transaction has
+    committed. Losing a call loses nothing: the worker's periodic sweep finds every review,
+    film and topic without a vector and every stale taste vector.
+    """
+
+    def embed_reviews(self, review_ids: Sequence[int]) -> None:
+        """Embed these reviews (new or grown) and refresh their authors' taste vectors."""
+        ...
+
+    def embed_films(self, tmdb_ids: Sequence[int]) -> None:
+        """Embed these catalog films (new, or their text changed)."""
+        ...
+
+    def refresh_taste(self, user_id: int) -> None:
+        """Recompute the user's taste vector (after ratings, likes or feedback changed)."""
+        ...
+
+    def embed_avoid_topics(self, topic_ids: Sequence[int]) -> None:
+        """Embed these /avoid topics."""
+        ...

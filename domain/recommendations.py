@@ -1,47 +1,73 @@
 """The recommendation service: gathers history and candidates, calls the pure recommender,
-stores and returns three picks; records feedback on them.
+stores and returns three picks; records feedback on them; onboards new users.
 
-Seam: everything that decides *which* films lives in `recommender/` (pure functions);
-this module only does I/O around it, so a better recommender replaces those functions
-without touching the bot.
+Candidates come from four sources (see `recommender.types.CandidateSource`): the CF model
+over all users' histories (`domain.cf`), the nearest films to the user's taste vector
+(pgvector HNSW), TMDB's related lists of the user's best films (when TMDB is configured),
+and popular well-rated catalog films. Everything that decides *which* films lives in
+`recommender/` (pure functions); this module only does the I/O around it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from enum import Enum
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.repositories.films import to_info
+from db.models import Film, UserFilm
+from db.repositories.films import FilmRepository, to_info
 from db.repositories.library import LibraryRepository
 from db.repositories.recommendations import NewItem, RecommendationRepository
+from db.repositories.vectors import VectorRepository
 from domain.catalog import CatalogService
+from domain.cf import CFModelCache
 from domain.entities import FilmInfo, ItemStatus, Slot
+from domain.ports import JobQueue
 from recommender import (
     Candidate,
+    CandidateSource,
+    CFModel,
     FilmFeatures,
     HistoryEntry,
+    Pick,
     Reason,
     ReasonKind,
+    RecentPicks,
+    ScoredCandidate,
+    Signal,
+    TasteProfile,
     build_taste,
+    explain,
+    history_weights,
     is_cold_start,
+    mmr_select,
     pick_three,
     score_candidates,
 )
+from recommender.cf import RECENCY_FLOOR, W_LIKED
+from recommender.picks import film_similarity
+from recommender.scoring import POPULARITY_EXPONENT
 
 log = structlog.get_logger(__name__)
 
-STRATEGY = "v1-tmdb-related"
-#: Best-rated films whose TMDB recommendations/similar lists give the candidates.
-MAX_SEEDS = 5
+STRATEGY = "v2-hybrid"
+#: Best-rated recent films whose TMDB recommendations/similar lists give candidates.
+MAX_SEEDS = 3
 #: A film counts as liked (a seed) from this rating up, or when it is liked on Letterboxd.
 SEED_MIN_RATING = 4.0
-#: Popular well-rated catalog films added as candidates (the fallback and cold start).
-POPULAR_CANDIDATES = 150
+#: Candidates taken from each source.
+CF_CANDIDATES = 300
+TASTE_CANDIDATES = 100
+POPULAR_CANDIDATES = 100
+#: Recently shown films the novelty and repeat terms look at.
+RECENT_PICKS = 30
+#: Liked films searched for the "similar to" reason of a pick.
+REASON_LIKED_POOL = 300
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +91,7 @@ class RecommendationResult:
 
 
 class Feedback(Enum):
-    """Outcome of a ✅ / ⏭ tap."""
+    """Outcome of a ✅ / ⏭ / 🚫 tap."""
 
     UPDATED = "updated"
     ALREADY_DONE = "already_done"
@@ -86,6 +112,21 @@ def features(film: FilmInfo) -> FilmFeatures:
     )
 
 
+def signals_of(rows: Sequence[tuple[UserFilm, Film]]) -> list[Signal]:
+    """History rows (most recent first, as `LibraryRepository.history` returns them) as the
+    recommender's signals."""
+    return [
+        Signal(
+            tmdb_id=uf.tmdb_id,
+            rating=_rating(uf),
+            liked=uf.liked,
+            watched=uf.watched,
+            not_interested=uf.not_interested,
+        )
+        for uf, _film in rows
+    ]
+
+
 def encode_reasons(reasons: tuple[Reason, ...]) -> str:
     """Reasons as stored in `recommendation_items.reason` (JSON list of [kind, values])."""
     return json.dumps([[r.kind.value, list(r.values)] for r in reasons], ensure_ascii=False)
@@ -95,21 +136,44 @@ def decode_reasons(raw: str) -> tuple[Reason, ...]:
     return tuple(Reason(ReasonKind(kind), tuple(values)) for kind, values in json.loads(raw))
 
 
+@dataclass(frozen=True)
+class Ranking:
+    """Everything one ranking pass worked out, best candidate first."""
+
+    scored: list[ScoredCandidate]
+    taste: TasteProfile
+    weights: dict[int, float]
+    cf_model: CFModel
+    history_size: int
+
+
 class RecommendationService:
     def __init__(
-        self, session: AsyncSession, catalog: CatalogService, *, repeat_window: dt.timedelta
+        self,
+        session: AsyncSession,
+        catalog: CatalogService,
+        *,
+        repeat_window: dt.timedelta,
+        cf_cache: CFModelCache,
+        embedding_model: str | None,
+        jobs: JobQueue,
     ) -> None:
         self.library = LibraryRepository(session)
         self.items = RecommendationRepository(session)
+        self.vectors = VectorRepository(session)
+        self.films = FilmRepository(session)
+        self.session = session
         self.catalog = catalog
         self.repeat_window = repeat_window
+        self.cf_cache = cf_cache
+        self.embedding_model = embedding_model
+        self.jobs = jobs
 
-    async def recommend(self, user_id: int) -> RecommendationResult:
-        """Three films the user has not rated, watched or been shown within the repeat window:
-        🎯 safe, 🧭 adjacent, 🎲 wildcard.
+    async def rank(self, user_id: int, *, genres: Sequence[str] = ()) -> Ranking:
+        """Score every candidate for the user, best first (no picks, nothing stored).
 
-        Raises:
-            MovieSourceError: TMDB failed (only when it is configured).
+        Hard rules: never a film the user rated, watched, marked 🚫, or was shown within the
+        repeat window. Raises MovieSourceError only when TMDB is configured and fails.
         """
         rows = await self.library.history(user_id)
         history = [
@@ -117,28 +181,87 @@ class RecommendationService:
                 features(to_info(film)), float(uf.rating) if uf.rating is not None else None, uf.liked
             )
             for uf, film in rows
+            if not uf.not_interested
         ]
         taste = build_taste(history)
-        exclude = {film.tmdb_id for uf, film in rows if uf.rating is not None or uf.watched}
+        weights = history_weights(signals_of(rows))
+        exclude = {
+            film.tmdb_id for uf, film in rows if uf.rating is not None or uf.watched or uf.not_interested
+        }
         exclude |= await self.items.recent_tmdb_ids(user_id, self.repeat_window)
-
-        seeds = _seeds(history)
-        support = await self.catalog.related(seeds, ("recommendations", "similar"))
-        # read back from the catalog: it may know more (keywords) than TMDB's list results carry
-        related = await self.catalog.known(support)
-        candidates = [
-            Candidate(features(film), seeds=tuple(support[tmdb_id]))
-            for tmdb_id, film in related.items()
-            if tmdb_id not in exclude
-        ]
-        popular = await self.catalog.popular(
-            exclude=exclude, genres=taste.top_genres, limit=POPULAR_CANDIDATES
+        recent = RecentPicks(
+            tuple(features(to_info(f)) for f in await self.items.recent_films(user_id, RECENT_PICKS))
         )
-        if taste.top_genres:
-            popular += await self.catalog.popular(exclude=exclude, limit=POPULAR_CANDIDATES // 2)
-        candidates += [Candidate(features(film), from_popular=True) for film in popular]
 
-        picks = pick_three(score_candidates(candidates, taste, exclude=exclude), taste)
+        cf_model = await self.cf_cache.get(self.session)
+        cf_ids, cf_scores = cf_model.scores(weights)
+        cf = dict(zip(cf_ids.tolist(), cf_scores.tolist(), strict=True))
+        support = cf_model.support(list(cf))
+        cf_top = sorted(
+            (t for t in cf if t not in exclude and cf[t] > 0),
+            key=lambda t: -cf[t] / (support[t] + 1) ** POPULARITY_EXPONENT,
+        )[:CF_CANDIDATES]
+        sources: dict[int, set[CandidateSource]] = {t: {CandidateSource.CF} for t in cf_top}
+
+        taste_vector = (
+            await self.vectors.taste(self.embedding_model, user_id) if self.embedding_model else None
+        )
+        if taste_vector is not None and self.embedding_model:
+            for tmdb_id, _sim in await self.vectors.nearest_films(
+                self.embedding_model, taste_vector, limit=TASTE_CANDIDATES + len(exclude & set(weights))
+            ):
+                sources.setdefault(tmdb_id, set()).add(CandidateSource.TASTE)
+
+        tmdb_seeds: dict[int, list[int]] = {}
+        if self.catalog.online and weights:
+            tmdb_seeds = await self.catalog.related(_seeds(rows), ("recommendations", "similar"))
+            for tmdb_id in tmdb_seeds:
+                sources.setdefault(tmdb_id, set()).add(CandidateSource.TMDB)
+
+        popular = await self.catalog.popular(
+            exclude=exclude, genres=tuple(genres) or taste.top_genres, limit=POPULAR_CANDIDATES
+        )
+        for info in popular:
+            sources.setdefault(info.tmdb_id, set()).add(CandidateSource.POPULAR)
+
+        pool = [t for t in sources if t not in exclude]
+        films = await self.films.get_many(pool)
+        content: dict[int, float] = {}
+        avoid: dict[int, float] = {}
+        topics = await self.vectors.user_topics(user_id)
+        if self.embedding_model:
+            if taste_vector is not None:
+                content = await self.vectors.similarities(self.embedding_model, taste_vector, pool)
+            if topics:
+                avoid = await self.vectors.avoid_similarities(self.embedding_model, user_id, pool)
+        pool_support = cf_model.support(pool)
+        candidates = [
+            Candidate(
+                film=features(to_info(film)),
+                sources=frozenset(sources[t]),
+                cf=cf.get(t, 0.0),
+                cf_support=pool_support[t],
+                content=content.get(t),
+                avoid=avoid.get(t, 0.0),
+                avoid_keyword=_mentions(film, topics),
+                similar_seeds=tuple(tmdb_seeds.get(t, ())),
+            )
+            for t in pool
+            if (film := films.get(t)) is not None
+        ]
+        scored = score_candidates(candidates, taste, exclude=exclude, recent=recent, preferred_genres=genres)
+        return Ranking(scored, taste, weights, cf_model, len(history))
+
+    async def recommend(self, user_id: int, *, genres: Sequence[str] = ()) -> RecommendationResult:
+        """Three films the user has not rated, watched, marked 🚫 or been shown within the
+        repeat window: 🎯 safe, 🧭 adjacent, 🎲 wildcard, with the reasons that produced them.
+        `genres` (from onboarding or a question) are preferred for this answer only.
+
+        Raises:
+            MovieSourceError: TMDB failed (only when it is configured).
+        """
+        ranking = await self.rank(user_id, genres=genres)
+        picks = await self._explained(pick_three(ranking.scored, ranking.taste), ranking)
         details = await self.catalog.get([p.film.tmdb_id for p in picks])
         stored = await self.items.create(
             user_id,
@@ -152,16 +275,48 @@ class RecommendationService:
         log.info(
             "recommended",
             user_id=user_id,
-            history=len(history),
-            candidates=len(candidates),
-            seeds=len(seeds),
+            history=ranking.history_size,
+            candidates=len(ranking.scored),
             picks=[p.film.tmdb_id for p in picks],
+            slots=[p.slot.value for p in picks],
         )
-        return RecommendationResult(shown, is_cold_start(taste), len(history))
+        return RecommendationResult(shown, is_cold_start(ranking.taste), ranking.history_size)
+
+    async def _explained(self, picks: list[Pick], ranking: Ranking) -> list[Pick]:
+        """Add the true "why" to each pick: the liked films behind its CF score and the liked
+        films closest to it in embedding space (both only where they exist)."""
+        if not picks or not ranking.weights:
+            return picks
+        liked = [t for t, w in ranking.weights.items() if w >= W_LIKED * RECENCY_FLOOR][:REASON_LIKED_POOL]
+        near: dict[int, list[int]] = {}
+        if self.embedding_model and liked:
+            near = await self.vectors.nearest_among(
+                self.embedding_model, [p.film.tmdb_id for p in picks], liked
+            )
+        by_id = {s.film.tmdb_id: s for s in ranking.scored}
+        explained = []
+        for pick in picks:
+            scored = by_id[pick.film.tmdb_id]
+            candidate = replace(
+                scored.candidate,
+                cf_seeds=tuple(ranking.cf_model.contributors(pick.film.tmdb_id, ranking.weights)),
+                similar_seeds=tuple(
+                    dict.fromkeys((*scored.candidate.similar_seeds, *near.get(pick.film.tmdb_id, ())))
+                ),
+            )
+            slot_reasons = tuple(r for r in pick.reasons if r.kind in SLOT_REASONS)
+            explained.append(replace(pick, reasons=slot_reasons + explain(candidate, ranking.taste)))
+        return explained
 
     async def feedback(self, user_id: int, item_id: int, status: ItemStatus) -> Feedback:
-        """Mark one of the user's picks watched or skipped. Other users' items are NOT_FOUND."""
+        """Mark one of the user's picks watched, skipped or not interested (🚫: the film is
+        excluded for good and counts as a dislike). Other users' items are NOT_FOUND."""
         if await self.items.set_status(item_id, user_id, status.value):
+            if status is ItemStatus.NOT_INTERESTED:
+                item = await self.items.get_for_user(item_id, user_id)
+                assert item is not None
+                await self.library.mark_not_interested(user_id, item.tmdb_id, source="bot")
+                self.jobs.refresh_taste(user_id)
             log.info("pick_feedback", user_id=user_id, item_id=item_id, status=status.value)
             return Feedback.UPDATED
         item = await self.items.get_for_user(item_id, user_id)
@@ -174,13 +329,74 @@ class RecommendationService:
             return None
         return (await self.catalog.get([item.tmdb_id])).get(item.tmdb_id)
 
+    # --- cold start ------------------------------------------------------------------------------
+    async def needs_onboarding(self, user_id: int) -> bool:
+        """True when the user has no rated, watched or liked film (nothing to personalise)."""
+        return not await self.library.history(user_id, limit=1)
+
+    async def onboarding_films(self, user_id: int, limit: int = 8) -> list[FilmInfo]:
+        """Popular, well-rated films of different genres and decades (MMR over the most
+        popular ones), for a new user to tap the ones they liked.
+
+        Raises MovieSourceError only when TMDB is configured and fails."""
+        seen = await self.library.seen_ids(user_id)
+        popular = await self.catalog.popular(exclude=seen, limit=ONBOARDING_POOL)
+        rank = {film.tmdb_id: i for i, film in enumerate(popular)}
+        chosen = mmr_select(
+            [features(f) for f in popular],
+            limit,
+            relevance=lambda f: 1 - rank[f.tmdb_id] / max(len(popular), 1),
+            similarity=film_similarity,
+            lam=ONBOARDING_MMR_LAMBDA,
+        )
+        by_id = {f.tmdb_id: f for f in popular}
+        return [by_id[f.tmdb_id] for f in chosen]
+
+    async def onboarding_genres(self, limit: int = 9) -> list[str]:
+        """The catalog's most common genres, most common first."""
+        return await self.films.top_genres(limit)
+
+    async def like(self, user_id: int, tmdb_id: int) -> FilmInfo | None:
+        """Record that the user liked a catalog film (an onboarding tap); None if the film is
+        not in the catalog. Queues a taste-vector refresh."""
+        film = (await self.films.get_many([tmdb_id])).get(tmdb_id)
+        if film is None:
+            return None
+        await self.library.like(user_id, tmdb_id, source="bot")
+        self.jobs.refresh_taste(user_id)
+        return to_info(film)
+
+
+#: Slot reasons pick_three puts first; kept when the reasons are rebuilt with seeds.
+SLOT_REASONS = frozenset({ReasonKind.NEW_GENRE, ReasonKind.NEW_DECADE, ReasonKind.HIDDEN_GEM})
+#: Popular films the onboarding grid is chosen from, and how much it favours variety.
+ONBOARDING_POOL = 40
+ONBOARDING_MMR_LAMBDA = 0.5
+
+
+def _rating(uf: UserFilm) -> float | None:
+    return float(uf.rating) if uf.rating is not None else None
+
+
+def _mentions(film: Film, topics: Sequence[str]) -> bool:
+    """An avoid topic's words all appear in the film's title, genres or keywords."""
+    if not topics:
+        return False
+    haystack = " ".join([film.title, *film.genres, *film.keywords]).casefold()
+    return any(all(word in haystack for word in topic.casefold().split()) for topic in topics)
+
 
 def _from_features(film: FilmFeatures) -> FilmInfo:
     return FilmInfo(tmdb_id=film.tmdb_id, title=film.title, year=film.year, genres=film.genres)
 
 
-def _seeds(history: list[HistoryEntry]) -> list[int]:
-    """The user's best films: rated ≥ 4 or liked, best rating first, up to MAX_SEEDS."""
-    liked = [h for h in history if (h.rating or 0) >= SEED_MIN_RATING or h.liked]
-    liked.sort(key=lambda h: (h.rating or SEED_MIN_RATING, h.film.vote_count), reverse=True)
-    return [h.film.tmdb_id for h in liked[:MAX_SEEDS]]
+def _seeds(rows: Sequence[tuple[UserFilm, Film]]) -> list[int]:
+    """The user's best recent films: rated ≥ 4 or liked, among the 50 most recent, best rating
+    first, up to MAX_SEEDS (rows are most recent first)."""
+    liked = [
+        (float(uf.rating) if uf.rating is not None else SEED_MIN_RATING, film.vote_count, film.tmdb_id)
+        for uf, film in rows[:50]
+        if not uf.not_interested and ((uf.rating or 0) >= SEED_MIN_RATING or uf.liked)
+    ]
+    liked.sort(reverse=True)
+    return [tmdb_id for _, _, tmdb_id in liked[:MAX_SEEDS]]

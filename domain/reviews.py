@@ -13,6 +13,7 @@ from db.repositories.recommendations import RecommendationRepository
 from domain.entities import ItemStatus, Source
 from domain.errors import ReviewTooLongError
 from domain.parsing import normalize_rating
+from domain.ports import JobQueue
 
 log = structlog.get_logger(__name__)
 
@@ -27,9 +28,10 @@ class SavedReview:
 class ReviewService:
     """Saves reviews with source `bot`. One review per (user, film): re-reviewing updates it."""
 
-    def __init__(self, session: AsyncSession, *, max_chars: int) -> None:
+    def __init__(self, session: AsyncSession, jobs: JobQueue, *, max_chars: int) -> None:
         self.library = LibraryRepository(session)
         self.recommendations = RecommendationRepository(session)
+        self.jobs = jobs
         self.max_chars = max_chars
 
     async def save(
@@ -69,6 +71,9 @@ class ReviewService:
             source=Source.BOT,
             recommendation_item_id=recommendation_item_id,
         )
+        self.jobs.refresh_taste(user_id)
+        if text:
+            self.jobs.embed_reviews([review_id])
         log.info("review_saved", user_id=user_id, tmdb_id=tmdb_id, created=created, chars=len(text))
         return SavedReview(review_id, created, len(text))
 
@@ -89,4 +94,5 @@ class ReviewService:
         length = await self.library.append_review_text(user_id, review_id, text.strip())
         if length is None:  # pragma: no cover - checked above in the same transaction
             raise LookupError(review_id)
+        self.jobs.embed_reviews([review_id])
         return length

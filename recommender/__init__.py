@@ -3,15 +3,24 @@
 Typical use (the domain service does the I/O around it)::
 
     taste = build_taste(history)
-    scored = score_candidates(candidates, taste, exclude=seen_ids)
-    picks = pick_three(scored, taste)
+    cf_scores = cf_model.scores(history_weights(signals))   # candidates from CF
+    scored = score_candidates(candidates, taste, exclude=seen_ids, recent=recent)
+    picks = pick_three(scored, taste)                        # MMR: safe, adjacent, wildcard
 """
 
 from domain.entities import Slot
-from recommender.picks import pick_three
-from recommender.scoring import build_taste, is_cold_start, score_candidates
+from recommender.cf import CFModel, Signal, history_weights
+from recommender.picks import mmr_select, pick_three
+from recommender.scoring import (
+    RecentPicks,
+    build_taste,
+    explain,
+    is_cold_start,
+    score_candidates,
+)
 from recommender.types import (
     Candidate,
+    CandidateSource,
     FilmFeatures,
     HistoryEntry,
     Pick,
@@ -22,17 +31,24 @@ from recommender.types import (
 )
 
 __all__ = [
+    "CFModel",
     "Candidate",
+    "CandidateSource",
     "FilmFeatures",
     "HistoryEntry",
     "Pick",
     "Reason",
     "ReasonKind",
+    "RecentPicks",
     "ScoredCandidate",
+    "Signal",
     "Slot",
     "TasteProfile",
     "build_taste",
+    "explain",
+    "history_weights",
     "is_cold_start",
+    "mmr_select",
     "pick_three",
     "score_candidates",
 ]

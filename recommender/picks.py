@@ -1,58 +1,129 @@
-"""Choosing the three picks /recommend shows: SAFE, ADJACENT, WILDCARD.
+"""Choosing the three picks /recommend shows: 🎯 SAFE, 🧭 ADJACENT, 🎲 WILDCARD, with MMR.
 
 Pure and deterministic: ties are always broken by score (desc), then tmdb_id (asc).
 
-Definitions (over the scored list, deduplicated by tmdb_id and ranked best first):
-- Top pool: the first max(TOP_POOL_MIN, ceil(TOP_POOL_FRACTION · n)) ranked candidates.
-- SAFE: the highest-scored candidate.
-- ADJACENT: the best-scored remaining top-pool candidate that is adjacent to the user's taste:
-  its primary (first) genre is not in `taste.top_genres` (NEW_GENRE), or its decade is not in
-  `taste.usual_decades` (NEW_DECADE); each test applies only when the profile has top genres
-  or usual decades and the film has a genre or year. If none qualifies: the remaining top-pool
-  candidate maximising MMR_LAMBDA · s − (1 − MMR_LAMBDA) · jaccard(genres, SAFE's genres), with
-  s the score min–max normalised over the ranked list (Carbonell & Goldstein 1998, MMR).
-- WILDCARD: among the remaining top-pool candidates — excluding those with exactly SAFE's
-  genre set unless nothing else remains — the most novel one, novelty = 1 − popularity
-  percentile within the ranked list (mid-rank percentile; less popular = more novel). It gets
-  HIDDEN_GEM when its popularity is below the median popularity of the ranked list.
+Maximal marginal relevance (Carbonell & Goldstein, SIGIR 1998) picks, one at a time, the
+candidate maximising λ·relevance − (1 − λ)·max similarity to the films already picked, so the
+three films differ from each other. Here relevance is the score min–max normalised over the
+pool, and similarity is `film_similarity` (genres, keywords, decade).
+
+Definitions (over the scored list, deduplicated by tmdb_id, best first):
+- Pool: the first POOL_SIZE candidates.
+- SAFE: the highest-scored candidate (highest predicted fit).
+- ADJACENT: among pool candidates with relevance ≥ ADJACENT_MIN_FIT ("good fit") that are
+  adjacent to the user's usual taste (primary genre outside `taste.top_genres`: NEW_GENRE,
+  or decade outside `taste.usual_decades`: NEW_DECADE), the one with the highest MMR against
+  SAFE (λ = MMR_LAMBDA). If none is adjacent: the highest MMR among the good fits (or the
+  whole pool when no other good fit exists).
+- WILDCARD: among the remaining pool candidates, the one maximising
+  WILDCARD_NOVELTY·novelty + (1 − WILDCARD_NOVELTY)·MMR against SAFE and ADJACENT, where
+  novelty = 1 − popularity percentile within the pool (less popular = more novel). It gets
+  HIDDEN_GEM when its popularity is below the pool's median.
 - Each pick's reasons are the candidate's, with the slot reason (NEW_GENRE, NEW_DECADE,
   HIDDEN_GEM) first where it applies.
 """
 
 from __future__ import annotations
 
-import math
 from bisect import bisect_left, bisect_right
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from statistics import median
+from typing import TypeVar
 
 from domain.entities import Slot
 from recommender.scoring import decade_label, decade_of
 from recommender.types import FilmFeatures, Pick, Reason, ReasonKind, ScoredCandidate, TasteProfile
 
-TOP_POOL_FRACTION = 0.5  # ADJACENT and WILDCARD come from the top half of the ranked list…
-TOP_POOL_MIN = 10  # …or the top 10, whichever is larger
-MMR_LAMBDA = 0.5  # relevance vs. genre diversity in the ADJACENT fallback
+POOL_SIZE = 50  # picks come from the 50 best-scored films
+MMR_LAMBDA = 0.7  # relevance vs. difference from the films already picked
+ADJACENT_MIN_FIT = 0.5  # ADJACENT needs at least this normalised relevance
+WILDCARD_NOVELTY = 0.5  # WILDCARD: weight of novelty against MMR
+
+T = TypeVar("T")
+
+
+def mmr_select(
+    items: Sequence[T],
+    k: int,
+    relevance: Callable[[T], float],
+    similarity: Callable[[T, T], float],
+    *,
+    lam: float = MMR_LAMBDA,
+    chosen: Sequence[T] = (),
+) -> list[T]:
+    """Up to k items from `items` by maximal marginal relevance, in the order chosen.
+
+    Each step takes argmax λ·relevance(x) − (1 − λ)·max_{c ∈ chosen} similarity(x, c), with
+    ties going to the earlier item. Items already in `chosen` (compared by identity or
+    equality) are never returned, and no item is returned twice.
+    """
+    picked = list(chosen)
+    result: list[T] = []
+    remaining = [item for item in items if item not in picked]
+    while remaining and len(result) < k:
+        best = max(
+            range(len(remaining)),
+            key=lambda i: (
+                lam * relevance(remaining[i])
+                - (1 - lam) * max((similarity(remaining[i], c) for c in picked), default=0.0),
+                -i,
+            ),
+        )
+        item = remaining.pop(best)
+        picked.append(item)
+        result.append(item)
+    return result
+
+
+def film_similarity(a: FilmFeatures, b: FilmFeatures) -> float:
+    """0–1: 0.5·Jaccard(genres) + 0.25·Jaccard(keywords) + 0.25·(same decade)."""
+    same_decade = 1.0 if a.year is not None and decade_of(a.year) == decade_of(b.year) else 0.0
+    return (
+        0.5 * _jaccard(set(a.genres), set(b.genres))
+        + 0.25 * _jaccard(set(a.keywords), set(b.keywords))
+        + 0.25 * same_decade
+    )
 
 
 def pick_three(scored: Sequence[ScoredCandidate], taste: TasteProfile) -> list[Pick]:
     """Up to three picks with distinct films, in slot order SAFE, ADJACENT, WILDCARD.
 
-    Returns min(3, number of distinct tmdb ids in `scored`) picks; with fewer than three
-    films, slots are filled in that order. `scored` needn't be sorted or deduplicated.
+    Returns min(3, number of distinct tmdb ids in `scored`) picks. `scored` needn't be sorted
+    or deduplicated.
     """
-    ranked = rank(scored)
-    if not ranked:
+    pool = rank(scored)[:POOL_SIZE]
+    if not pool:
         return []
-    safe = ranked[0]
+    relevance = _relevance(pool)
+
+    def sim(a: ScoredCandidate, b: ScoredCandidate) -> float:
+        return film_similarity(a.film, b.film)
+
+    safe = pool[0]
     picks = [_pick(safe, Slot.SAFE)]
-    pool = top_pool(ranked)
-    adjacent = _choose_adjacent(_remaining(pool, picks), ranked, safe, taste)
-    if adjacent is not None:
-        picks.append(adjacent)
-    wildcard = _choose_wildcard(_remaining(pool, picks), ranked, safe)
-    if wildcard is not None:
-        picks.append(wildcard)
+
+    rest = pool[1:]
+    good = [s for s in rest if relevance(s) >= ADJACENT_MIN_FIT]
+    adjacent_pool = [s for s in good if adjacency_reasons(s.film, taste)]
+    choice = mmr_select(adjacent_pool or good or rest, 1, relevance, sim, chosen=[safe])
+    if not choice:
+        return picks
+    adjacent = choice[0]
+    picks.append(_pick(adjacent, Slot.ADJACENT, adjacency_reasons(adjacent.film, taste)))
+
+    remaining = [s for s in rest if s is not adjacent]
+    if not remaining:
+        return picks
+    popularities = sorted(s.film.popularity for s in pool)
+    chosen = [safe, adjacent]
+
+    def wildcard_value(s: ScoredCandidate) -> float:
+        mmr = MMR_LAMBDA * relevance(s) - (1 - MMR_LAMBDA) * max(sim(s, c) for c in chosen)
+        return WILDCARD_NOVELTY * novelty(s.film.popularity, popularities) + (1 - WILDCARD_NOVELTY) * mmr
+
+    wildcard = max(remaining, key=lambda s: (wildcard_value(s), s.score, -s.film.tmdb_id))
+    gem = wildcard.film.popularity < median(popularities)
+    picks.append(_pick(wildcard, Slot.WILDCARD, (Reason(ReasonKind.HIDDEN_GEM),) if gem else ()))
     return picks
 
 
@@ -62,11 +133,6 @@ def rank(scored: Sequence[ScoredCandidate]) -> list[ScoredCandidate]:
     for s in sorted(scored, key=lambda s: (-s.score, s.film.tmdb_id)):
         best.setdefault(s.film.tmdb_id, s)
     return list(best.values())
-
-
-def top_pool(ranked: Sequence[ScoredCandidate]) -> list[ScoredCandidate]:
-    """The first max(TOP_POOL_MIN, ceil(TOP_POOL_FRACTION · n)) of a ranked list."""
-    return list(ranked[: max(TOP_POOL_MIN, math.ceil(TOP_POOL_FRACTION * len(ranked)))])
 
 
 def adjacency_reasons(film: FilmFeatures, taste: TasteProfile) -> tuple[Reason, ...]:
@@ -81,52 +147,6 @@ def adjacency_reasons(film: FilmFeatures, taste: TasteProfile) -> tuple[Reason, 
     return tuple(reasons)
 
 
-def _remaining(pool: Sequence[ScoredCandidate], picks: Sequence[Pick]) -> list[ScoredCandidate]:
-    taken = {pick.film.tmdb_id for pick in picks}
-    return [s for s in pool if s.film.tmdb_id not in taken]
-
-
-def _pick(scored: ScoredCandidate, slot: Slot, slot_reasons: tuple[Reason, ...] = ()) -> Pick:
-    reasons = slot_reasons + scored.reasons or (Reason(ReasonKind.POPULAR),)
-    return Pick(film=scored.film, slot=slot, score=scored.score, reasons=reasons)
-
-
-def _choose_adjacent(
-    remaining: Sequence[ScoredCandidate],
-    ranked: Sequence[ScoredCandidate],
-    safe: ScoredCandidate,
-    taste: TasteProfile,
-) -> Pick | None:
-    for candidate in remaining:
-        if reasons := adjacency_reasons(candidate.film, taste):
-            return _pick(candidate, Slot.ADJACENT, reasons)
-    if not remaining:
-        return None
-    low, high = ranked[-1].score, ranked[0].score
-    safe_genres = set(safe.film.genres)
-
-    def mmr(s: ScoredCandidate) -> float:
-        relevance = (s.score - low) / (high - low) if high > low else 1.0
-        return MMR_LAMBDA * relevance - (1 - MMR_LAMBDA) * _jaccard(set(s.film.genres), safe_genres)
-
-    best = max(remaining, key=lambda s: (mmr(s), s.score, -s.film.tmdb_id))
-    return _pick(best, Slot.ADJACENT)
-
-
-def _choose_wildcard(
-    remaining: Sequence[ScoredCandidate], ranked: Sequence[ScoredCandidate], safe: ScoredCandidate
-) -> Pick | None:
-    safe_genres = set(safe.film.genres)
-    different = [s for s in remaining if not safe_genres or set(s.film.genres) != safe_genres]
-    eligible = different or list(remaining)
-    if not eligible:
-        return None
-    popularities = sorted(s.film.popularity for s in ranked)
-    best = max(eligible, key=lambda s: (novelty(s.film.popularity, popularities), s.score, -s.film.tmdb_id))
-    gem = best.film.popularity < median(popularities)
-    return _pick(best, Slot.WILDCARD, (Reason(ReasonKind.HIDDEN_GEM),) if gem else ())
-
-
 def novelty(popularity: float, popularities: Sequence[float]) -> float:
     """1 − the mid-rank percentile of `popularity` within sorted `popularities` (which
     include it once): 1.0 for the least popular, 0.0 for the most popular, 0.5 if alone."""
@@ -135,6 +155,16 @@ def novelty(popularity: float, popularities: Sequence[float]) -> float:
     below = bisect_left(popularities, popularity)
     ties = bisect_right(popularities, popularity) - below - 1
     return 1.0 - (below + 0.5 * ties) / (len(popularities) - 1)
+
+
+def _relevance(pool: Sequence[ScoredCandidate]) -> Callable[[ScoredCandidate], float]:
+    high, low = pool[0].score, pool[-1].score
+    return lambda s: (s.score - low) / (high - low) if high > low else 1.0
+
+
+def _pick(scored: ScoredCandidate, slot: Slot, slot_reasons: tuple[Reason, ...] = ()) -> Pick:
+    reasons = slot_reasons + scored.reasons or (Reason(ReasonKind.POPULAR),)
+    return Pick(film=scored.film, slot=slot, score=scored.score, reasons=reasons)
 
 
 def _jaccard(a: set[str], b: set[str]) -> float:

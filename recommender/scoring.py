@@ -1,7 +1,9 @@
-"""Taste profile and candidate scoring (v1: hand-weighted content features, no learning).
+"""Taste profile and hybrid candidate scoring.
 
 Pure functions: no I/O, no clock, no randomness. Scores are unbounded floats; only their
-order matters. Each score is the sum of weighted components (see `ScoredCandidate`).
+order matters. Each score is the sum of weighted components (see `score_candidates`). The
+weights were chosen on the MovieLens protocol of bench/recommend_quality.py (train/test split
+by time); the benchmark prints what they achieve next to EASE and the other baselines.
 """
 
 from __future__ import annotations
@@ -9,10 +11,12 @@ from __future__ import annotations
 import math
 from collections import Counter, defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from statistics import fmean
 
 from recommender.types import (
     Candidate,
+    CandidateSource,
     FilmFeatures,
     HistoryEntry,
     Reason,
@@ -47,16 +51,33 @@ BAYES_PRIOR_MEAN = 6.5
 HIGHLY_RATED_MIN = 7.5  # weighted rating (0–10) from which HIGHLY_RATED is given
 POPULARITY_CAP = 1000.0  # TMDB popularity at which the popularity term saturates at 1
 
-# --- weights (hand-tuned for v1; every component is roughly on a 0–1 or ±1 scale) -----------
-# seeds: log1p(#distinct seeds): 1 seed → 0.69, 3 seeds → 1.39.
-W_SEEDS = 0.5
-# genres/keywords: mean affinity in rating points (typically ±1).
-W_GENRES = 0.6
-W_KEYWORDS = 0.3
-# quality: weighted rating / 10, so one point of weighted rating is worth 0.15.
-W_QUALITY = 1.5
-# popularity: log1p(popularity) / log1p(POPULARITY_CAP), capped at 1; a small tie-breaker.
-W_POPULARITY = 0.15
+# --- hybrid weights (personalised users) ------------------------------------------------------
+# cf: the CF score divided by (support + 1)^POPULARITY_EXPONENT, then by the largest |value|
+# among the candidates, so it is in [−1, 1]. The division damps the popularity bias of
+# item-to-item CF (a blockbuster is everyone's neighbour) and widens catalog coverage.
+W_CF = 1.0
+POPULARITY_EXPONENT = 0.35
+# content: cosine(film, taste vector), typically 0.1–0.7 for all-MiniLM-L6-v2.
+W_CONTENT = 0.5
+# quality: (weighted rating − BAYES_PRIOR_MEAN) / 2, roughly −1…+1.
+W_QUALITY = 0.05
+# tmdb: log1p(#history films whose TMDB /recommendations or /similar list it is on).
+W_TMDB = 0.15
+# preferred: the film has a genre the user asked for (onboarding or a question), 0/1.
+W_PREFERRED = 0.3
+# avoid: similarity to an avoid topic above AVOID_MIN_SIMILARITY, rescaled to 0–1, plus 1 for a
+# keyword hit; topics push films down, they never ban them.
+W_AVOID = 0.6
+AVOID_MIN_SIMILARITY = 0.3
+# novelty: highest Jaccard overlap of genres + keywords with a recently shown film.
+W_NOVELTY = 0.15
+# repeat: how much the film's primary genre and decade exceed a third of recent picks.
+W_REPEAT = 0.3
+REPEAT_FAIR_SHARE = 1 / 3
+
+# --- cold start: popular, well-rated, diverse (diversity comes from MMR in picks) -------------
+W_COLD_QUALITY = 1.0  # (weighted rating − C) / 2
+W_COLD_POPULARITY = 0.5  # popularity_term, 0–1
 
 REASON_VALUES_MAX = 2  # seed titles, genres or keywords named per reason
 
@@ -164,77 +185,156 @@ def popularity_term(popularity: float) -> float:
 # --- scoring ---------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class RecentPicks:
+    """What the user was shown lately, for the novelty and repeat terms.
+
+    `films`: features of recently shown films (any order); empty for a new user.
+    """
+
+    films: tuple[FilmFeatures, ...] = ()
+
+    def genre_share(self, genre: str) -> float:
+        if not self.films:
+            return 0.0
+        return sum(1 for f in self.films if f.genres[:1] == (genre,)) / len(self.films)
+
+    def decade_share(self, decade: int) -> float:
+        if not self.films:
+            return 0.0
+        return sum(1 for f in self.films if decade_of(f.year) == decade) / len(self.films)
+
+
 def score_candidates(
-    candidates: Iterable[Candidate], taste: TasteProfile, *, exclude: Collection[int]
+    candidates: Iterable[Candidate],
+    taste: TasteProfile,
+    *,
+    exclude: Collection[int],
+    recent: RecentPicks = RecentPicks(),
+    preferred_genres: Collection[str] = (),
 ) -> list[ScoredCandidate]:
     """Score candidates for a user: best first (score desc, then tmdb_id asc).
 
-    Films in `exclude` or in the user's history (`taste.seed_titles`) never appear.
-    Duplicates (same tmdb_id) are merged: the first one's features, the union of seeds,
-    `from_popular` if any was. Components (weights are the W_* constants):
-    seeds = log1p(#distinct seeds); genres = mean genre affinity over the film's genres;
-    keywords = mean affinity over the film's keywords the profile knows; quality =
-    `quality_prior`; popularity = `popularity_term`. In cold start only genres, quality and
-    popularity count (seeds and keywords are 0).
+    Hard rule: films in `exclude` or in the user's history (`taste.seed_titles`) never appear.
+    Duplicates (same tmdb_id) are merged (`merge_candidates`).
 
-    Reasons, most important first, each where true: SIMILAR_TO (up to 2 seed titles, highest
-    seed signal first), SHARED_GENRES / SHARED_KEYWORDS (up to 2 of the film's names with
-    affinity ≥ POSITIVE_AFFINITY_MIN), HIGHLY_RATED (weighted rating ≥ HIGHLY_RATED_MIN). With
-    none of those: POPULAR for popularity-fallback films, HIGHLY_RATED for films whose weighted
-    rating beats BAYES_PRIOR_MEAN, POPULAR otherwise.
+    Personalised (not `is_cold_start(taste)`, or any candidate has a CF or content signal),
+    score = W_CF·cf + W_CONTENT·content + W_QUALITY·quality + W_TMDB·tmdb + W_PREFERRED·preferred
+    − W_AVOID·avoid − W_NOVELTY·novelty − W_REPEAT·repeat (see the W_* constants).
+    Cold start: W_COLD_QUALITY·quality + W_COLD_POPULARITY·popularity + W_PREFERRED·preferred
+    − the same avoid, novelty and repeat terms. `components` holds each weighted term.
     """
     excluded = set(exclude) | set(taste.seed_titles)
-    merged = _merge(c for c in candidates if c.film.tmdb_id not in excluded)
-    cold = is_cold_start(taste)
-    scored = [_score(candidate, taste, cold) for candidate in merged]
+    merged = [c for c in merge_candidates(candidates) if c.film.tmdb_id not in excluded]
+    adjusted = {c.film.tmdb_id: _cf_adjusted(c) for c in merged}
+    scale = max((abs(v) for v in adjusted.values()), default=0.0)
+    personal = not is_cold_start(taste) or scale > 0 or any(c.content is not None for c in merged)
+    preferred = set(preferred_genres)
+    scored = []
+    for c in merged:
+        film = c.film
+        quality = (bayesian_rating(film.vote_average, film.vote_count) - BAYES_PRIOR_MEAN) / 2
+        components: dict[str, float] = {}
+        if personal:
+            components["cf"] = W_CF * (adjusted[film.tmdb_id] / scale if scale else 0.0)
+            components["content"] = W_CONTENT * (c.content or 0.0)
+            components["quality"] = W_QUALITY * quality
+            components["tmdb"] = W_TMDB * math.log1p(
+                len(c.similar_seeds) if CandidateSource.TMDB in c.sources else 0
+            )
+        else:
+            components["quality"] = W_COLD_QUALITY * quality
+            components["popularity"] = W_COLD_POPULARITY * popularity_term(film.popularity)
+        components["preferred"] = W_PREFERRED * (1.0 if preferred.intersection(film.genres) else 0.0)
+        components["avoid"] = -W_AVOID * avoid_term(c)
+        components["novelty"] = -W_NOVELTY * novelty_term(film, recent)
+        components["repeat"] = -W_REPEAT * repeat_term(film, recent)
+        scored.append(ScoredCandidate(c, sum(components.values()), components, explain(c, taste)))
     return sorted(scored, key=lambda s: (-s.score, s.candidate.film.tmdb_id))
 
 
-def _merge(candidates: Iterable[Candidate]) -> list[Candidate]:
+def merge_candidates(candidates: Iterable[Candidate]) -> list[Candidate]:
+    """One candidate per tmdb_id: the first one's film, the union of sources, the strongest of
+    each signal (cf, content, avoid), and the seeds of all, first seen first."""
     merged: dict[int, Candidate] = {}
-    for candidate in candidates:
-        first = merged.get(candidate.film.tmdb_id)
+    for c in candidates:
+        first = merged.get(c.film.tmdb_id)
         if first is None:
-            merged[candidate.film.tmdb_id] = candidate
-        else:
-            merged[candidate.film.tmdb_id] = Candidate(
-                film=first.film,
-                seeds=first.seeds + candidate.seeds,
-                from_popular=first.from_popular or candidate.from_popular,
-            )
-    return [Candidate(c.film, tuple(sorted(set(c.seeds))), c.from_popular) for c in merged.values()]
+            merged[c.film.tmdb_id] = c
+            continue
+        merged[c.film.tmdb_id] = Candidate(
+            film=first.film,
+            sources=first.sources | c.sources,
+            cf=first.cf if first.cf else c.cf,
+            cf_support=max(first.cf_support, c.cf_support),
+            content=_max_optional(first.content, c.content),
+            avoid=max(first.avoid, c.avoid),
+            avoid_keyword=first.avoid_keyword or c.avoid_keyword,
+            cf_seeds=tuple(dict.fromkeys(first.cf_seeds + c.cf_seeds)),
+            similar_seeds=tuple(dict.fromkeys(first.similar_seeds + c.similar_seeds)),
+        )
+    return list(merged.values())
 
 
-def _score(candidate: Candidate, taste: TasteProfile, cold: bool) -> ScoredCandidate:
-    film = candidate.film
-    components = {
-        "seeds": 0.0 if cold else W_SEEDS * math.log1p(len(candidate.seeds)),
-        "genres": W_GENRES * _mean(taste.genre_affinity.get(g, 0.0) for g in dict.fromkeys(film.genres)),
-        "keywords": 0.0 if cold else W_KEYWORDS * _mean_known(film.keywords, taste.keyword_affinity),
-        "quality": W_QUALITY * quality_prior(film),
-        "popularity": W_POPULARITY * popularity_term(film.popularity),
-    }
-    return ScoredCandidate(candidate, sum(components.values()), components, _reasons(candidate, taste))
+def _max_optional(a: float | None, b: float | None) -> float | None:
+    if a is None:
+        return b
+    return a if b is None else max(a, b)
 
 
-def _mean(values: Iterable[float]) -> float:
-    items = list(values)
-    return fmean(items) if items else 0.0
+def _cf_adjusted(c: Candidate) -> float:
+    return c.cf / (c.cf_support + 1) ** POPULARITY_EXPONENT if c.cf else 0.0
 
 
-def _mean_known(names: Iterable[str], affinity: Mapping[str, float]) -> float:
-    return _mean(affinity[name] for name in dict.fromkeys(names) if name in affinity)
+def avoid_term(c: Candidate) -> float:
+    """0–2: similarity above AVOID_MIN_SIMILARITY rescaled to 0–1, plus 1 for a keyword hit."""
+    semantic = max(0.0, c.avoid - AVOID_MIN_SIMILARITY) / (1 - AVOID_MIN_SIMILARITY)
+    return min(semantic, 1.0) + (1.0 if c.avoid_keyword else 0.0)
+
+
+def novelty_term(film: FilmFeatures, recent: RecentPicks) -> float:
+    """0–1: the highest Jaccard overlap of the film's genres + keywords with a recently shown
+    film's (1 = the same tags as something just shown)."""
+    tags = set(film.genres) | set(film.keywords)
+    if not tags:
+        return 0.0
+    best = 0.0
+    for other in recent.films:
+        if other.tmdb_id == film.tmdb_id:
+            return 1.0
+        other_tags = set(other.genres) | set(other.keywords)
+        if other_tags:
+            best = max(best, len(tags & other_tags) / len(tags | other_tags))
+    return best
+
+
+def repeat_term(film: FilmFeatures, recent: RecentPicks) -> float:
+    """0–~1.3: how far the film's primary genre and its decade exceed REPEAT_FAIR_SHARE of the
+    recent picks (an over-represented genre or decade is pushed down)."""
+    term = 0.0
+    if film.genres:
+        term += max(0.0, recent.genre_share(film.genres[0]) - REPEAT_FAIR_SHARE)
+    decade = decade_of(film.year)
+    if decade is not None:
+        term += max(0.0, recent.decade_share(decade) - REPEAT_FAIR_SHARE)
+    return term
 
 
 # --- reasons ---------------------------------------------------------------------------------
 
 
-def _reasons(candidate: Candidate, taste: TasteProfile) -> tuple[Reason, ...]:
+def explain(candidate: Candidate, taste: TasteProfile) -> tuple[Reason, ...]:
+    """The candidate's reasons, most important first, each only where true:
+    FANS_ALSO_LOVED (up to 2 CF seed titles), SIMILAR_TO (up to 2 similar liked films),
+    SHARED_GENRES / SHARED_KEYWORDS (the film's names with affinity ≥ POSITIVE_AFFINITY_MIN),
+    HIGHLY_RATED (weighted rating ≥ HIGHLY_RATED_MIN). With none of those: HIGHLY_RATED when the
+    weighted rating beats BAYES_PRIOR_MEAN, POPULAR otherwise."""
     film = candidate.film
     weighted = bayesian_rating(film.vote_average, film.vote_count)
     rating = f"{film.vote_average:.1f}"
     found = [
-        (ReasonKind.SIMILAR_TO, _seed_titles(candidate.seeds, taste)),
+        (ReasonKind.FANS_ALSO_LOVED, _seed_titles(candidate.cf_seeds, taste)),
+        (ReasonKind.SIMILAR_TO, _seed_titles(candidate.similar_seeds, taste, exclude=candidate.cf_seeds)),
         (ReasonKind.SHARED_GENRES, _positive(film.genres, taste.genre_affinity)),
         (ReasonKind.SHARED_KEYWORDS, _positive(film.keywords, taste.keyword_affinity)),
         (ReasonKind.HIGHLY_RATED, (rating,) if weighted >= HIGHLY_RATED_MIN else ()),
@@ -242,15 +342,16 @@ def _reasons(candidate: Candidate, taste: TasteProfile) -> tuple[Reason, ...]:
     reasons = tuple(Reason(kind, values) for kind, values in found if values)
     if reasons:
         return reasons
-    if weighted > BAYES_PRIOR_MEAN and not candidate.from_popular:
+    if weighted > BAYES_PRIOR_MEAN:
         return (Reason(ReasonKind.HIGHLY_RATED, (rating,)),)
     return (Reason(ReasonKind.POPULAR),)
 
 
-def _seed_titles(seeds: Iterable[int], taste: TasteProfile) -> tuple[str, ...]:
-    known = [seed for seed in seeds if seed in taste.seed_titles]
-    known.sort(key=lambda seed: (-taste.seed_signals.get(seed, 0.0), taste.seed_titles[seed], seed))
-    return tuple(dict.fromkeys(taste.seed_titles[seed] for seed in known))[:REASON_VALUES_MAX]
+def _seed_titles(seeds: Iterable[int], taste: TasteProfile, exclude: Iterable[int] = ()) -> tuple[str, ...]:
+    """Titles of up to REASON_VALUES_MAX seeds, in the given order (strongest first)."""
+    skip = set(exclude)
+    titles = (taste.seed_titles[s] for s in seeds if s in taste.seed_titles and s not in skip)
+    return tuple(dict.fromkeys(titles))[:REASON_VALUES_MAX]
 
 
 def _positive(names: Iterable[str], affinity: Mapping[str, float]) -> tuple[str, ...]:

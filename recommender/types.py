@@ -43,23 +43,46 @@ class HistoryEntry:
     liked: bool = False
 
 
+class CandidateSource(StrEnum):
+    """Where a candidate came from (a film may come from several)."""
+
+    CF = "cf"  # item-to-item collaborative filtering over all users' ratings
+    TASTE = "taste"  # nearest films to the user's taste vector (pgvector ANN)
+    TMDB = "tmdb"  # TMDB /recommendations or /similar of the user's best films
+    POPULAR = "popular"  # popular, well-rated catalog films (the prior)
+
+
 @dataclass(frozen=True, slots=True)
 class Candidate:
-    """A film that could be recommended.
+    """A film that could be recommended, with the signals the scorer combines.
 
-    `seeds` are the tmdb ids of the user's films whose TMDB recommendations/similar lists
-    contained it; `from_popular` marks films that came from the popularity fallback.
+    - `cf`: raw item-to-item CF score Σᵢ wᵢ·B[i, j] (unbounded, 0 when unreached);
+      `cf_support`: users who had the film in the CF model's training data.
+    - `content`: cosine similarity (−1…1) of the film's vector to the user's taste vector;
+      None when either vector is missing.
+    - `avoid`: highest cosine similarity of the film's vector to one of the user's avoid
+      topics (0 without topics); `avoid_keyword`: a topic's words appear in the film's title,
+      genres or keywords.
+    - `cf_seeds`: history films behind the CF score (strongest first); `similar_seeds`:
+      liked history films closest to it (TMDB related lists or embedding neighbours).
     """
 
     film: FilmFeatures
-    seeds: tuple[int, ...] = ()
-    from_popular: bool = False
+    sources: frozenset[CandidateSource] = frozenset()
+    cf: float = 0.0
+    cf_support: int = 0
+    content: float | None = None
+    avoid: float = 0.0
+    avoid_keyword: bool = False
+    cf_seeds: tuple[int, ...] = ()
+    similar_seeds: tuple[int, ...] = ()
 
 
 class ReasonKind(StrEnum):
     """Why a film is recommended; the bot turns these into sentences."""
 
-    SIMILAR_TO = "similar_to"  # values: titles of seed films
+    SIMILAR_TO = "similar_to"  # values: titles of liked films it is close to
+    FANS_ALSO_LOVED = "fans_also_loved"  # values: titles of liked films whose fans loved it (CF)
     SHARED_GENRES = "shared_genres"  # values: the film's genres with positive affinity, best first
     SHARED_KEYWORDS = "shared_keywords"  # values: the film's keywords with positive affinity
     HIGHLY_RATED = "highly_rated"  # values: TMDB vote average, e.g. ("8.4",)
@@ -81,8 +104,8 @@ class Reason:
 class ScoredCandidate:
     """A candidate with its score, the weighted components that sum to it, and its reasons.
 
-    `components` maps component name ("seeds", "genres", "keywords", "quality", "popularity")
-    to its weighted contribution; `score == sum(components.values())`. `reasons` is
+    `components` maps component name (see `recommender.scoring.score_candidates`) to its
+    weighted contribution; `score == sum(components.values())`. `reasons` is
     non-empty, most important first.
     """
 
@@ -137,6 +160,7 @@ class TasteProfile:
 
 __all__ = [
     "Candidate",
+    "CandidateSource",
     "FilmFeatures",
     "HistoryEntry",
     "Pick",

@@ -203,6 +203,18 @@ class FilmRepository:
         stmt = stmt.order_by((func.ln(1 + Film.popularity) * Film.vote_average).desc()).limit(limit)
         return list(await self.session.scalars(stmt))
 
+    async def top_genres(self, limit: int) -> list[str]:
+        """The catalog's most common genre names, most common first."""
+        genre = func.unnest(Film.genres).column_valued("genre")
+        stmt = (
+            select(genre, func.count().label("n"))
+            .select_from(Film)
+            .group_by(genre)
+            .order_by(func.count().desc(), genre)
+            .limit(limit)
+        )
+        return [row[0] for row in await self.session.execute(stmt)]
+
 
 def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

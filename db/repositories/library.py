@@ -25,6 +25,8 @@ class LogRow:
     watched_on: dt.date | None
     liked: bool
     on_watchlist: bool
+    #: when the rating (or watch) was logged; orders the history for recency weighting
+    rated_at: dt.datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +59,7 @@ class LibraryRepository:
                     "watched_on": r.watched_on,
                     "liked": r.liked,
                     "on_watchlist": r.on_watchlist,
+                    "rated_at": r.rated_at,
                     "source": source,
                 }
                 for r in rows[start : start + batch]
@@ -72,6 +75,7 @@ class LibraryRepository:
                         "watched_on": func.greatest(UserFilm.watched_on, ex.watched_on),
                         "liked": UserFilm.liked | ex.liked,
                         "on_watchlist": UserFilm.on_watchlist | ex.on_watchlist,
+                        "rated_at": func.greatest(UserFilm.rated_at, ex.rated_at),
                         "source": ex.source,
                     },
                 )
@@ -85,6 +89,7 @@ class LibraryRepository:
             rating=rating,
             watched=True,
             watched_on=func.current_date(),
+            rated_at=func.now(),
             source=source,
         )
         await self.session.execute(
@@ -95,27 +100,61 @@ class LibraryRepository:
                     "watched": True,
                     "watched_on": stmt.excluded.watched_on,
                     "on_watchlist": False,
+                    "rated_at": func.now(),
                     "source": source,
                 },
             )
         )
 
-    async def history(self, user_id: int) -> list[tuple[UserFilm, Film]]:
-        """Every film in the user's log that was rated, watched or liked, with its catalog row."""
+    async def like(self, user_id: int, tmdb_id: int, *, source: str) -> None:
+        """Mark a film liked (onboarding taps); keeps any rating. Undoes "not interested"."""
+        stmt = insert(UserFilm).values(
+            user_id=user_id, tmdb_id=tmdb_id, liked=True, rated_at=func.now(), source=source
+        )
+        await self.session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=[UserFilm.user_id, UserFilm.tmdb_id],
+                set_={"liked": True, "not_interested": False, "rated_at": func.now()},
+            )
+        )
+
+    async def mark_not_interested(self, user_id: int, tmdb_id: int, *, source: str) -> None:
+        """🚫: the film is never recommended to this user again and counts as a dislike."""
+        stmt = insert(UserFilm).values(
+            user_id=user_id, tmdb_id=tmdb_id, not_interested=True, rated_at=func.now(), source=source
+        )
+        await self.session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=[UserFilm.user_id, UserFilm.tmdb_id],
+                set_={"not_interested": True, "rated_at": func.now()},
+            )
+        )
+
+    async def history(self, user_id: int, *, limit: int | None = None) -> list[tuple[UserFilm, Film]]:
+        """Every film in the user's log that was rated, watched, liked or marked 🚫, with its
+        catalog row, most recent first (`rated_at`, then `updated_at`)."""
         stmt = (
             select(UserFilm, Film)
             .join(Film, Film.tmdb_id == UserFilm.tmdb_id)
             .where(
                 UserFilm.user_id == user_id,
-                or_(UserFilm.rating.is_not(None), UserFilm.watched, UserFilm.liked),
+                or_(
+                    UserFilm.rating.is_not(None),
+                    UserFilm.watched,
+                    UserFilm.liked,
+                    UserFilm.not_interested,
+                ),
             )
+            .order_by(UserFilm.rated_at.desc().nulls_last(), UserFilm.updated_at.desc(), UserFilm.tmdb_id)
+            .limit(limit)
         )
         return [(uf, film) for uf, film in await self.session.execute(stmt)]
 
     async def seen_ids(self, user_id: int) -> set[int]:
-        """TMDB ids the user rated or watched (never recommended)."""
+        """TMDB ids never to recommend: rated, watched or marked not interested."""
         stmt = select(UserFilm.tmdb_id).where(
-            UserFilm.user_id == user_id, or_(UserFilm.rating.is_not(None), UserFilm.watched)
+            UserFilm.user_id == user_id,
+            or_(UserFilm.rating.is_not(None), UserFilm.watched, UserFilm.not_interested),
         )
         return set(await self.session.scalars(stmt))
 
@@ -206,6 +245,11 @@ class LibraryRepository:
         return await self.session.scalar(
             select(func.length(Review.text)).where(Review.id == review_id, Review.user_id == user_id)
         )
+
+    async def review_ids(self, user_id: int) -> list[int]:
+        """Ids of the user's non-empty reviews."""
+        stmt = select(Review.id).where(Review.user_id == user_id, Review.text != "").order_by(Review.id)
+        return list(await self.session.scalars(stmt))
 
     async def counts(self, user_id: int) -> dict[str, int]:
         """Numbers for /start and import summaries: rated, watched, reviews."""

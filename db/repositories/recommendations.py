@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import Recommendation, RecommendationItem
+from db.models import Film, Recommendation, RecommendationItem
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +51,17 @@ class RecommendationRepository:
             RecommendationItem.user_id == user_id, RecommendationItem.created_at >= func.now() - since
         )
         return set(await self.session.scalars(stmt))
+
+    async def recent_films(self, user_id: int, limit: int) -> list[Film]:
+        """Films of the user's `limit` most recently shown items, newest first."""
+        stmt = (
+            select(Film)
+            .join(RecommendationItem, RecommendationItem.tmdb_id == Film.tmdb_id)
+            .where(RecommendationItem.user_id == user_id)
+            .order_by(RecommendationItem.created_at.desc(), RecommendationItem.id.desc())
+            .limit(limit)
+        )
+        return list(await self.session.scalars(stmt))
 
     async def get_for_user(self, item_id: int, user_id: int) -> RecommendationItem | None:
         """The item, only if it belongs to this user."""
