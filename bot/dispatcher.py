@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import procrastinate
 from aiogram import Dispatcher
 from aiogram.fsm.storage.base import BaseStorage
 from aiogram.fsm.storage.memory import MemoryStorage
@@ -12,7 +13,7 @@ from aiogram.utils.i18n import I18n, SimpleI18nMiddleware
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.flows import review
-from bot.handlers import callbacks, commands, errors, fallback
+from bot.handlers import avoid, callbacks, commands, errors, fallback, onboarding
 from bot.middlewares import (
     CommandLeavesFlowMiddleware,
     DatabaseMiddleware,
@@ -32,15 +33,19 @@ def build_dispatcher(
     services: ServiceFactory,
     *,
     storage: BaseStorage | None = None,
+    job_app: procrastinate.App | None = None,
 ) -> Dispatcher:
-    """Workflow data (`settings`, `session_factory`, `service_factory`) reaches middlewares
-    and handlers by name; `feed_update(..., **overrides)` can replace it per update."""
+    """Workflow data (`settings`, `session_factory`, `service_factory`, `job_app`) reaches
+    middlewares and handlers by name; `feed_update(..., **overrides)` can replace it per
+    update. Without `job_app`, background jobs the services ask for are not queued (the
+    worker's sweep still finds the work)."""
     i18n = I18n(path=LOCALES, default_locale="en", domain="messages")
     dp = Dispatcher(
         storage=storage or MemoryStorage(),
         settings=settings,
         session_factory=session_factory,
         service_factory=services,
+        job_app=job_app,
         i18n=i18n,
     )
 
@@ -56,6 +61,8 @@ def build_dispatcher(
         commands.router,
         review.router,
         callbacks.router,
+        avoid.router,
+        onboarding.router,
         fallback.router,  # last: answers whatever nothing else took
     )
     return dp

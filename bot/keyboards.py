@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from enum import StrEnum
 
 from aiogram.filters.callback_data import CallbackData
@@ -10,16 +10,21 @@ from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
+from domain.avoid import AvoidTopicInfo
 from domain.entities import FilmInfo
+
+#: Prefix of a selected button in toggle keyboards (onboarding films and genres).
+CHECK = "✓ "
 
 
 class PickAction(StrEnum):
     WATCHED = "w"
     SKIP = "s"
+    NOT_INTERESTED = "n"
 
 
 class PickCallback(CallbackData, prefix="pick"):
-    """✅ / ⏭ under a recommended film; `item_id` is the recommendation item."""
+    """✅ / ⏭ / 🚫 under a recommended film; `item_id` is the recommendation item."""
 
     action: PickAction
     item_id: int
@@ -47,6 +52,28 @@ class FlowCallback(CallbackData, prefix="flow"):
     action: FlowAction
 
 
+class AvoidRemove(CallbackData, prefix="avoid"):
+    """❌ next to one of the user's avoid topics; `topic_id` is the topic's row id."""
+
+    topic_id: int
+
+
+class OnboardFilm(CallbackData, prefix="ob_film"):
+    """A popular film offered at cold start: tapping it means "I liked it"."""
+
+    tmdb_id: int
+
+
+class OnboardGenre(CallbackData, prefix="ob_genre"):
+    """A genre offered at cold start, by its position in the offered list (kept in FSM data)."""
+
+    index: int
+
+
+class OnboardDone(CallbackData, prefix="ob_done"):
+    """🎬 Show picks: leave onboarding and recommend."""
+
+
 def stars(halves: int) -> str:
     """Letterboxd-style stars: 9 → "★★★★½"."""
     return "★" * (halves // 2) + ("½" if halves % 2 else "")
@@ -56,6 +83,43 @@ def pick_keyboard(item_id: int) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
     kb.button(text=_("✅ Watched"), callback_data=PickCallback(action=PickAction.WATCHED, item_id=item_id))
     kb.button(text=_("⏭ Skip"), callback_data=PickCallback(action=PickAction.SKIP, item_id=item_id))
+    kb.button(
+        text=_("🚫 Not interested"),
+        callback_data=PickCallback(action=PickAction.NOT_INTERESTED, item_id=item_id),
+    )
+    return kb.as_markup()
+
+
+def avoid_keyboard(topics: Sequence[AvoidTopicInfo]) -> InlineKeyboardMarkup | None:
+    """One ❌ button per topic (None without topics: Telegram refuses an empty keyboard)."""
+    if not topics:
+        return None
+    kb = InlineKeyboardBuilder()
+    for topic in topics:
+        kb.button(text=f"❌ {topic.topic}"[:60], callback_data=AvoidRemove(topic_id=topic.id))
+    kb.adjust(1)
+    return kb.as_markup()
+
+
+def onboarding_keyboard(
+    films: Sequence[tuple[int, str]],
+    genres: Sequence[str],
+    *,
+    liked: Collection[int] = (),
+    selected: Collection[str] = (),
+) -> InlineKeyboardMarkup:
+    """Films (`(tmdb_id, label)`, one per row) and genres (three per row) to tap, then 🎬.
+    Liked films and selected genres are marked "✓ "."""
+    kb = InlineKeyboardBuilder()
+    for tmdb_id, label in films:
+        mark = CHECK if tmdb_id in liked else ""
+        kb.button(text=f"{mark}{label}"[:60], callback_data=OnboardFilm(tmdb_id=tmdb_id))
+    for index, genre in enumerate(genres):
+        mark = CHECK if genre in selected else ""
+        kb.button(text=f"{mark}{genre}", callback_data=OnboardGenre(index=index))
+    kb.button(text=_("🎬 Show picks"), callback_data=OnboardDone())
+    genre_rows = [3] * (len(genres) // 3) + ([len(genres) % 3] if len(genres) % 3 else [])
+    kb.adjust(*[1] * len(films), *genre_rows, 1)
     return kb.as_markup()
 
 

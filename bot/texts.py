@@ -7,6 +7,7 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.i18n import ngettext
 from aiogram.utils.text_decorations import html_decoration as hd
 
+from domain.avoid import MAX_TOPIC_CHARS, MAX_TOPICS, AvoidTopicInfo
 from domain.entities import FilmInfo, Slot
 from domain.profile import ProfileSummary
 from domain.recommendations import ShownPick
@@ -17,6 +18,7 @@ def commands_help() -> str:
     return _(
         "/review — rate and review a film you watched\n"
         "/recommend — three films picked for you\n"
+        "/avoid — see less of a topic, e.g. /avoid gore\n"
         "/myid — your Telegram id (for the Letterboxd import)\n"
         "/cancel — leave what you are doing\n"
         "/help — this list"
@@ -188,6 +190,8 @@ def reason_text(reason: Reason) -> str:
     match reason.kind:
         case ReasonKind.SIMILAR_TO:
             return _("Because you loved {titles}.").format(titles=_names(v))
+        case ReasonKind.FANS_ALSO_LOVED:
+            return _("People who loved {titles} loved this too.").format(titles=_names(v))
         case ReasonKind.SHARED_GENRES:
             return _("You rate {genres} films highly.").format(genres=_names(v))
         case ReasonKind.SHARED_KEYWORDS:
@@ -222,5 +226,76 @@ def marked_watched() -> str:
     return _("✅ Marked as watched.")
 
 
+def not_interested() -> str:
+    return _("🚫 Got it: I won't suggest it again.")
+
+
 def already_done() -> str:
     return _("Already noted.")
+
+
+# --- cold-start onboarding -----------------------------------------------------------------
+
+
+def onboarding_intro() -> str:
+    return _(
+        "I don't know your taste yet: tap films you liked and genres you enjoy, then 🎬 Show picks. "
+        "Nothing here you've seen? Tap it right away and I'll start with popular films."
+    )
+
+
+def onboarding_liked(film: FilmInfo) -> str:
+    """A callback answer: plain text, no HTML."""
+    return _("Noted: you liked {film}.").format(film=film.label)
+
+
+def onboarding_use_buttons() -> str:
+    return _(
+        "Tap the films you liked and the genres you enjoy above, then 🎬 Show picks. "
+        "To rate a film that isn't there, use /review."
+    )
+
+
+# --- /avoid -------------------------------------------------------------------------------
+
+
+def avoid_added(topic: str) -> str:
+    return _(
+        "Noted: films close to “{topic}” will come up less often (not banned, just pushed down). "
+        "/avoid lists your topics."
+    ).format(topic=hd.quote(topic))
+
+
+def avoid_refused(reason: str) -> str:
+    """`reason` of an AvoidTopicError: "empty", "too_long" or "too_many"."""
+    if reason == "too_long":
+        return _(
+            "That topic is too long: keep it under {n} characters, like “gore” or “slow romance”."
+        ).format(n=MAX_TOPIC_CHARS)
+    if reason == "too_many":
+        return _("You already have {n} topics. Remove one with /avoid before adding another.").format(
+            n=MAX_TOPICS
+        )
+    return avoid_how_to()
+
+
+def avoid_how_to() -> str:
+    return _(
+        "Tell me what you'd rather see less of, in a few words: /avoid gore or /avoid slow romance. "
+        "Films close to it will come up less often."
+    )
+
+
+def avoid_list(topics: list[AvoidTopicInfo]) -> str:
+    if not topics:
+        return _("You aren't avoiding anything yet.") + "\n" + avoid_how_to()
+    lines = "\n".join(f"• {hd.quote(t.topic)}" for t in topics)
+    return (
+        _("Films close to these topics come up less often:")
+        + f"\n{lines}\n\n"
+        + _("Tap ❌ to remove a topic; /avoid and a few words adds one.")
+    )
+
+
+def avoid_removed() -> str:
+    return _("Removed.")

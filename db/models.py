@@ -142,7 +142,7 @@ class UserFilm(Base):
 
     __table_args__ = (
         CheckConstraint(RATING_CHECK, name="rating_half_steps"),
-        CheckConstraint("source IN ('bot', 'letterboxd')", name="source_known"),
+        CheckConstraint("source IN ('bot', 'letterboxd', 'movielens')", name="source_known"),
         Index("ix_user_films_tmdb_id", "tmdb_id"),
     )
 

@@ -7,10 +7,6 @@ or per CLI command.
 
 from __future__ import annotations
 
-import contextlib
-
-from pgvector.asyncpg import register_vector
-from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
@@ -27,19 +23,11 @@ def sync_url(url: str) -> str:
 
 
 def create_engine(url: str, *, pool_size: int = 5, echo: bool = False) -> AsyncEngine:
-    """Create the process-wide engine. pgvector's codec is registered on every connection
-    when the `vector` extension exists (it is created by the first migration)."""
-    engine = create_async_engine(
+    """Create the process-wide engine. Vectors travel as pgvector's text form, converted by
+    the `pgvector.sqlalchemy.Vector` column type (no asyncpg codec, so the two never clash)."""
+    return create_async_engine(
         async_url(url), pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, echo=echo
     )
-
-    @event.listens_for(engine.sync_engine, "connect")
-    def _register_vector(dbapi_connection, _record):  # type: ignore[no-untyped-def]
-        # before the first migration the extension does not exist yet
-        with contextlib.suppress(ValueError):
-            dbapi_connection.run_async(register_vector)
-
-    return engine
 
 
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

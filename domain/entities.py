@@ -11,6 +11,7 @@ class Source(StrEnum):
 
     BOT = "bot"
     LETTERBOXD = "letterboxd"
+    MOVIELENS = "movielens"  # ratings loaded by bench/recommend_quality.py
 
 
 class Slot(StrEnum):

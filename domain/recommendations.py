@@ -208,7 +208,7 @@ class RecommendationService:
         )
         if taste_vector is not None and self.embedding_model:
             for tmdb_id, _sim in await self.vectors.nearest_films(
-                self.embedding_model, taste_vector, limit=TASTE_CANDIDATES + len(exclude & set(weights))
+                self.embedding_model, taste_vector, limit=TASTE_CANDIDATES, exclude=exclude
             ):
                 sources.setdefault(tmdb_id, set()).add(CandidateSource.TASTE)
 
@@ -332,7 +332,7 @@ class RecommendationService:
     # --- cold start ------------------------------------------------------------------------------
     async def needs_onboarding(self, user_id: int) -> bool:
         """True when the user has no rated, watched or liked film (nothing to personalise)."""
-        return not await self.library.history(user_id, limit=1)
+        return not await self.library.has_signal(user_id)
 
     async def onboarding_films(self, user_id: int, limit: int = 8) -> list[FilmInfo]:
         """Popular, well-rated films of different genres and decades (MMR over the most

@@ -1,4 +1,4 @@
-"""Buttons under recommended films: ✅ Watched (→ review flow) and ⏭ Skip."""
+"""Buttons under recommended films: ✅ Watched (→ review flow), ⏭ Skip and 🚫 Not interested."""
 
 from __future__ import annotations
 
@@ -27,6 +27,18 @@ async def skip(
 ) -> None:
     outcome = await recommendations.feedback(user.id, callback_data.item_id, ItemStatus.SKIPPED)
     await _answer(callback, message, outcome, done_text=texts.skipped())
+
+
+@router.callback_query(PickCallback.filter(F.action == PickAction.NOT_INTERESTED), with_message)
+async def not_interested(
+    callback: CallbackQuery,
+    callback_data: PickCallback,
+    message: Message,
+    user: User,
+    recommendations: RecommendationService,
+) -> None:
+    outcome = await recommendations.feedback(user.id, callback_data.item_id, ItemStatus.NOT_INTERESTED)
+    await _answer(callback, message, outcome, done_text=texts.not_interested())
 
 
 @router.callback_query(PickCallback.filter(F.action == PickAction.WATCHED), with_message)

@@ -1,12 +1,14 @@
-"""/start, /help, /myid, /cancel, /recommend."""
+"""/start, /help, /myid, /cancel, /recommend (→ onboarding for a new user)."""
 
 from __future__ import annotations
 
 from aiogram import Router
 from aiogram.filters import Command, CommandStart
+from aiogram.fsm.context import FSMContext
 from aiogram.types import Message
 
-from bot import keyboards, texts
+from bot import texts
+from bot.flows.onboarding import send_picks, start_onboarding
 from db.models import User
 from domain.profile import ProfileService
 from domain.recommendations import RecommendationService
@@ -36,11 +38,12 @@ async def cancel(message: Message, left_state: str | None) -> None:
 
 
 @router.message(Command("recommend"), flags={"rate_limit": "recommend"})
-async def recommend(message: Message, user: User, recommendations: RecommendationService) -> None:
-    result = await recommendations.recommend(user.id)
-    if result.cold_start:
-        await message.answer(texts.cold_start_hint())
-    if not result.picks:
-        await message.answer(texts.no_picks())
-    for pick in result.picks:
-        await message.answer(texts.pick_card(pick), reply_markup=keyboards.pick_keyboard(pick.item_id))
+async def recommend(
+    message: Message, user: User, state: FSMContext, recommendations: RecommendationService
+) -> None:
+    """Three cards; a user without any rated, watched or liked film gets the onboarding grid first."""
+    if await recommendations.needs_onboarding(user.id) and await start_onboarding(
+        message, state, user.id, recommendations
+    ):
+        return
+    await send_picks(message, await recommendations.recommend(user.id))

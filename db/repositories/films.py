@@ -205,15 +205,14 @@ class FilmRepository:
 
     async def top_genres(self, limit: int) -> list[str]:
         """The catalog's most common genre names, most common first."""
-        genre = func.unnest(Film.genres).column_valued("genre")
+        names = select(func.unnest(Film.genres).label("genre")).subquery()
         stmt = (
-            select(genre, func.count().label("n"))
-            .select_from(Film)
-            .group_by(genre)
-            .order_by(func.count().desc(), genre)
+            select(names.c.genre)
+            .group_by(names.c.genre)
+            .order_by(func.count().desc(), names.c.genre)
             .limit(limit)
         )
-        return [row[0] for row in await self.session.execute(stmt)]
+        return list(await self.session.scalars(stmt))
 
 
 def _escape_like(text: str) -> str:

@@ -246,6 +246,13 @@ class LibraryRepository:
             select(func.length(Review.text)).where(Review.id == review_id, Review.user_id == user_id)
         )
 
+    async def has_signal(self, user_id: int) -> bool:
+        """Whether the user rated, watched or liked any film."""
+        stmt = select(UserFilm.tmdb_id).where(
+            UserFilm.user_id == user_id, or_(UserFilm.rating.is_not(None), UserFilm.watched, UserFilm.liked)
+        )
+        return await self.session.scalar(stmt.limit(1)) is not None
+
     async def review_ids(self, user_id: int) -> list[int]:
         """Ids of the user's non-empty reviews."""
         stmt = select(Review.id).where(Review.user_id == user_id, Review.text != "").order_by(Review.id)

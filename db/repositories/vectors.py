@@ -12,8 +12,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from sqlalchemy import delete, func, literal_column, or_, select, text, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Integer, delete, func, literal, literal_column, or_, select, text, update
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import (
@@ -26,9 +26,10 @@ from db.models import (
     UserFilm,
 )
 
-#: HNSW candidate list size for one query (pgvector's `hnsw.ef_search`, default 40). An HNSW
-#: scan returns at most ef_search rows, so it must be ≥ the LIMIT (pgvector README, "Query
-#: options").
+#: HNSW candidate list size for one query (pgvector's `hnsw.ef_search`, default 40, at most
+#: 1000). With `hnsw.iterative_scan = relaxed_order` (pgvector ≥ 0.8) the scan goes on past it
+#: until the LIMIT is met after filtering out excluded films (pgvector README, "Iterative
+#: index scans"); results may then be slightly out of order, which the scorer does not mind.
 EF_SEARCH = 200
 
 
@@ -84,18 +85,23 @@ class VectorRepository:
         return {row.tmdb_id: np.asarray(row.embedding, dtype=np.float32) for row in rows}
 
     async def nearest_films(
-        self, model: str, vector: Sequence[float] | np.ndarray, *, limit: int
+        self,
+        model: str,
+        vector: Sequence[float] | np.ndarray,
+        *,
+        limit: int,
+        exclude: Iterable[int] = (),
     ) -> list[tuple[int, float]]:
-        """The `limit` catalog films closest to `vector` (HNSW, approximate): (tmdb id,
-        cosine similarity), closest first."""
-        await self.session.execute(text(f"SET LOCAL hnsw.ef_search = {max(EF_SEARCH, limit)}"))
+        """Up to `limit` catalog films closest to `vector`, leaving out `exclude` (HNSW,
+        approximate, iterative scan): (tmdb id, cosine similarity)."""
+        await self.session.execute(text(f"SET LOCAL hnsw.ef_search = {min(max(EF_SEARCH, limit), 1000)}"))
+        await self.session.execute(text("SET LOCAL hnsw.iterative_scan = relaxed_order"))
         distance = FilmEmbedding.embedding.cosine_distance(_vec(vector))
-        rows = await self.session.execute(
-            select(FilmEmbedding.tmdb_id, distance.label("d"))
-            .where(FilmEmbedding.model == model)
-            .order_by(distance)
-            .limit(limit)
-        )
+        stmt = select(FilmEmbedding.tmdb_id, distance.label("d")).where(FilmEmbedding.model == model)
+        excluded = list(set(exclude))
+        if excluded:
+            stmt = stmt.where(FilmEmbedding.tmdb_id != func.all(literal(excluded, ARRAY(Integer))))
+        rows = await self.session.execute(stmt.order_by(distance).limit(limit))
         return [(row.tmdb_id, 1.0 - float(row.d)) for row in rows]
 
     async def similarities(

@@ -31,6 +31,8 @@ def upgrade() -> None:
         "user_films", sa.Column("not_interested", sa.Boolean(), server_default="false", nullable=False)
     )
     op.add_column("user_films", sa.Column("rated_at", sa.DateTime(timezone=True), nullable=True))
+    op.drop_constraint(op.f("ck_user_films_source_known"), "user_films", type_="check")
+    op.create_check_constraint("source_known", "user_films", "source IN ('bot', 'letterboxd', 'movielens')")
     op.drop_constraint(op.f("ck_recommendation_items_status_known"), "recommendation_items", type_="check")
     op.create_check_constraint(
         "status_known", "recommendation_items", "status IN ('shown', 'watched', 'skipped', 'not_interested')"
@@ -135,5 +137,7 @@ def downgrade() -> None:
     op.create_check_constraint(
         "status_known", "recommendation_items", "status IN ('shown', 'watched', 'skipped')"
     )
+    op.drop_constraint(op.f("ck_user_films_source_known"), "user_films", type_="check")
+    op.create_check_constraint("source_known", "user_films", "source IN ('bot', 'letterboxd')")
     op.drop_column("user_films", "rated_at")
     op.drop_column("user_films", "not_interested")

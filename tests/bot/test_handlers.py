@@ -142,6 +142,7 @@ async def test_recommend_three_picks_cooldown_and_buttons(harness: BotHarness) -
 async def test_watched_starts_review_linked_to_the_item(harness: BotHarness) -> None:
     chat = harness.chat(1010)
     await chat.say("/recommend")
+    await chat.tap("Show picks")  # a new user: straight past the onboarding grid
     safe = next(m for m in chat.session.messages.values() if "Safe pick" in (m.text or ""))
     replies = await chat.tap("Watched", message=safe)
     assert any("How many stars" in r for r in replies)
@@ -161,6 +162,7 @@ async def test_watched_starts_review_linked_to_the_item(harness: BotHarness) -> 
 async def test_forged_and_stale_buttons_change_nothing(harness: BotHarness) -> None:
     owner, intruder = harness.chat(1011), harness.chat(1012)
     await owner.say("/recommend")
+    await owner.tap("Show picks")  # a new user: straight past the onboarding grid
     card = next(m for m in owner.session.messages.values() if "Safe pick" in (m.text or ""))
     data = card.reply_markup.inline_keyboard[0][1].callback_data  # ⏭ of the owner's item
     answers = await intruder.tap_data(data, message=card)

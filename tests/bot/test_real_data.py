@@ -14,6 +14,7 @@ from aiogram import Dispatcher
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.jobs import JobOutbox
 from db.models import Film, RecommendationItem, Review, UserFilm
 from db.repositories.users import UserRepository
 from domain.catalog import CatalogService
@@ -56,7 +57,7 @@ async def test_import_then_recommend_review_and_buttons(
 ) -> None:
     async with session_factory() as session:
         user = await UserRepository(session).upsert(5_000_001, first_name=export, language_code="en")
-        imports = ImportService(session, CatalogService(session, tmdb, ttl=dt.timedelta(days=1)))
+        imports = ImportService(session, CatalogService(session, tmdb, ttl=dt.timedelta(days=1)), JobOutbox())
         path = datasets_dir / "letterboxd" / export
         unmatched_csv = tmp_path / "unmatched.csv"
         report = await imports.import_letterboxd(user.id, path, unmatched_csv=unmatched_csv)

@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.app import DEMO_CATALOG
+from bot.jobs import JobOutbox
 from db.models import Review, UserFilm
 from db.repositories.users import UserRepository
 from domain.catalog import CatalogService
@@ -27,7 +28,7 @@ from tests.conftest import LETTERBOXD_DEMO_ZIP
 async def imports(session: AsyncSession) -> ImportService:
     catalog = CatalogService(session, None, ttl=dt.timedelta(days=1))
     await catalog.store(read_tmdb_csv(DEMO_CATALOG))
-    return ImportService(session, catalog)
+    return ImportService(session, catalog, JobOutbox())
 
 
 async def _user(session: AsyncSession, telegram_id: int) -> int:
@@ -82,7 +83,7 @@ async def test_a_bot_review_survives_a_later_import(
     session: AsyncSession, imports: ImportService, tmp_path
 ) -> None:
     user_id = await _user(session, 3003)
-    await ReviewService(session, max_chars=1000).save(user_id, 348, Decimal("3"), "mine")
+    await ReviewService(session, JobOutbox(), max_chars=1000).save(user_id, 348, Decimal("3"), "mine")
     await imports.import_letterboxd(user_id, LETTERBOXD_DEMO_ZIP, unmatched_csv=tmp_path / "u.csv")
     text = await session.scalar(select(Review.text).where(Review.user_id == user_id, Review.tmdb_id == 348))
     assert text == "mine"

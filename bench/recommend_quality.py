@@ -1,0 +1,459 @@
+"""Recommendation quality on real ratings, and /recommend latency. Prints one table.
+
+    make bench            # or: WTW_DATASETS=../shared/datasets .venv/bin/python -m bench.recommend_quality
+
+Protocol (issue 3):
+- Data: MovieLens ml-latest-small ratings, movieId → tmdbId through links.csv, kept where the
+  TMDB id is in tmdb_5000_movies.csv (loaded as the catalog): 610 users, 4,803 films.
+- Split per user by timestamp: the last 20% of their ratings (round(0.2·n), at least one)
+  are the test part; the rest is loaded into PostgreSQL as that user's history (every user's,
+  so collaborative filtering sees the whole user base). Relevant = test rating ≥ 4.0; users
+  without a relevant test film are skipped (590 remain).
+- Every method ranks all catalog films the user has not rated in train. Metrics: NDCG@10
+  (binary gains, Järvelin & Kekäläinen 2002), Recall@10 (hits / min(10, #relevant)),
+  HitRate@3, catalog coverage of the top-10 lists (distinct films / catalog size), and for the
+  project also HitRate@3 of the three picks the bot shows (after MMR and the slots).
+- Baselines, computed with numpy from the same train part: most popular; item-kNN (cosine,
+  100 neighbours, Sarwar et al. 2001); EASE (Steck 2019) with λ tuned on a time split of the
+  train part; content-only (mean vector of liked films − 0.7 × mean of disliked ones, the
+  shape of the system this one replaces).
+- The project's ranking runs end to end: its catalog, embedding jobs' code, CF model build
+  and `RecommendationService` on a real PostgreSQL (a separate `wtw_bench` database).
+- Latency: `/recommend` through the dispatcher (Telegram faked at the Bot API boundary) for
+  the user with the most ratings, warm caches, no LLM, TMDB not configured: p50 / p95 of 200.
+
+Film vectors are kept between runs (keyed by model and text hash); everything else is reloaded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import datetime as dt
+import os
+import statistics
+import sys
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+import asyncpg
+import numpy as np
+from sqlalchemy import select, text
+from sqlalchemy.engine import make_url
+
+from bot.console import ChatUser, UpdateFactory, console_bot
+from bot.database import migrate, resolve_database_url
+from bot.dispatcher import build_dispatcher
+from bot.jobs import JobOutbox
+from bot.logging import setup_logging
+from bot.services import ServiceFactory
+from bot.settings import BotSettings, DatabaseSettings, Settings, TelegramSettings, TMDBSettings
+from db.models import FilmEmbedding
+from db.repositories.films import FilmRepository
+from db.session import create_engine, create_session_factory
+from domain.cf import build_cf_model
+from domain.embeddings import JOB_BATCH, EmbeddingService
+from integrations.embeddings import LocalEmbedder
+from integrations.tmdb_csv import read_tmdb_csv
+from recommender.cf import ease_weights
+
+K = 10
+BENCH_DATABASE = "wtw_bench"
+TELEGRAM_ID_BASE = 9_000_000_000  # bench users' fake Telegram ids: base + MovieLens userId
+
+
+# --- data ------------------------------------------------------------------------------------
+@dataclass
+class Split:
+    catalog: list[int]  # tmdb ids, sorted
+    train: dict[int, list[tuple[int, float, int]]]  # ML user → [(tmdb id, rating, timestamp)], by time
+    relevant: dict[int, set[int]]  # ML user → relevant test films (users with none are left out)
+
+
+def load_split(datasets: Path) -> Split:
+    catalog = sorted(int(row["id"]) for row in _rows(datasets / "tmdb_5000" / "tmdb_5000_movies.csv"))
+    in_catalog = set(catalog)
+    links = {
+        int(row["movieId"]): int(row["tmdbId"])
+        for row in _rows(datasets / "movielens" / "ml-latest-small" / "links.csv")
+        if row["tmdbId"]
+    }
+    by_user: dict[int, dict[int, tuple[int, float, int]]] = defaultdict(dict)
+    ratings = sorted(
+        (int(r["userId"]), int(r["timestamp"]), int(r["movieId"]), float(r["rating"]))
+        for r in _rows(datasets / "movielens" / "ml-latest-small" / "ratings.csv")
+    )
+    for user, ts, movie, rating in ratings:
+        tmdb_id = links.get(movie)
+        if tmdb_id in in_catalog:
+            assert tmdb_id is not None
+            by_user[user].pop(tmdb_id, None)  # two movieIds → one film: keep the later rating
+            by_user[user][tmdb_id] = (tmdb_id, rating, ts)
+    train: dict[int, list[tuple[int, float, int]]] = {}
+    relevant: dict[int, set[int]] = {}
+    for user, films in sorted(by_user.items()):
+        history = list(films.values())  # insertion order = time order
+        n_test = max(1, round(0.2 * len(history)))
+        train[user] = history[:-n_test]
+        liked = {t for t, r, _ in history[-n_test:] if r >= 4.0}
+        if liked:
+            relevant[user] = liked
+    return Split(catalog, train, relevant)
+
+
+def _rows(path: Path) -> list[dict[str, str]]:
+    csv.field_size_limit(10**8)
+    with path.open(newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+# --- metrics ---------------------------------------------------------------------------------
+DISCOUNTS = 1 / np.log2(np.arange(2, K + 2))
+
+
+@dataclass
+class Scores:
+    ndcg: list[float]
+    recall: list[float]
+    hit3: list[float]
+    covered: set[int]
+
+    @classmethod
+    def new(cls) -> Scores:
+        return cls([], [], [], set())
+
+    def add(self, top: list[int], relevant: set[int]) -> None:
+        gains = np.array([t in relevant for t in top[:K]], dtype=float)
+        gains = np.pad(gains, (0, K - len(gains)))
+        ideal = DISCOUNTS[: min(len(relevant), K)].sum()
+        self.ndcg.append(float((gains * DISCOUNTS).sum() / ideal))
+        self.recall.append(float(gains.sum() / min(len(relevant), K)))
+        self.hit3.append(float(gains[:3].max()))
+        self.covered.update(top[:K])
+
+
+def rank_dense(scores: np.ndarray, seen: np.ndarray, items: np.ndarray) -> list[int]:
+    s = np.where(seen, -np.inf, scores)
+    top = np.argpartition(-s, K)[:K]
+    top = top[np.argsort(-s[top], kind="stable")]
+    return [int(items[i]) for i in top]
+
+
+# --- baselines -------------------------------------------------------------------------------
+def interaction_matrix(split: Split, users: list[int], items: np.ndarray, *, part: float = 1.0) -> np.ndarray:
+    index = {int(t): i for i, t in enumerate(items)}
+    x = np.zeros((len(users), len(items)), dtype=np.float32)
+    for u, user in enumerate(users):
+        history = split.train[user]
+        keep = history[: len(history) - round((1 - part) * len(history))] if part < 1 else history
+        for tmdb_id, _r, _ts in keep:
+            x[u, index[tmdb_id]] = 1.0
+    return x
+
+
+def item_knn(x: np.ndarray, neighbours: int = 100) -> np.ndarray:
+    """Cosine item-item similarity keeping each item's `neighbours` most similar items."""
+    norms = np.linalg.norm(x, axis=0)
+    norms[norms == 0] = 1
+    sim = (x.T @ x) / np.outer(norms, norms)
+    np.fill_diagonal(sim, 0)
+    cut = np.argpartition(-sim, neighbours, axis=1)[:, neighbours:]
+    np.put_along_axis(sim, cut, 0, axis=1)
+    return sim
+
+
+def tune_ease(split: Split, users: list[int], items: np.ndarray) -> tuple[float, dict[float, float]]:
+    """λ with the best NDCG@10 when each user's last 20% of train is held out (train only)."""
+    index = {int(t): i for i, t in enumerate(items)}
+    x = np.zeros((len(users), len(items)), dtype=np.float32)
+    held: dict[int, set[int]] = {}
+    for u, user in enumerate(users):
+        history = split.train[user]
+        n_val = max(1, round(0.2 * len(history))) if len(history) > 1 else 0
+        for tmdb_id, _r, _ts in history[: len(history) - n_val]:
+            x[u, index[tmdb_id]] = 1.0
+        rel = {index[t] for t, r, _ in history[len(history) - n_val :] if r >= 4.0}
+        if rel:
+            held[u] = rel
+    results = {}
+    for lam in (50.0, 100.0, 200.0, 400.0, 800.0):
+        scores = x @ ease_weights(x, lam)
+        scores[x > 0] = -np.inf
+        ndcg = []
+        for u, rel in held.items():
+            top = np.argpartition(-scores[u], K)[:K]
+            top = top[np.argsort(-scores[u][top])]
+            gains = np.array([t in rel for t in top], dtype=float)
+            ndcg.append((gains * DISCOUNTS).sum() / DISCOUNTS[: min(len(rel), K)].sum())
+        results[lam] = float(np.mean(ndcg))
+    return max(results, key=lambda lam: results[lam]), results
+
+
+# --- database --------------------------------------------------------------------------------
+async def bench_database(settings: Settings) -> str:
+    url = os.environ.get("BENCH_DATABASE_URL") or resolve_database_url(settings)
+    parsed = make_url(url).set(database=BENCH_DATABASE)
+    admin = parsed.set(database="postgres", drivername="postgresql").render_as_string(hide_password=False)
+    conn = await asyncpg.connect(admin)
+    try:
+        if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", BENCH_DATABASE):
+            await conn.execute(f'CREATE DATABASE "{BENCH_DATABASE}"')
+    finally:
+        await conn.close()
+    bench_url = parsed.render_as_string(hide_password=False)
+    await migrate(bench_url)
+    return bench_url
+
+
+def bench_settings(**bot: object) -> Settings:
+    return Settings(
+        telegram=TelegramSettings(_env_file=None, bot_token=None),
+        database=DatabaseSettings(_env_file=None),
+        tmdb=TMDBSettings(_env_file=None, api_key=None, read_access_token=None),
+        bot=BotSettings(_env_file=None, **bot),
+    )
+
+
+def say(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+async def main(datasets: Path, *, latency_calls: int, users_limit: int | None) -> None:
+    setup_logging("WARNING", json=False)
+    started = time.perf_counter()
+    split = load_split(datasets)
+    say(
+        f"data: {len(split.train)} users, {len(split.catalog)} films, "
+        f"{sum(len(h) for h in split.train.values())} train ratings, {len(split.relevant)} evaluated users"
+    )
+    settings = bench_settings(recommend_cooldown_seconds=0)
+    url = await bench_database(bench_settings())
+    engine = create_engine(url, pool_size=4)
+    session_factory = create_session_factory(engine)
+    embedder = LocalEmbedder()
+    services = ServiceFactory(settings, None, embedding_model=embedder.model)
+
+    # catalog, history, vectors, CF model ------------------------------------------------------
+    async with session_factory() as session:
+        await session.execute(
+            text("TRUNCATE users, cf_items, cf_neighbours, cf_models RESTART IDENTITY CASCADE")
+        )
+        films = read_tmdb_csv(datasets / "tmdb_5000" / "tmdb_5000_movies.csv")
+        await FilmRepository(session).upsert(films)
+        await session.commit()
+    user_ids = await load_history(engine, split)
+    say(f"history loaded for {len(user_ids)} users")
+
+    t0 = time.perf_counter()
+    async with session_factory() as session:
+        todo = await EmbeddingService(session, embedder).films_to_embed()
+    for start in range(0, len(todo), JOB_BATCH):
+        async with session_factory() as session:
+            await EmbeddingService(session, embedder).embed_films(todo[start : start + JOB_BATCH])
+            await session.commit()
+    embed_seconds = time.perf_counter() - t0
+    say(f"embedded {len(todo)} films in {embed_seconds:.0f} s ({embedder.model}; the rest were current)")
+
+    async with session_factory() as session:
+        report = await build_cf_model(session)
+        await session.commit()
+    say(f"CF model: {report.items} films, {report.edges} weights, {report.seconds:.1f} s")
+
+    t0 = time.perf_counter()
+    for user_id in user_ids.values():
+        async with session_factory() as session:
+            await EmbeddingService(session, embedder).refresh_taste(user_id)
+            await session.commit()
+    say(f"taste vectors for {len(user_ids)} users in {time.perf_counter() - t0:.0f} s")
+
+    evaluated = sorted(split.relevant)[:users_limit] if users_limit else sorted(split.relevant)
+
+    # the project: ranking and the three picks ---------------------------------------------------
+    ours, picks = Scores.new(), Scores.new()
+    rank_ms: list[float] = []
+    for ml_user in evaluated:
+        async with session_factory() as session:
+            svc = services.bind(session, JobOutbox())["recommendations"]
+            t0 = time.perf_counter()
+            ranking = await svc.rank(user_ids[ml_user])
+            rank_ms.append((time.perf_counter() - t0) * 1000)
+            ours.add([s.film.tmdb_id for s in ranking.scored[:K]], split.relevant[ml_user])
+            result = await svc.recommend(user_ids[ml_user])
+            picks.hit3.append(float(any(p.film.tmdb_id in split.relevant[ml_user] for p in result.picks)))
+            await session.rollback()  # leave no shown items behind: every user starts fresh
+    say(f"project ranked {len(evaluated)} users (median {statistics.median(rank_ms):.0f} ms per ranking)")
+
+    # baselines ----------------------------------------------------------------------------------
+    ml_users = sorted(split.train)
+    items = np.asarray(split.catalog)
+    x = interaction_matrix(split, ml_users, items)
+    row = {u: i for i, u in enumerate(ml_users)}
+    eval_rows = [row[u] for u in evaluated]
+    seen = x > 0
+    table: dict[str, Scores] = {}
+
+    pop = x.sum(axis=0)
+    table["most popular"] = _evaluate(lambda r: pop, eval_rows, seen, items, evaluated, split)
+    knn = item_knn(x)
+    table["item-kNN (cosine, k=100)"] = _evaluate(
+        lambda r: x[r] @ knn, eval_rows, seen, items, evaluated, split
+    )
+    lam, tuned = tune_ease(split, ml_users, items)
+    say(
+        "EASE λ tuning (NDCG@10 on a train-only split): "
+        + ", ".join(f"{k:g}: {v:.4f}" for k, v in tuned.items())
+    )
+    b = ease_weights(x, lam)
+    table[f"EASE (λ={lam:g}, tuned on train)"] = _evaluate(
+        lambda r: x[r] @ b, eval_rows, seen, items, evaluated, split
+    )
+    vectors = await film_vector_matrix(engine, embedder.model, items)
+    ratings = rating_matrix(split, ml_users, items)
+    liked, disliked = (ratings >= 4.0), (ratings > 0) & (ratings <= 2.0)
+
+    def content(r: int) -> np.ndarray:
+        taste = _mean_rows(vectors, liked[r]) - 0.7 * _mean_rows(vectors, disliked[r])
+        return vectors @ taste
+
+    table["content-only (liked − 0.7·disliked)"] = _evaluate(
+        content, eval_rows, seen, items, evaluated, split
+    )
+    table["WhatToWatch hybrid (this project)"] = ours
+
+    latency = await measure_latency(settings, session_factory, services, split, user_ids, latency_calls)
+    await engine.dispose()
+
+    print_table(table, picks, len(split.catalog), len(evaluated), latency, time.perf_counter() - started)
+
+
+async def load_history(engine, split: Split) -> dict[int, int]:  # type: ignore[no-untyped-def]
+    """Create one user per MovieLens user and COPY their train ratings; ML id → user id."""
+    async with engine.begin() as conn:
+        raw = await conn.get_raw_connection()
+        driver = raw.driver_connection
+        rows = [(TELEGRAM_ID_BASE + u, f"ml{u}") for u in sorted(split.train)]
+        await driver.copy_records_to_table("users", records=rows, columns=["telegram_id", "first_name"])
+        ids = {
+            r["telegram_id"] - TELEGRAM_ID_BASE: r["id"]
+            for r in await driver.fetch("SELECT id, telegram_id FROM users")
+        }
+        records = [
+            (
+                ids[u],
+                tmdb_id,
+                Decimal(str(rating)),
+                True,
+                dt.datetime.fromtimestamp(ts, dt.UTC),
+                "movielens",
+            )
+            for u, history in split.train.items()
+            for tmdb_id, rating, ts in history
+        ]
+        await driver.copy_records_to_table(
+            "user_films",
+            records=records,
+            columns=["user_id", "tmdb_id", "rating", "watched", "rated_at", "source"],
+        )
+    return ids
+
+
+async def film_vector_matrix(engine, model: str, items: np.ndarray) -> np.ndarray:  # type: ignore[no-untyped-def]
+    """All catalog vectors (for the content-only baseline only; the project never does this)."""
+    index = {int(t): i for i, t in enumerate(items)}
+    matrix = np.zeros((len(items), 384), dtype=np.float32)
+    async with engine.connect() as conn:
+        rows = await conn.execute(
+            select(FilmEmbedding.tmdb_id, FilmEmbedding.embedding).where(FilmEmbedding.model == model)
+        )
+        for tmdb_id, vector in rows:
+            matrix[index[tmdb_id]] = np.asarray(vector, dtype=np.float32)
+    return matrix
+
+
+def rating_matrix(split: Split, users: list[int], items: np.ndarray) -> np.ndarray:
+    index = {int(t): i for i, t in enumerate(items)}
+    r = np.zeros((len(users), len(items)), dtype=np.float32)
+    for u, user in enumerate(users):
+        for tmdb_id, rating, _ts in split.train[user]:
+            r[u, index[tmdb_id]] = rating
+    return r
+
+
+def _mean_rows(vectors: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    return vectors[mask].mean(axis=0) if mask.any() else np.zeros(vectors.shape[1], dtype=np.float32)
+
+
+def _evaluate(score, rows, seen, items, evaluated, split) -> Scores:  # type: ignore[no-untyped-def]
+    result = Scores.new()
+    for r, ml_user in zip(rows, evaluated, strict=True):
+        result.add(
+            rank_dense(np.asarray(score(r), dtype=np.float64), seen[r], items), split.relevant[ml_user]
+        )
+    return result
+
+
+async def measure_latency(settings, session_factory, services, split, user_ids, calls):  # type: ignore[no-untyped-def]
+    """p50/p95 of /recommend through the dispatcher for the user with the most ratings."""
+    heavy = max(split.train, key=lambda u: len(split.train[u]))
+    n_ratings = len(split.train[heavy])
+    dp = build_dispatcher(settings, session_factory, services)
+    bot = console_bot()
+    updates = UpdateFactory()
+    user = ChatUser(telegram_id=TELEGRAM_ID_BASE + heavy, first_name=f"ml{heavy}", language_code="en")
+    timings = []
+    async with bot:
+        for i in range(calls + 5):
+            t0 = time.perf_counter()
+            await dp.feed_update(bot, updates.message(user, "/recommend"))
+            if i >= 5:  # the first calls warm the CF model cache and the connection pool
+                timings.append((time.perf_counter() - t0) * 1000)
+    async with session_factory() as session:  # the next run starts clean
+        await session.execute(text("DELETE FROM recommendations WHERE user_id = :u"), {"u": user_ids[heavy]})
+        await session.commit()
+    timings.sort()
+    return {
+        "user_ratings": n_ratings,
+        "calls": len(timings),
+        "p50": statistics.median(timings),
+        "p95": timings[int(0.95 * (len(timings) - 1))],
+    }
+
+
+def print_table(table, picks, catalog_size, n_users, latency, seconds) -> None:  # type: ignore[no-untyped-def]
+    print()
+    print(
+        f"Recommendation quality — MovieLens ml-latest-small ∩ TMDB 5000, {n_users} users, temporal 80/20 split"
+    )
+    print(f"{'method':<40} {'NDCG@10':>8} {'Recall@10':>10} {'HitRate@3':>10} {'Coverage@10':>12}")
+    for name, s in table.items():
+        print(
+            f"{name:<40} {np.mean(s.ndcg):>8.4f} {np.mean(s.recall):>10.4f} "
+            f"{np.mean(s.hit3):>10.3f} {len(s.covered) / catalog_size:>12.3f}"
+        )
+    print(f"{'  the bot’s three picks (MMR + slots)':<40} {'':>8} {'':>10} {np.mean(picks.hit3):>10.3f}")
+    print()
+    print(
+        f"/recommend latency through the dispatcher: user with {latency['user_ratings']} ratings, "
+        f"{latency['calls']} calls, warm caches, no LLM, no TMDB: "
+        f"p50 {latency['p50']:.0f} ms, p95 {latency['p95']:.0f} ms"
+    )
+    print(f"total run time {seconds / 60:.1f} min")
+
+
+def cli() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--datasets", type=Path, default=os.environ.get("WTW_DATASETS", "../shared/datasets"))
+    parser.add_argument("--latency-calls", type=int, default=200)
+    parser.add_argument("--users", type=int, help="evaluate only the first N users (quick check)")
+    args = parser.parse_args()
+    if not (args.datasets / "movielens").is_dir():
+        sys.exit(f"No datasets at {args.datasets}: set WTW_DATASETS or pass --datasets")
+    asyncio.run(main(args.datasets, latency_calls=args.latency_calls, users_limit=args.users))
+
+
+if __name__ == "__main__":
+    cli()

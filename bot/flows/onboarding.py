@@ -1,0 +1,67 @@
+"""Cold-start onboarding: a new user's /recommend first shows popular films to tap ("I liked
+it") and genres to toggle, then 🎬 Show picks recommends with the chosen genres.
+
+Each like is saved at once (by the service); the FSM data only remembers what the keyboard
+shows, so it can be re-rendered with ✓ marks: the offered films `[tmdb_id, label]`, the
+offered genres, the liked ids, the selected genres, and the id of the onboarding message
+(taps on any other message, e.g. an older grid, are stale). The handlers are in
+`bot/handlers/onboarding.py`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.types import InlineKeyboardMarkup, Message
+
+from bot import keyboards, texts
+from domain.recommendations import RecommendationResult, RecommendationService
+
+#: Popular films and genres offered on the grid.
+FILMS, GENRES = 8, 9
+
+
+class OnboardingFlow(StatesGroup):
+    choosing = State()  # the grid is shown: films and genres toggle, 🎬 leaves
+
+
+async def start_onboarding(
+    message: Message, state: FSMContext, user_id: int, recommendations: RecommendationService
+) -> bool:
+    """Show the grid and enter the flow; False (nothing shown) when there is nothing to offer."""
+    films = await recommendations.onboarding_films(user_id, limit=FILMS)
+    genres = await recommendations.onboarding_genres(limit=GENRES)
+    if not films and not genres:
+        return False
+    data: dict[str, Any] = {
+        "films": [[f.tmdb_id, f.label] for f in films],
+        "genres": genres,
+        "liked": [],
+        "selected": [],
+    }
+    sent = await message.answer(texts.onboarding_intro(), reply_markup=grid(data))
+    await state.set_state(OnboardingFlow.choosing)
+    await state.set_data({**data, "message_id": sent.message_id})
+    return True
+
+
+def grid(data: dict[str, Any]) -> InlineKeyboardMarkup:
+    """The onboarding keyboard for the FSM data as stored."""
+    return keyboards.onboarding_keyboard(
+        [(tmdb_id, label) for tmdb_id, label in data["films"]],
+        data["genres"],
+        liked=set(data["liked"]),
+        selected=set(data["selected"]),
+    )
+
+
+async def send_picks(message: Message, result: RecommendationResult) -> None:
+    """The three cards, as /recommend and the end of onboarding show them."""
+    if result.cold_start:
+        await message.answer(texts.cold_start_hint())
+    if not result.picks:
+        await message.answer(texts.no_picks())
+    for pick in result.picks:
+        await message.answer(texts.pick_card(pick), reply_markup=keyboards.pick_keyboard(pick.item_id))
