@@ -36,6 +36,7 @@ import statistics
 import sys
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -297,20 +298,21 @@ async def main(datasets: Path, *, latency_calls: int, users_limit: int | None) -
     table: dict[str, Scores] = {}
 
     pop = x.sum(axis=0)
-    table["most popular"] = _evaluate(lambda r: pop, eval_rows, seen, items, evaluated, split)
+
+    def evaluate(score: Callable[[int], np.ndarray]) -> Scores:
+        result = Scores.new()
+        for r, ml_user in zip(eval_rows, evaluated, strict=True):
+            top = rank_dense(np.asarray(score(r), dtype=np.float64), seen[r], items)
+            result.add(top, split.relevant[ml_user])
+        return result
+
+    table["most popular"] = evaluate(lambda r: pop)
     knn = item_knn(x)
-    table["item-kNN (cosine, k=100)"] = _evaluate(
-        lambda r: x[r] @ knn, eval_rows, seen, items, evaluated, split
-    )
+    table["item-kNN (cosine, k=100)"] = evaluate(lambda r: x[r] @ knn)
     lam, tuned = tune_ease(split, ml_users, items)
-    say(
-        "EASE λ tuning (NDCG@10 on a train-only split): "
-        + ", ".join(f"{k:g}: {v:.4f}" for k, v in tuned.items())
-    )
+    say("EASE λ tuned on train: " + ", ".join(f"{k:g}: {v:.4f}" for k, v in tuned.items()))
     b = ease_weights(x, lam)
-    table[f"EASE (λ={lam:g}, tuned on train)"] = _evaluate(
-        lambda r: x[r] @ b, eval_rows, seen, items, evaluated, split
-    )
+    table[f"EASE (λ={lam:g}, tuned on train)"] = evaluate(lambda r: x[r] @ b)
     vectors = await film_vector_matrix(engine, embedder.model, items)
     ratings = rating_matrix(split, ml_users, items)
     liked, disliked = (ratings >= 4.0), (ratings > 0) & (ratings <= 2.0)
@@ -319,9 +321,7 @@ async def main(datasets: Path, *, latency_calls: int, users_limit: int | None) -
         taste = _mean_rows(vectors, liked[r]) - 0.7 * _mean_rows(vectors, disliked[r])
         return vectors @ taste
 
-    table["content-only (liked − 0.7·disliked)"] = _evaluate(
-        content, eval_rows, seen, items, evaluated, split
-    )
+    table["content-only (liked − 0.7·disliked)"] = evaluate(content)
     table["WhatToWatch hybrid (this project)"] = ours
 
     latency = await measure_latency(settings, session_factory, services, split, user_ids, latency_calls)
@@ -387,15 +387,6 @@ def _mean_rows(vectors: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return vectors[mask].mean(axis=0) if mask.any() else np.zeros(vectors.shape[1], dtype=np.float32)
 
 
-def _evaluate(score, rows, seen, items, evaluated, split) -> Scores:  # type: ignore[no-untyped-def]
-    result = Scores.new()
-    for r, ml_user in zip(rows, evaluated, strict=True):
-        result.add(
-            rank_dense(np.asarray(score(r), dtype=np.float64), seen[r], items), split.relevant[ml_user]
-        )
-    return result
-
-
 async def measure_latency(settings, session_factory, services, split, user_ids, calls):  # type: ignore[no-untyped-def]
     """p50/p95 of /recommend through the dispatcher for the user with the most ratings."""
     heavy = max(split.train, key=lambda u: len(split.train[u]))
@@ -426,7 +417,8 @@ async def measure_latency(settings, session_factory, services, split, user_ids, 
 def print_table(table, picks, catalog_size, n_users, latency, seconds) -> None:  # type: ignore[no-untyped-def]
     print()
     print(
-        f"Recommendation quality — MovieLens ml-latest-small ∩ TMDB 5000, {n_users} users, temporal 80/20 split"
+        f"Recommendation quality — MovieLens ml-latest-small ∩ TMDB 5000, {n_users} users, "
+        "temporal 80/20 split"
     )
     print(f"{'method':<40} {'NDCG@10':>8} {'Recall@10':>10} {'HitRate@3':>10} {'Coverage@10':>12}")
     for name, s in table.items():
