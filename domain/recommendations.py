@@ -19,9 +19,8 @@ from enum import Enum
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import Film, UserFilm
-from db.repositories.films import FilmRepository, to_info
-from db.repositories.library import LibraryRepository
+from db.repositories.films import FilmRepository, FilmRow, to_info
+from db.repositories.library import HistoryRow, LibraryRepository
 from db.repositories.recommendations import NewItem, RecommendationRepository
 from db.repositories.vectors import VectorRepository
 from domain.catalog import CatalogService
@@ -112,18 +111,32 @@ def features(film: FilmInfo) -> FilmFeatures:
     )
 
 
-def signals_of(rows: Sequence[tuple[UserFilm, Film]]) -> list[Signal]:
+def film_features(film: FilmRow) -> FilmFeatures:
+    return FilmFeatures(
+        tmdb_id=film.tmdb_id,
+        title=film.title,
+        year=film.year,
+        genres=film.genres,
+        keywords=film.keywords,
+        popularity=film.popularity,
+        vote_average=film.vote_average,
+        vote_count=film.vote_count,
+        original_language=film.original_language,
+    )
+
+
+def signals_of(rows: Sequence[HistoryRow]) -> list[Signal]:
     """History rows (most recent first, as `LibraryRepository.history` returns them) as the
     recommender's signals."""
     return [
         Signal(
-            tmdb_id=uf.tmdb_id,
-            rating=_rating(uf),
-            liked=uf.liked,
-            watched=uf.watched,
-            not_interested=uf.not_interested,
+            tmdb_id=row.tmdb_id,
+            rating=row.rating,
+            liked=row.liked,
+            watched=row.watched,
+            not_interested=row.not_interested,
         )
-        for uf, _film in rows
+        for row in rows
     ]
 
 
@@ -177,17 +190,13 @@ class RecommendationService:
         """
         rows = await self.library.history(user_id)
         history = [
-            HistoryEntry(
-                features(to_info(film)), float(uf.rating) if uf.rating is not None else None, uf.liked
-            )
-            for uf, film in rows
-            if not uf.not_interested
+            HistoryEntry(film_features(row.film), row.rating, row.liked)
+            for row in rows
+            if not row.not_interested
         ]
         taste = build_taste(history)
         weights = history_weights(signals_of(rows))
-        exclude = {
-            film.tmdb_id for uf, film in rows if uf.rating is not None or uf.watched or uf.not_interested
-        }
+        exclude = {r.tmdb_id for r in rows if r.rating is not None or r.watched or r.not_interested}
         exclude |= await self.items.recent_tmdb_ids(user_id, self.repeat_window)
         recent = RecentPicks(
             tuple(features(to_info(f)) for f in await self.items.recent_films(user_id, RECENT_PICKS))
@@ -225,7 +234,7 @@ class RecommendationService:
             sources.setdefault(info.tmdb_id, set()).add(CandidateSource.POPULAR)
 
         pool = [t for t in sources if t not in exclude]
-        films = await self.films.get_many(pool)
+        films = await self.films.rows_many(pool)
         content: dict[int, float] = {}
         avoid: dict[int, float] = {}
         topics = await self.vectors.user_topics(user_id)
@@ -237,7 +246,7 @@ class RecommendationService:
         pool_support = cf_model.support(pool)
         candidates = [
             Candidate(
-                film=features(to_info(film)),
+                film=film_features(film),
                 sources=frozenset(sources[t]),
                 cf=cf.get(t, 0.0),
                 cf_support=pool_support[t],
@@ -374,11 +383,7 @@ ONBOARDING_POOL = 40
 ONBOARDING_MMR_LAMBDA = 0.5
 
 
-def _rating(uf: UserFilm) -> float | None:
-    return float(uf.rating) if uf.rating is not None else None
-
-
-def _mentions(film: Film, topics: Sequence[str]) -> bool:
+def _mentions(film: FilmRow, topics: Sequence[str]) -> bool:
     """An avoid topic's words all appear in the film's title, genres or keywords."""
     if not topics:
         return False
@@ -390,13 +395,13 @@ def _from_features(film: FilmFeatures) -> FilmInfo:
     return FilmInfo(tmdb_id=film.tmdb_id, title=film.title, year=film.year, genres=film.genres)
 
 
-def _seeds(rows: Sequence[tuple[UserFilm, Film]]) -> list[int]:
+def _seeds(rows: Sequence[HistoryRow]) -> list[int]:
     """The user's best recent films: rated ≥ 4 or liked, among the 50 most recent, best rating
     first, up to MAX_SEEDS (rows are most recent first)."""
     liked = [
-        (float(uf.rating) if uf.rating is not None else SEED_MIN_RATING, film.vote_count, film.tmdb_id)
-        for uf, film in rows[:50]
-        if not uf.not_interested and ((uf.rating or 0) >= SEED_MIN_RATING or uf.liked)
+        (row.rating if row.rating is not None else SEED_MIN_RATING, row.film.vote_count, row.tmdb_id)
+        for row in rows[:50]
+        if not row.not_interested and ((row.rating or 0) >= SEED_MIN_RATING or row.liked)
     ]
     liked.sort(reverse=True)
     return [tmdb_id for _, _, tmdb_id in liked[:MAX_SEEDS]]

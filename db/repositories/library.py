@@ -13,6 +13,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Film, Review, UserFilm
+from db.repositories.films import FILM_ROW_COLUMNS, FilmRow, film_row
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +36,21 @@ class ReviewRow:
     rating: Decimal | None
     text: str
     reviewed_on: dt.date | None
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryRow:
+    """One film of a user's history: what they did with it, and the film's scoring columns."""
+
+    rating: float | None
+    liked: bool
+    watched: bool
+    not_interested: bool
+    film: FilmRow
+
+    @property
+    def tmdb_id(self) -> int:
+        return self.film.tmdb_id
 
 
 class LibraryRepository:
@@ -130,11 +146,13 @@ class LibraryRepository:
             )
         )
 
-    async def history(self, user_id: int, *, limit: int | None = None) -> list[tuple[UserFilm, Film]]:
-        """Every film in the user's log that was rated, watched, liked or marked 🚫, with its
-        catalog row, most recent first (`rated_at`, then `updated_at`)."""
+    async def history(self, user_id: int, *, limit: int | None = None) -> list[HistoryRow]:
+        """Every film in the user's log that was rated, watched, liked or marked 🚫, most
+        recent first (`rated_at`, then `updated_at`)."""
         stmt = (
-            select(UserFilm, Film)
+            select(
+                *FILM_ROW_COLUMNS, UserFilm.rating, UserFilm.liked, UserFilm.watched, UserFilm.not_interested
+            )
             .join(Film, Film.tmdb_id == UserFilm.tmdb_id)
             .where(
                 UserFilm.user_id == user_id,
@@ -148,7 +166,18 @@ class LibraryRepository:
             .order_by(UserFilm.rated_at.desc().nulls_last(), UserFilm.updated_at.desc(), UserFilm.tmdb_id)
             .limit(limit)
         )
-        return [(uf, film) for uf, film in await self.session.execute(stmt)]
+        n = len(FILM_ROW_COLUMNS)
+        rows: Sequence[Any] = (await self.session.execute(stmt)).all()
+        return [
+            HistoryRow(
+                rating=float(row[n]) if row[n] is not None else None,
+                liked=bool(row[n + 1]),
+                watched=bool(row[n + 2]),
+                not_interested=bool(row[n + 3]),
+                film=film_row(row),
+            )
+            for row in rows
+        ]
 
     async def seen_ids(self, user_id: int) -> set[int]:
         """TMDB ids never to recommend: rated, watched or marked not interested."""
