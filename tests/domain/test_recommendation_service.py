@@ -61,7 +61,7 @@ def _service(
         session,
         catalog,
         repeat_window=dt.timedelta(days=60),
-        cf_cache=cache or CFModelCache(),
+        cf_cache=CFModelCache(),
         embedding_model=model,
         jobs=JobOutbox(),
     )
