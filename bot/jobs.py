@@ -33,10 +33,10 @@ from domain.ports import Embedder
 
 log = structlog.get_logger(__name__)
 
-#: 5 attempts, waiting 10, 100, 1,000 and 10,000 seconds between them (procrastinate's
-#: total_wait = exponential_wait ** (attempts + 1)), so an OpenAI outage of a few hours is
-#: ridden out before a job is marked failed.
-RETRY = procrastinate.RetryStrategy(max_attempts=5, exponential_wait=10)
+#: Up to 4 retries (5 runs), waiting 10 s, 100 s, ~17 min and ~2.8 h (procrastinate's
+#: wait = exponential_wait ** (attempts + 1)), so an OpenAI outage of a few hours is ridden
+#: out before a job is marked failed.
+RETRY = procrastinate.RetryStrategy(max_attempts=4, exponential_wait=10)
 QUEUE = "recommender"
 #: Task names as stored in procrastinate_jobs.task_name.
 EMBED_FILMS = "embed_films"
@@ -207,14 +207,17 @@ class JobOutbox:
             self.user_ids.clear()
 
 
-def make_job_app(database_url: str) -> procrastinate.App:
+def make_job_app(database_url: str, *, periodic: bool = True) -> procrastinate.App:
     """A procrastinate App on the bot's database (psycopg 3 connection pool), with the tasks.
-    Open it with `async with app.open_async():`."""
+    Open it with `async with app.open_async():`. `periodic=False` leaves out the schedule
+    (the sweep and the hourly CF rebuild), so a worker runs only what was queued (tests)."""
     app = procrastinate.App(
         connector=procrastinate.PsycopgConnector(conninfo=sync_url(database_url)),
         worker_defaults={"queues": [QUEUE]},
     )
     app.add_tasks_from(blueprint, namespace="")
+    if not periodic:
+        app.periodic_registry.periodic_tasks.clear()
     return app
 
 
