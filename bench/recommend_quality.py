@@ -46,6 +46,7 @@ import numpy as np
 from sqlalchemy import select, text
 from sqlalchemy.engine import make_url
 
+from bot.app import prepare_for_traffic
 from bot.console import ChatUser, UpdateFactory, console_bot
 from bot.database import migrate, resolve_database_url
 from bot.dispatcher import build_dispatcher
@@ -397,11 +398,13 @@ async def measure_latency(settings, session_factory, services, split, user_ids, 
     user = ChatUser(telegram_id=TELEGRAM_ID_BASE + heavy, first_name=f"ml{heavy}", language_code="en")
     timings = []
     async with bot:
-        for i in range(calls + 5):
+        await prepare_for_traffic(session_factory, services)  # what the bot does at start-up
+        for _ in range(5):  # warm the connection pool and prepared statements
+            await dp.feed_update(bot, updates.message(user, "/recommend"))
+        for _ in range(calls):
             t0 = time.perf_counter()
             await dp.feed_update(bot, updates.message(user, "/recommend"))
-            if i >= 5:  # the first calls warm the CF model cache and the connection pool
-                timings.append((time.perf_counter() - t0) * 1000)
+            timings.append((time.perf_counter() - t0) * 1000)
     async with session_factory() as session:  # the next run starts clean
         await session.execute(text("DELETE FROM recommendations WHERE user_id = :u"), {"u": user_ids[heavy]})
         await session.commit()

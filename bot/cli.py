@@ -12,7 +12,15 @@ from pathlib import Path
 
 import structlog
 
-from bot.app import App, background_worker, ensure_offline_catalog, load_catalog_csv, open_app, run_polling
+from bot.app import (
+    App,
+    background_worker,
+    ensure_offline_catalog,
+    load_catalog_csv,
+    open_app,
+    prepare_for_traffic,
+    run_polling,
+)
 from bot.logging import setup_logging
 from bot.settings import PROJECT_ROOT, Settings, SettingsError, load_settings
 
@@ -100,6 +108,7 @@ async def _dispatch(command: str, args: argparse.Namespace, settings: Settings) 
             print(f"Loaded {await load_catalog_csv(app, args.path)} films into the catalog.")
             return 0
         notice = await ensure_offline_catalog(app)
+        await prepare_for_traffic(app.session_factory, app.services)
         async with background_worker(app):
             if command == "run" and settings.telegram.bot_token is not None:
                 print(notice)

@@ -18,7 +18,7 @@ from db.repositories.films import to_info
 from db.repositories.library import LibraryRepository
 from db.repositories.vectors import VectorRepository
 from domain.ports import Embedder
-from domain.recommendations import features, signals_of
+from domain.recommendations import features, load_signals
 from recommender.cf import history_weights
 from recommender.content import film_text, taste_vector, text_hash
 
@@ -96,8 +96,7 @@ class EmbeddingService:
         """Recompute the user's taste vector from their weighted history and reviews
         (`recommender.content.taste_vector`); False (and no vector kept) when none of their
         films has a vector yet."""
-        rows = await self.library.history(user_id)
-        weights = history_weights(signals_of(rows))
+        weights = history_weights(await load_signals(self.library, user_id))
         film_vectors = await self.vectors.film_vectors(self.model, weights)
         review_vectors = await self.vectors.user_review_vectors(self.model, user_id)
         vector = taste_vector(weights, film_vectors, review_vectors)

@@ -63,6 +63,9 @@ SEED_MIN_RATING = 4.0
 CF_CANDIDATES = 300
 TASTE_CANDIDATES = 100
 POPULAR_CANDIDATES = 100
+#: Most recent history films the taste profile (genres, decades, keywords) is built from; the
+#: CF and taste-vector signals use the whole history.
+TASTE_HISTORY = 300
 #: Recently shown films the novelty and repeat terms look at.
 RECENT_PICKS = 30
 #: Liked films searched for the "similar to" reason of a pick.
@@ -125,18 +128,11 @@ def film_features(film: FilmRow) -> FilmFeatures:
     )
 
 
-def signals_of(rows: Sequence[HistoryRow]) -> list[Signal]:
-    """History rows (most recent first, as `LibraryRepository.history` returns them) as the
-    recommender's signals."""
+async def load_signals(library: LibraryRepository, user_id: int) -> list[Signal]:
+    """The user's whole history as the recommender's signals, most recent first."""
     return [
-        Signal(
-            tmdb_id=row.tmdb_id,
-            rating=row.rating,
-            liked=row.liked,
-            watched=row.watched,
-            not_interested=row.not_interested,
-        )
-        for row in rows
+        Signal(tmdb_id=t, rating=r, liked=liked, watched=watched, not_interested=no)
+        for t, r, liked, watched, no in await library.signals(user_id)
     ]
 
 
@@ -188,15 +184,16 @@ class RecommendationService:
         Hard rules: never a film the user rated, watched, marked 🚫, or was shown within the
         repeat window. Raises MovieSourceError only when TMDB is configured and fails.
         """
-        rows = await self.library.history(user_id)
+        signals = await load_signals(self.library, user_id)
+        rows = await self.library.history(user_id, limit=TASTE_HISTORY)
         history = [
             HistoryEntry(film_features(row.film), row.rating, row.liked)
             for row in rows
             if not row.not_interested
         ]
         taste = build_taste(history)
-        weights = history_weights(signals_of(rows))
-        exclude = {r.tmdb_id for r in rows if r.rating is not None or r.watched or r.not_interested}
+        weights = history_weights(signals)
+        exclude = {s.tmdb_id for s in signals if s.rating is not None or s.watched or s.not_interested}
         exclude |= await self.items.recent_tmdb_ids(user_id, self.repeat_window)
         recent = RecentPicks(
             tuple(features(to_info(f)) for f in await self.items.recent_films(user_id, RECENT_PICKS))
@@ -259,7 +256,7 @@ class RecommendationService:
             if (film := films.get(t)) is not None
         ]
         scored = score_candidates(candidates, taste, exclude=exclude, recent=recent, preferred_genres=genres)
-        return Ranking(scored, taste, weights, cf_model, len(history))
+        return Ranking(scored, taste, weights, cf_model, len(signals))
 
     async def recommend(self, user_id: int, *, genres: Sequence[str] = ()) -> RecommendationResult:
         """Three films the user has not rated, watched, marked 🚫 or been shown within the
@@ -303,18 +300,27 @@ class RecommendationService:
                 self.embedding_model, [p.film.tmdb_id for p in picks], liked
             )
         by_id = {s.film.tmdb_id: s for s in ranking.scored}
+        cf_seeds = {
+            p.film.tmdb_id: ranking.cf_model.contributors(p.film.tmdb_id, ranking.weights) for p in picks
+        }
+        named = ranking.taste.seed_titles
+        unnamed = {t for ids in (*cf_seeds.values(), *near.values()) for t in ids if t not in named}
+        taste = ranking.taste
+        if unnamed:  # seeds older than the profile's window: name them too
+            extra = await self.films.rows_many(unnamed)
+            taste = replace(taste, seed_titles={**named, **{t: f.title for t, f in extra.items()}})
         explained = []
         for pick in picks:
             scored = by_id[pick.film.tmdb_id]
             candidate = replace(
                 scored.candidate,
-                cf_seeds=tuple(ranking.cf_model.contributors(pick.film.tmdb_id, ranking.weights)),
+                cf_seeds=tuple(cf_seeds[pick.film.tmdb_id]),
                 similar_seeds=tuple(
                     dict.fromkeys((*scored.candidate.similar_seeds, *near.get(pick.film.tmdb_id, ())))
                 ),
             )
             slot_reasons = tuple(r for r in pick.reasons if r.kind in SLOT_REASONS)
-            explained.append(replace(pick, reasons=slot_reasons + explain(candidate, ranking.taste)))
+            explained.append(replace(pick, reasons=slot_reasons + explain(candidate, taste)))
         return explained
 
     async def feedback(self, user_id: int, item_id: int, status: ItemStatus) -> Feedback:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from collections import Counter, defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from statistics import fmean
 
 from recommender.types import (
@@ -185,7 +185,7 @@ def popularity_term(popularity: float) -> float:
 # --- scoring ---------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class RecentPicks:
     """What the user was shown lately, for the novelty and repeat terms.
 
@@ -193,6 +193,12 @@ class RecentPicks:
     """
 
     films: tuple[FilmFeatures, ...] = ()
+    tags: tuple[frozenset[str], ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(
+            self, "tags", tuple(frozenset(f.genres) | frozenset(f.keywords) for f in self.films)
+        )
 
     def genre_share(self, genre: str) -> float:
         if not self.films:
@@ -295,16 +301,19 @@ def avoid_term(c: Candidate) -> float:
 def novelty_term(film: FilmFeatures, recent: RecentPicks) -> float:
     """0–1: the highest Jaccard overlap of the film's genres + keywords with a recently shown
     film's (1 = the same tags as something just shown)."""
-    tags = set(film.genres) | set(film.keywords)
+    if not recent.films:
+        return 0.0
+    tags = frozenset(film.genres) | frozenset(film.keywords)
     if not tags:
         return 0.0
     best = 0.0
-    for other in recent.films:
+    for other, other_tags in zip(recent.films, recent.tags, strict=True):
         if other.tmdb_id == film.tmdb_id:
             return 1.0
-        other_tags = set(other.genres) | set(other.keywords)
         if other_tags:
-            best = max(best, len(tags & other_tags) / len(tags | other_tags))
+            shared = len(tags & other_tags)
+            if shared:
+                best = max(best, shared / (len(tags) + len(other_tags) - shared))
     return best
 
 

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Integer, Text, and_, bindparam, func, or_, select
+from sqlalchemy import Integer, Text, and_, bindparam, func, literal, or_, select
 from sqlalchemy.dialects.postgresql import ARRAY, distinct_on, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -166,7 +166,9 @@ class FilmRepository:
         ids = list(set(tmdb_ids))
         if not ids:
             return {}
-        rows = await self.session.execute(select(*FILM_ROW_COLUMNS).where(Film.tmdb_id.in_(ids)))
+        rows = await self.session.execute(
+            select(*FILM_ROW_COLUMNS).where(Film.tmdb_id == func.any(literal(ids, ARRAY(Integer))))
+        )
         return {row[0]: film_row(row) for row in rows}
 
     async def count(self) -> int:
@@ -250,7 +252,7 @@ class FilmRepository:
         stmt = select(Film).where(Film.vote_count >= 50)
         excluded = list(set(exclude))
         if excluded:
-            stmt = stmt.where(Film.tmdb_id.not_in(excluded))
+            stmt = stmt.where(Film.tmdb_id != func.all(literal(excluded, ARRAY(Integer))))
         if genres:
             stmt = stmt.where(Film.genres.overlap(list(genres)))
         stmt = stmt.order_by((func.ln(1 + Film.popularity) * Film.vote_average).desc()).limit(limit)

@@ -179,6 +179,29 @@ class LibraryRepository:
             for row in rows
         ]
 
+    async def signals(self, user_id: int) -> list[tuple[int, float | None, bool, bool, bool]]:
+        """(tmdb id, rating, liked, watched, not interested) of every film in the user's log
+        that carries a signal, most recent first: the light form of `history` (no film columns)."""
+        stmt = (
+            select(
+                UserFilm.tmdb_id, UserFilm.rating, UserFilm.liked, UserFilm.watched, UserFilm.not_interested
+            )
+            .where(
+                UserFilm.user_id == user_id,
+                or_(
+                    UserFilm.rating.is_not(None),
+                    UserFilm.watched,
+                    UserFilm.liked,
+                    UserFilm.not_interested,
+                ),
+            )
+            .order_by(UserFilm.rated_at.desc().nulls_last(), UserFilm.updated_at.desc(), UserFilm.tmdb_id)
+        )
+        return [
+            (t, float(r) if r is not None else None, bool(liked), bool(watched), bool(no))
+            for t, r, liked, watched, no in (await self.session.execute(stmt)).all()
+        ]
+
     async def seen_ids(self, user_id: int) -> set[int]:
         """TMDB ids never to recommend: rated, watched or marked not interested."""
         stmt = select(UserFilm.tmdb_id).where(

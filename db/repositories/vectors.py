@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from sqlalchemy import Integer, delete, func, literal, literal_column, or_, select, text, update
@@ -79,7 +80,7 @@ class VectorRepository:
             return {}
         rows = await self.session.execute(
             select(FilmEmbedding.tmdb_id, FilmEmbedding.embedding).where(
-                FilmEmbedding.model == model, FilmEmbedding.tmdb_id.in_(ids)
+                FilmEmbedding.model == model, FilmEmbedding.tmdb_id == any_ids(ids)
             )
         )
         return {row.tmdb_id: np.asarray(row.embedding, dtype=np.float32) for row in rows}
@@ -115,7 +116,7 @@ class VectorRepository:
         distance = FilmEmbedding.embedding.cosine_distance(_vec(vector))
         rows = await self.session.execute(
             select(FilmEmbedding.tmdb_id, distance.label("d")).where(
-                FilmEmbedding.model == model, FilmEmbedding.tmdb_id.in_(ids)
+                FilmEmbedding.model == model, FilmEmbedding.tmdb_id == any_ids(ids)
             )
         )
         return {row.tmdb_id: 1.0 - float(row.d) for row in rows}
@@ -133,7 +134,7 @@ class VectorRepository:
             select(near.c.tmdb_id)
             .where(
                 near.c.model == model,
-                near.c.tmdb_id.in_(list(pool)),
+                near.c.tmdb_id == any_ids(pool),
                 near.c.tmdb_id != target.c.tmdb_id,
             )
             .order_by(near.c.embedding.cosine_distance(target.c.embedding))
@@ -143,7 +144,7 @@ class VectorRepository:
         rows = await self.session.execute(
             select(target.c.tmdb_id.label("target"), lateral.c.tmdb_id.label("near"))
             .select_from(target.join(lateral, literal_column("true")))
-            .where(target.c.model == model, target.c.tmdb_id.in_(list(targets)))
+            .where(target.c.model == model, target.c.tmdb_id == any_ids(targets))
         )
         found: dict[int, list[int]] = {}
         for row in rows:
@@ -288,11 +289,17 @@ class VectorRepository:
                 AvoidTopic.user_id == user_id,
                 AvoidTopic.embedding.is_not(None),
                 FilmEmbedding.model == model,
-                FilmEmbedding.tmdb_id.in_(ids),
+                FilmEmbedding.tmdb_id == any_ids(ids),
             )
             .group_by(FilmEmbedding.tmdb_id)
         )
         return {row.tmdb_id: float(row.s) for row in rows}
+
+
+def any_ids(ids: Iterable[int]) -> Any:
+    """`= ANY(:ids)` with one int[] parameter: the statement text stays the same for any
+    number of ids, so asyncpg reuses its prepared statement (an IN list would not)."""
+    return func.any(literal(list(ids), ARRAY(Integer)))
 
 
 def _vec(vector: Sequence[float] | np.ndarray) -> list[float]:
