@@ -43,7 +43,6 @@ from recommender import (
     build_taste,
     explain,
     history_weights,
-    is_cold_start,
     mmr_select,
     pick_three,
     score_candidates,
@@ -84,8 +83,9 @@ class ShownPick:
 
 @dataclass(frozen=True, slots=True)
 class RecommendationResult:
-    """Up to three picks (fewer only if the catalog runs dry). `cold_start` when the user's
-    history is too thin to personalise: the picks are popular, well-rated films."""
+    """Up to three picks (fewer only if the catalog runs dry). `cold_start` when nothing
+    personal (no CF or taste-vector signal) reached the ranking: the picks are popular,
+    well-rated films (and preferred genres)."""
 
     picks: tuple[ShownPick, ...]
     cold_start: bool
@@ -154,6 +154,11 @@ class Ranking:
     weights: dict[int, float]
     cf_model: CFModel
     history_size: int
+
+    @property
+    def personal(self) -> bool:
+        """Whether any candidate carries a CF or taste-vector signal for this user."""
+        return any(s.candidate.cf or s.candidate.content is not None for s in self.scored)
 
 
 class RecommendationService:
@@ -286,7 +291,7 @@ class RecommendationService:
             picks=[p.film.tmdb_id for p in picks],
             slots=[p.slot.value for p in picks],
         )
-        return RecommendationResult(shown, is_cold_start(ranking.taste), ranking.history_size)
+        return RecommendationResult(shown, not ranking.personal, ranking.history_size)
 
     async def _explained(self, picks: list[Pick], ranking: Ranking) -> list[Pick]:
         """Add the true "why" to each pick: the liked films behind its CF score and the liked
