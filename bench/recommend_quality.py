@@ -289,6 +289,9 @@ async def main(datasets: Path, *, latency_calls: int, users_limit: int | None) -
             await session.rollback()  # leave no shown items behind: every user starts fresh
     say(f"project ranked {len(evaluated)} users (median {statistics.median(rank_ms):.0f} ms per ranking)")
 
+    # measured before the baselines fill memory with dense item × item matrices
+    latency = await measure_latency(settings, session_factory, services, split, user_ids, latency_calls)
+
     # baselines ----------------------------------------------------------------------------------
     ml_users = sorted(split.train)
     items = np.asarray(split.catalog)
@@ -325,7 +328,6 @@ async def main(datasets: Path, *, latency_calls: int, users_limit: int | None) -
     table["content-only (liked − 0.7·disliked)"] = evaluate(content)
     table["WhatToWatch hybrid (this project)"] = ours
 
-    latency = await measure_latency(settings, session_factory, services, split, user_ids, latency_calls)
     await engine.dispose()
 
     print_table(table, picks, len(split.catalog), len(evaluated), latency, time.perf_counter() - started)

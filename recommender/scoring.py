@@ -56,7 +56,7 @@ POPULARITY_CAP = 1000.0  # TMDB popularity at which the popularity term saturate
 # among the candidates, so it is in [−1, 1]. The division damps the popularity bias of
 # item-to-item CF (a blockbuster is everyone's neighbour) and widens catalog coverage.
 W_CF = 1.0
-POPULARITY_EXPONENT = 0.35
+POPULARITY_EXPONENT = 0.4
 # content: cosine(film, taste vector), typically 0.1–0.7 for all-MiniLM-L6-v2.
 W_CONTENT = 0.5
 # quality: (weighted rating − BAYES_PRIOR_MEAN) / 2, roughly −1…+1.
