@@ -51,6 +51,12 @@ EMBEDDING_DIMENSIONS = 384
 RATING_CHECK = "rating IS NULL OR (rating >= 0.5 AND rating <= 5 AND rating * 2 = floor(rating * 2))"
 
 
+def include_name(name: str | None, type_: str, parent_names: object) -> bool:
+    """Alembic's autogenerate filter: procrastinate's job-queue tables are not modelled here
+    (revision 0002 applies its schema verbatim), so they are left out of comparisons."""
+    return not (type_ == "table" and (name or "").startswith("procrastinate_"))
+
+
 class Base(DeclarativeBase):
     """Declarative base; naming convention keeps alembic constraint names stable."""
 

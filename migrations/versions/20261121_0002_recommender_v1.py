@@ -40,7 +40,9 @@ def upgrade() -> None:
 
     op.create_table(
         "film_embeddings",
-        sa.Column("tmdb_id", sa.Integer(), sa.ForeignKey("films.tmdb_id", ondelete="CASCADE"), nullable=False),
+        sa.Column(
+            "tmdb_id", sa.Integer(), sa.ForeignKey("films.tmdb_id", ondelete="CASCADE"), nullable=False
+        ),
         sa.Column("model", sa.String(64), nullable=False),
         sa.Column("embedding", Vector(DIM), nullable=False),
         sa.Column("text_hash", sa.String(64), nullable=False),
@@ -91,7 +93,9 @@ def upgrade() -> None:
     )
     op.create_table(
         "cf_items",
-        sa.Column("tmdb_id", sa.Integer(), sa.ForeignKey("films.tmdb_id", ondelete="CASCADE"), nullable=False),
+        sa.Column(
+            "tmdb_id", sa.Integer(), sa.ForeignKey("films.tmdb_id", ondelete="CASCADE"), nullable=False
+        ),
         sa.Column("n_ratings", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("tmdb_id", name="pk_cf_items"),
     )
@@ -127,7 +131,11 @@ def downgrade() -> None:
         "WHERE proname LIKE 'procrastinate%' LOOP EXECUTE 'DROP FUNCTION ' || f.sig || ' CASCADE'; "
         "END LOOP; END $$"
     )
-    for type_ in ("procrastinate_job_to_defer_v1", "procrastinate_job_event_type", "procrastinate_job_status"):
+    for type_ in (
+        "procrastinate_job_to_defer_v1",
+        "procrastinate_job_event_type",
+        "procrastinate_job_status",
+    ):
         op.execute(f"DROP TYPE IF EXISTS {type_} CASCADE")
     for table in ("cf_models", "cf_neighbours", "cf_items", "avoid_topics", "taste_vectors"):
         op.drop_table(table)
