@@ -82,9 +82,11 @@ def history_weights(signals: Sequence[Signal]) -> dict[int, float]:
     Films with a zero signal are left out; a repeated id keeps its most recent entry.
     """
     weights: dict[int, float] = {}
+    seen: set[int] = set()
     for k, signal in enumerate(signals):
-        if signal.tmdb_id in weights:
+        if signal.tmdb_id in seen:
             continue
+        seen.add(signal.tmdb_id)
         base = signal_weight(signal)
         if base:
             weights[signal.tmdb_id] = base * (RECENCY_FLOOR + math.exp(-k / RECENCY_TAU))

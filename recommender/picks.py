@@ -59,7 +59,10 @@ def mmr_select(
     """
     picked = list(chosen)
     result: list[T] = []
-    remaining = [item for item in items if item not in picked]
+    remaining: list[T] = []
+    for item in items:
+        if item not in picked and item not in remaining:
+            remaining.append(item)
     while remaining and len(result) < k:
         best = max(
             range(len(remaining)),

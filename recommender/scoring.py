@@ -271,7 +271,7 @@ def merge_candidates(candidates: Iterable[Candidate]) -> list[Candidate]:
         merged[c.film.tmdb_id] = Candidate(
             film=first.film,
             sources=first.sources | c.sources,
-            cf=first.cf if first.cf else c.cf,
+            cf=max(first.cf, c.cf, key=abs),
             cf_support=max(first.cf_support, c.cf_support),
             content=_max_optional(first.content, c.content),
             avoid=max(first.avoid, c.avoid),

@@ -1,7 +1,8 @@
-"""Taste profile and candidate scoring: examples and hypothesis properties."""
+"""Taste profile and hybrid candidate scoring: examples and hypothesis properties."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
@@ -10,98 +11,69 @@ from hypothesis import strategies as st
 
 from recommender import (
     Candidate,
-    FilmFeatures,
+    CandidateSource,
     HistoryEntry,
     Reason,
     ReasonKind,
+    RecentPicks,
+    ScoredCandidate,
     TasteProfile,
     build_taste,
+    explain,
     is_cold_start,
     score_candidates,
 )
 from recommender.scoring import (
+    AVOID_MIN_SIMILARITY,
     BAYES_PRIOR_MEAN,
     COLD_START_MIN_FILMS,
+    POPULARITY_EXPONENT,
     POSITIVE_AFFINITY_MIN,
+    REPEAT_FAIR_SHARE,
+    W_AVOID,
+    W_CF,
+    W_COLD_POPULARITY,
+    W_COLD_QUALITY,
+    W_CONTENT,
+    W_NOVELTY,
+    W_PREFERRED,
+    W_QUALITY,
+    W_REPEAT,
+    W_TMDB,
+    avoid_term,
     bayesian_rating,
+    decade_label,
     decade_of,
+    merge_candidates,
+    novelty_term,
     popularity_term,
+    repeat_term,
+)
+from tests.recommender.helpers import (
+    GENRES,
+    candidate_lists,
+    exclusions,
+    film,
+    histories,
+    plain_candidates,
+    recents,
+    scifi_lover,
 )
 
-GENRES = ("Action", "Comedy", "Drama", "Horror", "Romance", "Science Fiction", "Thriller")
-KEYWORDS = ("space", "robot", "heist", "wedding", "dystopia", "ghost", "friendship", "revenge")
+PERSONAL_COMPONENTS = {"cf", "content", "quality", "tmdb", "preferred", "avoid", "novelty", "repeat"}
+COLD_COMPONENTS = {"quality", "popularity", "preferred", "avoid", "novelty", "repeat"}
 
 
-def film(
-    tmdb_id: int,
-    title: str = "",
-    *,
-    year: int | None = 2010,
-    genres: tuple[str, ...] = ("Drama",),
-    keywords: tuple[str, ...] = (),
-    popularity: float = 20.0,
-    vote_average: float = 7.0,
-    vote_count: int = 1000,
-) -> FilmFeatures:
-    return FilmFeatures(
-        tmdb_id=tmdb_id,
-        title=title or f"Film {tmdb_id}",
-        year=year,
-        genres=genres,
-        keywords=keywords,
-        popularity=popularity,
-        vote_average=vote_average,
-        vote_count=vote_count,
-    )
+def by_id(ranked: list[ScoredCandidate]) -> dict[int, ScoredCandidate]:
+    return {s.film.tmdb_id: s for s in ranked}
 
 
-# --- hypothesis strategies (also used by test_picks) -----------------------------------------
-
-film_ids = st.integers(min_value=1, max_value=40)
-
-films = st.builds(
-    FilmFeatures,
-    tmdb_id=film_ids,
-    title=st.text(min_size=1, max_size=12),
-    year=st.none() | st.integers(min_value=1900, max_value=2030),
-    genres=st.lists(st.sampled_from(GENRES), max_size=3, unique=True).map(tuple),
-    keywords=st.lists(st.sampled_from(KEYWORDS), max_size=4, unique=True).map(tuple),
-    popularity=st.floats(min_value=0, max_value=5000, allow_nan=False),
-    vote_average=st.floats(min_value=0, max_value=10, allow_nan=False),
-    vote_count=st.integers(min_value=0, max_value=100_000),
-)
-
-history_entries = st.builds(
-    HistoryEntry,
-    film=films,
-    rating=st.none() | st.sampled_from([x / 2 for x in range(1, 11)]),
-    liked=st.booleans(),
-)
-
-candidates = st.builds(
-    Candidate,
-    film=films,
-    seeds=st.lists(film_ids, max_size=4).map(tuple),
-    from_popular=st.booleans(),
-)
-
-histories = st.lists(history_entries, max_size=12)
-candidate_lists = st.lists(candidates, max_size=30)
-exclusions = st.frozensets(film_ids, max_size=10)
+def ids(ranked: list[ScoredCandidate]) -> list[int]:
+    return [s.film.tmdb_id for s in ranked]
 
 
-def scifi_lover() -> TasteProfile:
-    """High ratings on Alien, Blade Runner, The Matrix (and two dramas); low on a romcom."""
-    return build_taste(
-        [
-            HistoryEntry(film(348, "Alien", year=1979, genres=("Horror", "Science Fiction")), 5.0),
-            HistoryEntry(film(78, "Blade Runner", year=1982, genres=("Science Fiction", "Drama")), 4.5),
-            HistoryEntry(film(603, "The Matrix", year=1999, genres=("Action", "Science Fiction")), 5.0),
-            HistoryEntry(film(11, "Drama A", year=1995, genres=("Drama",)), 3.5),
-            HistoryEntry(film(12, "Drama B", year=2001, genres=("Drama",)), 3.5),
-            HistoryEntry(film(509, "Notting Hill", year=1999, genres=("Romance", "Comedy")), 1.5),
-        ]
-    )
+def unique_by_id(cands: list[Candidate]) -> list[Candidate]:
+    return list({c.film.tmdb_id: c for c in cands}.values())
 
 
 # --- build_taste -----------------------------------------------------------------------------
@@ -118,11 +90,14 @@ def test_build_taste_affinities_are_mean_centred_and_shrunk() -> None:
     assert taste.top_genres[0] == "Science Fiction"
     assert "Romance" not in taste.top_genres and "Comedy" not in taste.top_genres
     assert taste.seed_titles[348] == "Alien"
+    assert taste.seed_signals[348] == pytest.approx(5.0 - 23.0 / 6)
+    assert taste.seed_signals[509] < 0
 
 
 def test_build_taste_decades_and_usual_decades() -> None:
     taste = scifi_lover()
     assert decade_of(1979) == 1970 and decade_of(2000) == 2000 and decade_of(None) is None
+    assert decade_label(1970) == "1970s"
     assert taste.decade_counts == {1970: 1, 1980: 1, 1990: 3, 2000: 1}
     assert taste.usual_decades[0] == 1990
     assert set(taste.usual_decades) == {1970, 1980, 1990, 2000}  # each ≥ 15% of 6 films
@@ -148,6 +123,14 @@ def test_liked_unrated_counts_half_a_point_and_watched_only_nothing() -> None:
     assert "Comedy" not in taste.genre_affinity
     assert taste.decade_counts == {2010: 2}
     assert set(taste.seed_titles) == {1, 2}
+    assert taste.seed_signals == {1: 0.5, 2: 0.0}
+
+
+def test_a_repeated_film_keeps_its_last_entry() -> None:
+    taste = build_taste([HistoryEntry(film(1, "Old"), 1.0), HistoryEntry(film(1, "New"), 5.0)])
+    assert taste.seed_titles == {1: "New"}
+    assert taste.mean_rating == 5.0
+    assert taste.n_rated == 1
 
 
 def test_cold_start_threshold() -> None:
@@ -163,12 +146,17 @@ def test_cold_start_threshold() -> None:
 def test_build_taste_properties(history: list[HistoryEntry]) -> None:
     taste = build_taste(history)
     assert set(taste.seed_titles) == {entry.film.tmdb_id for entry in history}
+    assert set(taste.seed_signals) == set(taste.seed_titles)
     assert len(taste.top_genres) <= 3
     assert all(taste.genre_affinity[g] >= POSITIVE_AFFINITY_MIN for g in taste.top_genres)
+    assert [taste.genre_affinity[g] for g in taste.top_genres] == sorted(
+        (taste.genre_affinity[g] for g in taste.top_genres), reverse=True
+    )
     assert all(math.isfinite(v) and abs(v) <= 4.5 for v in taste.genre_affinity.values())
     assert all(math.isfinite(v) and abs(v) <= 4.5 for v in taste.keyword_affinity.values())
     assert set(taste.usual_decades) <= set(taste.decade_counts)
     assert bool(taste.usual_decades) == bool(taste.decade_counts)
+    assert taste.n_rated <= len(taste.seed_titles)
 
 
 # --- film-level terms ------------------------------------------------------------------------
@@ -178,101 +166,415 @@ def test_bayesian_prior_prefers_many_votes_over_few_perfect_ones() -> None:
     assert bayesian_rating(8.5, 10_000) > bayesian_rating(9.5, 3)
     assert bayesian_rating(0.0, 0) == BAYES_PRIOR_MEAN
     assert bayesian_rating(9.5, 3) == pytest.approx((3 * 9.5 + 200 * 6.5) / 203)
+    assert bayesian_rating(42.0, 10**9) == pytest.approx(10.0, abs=1e-5)  # clamped
+    assert bayesian_rating(5.0, -10) == BAYES_PRIOR_MEAN
     trusted = Candidate(film(1, vote_average=8.5, vote_count=10_000))
     hyped = Candidate(film(2, vote_average=9.5, vote_count=3))
     ranked = score_candidates([hyped, trusted], build_taste([]), exclude=())
-    assert [s.candidate.film.tmdb_id for s in ranked] == [1, 2]
+    assert ids(ranked) == [1, 2]
+
+
+@given(st.floats(-100, 100, allow_nan=False), st.integers(-10, 10**7))
+def test_bayesian_rating_is_within_0_and_10(average: float, count: int) -> None:
+    assert 0.0 <= bayesian_rating(average, count) <= 10.0
 
 
 def test_popularity_term_is_log_scaled_and_capped() -> None:
     assert popularity_term(0.0) == 0.0
+    assert popularity_term(-5.0) == 0.0
     assert popularity_term(1000.0) == pytest.approx(1.0)
     assert popularity_term(50_000.0) == 1.0
     assert 0.5 < popularity_term(40.0) < 0.6
 
 
-# --- score_candidates ------------------------------------------------------------------------
+def test_avoid_term() -> None:
+    def term(avoid: float, keyword: bool = False) -> float:
+        return avoid_term(Candidate(film(1), avoid=avoid, avoid_keyword=keyword))
+
+    assert term(0.0) == 0.0
+    assert term(AVOID_MIN_SIMILARITY) == 0.0
+    assert term((1 + AVOID_MIN_SIMILARITY) / 2) == pytest.approx(0.5)
+    assert term(1.0) == pytest.approx(1.0)
+    assert term(0.0, keyword=True) == 1.0
+    assert term(1.0, keyword=True) == pytest.approx(2.0)
 
 
-def test_scifi_lover_scores_scifi_over_romcom_of_similar_quality() -> None:
-    taste = scifi_lover()
-    scifi = Candidate(film(1, "Arrival", genres=("Science Fiction", "Drama"), vote_average=7.6))
-    romcom = Candidate(film(2, "Love Actually", genres=("Romance", "Comedy"), vote_average=7.7))
-    ranked = score_candidates([romcom, scifi], taste, exclude=())
-    assert [s.candidate.film.title for s in ranked] == ["Arrival", "Love Actually"]
-    assert Reason(ReasonKind.SHARED_GENRES, ("Science Fiction",)) in ranked[0].reasons
+def test_novelty_term_is_the_highest_jaccard_with_a_recent_film() -> None:
+    space = film(1, genres=("Science Fiction",), keywords=("space", "robot"))
+    recent = RecentPicks(
+        (
+            film(2, genres=("Science Fiction",), keywords=("space",)),  # 2 of 3 tags
+            film(3, genres=("Comedy",)),
+        )
+    )
+    assert novelty_term(space, recent) == pytest.approx(2 / 3)
+    assert novelty_term(space, RecentPicks()) == 0.0
+    assert novelty_term(film(4, genres=(), keywords=()), recent) == 0.0
+    assert novelty_term(film(2, genres=("Horror",)), recent) == 1.0  # the same film
 
 
-def test_more_seeds_beat_fewer_with_the_same_features() -> None:
-    taste = scifi_lover()
-    three = Candidate(film(1), seeds=(348, 78, 603))
-    one = Candidate(film(2), seeds=(348,))
-    ranked = score_candidates([one, three], taste, exclude=())
-    assert [s.candidate.film.tmdb_id for s in ranked] == [1, 2]
-    assert ranked[0].components["seeds"] == pytest.approx(0.5 * math.log1p(3))
+def test_repeat_term_pushes_over_represented_genre_and_decade() -> None:
+    recent = RecentPicks(
+        (
+            film(1, genres=("Drama", "Romance"), year=1994),
+            film(2, genres=("Drama",), year=1991),
+            film(3, genres=("Comedy", "Drama"), year=2005),
+        )
+    )
+    assert recent.genre_share("Drama") == pytest.approx(2 / 3)  # primary genre only
+    assert recent.decade_share(1990) == pytest.approx(2 / 3)
+    assert RecentPicks().genre_share("Drama") == 0.0 == RecentPicks().decade_share(1990)
+    assert repeat_term(film(9, genres=("Drama",), year=1999), recent) == pytest.approx(
+        2 * (2 / 3 - REPEAT_FAIR_SHARE)
+    )
+    assert repeat_term(film(9, genres=("Comedy",), year=2001), recent) == 0.0  # a fair share
+    assert repeat_term(film(9, genres=(), year=None), recent) == 0.0
 
 
-def test_reasons_name_seed_titles_best_rated_first() -> None:
-    taste = scifi_lover()
-    (scored,) = score_candidates([Candidate(film(1), seeds=(78, 509, 348))], taste, exclude=())
-    assert scored.reasons[0] == Reason(ReasonKind.SIMILAR_TO, ("Alien", "Blade Runner"))
+# --- score_candidates: examples --------------------------------------------------------------
 
 
-def test_cold_start_ignores_seeds_and_keywords_and_ranks_by_quality() -> None:
+def test_cold_start_ranks_by_quality_and_popularity() -> None:
     taste = build_taste([HistoryEntry(film(348, "Alien", keywords=("space",)), 5.0)])
     assert is_cold_start(taste)
-    seeded = Candidate(film(1, keywords=("space",), vote_average=6.0), seeds=(348,))
+    weak = Candidate(film(1, keywords=("space",), vote_average=6.0), similar_seeds=(348,))
     great = Candidate(film(2, vote_average=8.5, vote_count=20_000, popularity=80))
-    ranked = score_candidates([seeded, great], taste, exclude=())
-    assert [s.candidate.film.tmdb_id for s in ranked] == [2, 1]
-    assert all(s.components["seeds"] == 0.0 and s.components["keywords"] == 0.0 for s in ranked)
-    assert ranked[1].reasons[0] == Reason(ReasonKind.SIMILAR_TO, ("Alien",))
+    obscure = Candidate(film(3, vote_average=8.5, vote_count=20_000, popularity=1))
+    ranked = score_candidates([weak, obscure, great], taste, exclude=())
+    assert ids(ranked) == [2, 3, 1]
+    for s in ranked:
+        assert set(s.components) == COLD_COMPONENTS
+        quality = (bayesian_rating(s.film.vote_average, s.film.vote_count) - BAYES_PRIOR_MEAN) / 2
+        assert s.components["quality"] == pytest.approx(W_COLD_QUALITY * quality)
+        assert s.components["popularity"] == pytest.approx(
+            W_COLD_POPULARITY * popularity_term(s.film.popularity)
+        )
+    assert by_id(ranked)[1].reasons[0] == Reason(ReasonKind.SIMILAR_TO, ("Alien",))
 
 
-def test_duplicates_merge_seeds_and_history_and_exclusions_are_dropped() -> None:
+def test_any_cf_or_content_signal_makes_a_cold_user_personalised() -> None:
+    taste = build_taste([])
+    assert is_cold_start(taste)
+    plain = Candidate(film(1))
+    for signal in (
+        Candidate(film(2), sources=frozenset({CandidateSource.CF}), cf=0.4),
+        Candidate(film(2), sources=frozenset({CandidateSource.TASTE}), content=0.0),
+    ):
+        ranked = score_candidates([plain, signal], taste, exclude=())
+        assert all(set(s.components) == PERSONAL_COMPONENTS for s in ranked)
+    # but a CF signal on an excluded film does not count
+    cf_excluded = Candidate(film(2), cf=0.4)
+    ranked = score_candidates([plain, cf_excluded], taste, exclude={2})
+    assert ids(ranked) == [1]
+    assert set(ranked[0].components) == COLD_COMPONENTS
+
+
+def test_personalised_uses_cf_and_content() -> None:
+    taste = scifi_lover()
+    assert not is_cold_start(taste)
+    # raw cf 0.8 with support 9 → 0.8 / 10^0.35; the largest adjusted |cf| scales to ±1
+    fans = Candidate(film(1), sources=frozenset({CandidateSource.CF}), cf=0.8, cf_support=9)
+    close = Candidate(film(2), sources=frozenset({CandidateSource.TASTE}), content=0.9)
+    blockbuster = Candidate(film(3), sources=frozenset({CandidateSource.CF}), cf=0.8, cf_support=99_999)
+    disliked = Candidate(film(4), sources=frozenset({CandidateSource.CF}), cf=-2.0, cf_support=9)
+    ranked = score_candidates([disliked, blockbuster, close, fans], taste, exclude=())
+    assert all(set(s.components) == PERSONAL_COMPONENTS for s in ranked)
+    s = by_id(ranked)
+    scale = 2.0 / 10**POPULARITY_EXPONENT
+    assert s[4].components["cf"] == pytest.approx(-W_CF)
+    assert s[1].components["cf"] == pytest.approx(W_CF * 0.8 / 10**POPULARITY_EXPONENT / scale)
+    assert 0 < s[3].components["cf"] < s[1].components["cf"]  # popularity damping
+    assert s[2].components["cf"] == 0.0
+    assert s[2].components["content"] == pytest.approx(W_CONTENT * 0.9)
+    assert s[1].components["content"] == 0.0
+    assert s[1].components["quality"] == pytest.approx(
+        W_QUALITY * (bayesian_rating(7.0, 1000) - BAYES_PRIOR_MEAN) / 2
+    )
+    assert ids(ranked)[-1] == 4
+    # content 0.5·0.9 beats fans' cf of 0.4 (0.357 / 0.893), the blockbuster's cf is ~0.016
+    assert ids(ranked) == [2, 1, 3, 4]
+
+
+def test_tmdb_component_counts_related_lists_only_for_tmdb_candidates() -> None:
+    taste = scifi_lover()
+    tmdb = frozenset({CandidateSource.TMDB})
+    three = Candidate(film(1), sources=tmdb, similar_seeds=(348, 78, 603))
+    one = Candidate(film(2), sources=tmdb, similar_seeds=(348,))
+    ann = Candidate(film(3), sources=frozenset({CandidateSource.TASTE}), similar_seeds=(348, 78, 603))
+    ranked = score_candidates([ann, one, three], taste, exclude=())
+    assert ids(ranked) == [1, 2, 3]
+    s = by_id(ranked)
+    assert s[1].components["tmdb"] == pytest.approx(W_TMDB * math.log1p(3))
+    assert s[2].components["tmdb"] == pytest.approx(W_TMDB * math.log1p(1))
+    assert s[3].components["tmdb"] == 0.0
+
+
+def test_preferred_genres_raise_a_film() -> None:
+    taste = scifi_lover()
+    comedy = Candidate(film(1, genres=("Drama", "Comedy"), vote_average=6.0))
+    better = Candidate(film(2, genres=("Drama",), vote_average=8.0))
+    assert ids(score_candidates([comedy, better], taste, exclude=())) == [2, 1]
+    ranked = score_candidates([comedy, better], taste, exclude=(), preferred_genres={"Comedy"})
+    assert ids(ranked) == [1, 2]
+    assert by_id(ranked)[1].components["preferred"] == W_PREFERRED
+    assert by_id(ranked)[2].components["preferred"] == 0.0
+
+
+@pytest.mark.parametrize(
+    ("avoid", "keyword"),
+    [(0.9, False), (AVOID_MIN_SIMILARITY + 0.05, False), (0.0, True), (0.1, True)],
+)
+def test_an_avoid_topic_lowers_a_film_but_never_removes_it(avoid: float, keyword: bool) -> None:
+    taste = scifi_lover()
+    topic = Candidate(film(1, vote_average=9.0), avoid=avoid, avoid_keyword=keyword)
+    other = Candidate(film(2, vote_average=6.5))
+    plain = score_candidates(
+        [dataclasses.replace(topic, avoid=0.0, avoid_keyword=False), other], taste, exclude=()
+    )
+    ranked = score_candidates([topic, other], taste, exclude=())
+    assert set(ids(ranked)) == {1, 2}
+    assert by_id(ranked)[1].score < by_id(plain)[1].score
+    assert by_id(ranked)[1].components["avoid"] == pytest.approx(-W_AVOID * avoid_term(topic))
+
+
+def test_avoid_below_the_threshold_changes_nothing() -> None:
+    taste = scifi_lover()
+    (s,) = score_candidates([Candidate(film(1), avoid=AVOID_MIN_SIMILARITY - 0.01)], taste, exclude=())
+    assert s.components["avoid"] == 0.0
+
+
+def test_recently_shown_lookalikes_are_pushed_down() -> None:
+    taste = scifi_lover()
+    lookalike = Candidate(film(1, genres=("Drama", "Romance"), keywords=("wedding",), year=2003))
+    different = Candidate(film(2, genres=("Action",), keywords=("heist",), year=1987))
+    recent = RecentPicks(
+        (
+            film(90, genres=("Drama", "Romance"), keywords=("wedding",), year=2001),
+            film(91, genres=("Drama",), year=2007),
+        )
+    )
+    before = by_id(score_candidates([lookalike, different], taste, exclude=()))
+    after = by_id(score_candidates([lookalike, different], taste, exclude=(), recent=recent))
+    assert after[1].components["novelty"] == pytest.approx(-W_NOVELTY)
+    assert after[1].components["repeat"] == pytest.approx(-W_REPEAT * 2 * (1 - REPEAT_FAIR_SHARE))
+    assert after[1].score < before[1].score
+    assert after[2].score == before[2].score
+
+
+def test_duplicates_merge_and_history_and_exclusions_are_dropped() -> None:
     taste = scifi_lover()
     ranked = score_candidates(
         [
-            Candidate(film(1), seeds=(348,)),
-            Candidate(film(1), seeds=(78, 348), from_popular=True),
+            Candidate(film(1), sources=frozenset({CandidateSource.TMDB}), similar_seeds=(348,)),
+            Candidate(
+                film(1), sources=frozenset({CandidateSource.CF}), cf=0.5, cf_support=3, cf_seeds=(78, 348)
+            ),
             Candidate(film(2)),
             Candidate(film(348, "Alien")),  # already in the history
         ],
         taste,
         exclude={2},
     )
-    assert len(ranked) == 1
-    assert ranked[0].candidate.seeds == (78, 348)
-    assert ranked[0].candidate.from_popular
+    assert ids(ranked) == [1]
+    merged = ranked[0].candidate
+    assert merged.sources == {CandidateSource.TMDB, CandidateSource.CF}
+    assert merged.cf == 0.5 and merged.cf_support == 3
+    assert merged.cf_seeds == (78, 348) and merged.similar_seeds == (348,)
+
+
+# --- merge_candidates ------------------------------------------------------------------------
+
+
+def test_merge_candidates_unions_sources_and_seeds() -> None:
+    first = Candidate(
+        film(1, "First"),
+        sources=frozenset({CandidateSource.TMDB}),
+        content=0.2,
+        avoid=0.4,
+        similar_seeds=(5, 6),
+    )
+    second = Candidate(
+        film(1, "Second"),
+        sources=frozenset({CandidateSource.CF, CandidateSource.TMDB}),
+        cf=0.7,
+        cf_support=12,
+        content=None,
+        avoid=0.1,
+        avoid_keyword=True,
+        cf_seeds=(6, 7),
+        similar_seeds=(7, 5),
+    )
+    third = Candidate(film(1), sources=frozenset({CandidateSource.TASTE}), content=0.5, cf_seeds=(8, 6))
+    other = Candidate(film(2))
+    merged = merge_candidates([first, other, second, third])
+    assert [c.film.tmdb_id for c in merged] == [1, 2]
+    m = merged[0]
+    assert m.film.title == "First"
+    assert m.sources == {CandidateSource.TMDB, CandidateSource.CF, CandidateSource.TASTE}
+    assert m.cf == 0.7 and m.cf_support == 12
+    assert m.content == 0.5
+    assert m.avoid == 0.4 and m.avoid_keyword
+    assert m.cf_seeds == (6, 7, 8)
+    assert m.similar_seeds == (5, 6, 7)
+    assert merged[1] == other
+
+
+def test_merge_candidates_keeps_the_strongest_cf() -> None:
+    # "the strongest of each signal (cf, content, avoid)"
+    a = Candidate(film(1), cf=0.1, cf_support=1)
+    b = Candidate(film(1), cf=0.5, cf_support=50)
+    assert merge_candidates([a, b])[0].cf == 0.5
+
+
+@given(candidate_lists)
+def test_merge_candidates_properties(cands: list[Candidate]) -> None:
+    merged = merge_candidates(cands)
+    assert [c.film.tmdb_id for c in merged] == list(dict.fromkeys(c.film.tmdb_id for c in cands))
+    for m in merged:
+        same = [c for c in cands if c.film.tmdb_id == m.film.tmdb_id]
+        assert m.film == same[0].film
+        assert m.sources == frozenset().union(*(c.sources for c in same))
+        assert set(m.cf_seeds) == {s for c in same for s in c.cf_seeds}
+        assert set(m.similar_seeds) == {s for c in same for s in c.similar_seeds}
+        if len(same) == 1:
+            assert m == same[0]
+            continue
+        assert m.cf_seeds == tuple(dict.fromkeys(s for c in same for s in c.cf_seeds))
+        assert m.similar_seeds == tuple(dict.fromkeys(s for c in same for s in c.similar_seeds))
+        assert m.avoid == max(c.avoid for c in same)
+        assert m.avoid_keyword == any(c.avoid_keyword for c in same)
+        contents = [c.content for c in same if c.content is not None]
+        assert m.content == (max(contents) if contents else None)
+        assert m.cf_support == max(c.cf_support for c in same)
+        assert m.cf in {c.cf for c in same}
+        assert (m.cf != 0) == any(c.cf != 0 for c in same)
+
+
+# --- explain ---------------------------------------------------------------------------------
+
+
+def test_reasons_name_cf_seeds_then_similar_films() -> None:
+    taste = scifi_lover()
+    candidate = Candidate(
+        film(1, genres=("Science Fiction", "Comedy"), vote_average=8.4, vote_count=5000),
+        cf_seeds=(603, 999, 78, 348),  # 999 is not in the history
+        similar_seeds=(78, 348, 11),
+    )
+    assert explain(candidate, taste) == (
+        Reason(ReasonKind.FANS_ALSO_LOVED, ("The Matrix", "Blade Runner")),
+        Reason(ReasonKind.SIMILAR_TO, ("Drama A",)),  # CF seeds are not repeated
+        Reason(ReasonKind.SHARED_GENRES, ("Science Fiction",)),
+        Reason(ReasonKind.HIGHLY_RATED, ("8.4",)),
+    )
 
 
 def test_fallback_reasons_popular_or_highly_rated() -> None:
     taste = build_taste([])
-    plain = Candidate(film(1, vote_average=6.0, genres=()), from_popular=True)
+    plain = Candidate(film(1, vote_average=6.0, genres=()), sources=frozenset({CandidateSource.POPULAR}))
     good = Candidate(film(2, vote_average=8.0, vote_count=3000))
     okay = Candidate(film(3, vote_average=7.0, vote_count=100))
-    by_id = {s.candidate.film.tmdb_id: s for s in score_candidates([plain, good, okay], taste, exclude=())}
-    assert by_id[1].reasons == (Reason(ReasonKind.POPULAR),)
-    assert by_id[2].reasons == (Reason(ReasonKind.HIGHLY_RATED, ("8.0",)),)
-    assert by_id[3].reasons == (Reason(ReasonKind.HIGHLY_RATED, ("7.0",)),)
+    s = by_id(score_candidates([plain, good, okay], taste, exclude=()))
+    assert s[1].reasons == (Reason(ReasonKind.POPULAR),)
+    assert s[2].reasons == (Reason(ReasonKind.HIGHLY_RATED, ("8.0",)),)
+    assert s[3].reasons == (Reason(ReasonKind.HIGHLY_RATED, ("7.0",)),)
 
 
-@given(candidate_lists, histories, exclusions)
+# --- score_candidates: properties ------------------------------------------------------------
+
+
+@given(candidate_lists, histories, exclusions, recents, st.frozensets(st.sampled_from(GENRES)))
 def test_score_candidates_properties(
-    cands: list[Candidate], history: list[HistoryEntry], exclude: frozenset[int]
+    cands: list[Candidate],
+    history: list[HistoryEntry],
+    exclude: frozenset[int],
+    recent: RecentPicks,
+    preferred: frozenset[str],
 ) -> None:
     taste = build_taste(history)
-    ranked = score_candidates(cands, taste, exclude=exclude)
-    ids = [s.candidate.film.tmdb_id for s in ranked]
-    hidden = exclude | {entry.film.tmdb_id for entry in history}
-    assert set(ids) == {c.film.tmdb_id for c in cands} - hidden
-    assert len(ids) == len(set(ids))
-    assert [(-s.score, s.candidate.film.tmdb_id) for s in ranked] == sorted(
-        (-s.score, s.candidate.film.tmdb_id) for s in ranked
+    ranked = score_candidates(cands, taste, exclude=exclude, recent=recent, preferred_genres=preferred)
+    got = ids(ranked)
+    hidden = exclude | set(taste.seed_titles)
+    # excluded and already-seen films never appear; everything else appears once
+    assert not set(got) & hidden
+    assert set(got) == {c.film.tmdb_id for c in cands} - hidden
+    assert len(got) == len(set(got))
+    # score desc, then tmdb_id asc
+    keys = [(-s.score, s.film.tmdb_id) for s in ranked]
+    assert keys == sorted(keys)
+    cold = is_cold_start(taste) and not any(
+        (c.cf != 0 or c.content is not None) for c in cands if c.film.tmdb_id not in hidden
     )
     for s in ranked:
         assert math.isfinite(s.score)
-        assert s.score == pytest.approx(sum(s.components.values()))
+        assert s.score == pytest.approx(sum(s.components.values()), abs=1e-12)
+        assert set(s.components) == (COLD_COMPONENTS if cold else PERSONAL_COMPONENTS)
         assert s.reasons
-        merged = {seed for c in cands if c.film.tmdb_id == s.candidate.film.tmdb_id for seed in c.seeds}
-        assert set(s.candidate.seeds) == merged
+        assert s.components["avoid"] <= 0 and s.components["novelty"] <= 0 and s.components["repeat"] <= 0
+        if not cold:
+            assert -W_CF <= s.components["cf"] <= W_CF
+    if not cold and any(s.candidate.cf != 0 for s in ranked):
+        assert max(abs(s.components["cf"]) for s in ranked) == pytest.approx(W_CF)
+
+
+@given(candidate_lists, histories, recents)
+def test_avoid_lowers_a_film_and_never_removes_it(
+    cands: list[Candidate], history: list[HistoryEntry], recent: RecentPicks
+) -> None:
+    taste = build_taste(history)
+    cands = unique_by_id(cands)
+    calm = [dataclasses.replace(c, avoid=0.0, avoid_keyword=False) for c in cands]
+    before = by_id(score_candidates(calm, taste, exclude=(), recent=recent))
+    after = by_id(score_candidates(cands, taste, exclude=(), recent=recent))
+    assert set(after) == set(before)
+    for c in cands:
+        if c.film.tmdb_id not in after:
+            continue
+        delta = after[c.film.tmdb_id].score - before[c.film.tmdb_id].score
+        if avoid_term(c) > 1e-9:  # (a term of 1e-17 may vanish in the sum)
+            assert delta < 0
+        else:
+            assert delta <= 0
+
+
+@given(candidate_lists, histories, recents)
+def test_recent_picks_only_lower_scores(
+    cands: list[Candidate], history: list[HistoryEntry], recent: RecentPicks
+) -> None:
+    taste = build_taste(history)
+    before = by_id(score_candidates(cands, taste, exclude=()))
+    after = by_id(score_candidates(cands, taste, exclude=(), recent=recent))
+    assert set(after) == set(before)
+    for tmdb_id, s in after.items():
+        assert s.score <= before[tmdb_id].score + 1e-12
+        tags = set(s.film.genres) | set(s.film.keywords)
+        lookalike = any(tags & (set(f.genres) | set(f.keywords)) for f in recent.films)
+        if lookalike or (tags and any(f.tmdb_id == tmdb_id for f in recent.films)):
+            assert s.score < before[tmdb_id].score
+
+
+@given(candidate_lists, histories, st.frozensets(st.sampled_from(GENRES), min_size=1))
+def test_preferred_genres_only_raise_scores(
+    cands: list[Candidate], history: list[HistoryEntry], preferred: frozenset[str]
+) -> None:
+    taste = build_taste(history)
+    before = by_id(score_candidates(cands, taste, exclude=()))
+    after = by_id(score_candidates(cands, taste, exclude=(), preferred_genres=preferred))
+    for tmdb_id, s in after.items():
+        if preferred & set(s.film.genres):
+            assert s.score == pytest.approx(before[tmdb_id].score + W_PREFERRED)
+        else:
+            assert s.score == before[tmdb_id].score
+
+
+@given(st.lists(plain_candidates, max_size=20), st.integers(0, COLD_START_MIN_FILMS - 1))
+def test_cold_start_never_has_a_cf_component(cands: list[Candidate], n_rated: int) -> None:
+    taste = build_taste([HistoryEntry(film(900 + i), 4.0) for i in range(n_rated)])
+    assert is_cold_start(taste)
+    for s in score_candidates(cands, taste, exclude=()):
+        assert set(s.components) == COLD_COMPONENTS
+
+
+def test_taste_profile_without_history_is_usable() -> None:
+    taste = TasteProfile({}, {}, {}, (), (), 0, None, {})
+    (s,) = score_candidates([Candidate(film(1))], taste, exclude=())
+    assert s.reasons

@@ -1,0 +1,335 @@
+"""Item-to-item CF: EASE training, truncation, the sparse model and history weights."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from recommender.cf import (
+    EASE_L2,
+    RECENCY_FLOOR,
+    RECENCY_TAU,
+    W_DISLIKED,
+    W_LIKED,
+    W_MIDDLING,
+    W_NOT_INTERESTED,
+    W_WATCHED_UNRATED,
+    CFModel,
+    Signal,
+    ease_weights,
+    history_weights,
+    signal_weight,
+    truncate_by_target,
+)
+
+# A tiny hand-made interaction matrix: 6 users × 5 films.
+X = np.array(
+    [
+        [1, 1, 0, 0, 0],
+        [1, 1, 1, 0, 0],
+        [0, 1, 1, 0, 0],
+        [0, 0, 0, 1, 1],
+        [0, 0, 1, 1, 1],
+        [1, 0, 0, 0, 1],
+    ],
+    dtype=np.float64,
+)
+
+
+def steck(x: npt.NDArray[np.float64], l2: float) -> npt.NDArray[np.float64]:
+    """Steck (2019), eq. 8: B = I − P·diagMat(1 ⊘ diag(P)), P = (XᵀX + λI)⁻¹."""
+    p = np.linalg.inv(x.T @ x + l2 * np.eye(x.shape[1]))
+    return np.eye(x.shape[1]) - p @ np.diag(1.0 / np.diag(p))
+
+
+def recency(k: int) -> float:
+    return RECENCY_FLOOR + math.exp(-k / RECENCY_TAU)
+
+
+# --- ease_weights ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("l2", [0.5, 10.0, EASE_L2])
+def test_ease_weights_match_steck_closed_form(l2: float) -> None:
+    b = ease_weights(X, l2=l2)
+    assert b.dtype == np.float32
+    assert b.shape == (5, 5)
+    assert np.all(np.diag(b) == 0.0)
+    np.testing.assert_allclose(b, steck(X, l2), rtol=1e-5, atol=1e-7)
+
+
+def test_ease_weights_satisfy_the_constrained_least_squares_optimum() -> None:
+    # KKT of min ‖X − XB‖² + λ‖B‖² s.t. diag(B) = 0: (G + λI)·B − G is diagonal.
+    l2 = 2.0
+    b = ease_weights(X, l2=l2).astype(np.float64)
+    gram = X.T @ X
+    residual = (gram + l2 * np.eye(5)) @ b - gram
+    off_diagonal = residual - np.diag(np.diag(residual))
+    np.testing.assert_allclose(off_diagonal, 0.0, atol=1e-5)
+
+
+def test_ease_two_films_always_seen_together() -> None:
+    # G + λI = [[n+λ, n], [n, n+λ]] → B[0, 1] = n / (n + λ): 3 users, λ = 1 → 0.75
+    b = ease_weights(np.ones((3, 2)), l2=1.0)
+    np.testing.assert_allclose(b, [[0.0, 0.75], [0.75, 0.0]], rtol=1e-6)
+
+
+def test_ease_co_watched_films_get_positive_weights() -> None:
+    b = ease_weights(X, l2=1.0)
+    assert b[0, 1] > 0 and b[3, 4] > 0  # watched together
+    assert b[0, 3] < 0  # never together
+
+
+@settings(deadline=None)
+@given(
+    arrays(np.float64, st.tuples(st.integers(1, 8), st.integers(1, 6)), elements=st.sampled_from([0.0, 1.0]))
+)
+def test_ease_zero_diagonal_and_closed_form_on_random_matrices(x: npt.NDArray[np.float64]) -> None:
+    b = ease_weights(x, l2=5.0)
+    assert np.all(np.diag(b) == 0.0)
+    np.testing.assert_allclose(b, steck(x, 5.0), rtol=1e-4, atol=1e-6)
+
+
+# --- truncate_by_target ----------------------------------------------------------------------
+
+square = st.integers(1, 7).flatmap(
+    lambda n: arrays(np.float32, (n, n), elements=st.floats(-1.0, 1.0, width=32, allow_subnormal=False))
+)
+
+
+@settings(deadline=None)
+@given(square, st.integers(0, 8))
+def test_truncate_keeps_the_k_largest_positive_weights_per_target(b: npt.NDArray[np.float32], k: int) -> None:
+    np.fill_diagonal(b, 0.0)
+    sources, targets, weights = truncate_by_target(b, k)
+    assert sources.dtype == targets.dtype == np.int64 and weights.dtype == np.float32
+    assert len(sources) == len(targets) == len(weights)
+    assert list(zip(sources, targets, strict=True)) == sorted(zip(sources, targets, strict=True))
+    assert len(set(zip(sources, targets, strict=True))) == len(sources)
+    assert np.all(weights > 0)
+    np.testing.assert_array_equal(weights, b[sources, targets])
+    n = b.shape[0]
+    for j in range(n):
+        kept = {int(s) for s, t in zip(sources, targets, strict=True) if t == j}
+        assert len(kept) <= k
+        positive = [i for i in range(n) if b[i, j] > 0]
+        if len(positive) <= k:
+            assert kept == set(positive)
+        else:
+            assert len(kept) == k
+            dropped = [b[i, j] for i in positive if i not in kept]
+            assert not kept or max(dropped) <= min(b[i, j] for i in kept)
+
+
+def test_truncate_example() -> None:
+    b = np.array([[0.0, 0.5, -0.2], [0.1, 0.0, 0.3], [0.4, 0.2, 0.0]], dtype=np.float32)
+    sources, targets, weights = truncate_by_target(b, 1)
+    assert list(zip(sources.tolist(), targets.tolist(), weights.tolist(), strict=True)) == [
+        (0, 1, 0.5),
+        (1, 2, pytest.approx(0.3)),
+        (2, 0, pytest.approx(0.4)),
+    ]
+    assert all(len(a) == 0 for a in truncate_by_target(b, 0))
+    assert all(len(a) == 0 for a in truncate_by_target(np.zeros((1, 1), dtype=np.float32), 5))
+
+
+# --- CFModel ---------------------------------------------------------------------------------
+
+
+def small_model() -> CFModel:
+    # films 10, 20, 30, 40 (given unsorted); 99 is not in the model
+    return CFModel.from_edges(
+        version=3,
+        item_ids=[30, 10, 40, 20],
+        n_ratings=[3, 1, 4, 2],
+        edges=[
+            (10, 20, 0.5),
+            (10, 30, 0.2),
+            (20, 30, 0.4),
+            (40, 30, 0.1),
+            (30, 10, 0.3),
+            (99, 10, 1.0),  # unknown source: ignored
+            (10, 99, 1.0),  # unknown target: ignored
+        ],
+    )
+
+
+def as_dict(result: tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]) -> dict[int, float]:
+    ids, values = result
+    assert len(ids) == len(set(ids.tolist()))
+    return {int(i): float(v) for i, v in zip(ids, values, strict=True)}
+
+
+def test_model_indexes_and_support() -> None:
+    model = small_model()
+    assert len(model) == 4 and model.version == 3
+    assert model.item_ids.tolist() == [10, 20, 30, 40]
+    assert model.support([40, 10, 99]) == {40: 4, 10: 1, 99: 0}
+
+
+def test_model_scores_example() -> None:
+    model = small_model()
+    scores = as_dict(model.scores({10: 1.0, 20: -0.5, 99: 7.0}))
+    assert scores == {
+        20: pytest.approx(0.5),
+        30: pytest.approx(1.0 * 0.2 - 0.5 * 0.4),  # reached, even though the sum is ~0
+    }
+    assert as_dict(model.scores({})) == {}
+    assert as_dict(model.scores({99: 1.0})) == {}
+    assert as_dict(CFModel.empty().scores({10: 1.0})) == {}
+    assert len(CFModel.empty()) == 0
+
+
+def test_contributors_are_the_largest_positive_products_in_order() -> None:
+    model = small_model()
+    # into 30: 10 → 0.2·w, 20 → 0.4·w, 40 → 0.1·w
+    assert model.contributors(30, {10: 1.0, 20: 1.0, 40: 1.0}) == [20, 10, 40]
+    assert model.contributors(30, {10: 1.0, 20: 0.25, 40: 1.0}) == [10, 20, 40]
+    assert model.contributors(30, {10: 1.0, 20: 1.0, 40: 1.0}, limit=2) == [20, 10]
+    assert model.contributors(30, {10: 1.0, 20: -1.0}) == [10]  # a disliked source lowers it
+    assert model.contributors(30, {}) == []
+    assert model.contributors(99, {10: 1.0}) == []
+    assert model.contributors(40, {10: 1.0}) == []  # nothing points at 40
+
+
+def test_contributors_break_ties_by_tmdb_id() -> None:
+    model = CFModel.from_edges(1, [1, 2, 3, 4], [1, 1, 1, 1], [(3, 4, 0.5), (1, 4, 0.5), (2, 4, 0.5)])
+    assert model.contributors(4, {1: 1.0, 2: 1.0, 3: 1.0}) == [1, 2, 3]
+
+
+@st.composite
+def models_and_weights(
+    draw: st.DrawFn,
+) -> tuple[list[int], npt.NDArray[np.float32], int, dict[int, float]]:
+    n = draw(st.integers(1, 7))
+    ids = draw(st.lists(st.integers(1, 1000), min_size=n, max_size=n, unique=True))
+    b = draw(arrays(np.float32, (n, n), elements=st.floats(-1.0, 1.0, width=32, allow_subnormal=False)))
+    np.fill_diagonal(b, 0.0)
+    k = draw(st.integers(0, n))
+    history = draw(st.lists(st.sampled_from([*ids, 2000, 2001]), unique=True, max_size=n + 2))
+    weights = {i: draw(st.floats(-1.5, 1.5, allow_nan=False, allow_subnormal=False)) for i in history}
+    return ids, b, k, weights
+
+
+@settings(deadline=None)
+@given(models_and_weights())
+def test_model_scores_equal_the_dense_product_over_kept_edges(
+    case: tuple[list[int], npt.NDArray[np.float32], int, dict[int, float]],
+) -> None:
+    ids, b, k, weights = case
+    sources, targets, kept_weights = truncate_by_target(b, k)
+    model = CFModel.from_edges(
+        1,
+        ids,
+        range(len(ids)),
+        [(ids[s], ids[t], float(w)) for s, t, w in zip(sources, targets, kept_weights, strict=True)],
+    )
+    kept = np.zeros_like(b, dtype=np.float64)
+    kept[sources, targets] = kept_weights
+    w = np.array([weights.get(i, 0.0) for i in ids])
+    dense = w @ kept
+    in_history = np.array([i in weights for i in ids])
+    reached = {ids[j] for j in range(len(ids)) if np.any(kept[in_history, j] != 0)}
+
+    scores = as_dict(model.scores(weights))
+    assert set(scores) == reached
+    for j, tmdb_id in enumerate(ids):
+        if tmdb_id in scores:
+            assert scores[tmdb_id] == pytest.approx(dense[j], rel=1e-5, abs=1e-5)
+    assert model.support(ids) == dict(zip(ids, range(len(ids)), strict=True))
+
+    for j, target in enumerate(ids):
+        products = {ids[i]: w[i] * kept[i, j] for i in range(len(ids)) if w[i] * kept[i, j] > 0}
+        expected = sorted(products, key=lambda i: (-products[i], i))[:3]
+        got = model.contributors(target, weights)
+        assert len(got) == len(expected)
+        assert [products[i] for i in got] == pytest.approx([products[i] for i in expected], rel=1e-5)
+
+
+# --- history weights -------------------------------------------------------------------------
+
+
+def test_signal_weight_by_rating_and_flags() -> None:
+    assert signal_weight(Signal(1, 5.0)) == W_LIKED
+    assert signal_weight(Signal(1, 3.5)) == W_LIKED
+    assert signal_weight(Signal(1, 3.0)) == W_MIDDLING
+    assert signal_weight(Signal(1, 3.0, liked=True)) == W_LIKED
+    assert signal_weight(Signal(1, 2.0)) == W_DISLIKED < 0
+    assert signal_weight(Signal(1, None, liked=True)) == W_LIKED
+    assert signal_weight(Signal(1, None, watched=True)) == W_WATCHED_UNRATED
+    assert signal_weight(Signal(1, None)) == 0.0
+    assert signal_weight(Signal(1, 5.0, liked=True, not_interested=True)) == W_NOT_INTERESTED < 0
+
+
+def test_history_weights_example() -> None:
+    weights = history_weights(
+        [
+            Signal(1, 5.0),  # most recent
+            Signal(2, 1.0),  # disliked
+            Signal(3, None),  # nothing: skipped (but still takes its position)
+            Signal(4, None, not_interested=True),
+            Signal(1, 1.0),  # older duplicate: ignored
+            Signal(5, None, watched=True),
+        ]
+    )
+    assert weights == {
+        1: pytest.approx(W_LIKED * recency(0)),
+        2: pytest.approx(W_DISLIKED * recency(1)),
+        4: pytest.approx(W_NOT_INTERESTED * recency(3)),
+        5: pytest.approx(W_WATCHED_UNRATED * recency(5)),
+    }
+    assert weights[2] < 0 and weights[4] < 0
+    assert history_weights([]) == {}
+
+
+def test_recent_films_weigh_more_and_old_ones_keep_a_floor() -> None:
+    signals = [Signal(i, 5.0) for i in range(200)]
+    weights = history_weights(signals)
+    values = [weights[i] for i in range(200)]
+    assert all(a > b for a, b in itertools.pairwise(values))
+    assert values[0] == pytest.approx(1.0 + RECENCY_FLOOR)
+    assert values[-1] > RECENCY_FLOOR
+    disliked = history_weights([Signal(i, 1.0) for i in range(10)])
+    assert all(abs(disliked[i]) > abs(disliked[i + 1]) for i in range(9))
+
+
+signals = st.builds(
+    Signal,
+    tmdb_id=st.integers(1, 15),
+    rating=st.none() | st.sampled_from([x / 2 for x in range(1, 11)]),
+    liked=st.booleans(),
+    watched=st.booleans(),
+    not_interested=st.booleans(),
+)
+
+
+@given(st.lists(signals, max_size=30))
+def test_history_weights_properties(history: list[Signal]) -> None:
+    weights = history_weights(history)
+    first: dict[int, int] = {}
+    for k, signal in enumerate(history):
+        first.setdefault(signal.tmdb_id, k)
+    assert set(weights) <= set(first)
+    for weight in weights.values():
+        assert weight != 0
+        assert abs(weight) <= W_LIKED * (1 + RECENCY_FLOOR)
+    for tmdb_id, k in first.items():
+        signal = history[k]
+        base = signal_weight(signal)
+        if base:
+            # the most recent entry wins, weighted by its own position
+            assert weights[tmdb_id] == pytest.approx(base * recency(k))
+            assert (weights[tmdb_id] < 0) == (signal.not_interested or base < 0)
+
+
+def test_history_weights_most_recent_entry_wins_even_when_it_carries_no_signal() -> None:
+    # "a repeated id keeps its most recent entry": here that entry carries no signal, so the
+    # film is left out rather than falling back to the older 5-star entry
+    assert history_weights([Signal(7, None), Signal(7, 5.0)]) == {}
