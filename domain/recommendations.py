@@ -100,21 +100,8 @@ class Feedback(Enum):
     NOT_FOUND = "not_found"
 
 
-def features(film: FilmInfo) -> FilmFeatures:
-    return FilmFeatures(
-        tmdb_id=film.tmdb_id,
-        title=film.title,
-        year=film.year,
-        genres=film.genres,
-        keywords=film.keywords,
-        popularity=film.popularity,
-        vote_average=film.vote_average,
-        vote_count=film.vote_count,
-        original_language=film.original_language,
-    )
-
-
-def film_features(film: FilmRow) -> FilmFeatures:
+def features(film: FilmInfo | FilmRow) -> FilmFeatures:
+    """What the recommender needs of a film, from a full record or a light catalog row."""
     return FilmFeatures(
         tmdb_id=film.tmdb_id,
         title=film.title,
@@ -192,9 +179,7 @@ class RecommendationService:
         signals = await load_signals(self.library, user_id)
         rows = await self.library.history(user_id, limit=TASTE_HISTORY)
         history = [
-            HistoryEntry(film_features(row.film), row.rating, row.liked)
-            for row in rows
-            if not row.not_interested
+            HistoryEntry(features(row.film), row.rating, row.liked) for row in rows if not row.not_interested
         ]
         taste = build_taste(history)
         weights = history_weights(signals)
@@ -248,7 +233,7 @@ class RecommendationService:
         pool_support = cf_model.support(pool)
         candidates = [
             Candidate(
-                film=film_features(film),
+                film=features(film),
                 sources=frozenset(sources[t]),
                 cf=cf.get(t, 0.0),
                 cf_support=pool_support[t],
