@@ -191,11 +191,25 @@ class CatalogService:
         Raises:
             MovieSourceError: TMDB failed.
         """
+        await self._fetch_popular(genres)
+        return [to_info(f) for f in await self.films.popular(exclude=exclude, genres=genres, limit=limit)]
+
+    async def popular_ids(
+        self, *, exclude: Iterable[int] = (), genres: Sequence[str] = (), limit: int = 200
+    ) -> list[int]:
+        """The ids of `popular` (the recommender's prior candidates), without loading the films.
+
+        Raises:
+            MovieSourceError: TMDB failed.
+        """
+        await self._fetch_popular(genres)
+        return await self.films.popular_ids(exclude=exclude, genres=genres, limit=limit)
+
+    async def _fetch_popular(self, genres: Sequence[str]) -> None:
         if self.source is not None:
             source = self.source
             pages = await asyncio.gather(*(source.popular(genres=genres, page=p) for p in (1, 2)))
             await self.films.upsert(film for page in pages for film in page)
-        return [to_info(f) for f in await self.films.popular(exclude=exclude, genres=genres, limit=limit)]
 
 
 def _best_match(pair: tuple[str, int | None], results: Sequence[FilmInfo]) -> FilmInfo | None:

@@ -65,8 +65,8 @@ POPULAR_CANDIDATES = 100
 #: Most recent history films the taste profile (genres, decades, keywords) is built from; the
 #: CF and taste-vector signals use the whole history.
 TASTE_HISTORY = 300
-#: Recently shown films the novelty and repeat terms look at.
-RECENT_PICKS = 30
+#: Recently shown films (the last five answers) the novelty and repeat terms look at.
+RECENT_PICKS = 15
 #: Liked films searched for the "similar to" reason of a pick.
 REASON_LIKED_POOL = 300
 
@@ -214,11 +214,11 @@ class RecommendationService:
             for tmdb_id in tmdb_seeds:
                 sources.setdefault(tmdb_id, set()).add(CandidateSource.TMDB)
 
-        popular = await self.catalog.popular(
+        popular = await self.catalog.popular_ids(
             exclude=exclude, genres=tuple(genres) or taste.top_genres, limit=POPULAR_CANDIDATES
         )
-        for info in popular:
-            sources.setdefault(info.tmdb_id, set()).add(CandidateSource.POPULAR)
+        for tmdb_id in popular:
+            sources.setdefault(tmdb_id, set()).add(CandidateSource.POPULAR)
 
         pool = [t for t in sources if t not in exclude]
         films = await self.films.rows_many(pool)
@@ -245,7 +245,9 @@ class RecommendationService:
             for t in pool
             if (film := films.get(t)) is not None
         ]
-        scored = score_candidates(candidates, taste, exclude=exclude, recent=recent, preferred_genres=genres)
+        scored = score_candidates(
+            candidates, taste, exclude=exclude, recent=recent, preferred_genres=genres, with_reasons=False
+        )
         return Ranking(scored, taste, weights, cf_model, len(signals))
 
     async def recommend(self, user_id: int, *, genres: Sequence[str] = ()) -> RecommendationResult:
@@ -279,9 +281,9 @@ class RecommendationService:
         return RecommendationResult(shown, not ranking.personal, ranking.history_size)
 
     async def _explained(self, picks: list[Pick], ranking: Ranking) -> list[Pick]:
-        """Add the true "why" to each pick: the liked films behind its CF score and the liked
-        films closest to it in embedding space (both only where they exist)."""
-        if not picks or not ranking.weights:
+        """Explain each pick (ranking skips reasons): the liked films behind its CF score, the
+        liked films closest to it in embedding space, shared genres and themes, its rating."""
+        if not picks:
             return picks
         liked = [t for t, w in ranking.weights.items() if w >= W_LIKED * RECENCY_FLOOR][:REASON_LIKED_POOL]
         near: dict[int, list[int]] = {}

@@ -193,22 +193,25 @@ class RecentPicks:
     """
 
     films: tuple[FilmFeatures, ...] = ()
+    # derived once, so scoring hundreds of candidates costs lookups, not scans
     tags: tuple[frozenset[str], ...] = field(init=False, repr=False, compare=False)
+    primary_genres: Counter[str] = field(init=False, repr=False, compare=False)
+    decades: Counter[int] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(
-            self, "tags", tuple(frozenset(f.genres) | frozenset(f.keywords) for f in self.films)
-        )
+        tags = tuple(frozenset(f.genres) | frozenset(f.keywords) for f in self.films)
+        object.__setattr__(self, "tags", tags)
+        object.__setattr__(self, "primary_genres", Counter(f.genres[0] for f in self.films if f.genres))
+        decades = Counter(d for f in self.films if (d := decade_of(f.year)) is not None)
+        object.__setattr__(self, "decades", decades)
 
     def genre_share(self, genre: str) -> float:
-        if not self.films:
-            return 0.0
-        return sum(1 for f in self.films if f.genres[:1] == (genre,)) / len(self.films)
+        """Share of the recent films whose primary (first) genre is `genre`, 0–1."""
+        return self.primary_genres[genre] / len(self.films) if self.films else 0.0
 
     def decade_share(self, decade: int) -> float:
-        if not self.films:
-            return 0.0
-        return sum(1 for f in self.films if decade_of(f.year) == decade) / len(self.films)
+        """Share of the recent films from `decade`, 0–1."""
+        return self.decades[decade] / len(self.films) if self.films else 0.0
 
 
 def score_candidates(
@@ -218,6 +221,7 @@ def score_candidates(
     exclude: Collection[int],
     recent: RecentPicks = RecentPicks(),
     preferred_genres: Collection[str] = (),
+    with_reasons: bool = True,
 ) -> list[ScoredCandidate]:
     """Score candidates for a user: best first (score desc, then tmdb_id asc).
 
@@ -229,6 +233,8 @@ def score_candidates(
     − W_AVOID·avoid − W_NOVELTY·novelty − W_REPEAT·repeat (see the W_* constants).
     Cold start: W_COLD_QUALITY·quality + W_COLD_POPULARITY·popularity + W_PREFERRED·preferred
     − the same avoid, novelty and repeat terms. `components` holds each weighted term.
+    `with_reasons=False` leaves `reasons` empty, for callers that `explain` only the films they
+    show (explaining hundreds of candidates is most of the scoring time).
     """
     excluded = set(exclude) | set(taste.seed_titles)
     merged = [c for c in merge_candidates(candidates) if c.film.tmdb_id not in excluded]
@@ -255,7 +261,8 @@ def score_candidates(
         components["avoid"] = -W_AVOID * avoid_term(c)
         components["novelty"] = -W_NOVELTY * novelty_term(film, recent)
         components["repeat"] = -W_REPEAT * repeat_term(film, recent)
-        scored.append(ScoredCandidate(c, sum(components.values()), components, explain(c, taste)))
+        reasons = explain(c, taste) if with_reasons else ()
+        scored.append(ScoredCandidate(c, sum(components.values()), components, reasons))
     return sorted(scored, key=lambda s: (-s.score, s.candidate.film.tmdb_id))
 
 

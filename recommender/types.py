@@ -106,7 +106,7 @@ class ScoredCandidate:
 
     `components` maps component name (see `recommender.scoring.score_candidates`) to its
     weighted contribution; `score == sum(components.values())`. `reasons` is
-    non-empty, most important first.
+    non-empty, most important first (empty only when scored with `with_reasons=False`).
     """
 
     candidate: Candidate

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Integer, Text, and_, bindparam, func, literal, or_, select
+from sqlalchemy import Integer, Select, Text, and_, bindparam, func, literal, or_, select
 from sqlalchemy.dialects.postgresql import ARRAY, distinct_on, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -249,14 +249,13 @@ class FilmRepository:
     ) -> list[Film]:
         """Well-rated popular films: at least 50 votes, ordered by popularity × vote average;
         optionally only films with any of `genres`."""
-        stmt = select(Film).where(Film.vote_count >= 50)
-        excluded = list(set(exclude))
-        if excluded:
-            stmt = stmt.where(Film.tmdb_id != func.all(literal(excluded, ARRAY(Integer))))
-        if genres:
-            stmt = stmt.where(Film.genres.overlap(list(genres)))
-        stmt = stmt.order_by((func.ln(1 + Film.popularity) * Film.vote_average).desc()).limit(limit)
-        return list(await self.session.scalars(stmt))
+        return list(await self.session.scalars(_popular(select(Film), exclude, genres, limit)))
+
+    async def popular_ids(
+        self, *, exclude: Iterable[int] = (), genres: Sequence[str] = (), limit: int = 200
+    ) -> list[int]:
+        """The tmdb ids `popular` would return, in the same order."""
+        return list(await self.session.scalars(_popular(select(Film.tmdb_id), exclude, genres, limit)))
 
     async def top_genres(self, limit: int) -> list[str]:
         """The catalog's most common genre names, most common first."""
@@ -268,6 +267,16 @@ class FilmRepository:
             .limit(limit)
         )
         return list(await self.session.scalars(stmt))
+
+
+def _popular(stmt: Select[Any], exclude: Iterable[int], genres: Sequence[str], limit: int) -> Select[Any]:
+    stmt = stmt.where(Film.vote_count >= 50)
+    excluded = list(set(exclude))
+    if excluded:
+        stmt = stmt.where(Film.tmdb_id != func.all(literal(excluded, ARRAY(Integer))))
+    if genres:
+        stmt = stmt.where(Film.genres.overlap(list(genres)))
+    return stmt.order_by((func.ln(1 + Film.popularity) * Film.vote_average).desc()).limit(limit)
 
 
 def _escape_like(text: str) -> str:
