@@ -53,6 +53,12 @@ class HistoryRow:
         return self.film.tmdb_id
 
 
+#: A log row the recommender learns from: rated, watched, liked or marked 🚫.
+HAS_SIGNAL = or_(UserFilm.rating.is_not(None), UserFilm.watched, UserFilm.liked, UserFilm.not_interested)
+#: History order: when the rating (or watch) was logged, newest first.
+MOST_RECENT_FIRST = (UserFilm.rated_at.desc().nulls_last(), UserFilm.updated_at.desc(), UserFilm.tmdb_id)
+
+
 class LibraryRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -154,16 +160,8 @@ class LibraryRepository:
                 *FILM_ROW_COLUMNS, UserFilm.rating, UserFilm.liked, UserFilm.watched, UserFilm.not_interested
             )
             .join(Film, Film.tmdb_id == UserFilm.tmdb_id)
-            .where(
-                UserFilm.user_id == user_id,
-                or_(
-                    UserFilm.rating.is_not(None),
-                    UserFilm.watched,
-                    UserFilm.liked,
-                    UserFilm.not_interested,
-                ),
-            )
-            .order_by(UserFilm.rated_at.desc().nulls_last(), UserFilm.updated_at.desc(), UserFilm.tmdb_id)
+            .where(UserFilm.user_id == user_id, HAS_SIGNAL)
+            .order_by(*MOST_RECENT_FIRST)
             .limit(limit)
         )
         n = len(FILM_ROW_COLUMNS)
@@ -186,16 +184,8 @@ class LibraryRepository:
             select(
                 UserFilm.tmdb_id, UserFilm.rating, UserFilm.liked, UserFilm.watched, UserFilm.not_interested
             )
-            .where(
-                UserFilm.user_id == user_id,
-                or_(
-                    UserFilm.rating.is_not(None),
-                    UserFilm.watched,
-                    UserFilm.liked,
-                    UserFilm.not_interested,
-                ),
-            )
-            .order_by(UserFilm.rated_at.desc().nulls_last(), UserFilm.updated_at.desc(), UserFilm.tmdb_id)
+            .where(UserFilm.user_id == user_id, HAS_SIGNAL)
+            .order_by(*MOST_RECENT_FIRST)
         )
         return [
             (t, float(r) if r is not None else None, bool(liked), bool(watched), bool(no))
