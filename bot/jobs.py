@@ -15,7 +15,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -252,4 +251,3 @@ async def drain(
 ) -> None:
     """Run every queued job now, in this process (tests, benchmarks, CLI)."""
     await run_worker(app, session_factory, embedder, wait=False)
-    await asyncio.sleep(0)

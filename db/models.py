@@ -46,8 +46,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-#: Dimensions of every stored vector (all-MiniLM-L6-v2; OpenAI embeddings are asked for 384).
-EMBEDDING_DIMENSIONS = 384
+from domain.ports import EMBEDDING_DIMENSIONS
+
 RATING_CHECK = "rating IS NULL OR (rating >= 0.5 AND rating <= 5 AND rating * 2 = floor(rating * 2))"
 
 

@@ -43,6 +43,11 @@ class MovieSource(Protocol):
         ...
 
 
+#: Length of every stored vector: all-MiniLM-L6-v2's size; OpenAI embeddings are asked for it
+#: with the `dimensions` parameter. The database columns are vector(384).
+EMBEDDING_DIMENSIONS = 384
+
+
 class EmbeddingError(Exception):
     """The embedder failed (dead API key, outage, broken model file).
 

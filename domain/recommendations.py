@@ -128,10 +128,6 @@ def encode_reasons(reasons: tuple[Reason, ...]) -> str:
     return json.dumps([[r.kind.value, list(r.values)] for r in reasons], ensure_ascii=False)
 
 
-def decode_reasons(raw: str) -> tuple[Reason, ...]:
-    return tuple(Reason(ReasonKind(kind), tuple(values)) for kind, values in json.loads(raw))
-
-
 @dataclass(frozen=True)
 class Ranking:
     """Everything one ranking pass worked out, best candidate first."""
@@ -318,11 +314,10 @@ class RecommendationService:
     async def feedback(self, user_id: int, item_id: int, status: ItemStatus) -> Feedback:
         """Mark one of the user's picks watched, skipped or not interested (🚫: the film is
         excluded for good and counts as a dislike). Other users' items are NOT_FOUND."""
-        if await self.items.set_status(item_id, user_id, status.value):
+        tmdb_id = await self.items.set_status(item_id, user_id, status.value)
+        if tmdb_id is not None:
             if status is ItemStatus.NOT_INTERESTED:
-                item = await self.items.get_for_user(item_id, user_id)
-                assert item is not None
-                await self.library.mark_not_interested(user_id, item.tmdb_id, source="bot")
+                await self.library.mark_not_interested(user_id, tmdb_id, source="bot")
                 self.jobs.refresh_taste(user_id)
             log.info("pick_feedback", user_id=user_id, item_id=item_id, status=status.value)
             return Feedback.UPDATED

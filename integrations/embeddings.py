@@ -81,15 +81,13 @@ from tenacity import (
 )
 from tokenizers import Tokenizer
 
-from domain.ports import Embedder, EmbeddingError
+from domain.ports import EMBEDDING_DIMENSIONS, Embedder, EmbeddingError
 
 if TYPE_CHECKING:
     from bot.settings import EmbeddingSettings, OpenAISettings
 
 log = structlog.get_logger(__name__)
 
-#: Length of every vector, for both embedders (the database columns are vector(384)).
-EMBEDDING_DIMENSIONS = 384
 
 LOCAL_MODEL = "all-MiniLM-L6-v2-int8"
 #: The model's WordPiece tokenizer (Apache-2.0, see integrations/data/NOTICE.md).

@@ -172,11 +172,6 @@ def bayesian_rating(vote_average: float, vote_count: int) -> float:
     return (v * r + BAYES_MIN_VOTES * BAYES_PRIOR_MEAN) / (v + BAYES_MIN_VOTES)
 
 
-def quality_prior(film: FilmFeatures) -> float:
-    """The film's weighted rating scaled to 0–1."""
-    return bayesian_rating(film.vote_average, film.vote_count) / 10.0
-
-
 def popularity_term(popularity: float) -> float:
     """log1p(popularity) / log1p(POPULARITY_CAP), in [0, 1] (negative popularity counts as 0)."""
     return min(1.0, math.log1p(max(popularity, 0.0)) / math.log1p(POPULARITY_CAP))

@@ -17,28 +17,24 @@ from domain.recommendations import Feedback, RecommendationService
 router = Router(name=__name__)
 
 
-@router.callback_query(PickCallback.filter(F.action == PickAction.SKIP), with_message)
-async def skip(
+#: ⏭ and 🚫: the status they set and what the tap is answered with.
+FEEDBACK = {
+    PickAction.SKIP: (ItemStatus.SKIPPED, texts.skipped),
+    PickAction.NOT_INTERESTED: (ItemStatus.NOT_INTERESTED, texts.not_interested),
+}
+
+
+@router.callback_query(PickCallback.filter(F.action.in_(FEEDBACK)), with_message)
+async def skip_or_not_interested(
     callback: CallbackQuery,
     callback_data: PickCallback,
     message: Message,
     user: User,
     recommendations: RecommendationService,
 ) -> None:
-    outcome = await recommendations.feedback(user.id, callback_data.item_id, ItemStatus.SKIPPED)
-    await _answer(callback, message, outcome, done_text=texts.skipped())
-
-
-@router.callback_query(PickCallback.filter(F.action == PickAction.NOT_INTERESTED), with_message)
-async def not_interested(
-    callback: CallbackQuery,
-    callback_data: PickCallback,
-    message: Message,
-    user: User,
-    recommendations: RecommendationService,
-) -> None:
-    outcome = await recommendations.feedback(user.id, callback_data.item_id, ItemStatus.NOT_INTERESTED)
-    await _answer(callback, message, outcome, done_text=texts.not_interested())
+    status, done_text = FEEDBACK[callback_data.action]
+    outcome = await recommendations.feedback(user.id, callback_data.item_id, status)
+    await _answer(callback, message, outcome, done_text=done_text())
 
 
 @router.callback_query(PickCallback.filter(F.action == PickAction.WATCHED), with_message)

@@ -71,8 +71,9 @@ class RecommendationRepository:
             )
         )
 
-    async def set_status(self, item_id: int, user_id: int, status: str) -> bool:
-        """Move a shown item of this user to `status`. False if not this user's or not shown."""
+    async def set_status(self, item_id: int, user_id: int, status: str) -> int | None:
+        """Move a shown item of this user to `status`; returns the item's tmdb id, or None if
+        the item is not this user's or no longer shown."""
         stmt = (
             update(RecommendationItem)
             .where(
@@ -81,6 +82,6 @@ class RecommendationRepository:
                 RecommendationItem.status == "shown",
             )
             .values(status=status, status_at=func.now())
-            .returning(RecommendationItem.id)
+            .returning(RecommendationItem.tmdb_id)
         )
-        return (await self.session.execute(stmt)).first() is not None
+        return await self.session.scalar(stmt)

@@ -9,7 +9,6 @@ the vectors of one user's own films and reviews.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -34,13 +33,6 @@ from db.models import (
 EF_SEARCH = 200
 
 
-@dataclass(frozen=True, slots=True)
-class StoredVector:
-    key: int
-    embedding: np.ndarray
-    text_hash: str
-
-
 class VectorRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -58,20 +50,7 @@ class VectorRepository:
 
     async def upsert_films(self, model: str, rows: Iterable[tuple[int, Sequence[float], str]]) -> int:
         """Store (tmdb id, vector, text hash) rows; returns how many were written."""
-        values = [{"tmdb_id": t, "model": model, "embedding": list(v), "text_hash": h} for t, v, h in rows]
-        for start in range(0, len(values), 500):
-            stmt = insert(FilmEmbedding).values(values[start : start + 500])
-            await self.session.execute(
-                stmt.on_conflict_do_update(
-                    index_elements=[FilmEmbedding.tmdb_id, FilmEmbedding.model],
-                    set_={
-                        "embedding": stmt.excluded.embedding,
-                        "text_hash": stmt.excluded.text_hash,
-                        "created_at": func.now(),
-                    },
-                )
-            )
-        return len(values)
+        return await self._upsert(FilmEmbedding, "tmdb_id", model, rows)
 
     async def film_vectors(self, model: str, tmdb_ids: Iterable[int]) -> dict[int, np.ndarray]:
         """Vectors of these films (those that have one)."""
@@ -153,7 +132,7 @@ class VectorRepository:
 
     # --- reviews ------------------------------------------------------------------------------
     async def reviews_to_embed(
-        self, model: str, review_ids: Sequence[int] | None = None, *, limit: int | None = None
+        self, model: str, review_ids: Sequence[int] | None = None
     ) -> list[tuple[int, str, str | None]]:
         """(review id, text, stored hash or None) of non-empty reviews, the given ones or all
         of them; the caller compares hashes to skip unchanged texts."""
@@ -167,17 +146,26 @@ class VectorRepository:
         )
         if review_ids is not None:
             stmt = stmt.where(Review.id.in_(list(review_ids)))
-        if limit is not None:
-            stmt = stmt.limit(limit)
         return [(row.id, row.text, row.text_hash) for row in await self.session.execute(stmt)]
 
     async def upsert_reviews(self, model: str, rows: Iterable[tuple[int, Sequence[float], str]]) -> int:
-        values = [{"review_id": r, "model": model, "embedding": list(v), "text_hash": h} for r, v, h in rows]
+        """Store (review id, vector, text hash) rows; returns how many were written."""
+        return await self._upsert(ReviewEmbedding, "review_id", model, rows)
+
+    async def _upsert(
+        self,
+        table: type[FilmEmbedding] | type[ReviewEmbedding],
+        key: str,
+        model: str,
+        rows: Iterable[tuple[int, Sequence[float], str]],
+    ) -> int:
+        """Insert or replace (key, vector, text hash) rows of one vector table, 500 per statement."""
+        values = [{key: k, "model": model, "embedding": list(v), "text_hash": h} for k, v, h in rows]
         for start in range(0, len(values), 500):
-            stmt = insert(ReviewEmbedding).values(values[start : start + 500])
+            stmt = insert(table).values(values[start : start + 500])
             await self.session.execute(
                 stmt.on_conflict_do_update(
-                    index_elements=[ReviewEmbedding.review_id, ReviewEmbedding.model],
+                    index_elements=[key, "model"],
                     set_={
                         "embedding": stmt.excluded.embedding,
                         "text_hash": stmt.excluded.text_hash,

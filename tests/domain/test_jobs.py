@@ -40,13 +40,19 @@ def embedder() -> LocalEmbedder:
     return LocalEmbedder()
 
 
-async def _clear_queue(database_url: str) -> None:
+async def _execute(database_url: str, sql: str, *args: object) -> None:
+    """Run SQL on a connection of its own (procrastinate's tables live outside the test
+    transaction)."""
     dsn = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
     conn = await asyncpg.connect(dsn)
     try:
-        await conn.execute("TRUNCATE procrastinate_jobs, procrastinate_periodic_defers CASCADE")
+        await conn.execute(sql, *args)
     finally:
         await conn.close()
+
+
+async def _clear_queue(database_url: str) -> None:
+    await _execute(database_url, "TRUNCATE procrastinate_jobs, procrastinate_periodic_defers CASCADE")
 
 
 @pytest.fixture
@@ -163,9 +169,4 @@ async def test_a_failing_job_is_retried_then_failed_and_an_admin_can_retry_it(
 
 
 async def _make_due(database_url: str, job_id: int) -> None:
-    dsn = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
-    conn = await asyncpg.connect(dsn)
-    try:
-        await conn.execute("UPDATE procrastinate_jobs SET scheduled_at = now() WHERE id = $1", job_id)
-    finally:
-        await conn.close()
+    await _execute(database_url, "UPDATE procrastinate_jobs SET scheduled_at = now() WHERE id = $1", job_id)
