@@ -6,7 +6,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal, Protocol
+from typing import Literal, Protocol, TypeVar
+
+from pydantic import BaseModel
 
 from domain.entities import FilmInfo, SearchPage
 
@@ -70,6 +72,31 @@ class Embedder(Protocol):
     async def embed(self, texts: Sequence[str]) -> list[list[float]]:
         """One L2-normalised vector per text, in order; batched internally (one model or API
         call per batch). An empty text gets a vector too. Raises EmbeddingError."""
+        ...
+
+
+class LanguageModelError(Exception):
+    """The chat model failed: dead key, quota, outage, timeout, a refusal, or output that does
+    not fit the schema. The message is for logs, never for users (it never holds the key)."""
+
+
+SchemaT = TypeVar("SchemaT", bound=BaseModel)
+
+
+class LanguageModel(Protocol):
+    """A chat model that answers in a pydantic schema (OpenAI structured output).
+
+    It only ever words what the domain decided (explanations of chosen films, a question the
+    code chose to ask, a summary of computed taste); it never chooses films.
+    """
+
+    model: str
+
+    async def structured(self, *, system: str, user: str, schema: type[SchemaT]) -> SchemaT:
+        """One chat completion whose answer is parsed into `schema`.
+
+        The caller bounds the time (``asyncio.timeout``). Raises LanguageModelError.
+        """
         ...
 
 
