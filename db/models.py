@@ -7,6 +7,9 @@ Tables:
     reviews               review text of one user for one film. Unique (user, film).
     recommendations       one /recommend answer; recommendation_items its picks.
     rate_limits           last use of a throttled command per user.
+    imports               Letterboxd exports sent in the chat and their import jobs' progress and report.
+    title_matches         the shared cache of Letterboxd (name, year) → TMDB id decisions.
+    watches               one row per viewing date of a film (diary rewatches).
     film_embeddings       one vector per catalog film and embedding model (pgvector, HNSW cosine).
     review_embeddings     one vector per review and model.
     taste_vectors         one vector per user and model: what the user likes, in film space.
@@ -24,6 +27,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from typing import Any
 
 from pgvector.sqlalchemy import Vector
 from sqlalchemy import (
@@ -36,14 +40,16 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     Numeric,
     String,
     Text,
     UniqueConstraint,
     func,
+    text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from domain.ports import EMBEDDING_DIMENSIONS
@@ -229,6 +235,74 @@ class RateLimit(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
     key: Mapped[str] = mapped_column(String(32), primary_key=True)
     last_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+#: Import job states; at most one import per user is queued or running at a time.
+IMPORT_STATUSES = ("queued", "running", "done", "cancelled", "failed")
+ACTIVE_IMPORT = "status IN ('queued', 'running')"
+
+
+class Import(Base):
+    """One Letterboxd export sent in the chat, imported by a background job.
+
+    `payload` holds the file as sent (≤ 20 MB, Telegram's bot download limit) until the job
+    finishes, so a restarted job reads it again; it is cleared when the import ends. `report`
+    is the match report (counts, unread rows with reasons, unmatched films) as JSON.
+    """
+
+    __tablename__ = "imports"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    message_id: Mapped[int | None] = mapped_column(Integer)
+    locale: Mapped[str] = mapped_column(String(8), default="en", server_default="en")
+    file_name: Mapped[str] = mapped_column(Text)
+    payload: Mapped[bytes | None] = mapped_column(LargeBinary)
+    status: Mapped[str] = mapped_column(String(16), default="queued", server_default="queued")
+    films_total: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    films_done: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    report: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        CheckConstraint(
+            "status IN (" + ", ".join(f"'{s}'" for s in IMPORT_STATUSES) + ")", name="status_known"
+        ),
+        Index("uq_imports_user_id_active", "user_id", unique=True, postgresql_where=text(ACTIVE_IMPORT)),
+    )
+
+
+class TitleMatch(Base):
+    """A decision "this Letterboxd (name, year) is TMDB film `tmdb_id`" shared by all users, so
+    the same film is never matched twice. `tmdb_id` None: TMDB had no such film (retried after
+    a while, see domain.matching). `name_key` is the name casefolded with whitespace collapsed;
+    `year` 0 means the export gave none."""
+
+    __tablename__ = "title_matches"
+
+    name_key: Mapped[str] = mapped_column(Text, primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tmdb_id: Mapped[int | None] = mapped_column(Integer)
+    method: Mapped[str] = mapped_column(String(16))
+    decided_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class Watch(Base):
+    """One viewing of a film on a date (Letterboxd diary rows; rewatches are more rows)."""
+
+    __tablename__ = "watches"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    tmdb_id: Mapped[int] = mapped_column(ForeignKey("films.tmdb_id"), primary_key=True)
+    watched_on: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    rating: Mapped[Decimal | None] = mapped_column(Numeric(2, 1))
+
+    __table_args__ = (CheckConstraint(RATING_CHECK, name="rating_half_steps"),)
 
 
 class FilmEmbedding(Base):
