@@ -21,6 +21,15 @@ The `Letterboxd URI` of diary and review rows points at the log entry, not the f
 are identified by name + year (`LetterboxdFilm.key`). Two different films with the same title
 and year (rare, but real exports have a few) therefore merge into one record.
 
+A file sent in the chat arrives as bytes: `read_export_bytes` takes the zip or a single CSV
+(`ratings.csv`, `diary.csv`, … recognised by its name or, failing that, by its columns).
+
+Nothing here is fatal for a bad row: rows that cannot be read are skipped and described in
+`LetterboxdExport.problems` (a code the bot translates, plus the offending value); a file
+with the wrong columns or a broken encoding is skipped or decoded as well as possible while
+the others are read. Only an input with nothing usable raises `LetterboxdFormatError`, whose
+`code` says why (the bot translates it; `str(error)` is an English sentence for the CLI).
+
 Usage::
 
     export = read_export(Path("letterboxd-user-2026-11-21-utc.zip"))
@@ -47,17 +56,22 @@ from typing import IO, Final
 
 from bs4 import BeautifulSoup
 from bs4.element import NavigableString, PageElement, Tag
+from charset_normalizer import from_bytes
+from dateutil import parser as date_parser
 
 __all__ = [
     "MAX_EXPORT_BYTES",
     "MAX_PROBLEMS",
+    "MAX_UPLOAD_BYTES",
     "RECOGNISED_FILES",
     "UNMATCHED_COLUMNS",
     "LetterboxdExport",
     "LetterboxdFilm",
     "LetterboxdFormatError",
+    "Problem",
     "html_to_text",
     "read_export",
+    "read_export_bytes",
     "write_unmatched_csv",
 ]
 
@@ -71,8 +85,14 @@ RECOGNISED_FILES: Final[tuple[str, ...]] = (
     "watchlist.csv",
 )
 #: Refuse an export whose recognised files add up to more than this many uncompressed bytes
-#: (the zip-bomb guard; the largest real export seen is under 1 MB).
-MAX_EXPORT_BYTES: Final = 200 * 1024 * 1024
+#: (the zip-bomb guard, checked from the zip directory before anything is decompressed; the
+#: largest real export seen is under 1 MB unpacked).
+MAX_EXPORT_BYTES: Final = 100 * 1024 * 1024
+#: Largest file accepted: what a Telegram bot may download (Bot API `getFile`: "up to 20 MB").
+MAX_UPLOAD_BYTES: Final = 20 * 1024 * 1024
+#: A member that unpacks to more than this many times its compressed size (and over 1 MB) is
+#: refused as a zip bomb; CSV text deflates about 5:1, bombs 1000:1.
+MAX_COMPRESSION_RATIO: Final = 100
 #: Header of `write_unmatched_csv`.
 UNMATCHED_COLUMNS: Final[tuple[str, ...]] = (
     "Name",
@@ -84,11 +104,13 @@ UNMATCHED_COLUMNS: Final[tuple[str, ...]] = (
     "Watchlist",
     "Review",
 )
-#: How many per-row problem notes `LetterboxdExport.problems` keeps (all are counted in `skipped_rows`).
-MAX_PROBLEMS: Final = 20
+#: How many problems `LetterboxdExport.problems` keeps (all rows are counted in `skipped_rows`).
+MAX_PROBLEMS: Final = 200
 
 _MIN_YEAR, _MAX_YEAR = 1800, 2999
 _DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
+# What spreadsheets make of dates when they re-save a CSV: 6/30/2022, 30.06.2022, 2022/6/30.
+_LOOSE_DATE_RE = re.compile(r"\d{1,4}[/.\-]\d{1,2}[/.\-]\d{1,4}")
 _YEAR_RE = re.compile(r"\d{4}")
 _BLANK_LINES_RE = re.compile(r"\n{3,}")
 _BR = "\ue000"  # private-use placeholder for <br> while extracting text
@@ -108,11 +130,60 @@ _REQUIRED_COLUMNS: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType(
 
 
 class LetterboxdFormatError(ValueError):
-    """The path is not a readable Letterboxd export.
+    """The input is not a readable Letterboxd export.
 
-    The message is short, friendly and safe to show to the user as is: it names files only by
-    their name inside the export (never a server path) and says what to send instead.
+    `code` says why, for a translated answer: `missing` (no such path), `empty` (no bytes),
+    `too_big` (over `MAX_UPLOAD_BYTES` or `MAX_EXPORT_BYTES` unpacked), `zip_bomb`,
+    `not_zip`, `damaged`, `compression`, `encrypted`, `several_exports`, `no_files` (no
+    recognised file), `other_site` (`params["site"]` names it, e.g. "IMDb"), `wrong_columns`
+    (`params["file"]`, `params["missing"]`), `unreadable` (`params["file"]`: not CSV text).
+    The message (`str(error)`) is a friendly English sentence that names files only by their
+    name inside the export, never a server path.
     """
+
+    def __init__(self, message: str, *, code: str, **params: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.params = params
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """A part of the export that could not be used (or was read with a caveat).
+
+    - `file`: the recognised file, as named inside the export ("diary.csv").
+    - `row`: 1-based data row (header excluded), or None for the whole file.
+    - `code`: `empty_name`, `bad_year`, `bad_date`, `bad_rating`, `no_rating` (the row was
+      skipped); `wrong_columns` (the file was skipped; `value` lists the missing columns);
+      `unreadable` (the rest of the file from `row` on is not CSV); `encoding` (the file is not
+      UTF-8 and was read as `value`, e.g. "cp1252": nothing was skipped).
+    - `value`: the offending cell, shortened to 30 characters, or the detail named above.
+    """
+
+    file: str
+    row: int | None
+    code: str
+    value: str = ""
+
+    def __str__(self) -> str:
+        where = self.file if self.row is None else f"{self.file} row {self.row}"
+        return f"{where}: {_PROBLEM_TEXT[self.code].format(value=self.value)}"
+
+
+_PROBLEM_TEXT: Final[Mapping[str, str]] = MappingProxyType(
+    {
+        "empty_name": "empty Name",
+        "bad_year": "Year {value} is not a year",
+        "bad_date": "date {value} is not a date",
+        "bad_rating": "rating {value} is not 0.5–5 in half steps",
+        "no_rating": "no rating",
+        "wrong_columns": "no {value} column, file skipped",
+        "unreadable": "not readable as CSV from here on",
+        "encoding": "not UTF-8, read as {value}",
+    }
+)
+#: Problem codes that mean rows were skipped (the others are notes).
+SKIPPING_CODES: Final = frozenset({"empty_name", "bad_year", "bad_date", "bad_rating", "no_rating"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +204,11 @@ class LetterboxdFilm:
       several viewings are not concatenated.
     - `reviewed_on`: the `Date` the chosen review was logged (its `Watched Date` if `Date` is
       empty), None when there is no review.
+    - `review_rating`: the rating given with the chosen review: its own Rating cell, else the
+      diary entry of the same film on the same Watched Date (diary and reviews.csv rows are
+      joined by Name, Year and Watched Date).
+    - `watches`: every dated viewing, `(Watched Date, rating of that diary entry or None)`,
+      oldest first, one per date: a rewatch is one more date, not another film.
     """
 
     name: str
@@ -144,6 +220,8 @@ class LetterboxdFilm:
     on_watchlist: bool = False
     review: str | None = None
     reviewed_on: date | None = None
+    review_rating: Decimal | None = None
+    watches: tuple[tuple[date, Decimal | None], ...] = ()
 
     @property
     def key(self) -> tuple[str, int | None]:
@@ -161,16 +239,17 @@ class LetterboxdExport:
       e.g. `("ratings.csv", "likes/films.csv")`.
     - `rows_read`: data rows (header excluded, skipped rows included) per file in `files_read`.
     - `skipped_rows`: rows that could not be used (empty Name, a rating that is not 0.5–5 in
-      half steps, a Year or date that does not parse, a ratings.csv row without a rating).
-    - `problems`: short notes on the first `MAX_PROBLEMS` skipped rows, for logs, e.g.
-      `"ratings.csv row 7: rating '7' is not 0.5–5 in half steps"`. Rows are data rows, 1-based.
+      half steps, a Year or date that does not parse, a ratings.csv row without a rating), plus
+      the rows of files skipped whole (wrong columns) or cut short (broken CSV).
+    - `problems`: the first `MAX_PROBLEMS` problems (see `Problem`), in reading order;
+      `str(problem)` reads e.g. `"ratings.csv row 7: rating '7' is not 0.5–5 in half steps"`.
     """
 
     films: tuple[LetterboxdFilm, ...]
     files_read: tuple[str, ...]
     rows_read: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
     skipped_rows: int = 0
-    problems: tuple[str, ...] = ()
+    problems: tuple[Problem, ...] = ()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -179,37 +258,68 @@ class LetterboxdExport:
 
 
 def read_export(path: Path) -> LetterboxdExport:
-    """Parse a Letterboxd export: the `.zip` Letterboxd gives, or the folder it unpacks to.
+    """Parse a Letterboxd export on disk: the `.zip` Letterboxd gives, or the folder it unpacks to.
 
     Reads every file of `RECOGNISED_FILES` that is present (at the root, or under a single top
-    folder) and merges them per film (see `LetterboxdFilm` for the rules). Bad rows are skipped
-    and reported in `skipped_rows`/`problems`, never fatal.
+    folder) and merges them per film (see `LetterboxdFilm` for the rules). Bad rows and bad
+    files are skipped and reported in `skipped_rows`/`problems`, never fatal.
 
-    Raises `LetterboxdFormatError` (user-safe message) when the path does not exist, is not a
-    folder or a valid zip, holds none of the recognised files, holds a recognised file whose
-    header lacks `Name` (or `Rating` in ratings.csv, `Review` in reviews.csv), when the
-    recognised files add up to more than `MAX_EXPORT_BYTES` uncompressed (checked from the zip
-    directory before anything is decompressed), or when a file is not UTF-8 CSV.
+    Raises `LetterboxdFormatError` when the path does not exist, is not a folder or a valid
+    zip, or nothing in it can be read (see the error's codes).
     """
     if not path.exists():
-        raise LetterboxdFormatError(f"I couldn't find “{path.name}”. {_HOW_TO_EXPORT}")
+        raise LetterboxdFormatError(f"I couldn't find “{path.name}”. {_HOW_TO_EXPORT}", code="missing")
     if path.is_dir():
         return _parse(_folder_members(path))
     try:
-        archive = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, EOFError, ValueError) as exc:
-        raise LetterboxdFormatError(
-            f"“{path.name}” isn't a zip file (or it is damaged). {_HOW_TO_EXPORT}"
-        ) from exc
+        data = path.read_bytes()
     except OSError as exc:
-        raise LetterboxdFormatError(f"I couldn't open “{path.name}”. {_HOW_TO_EXPORT}") from exc
-    with archive:
+        raise LetterboxdFormatError(
+            f"I couldn't open “{path.name}”. {_HOW_TO_EXPORT}", code="missing"
+        ) from exc
+    return read_export_bytes(data, path.name)
+
+
+def read_export_bytes(data: bytes, file_name: str) -> LetterboxdExport:
+    """Parse an export sent as a file: the zip, or one of its CSV files on its own.
+
+    A zip is recognised by its signature, whatever its name. A lone CSV is taken as the
+    recognised file its name mentions ("ratings.csv", "my diary.csv", "watchlist (1).csv");
+    failing that, by its columns (Review → reviews.csv, Watched Date → diary.csv, Rating →
+    ratings.csv, otherwise watched.csv).
+
+    Raises `LetterboxdFormatError`: `empty`, `too_big` (over `MAX_UPLOAD_BYTES`, or more than
+    `MAX_EXPORT_BYTES` unpacked), `zip_bomb` (a member unpacking to over
+    `MAX_COMPRESSION_RATIO` times its size), `not_zip`, `damaged`, `compression`, `encrypted`,
+    `several_exports`, `no_files`, `other_site`, `wrong_columns` or `unreadable` (when that
+    was the only file). Size checks read the zip directory only: nothing is decompressed
+    before they pass.
+    """
+    shown = Path(file_name).name or "file"
+    if not data:
+        raise LetterboxdFormatError(f"“{shown}” is empty. {_HOW_TO_EXPORT}", code="empty")
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise LetterboxdFormatError(
+            f"“{shown}” is bigger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB; a Letterboxd export is "
+            f"far smaller. {_HOW_TO_EXPORT}",
+            code="too_big",
+        )
+    if data[:2] == b"PK" or shown.lower().endswith(".zip"):
         try:
-            return _parse(_zip_members(archive))
-        except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+            archive = zipfile.ZipFile(io.BytesIO(data))
+        except (zipfile.BadZipFile, EOFError, ValueError) as exc:
             raise LetterboxdFormatError(
-                f"“{path.name}” is damaged and can't be unpacked. {_HOW_TO_EXPORT}"
+                f"“{shown}” isn't a zip file (or it is damaged). {_HOW_TO_EXPORT}", code="not_zip"
             ) from exc
+        with archive:
+            try:
+                return _parse(_zip_members(archive))
+            except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+                raise LetterboxdFormatError(
+                    f"“{shown}” is damaged and can't be unpacked. {_HOW_TO_EXPORT}", code="damaged"
+                ) from exc
+    name = _csv_role(shown, data)
+    return _parse([_Member(name, len(data), lambda: io.BytesIO(data))], lone=True)
 
 
 def html_to_text(html: str) -> str:
@@ -298,7 +408,8 @@ def _resolve(paths: Iterable[str]) -> dict[str, str]:
     if len(candidates) > 1:
         raise LetterboxdFormatError(
             "This holds more than one Letterboxd export. "
-            "Please send just one export .zip, as Letterboxd made it."
+            "Please send just one export .zip, as Letterboxd made it.",
+            code="several_exports",
         )
     return candidates[0] if candidates else {}
 
@@ -334,19 +445,90 @@ def _zip_opener(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> Callable[[],
 
 
 def _zip_members(archive: zipfile.ZipFile) -> list[_Member]:
-    """The recognised members of an export zip (nothing is decompressed here)."""
+    """The recognised members of an export zip, checked from the zip directory alone (nothing
+    is decompressed here). zipfile stops reading a member at its declared size and checks its
+    CRC, so a forged directory cannot unpack more than it declares."""
     infos = {info.filename: info for info in archive.infolist() if not info.is_dir()}
     members: list[_Member] = []
     for name, rel in _resolve(infos).items():
         info = infos[rel]
         if info.compress_type not in _SAFE_COMPRESSION:
             raise LetterboxdFormatError(
-                f"{name} in this zip uses a compression I can't read. {_HOW_TO_EXPORT}"
+                f"{name} in this zip uses a compression I can't read. {_HOW_TO_EXPORT}", code="compression"
             )
         if info.flag_bits & 0x1:
-            raise LetterboxdFormatError(f"This zip is password-protected. {_HOW_TO_EXPORT}")
+            raise LetterboxdFormatError(f"This zip is password-protected. {_HOW_TO_EXPORT}", code="encrypted")
+        ratio = info.file_size / max(info.compress_size, 1)
+        if info.file_size > 1024 * 1024 and ratio > MAX_COMPRESSION_RATIO:
+            raise LetterboxdFormatError(
+                f"{name} in this zip unpacks to {info.file_size // (1024 * 1024)} MB from "
+                f"{max(info.compress_size // 1024, 1)} KB: that is not an export Letterboxd made, "
+                "so I didn't unpack it.",
+                code="zip_bomb",
+            )
         members.append(_Member(name, info.file_size, _zip_opener(archive, info)))
     return members
+
+
+#: Words in a lone CSV's name that say which export file it is (first match wins).
+_NAME_HINTS: Final[tuple[tuple[str, str], ...]] = (
+    ("watchlist", "watchlist.csv"),
+    ("diary", "diary.csv"),
+    ("review", "reviews.csv"),
+    ("rating", "ratings.csv"),
+    ("like", "likes/films.csv"),
+    ("watched", "watched.csv"),
+)
+#: Columns of other sites' exports, to say what was sent instead of a bare "wrong columns".
+_OTHER_SITES: Final[tuple[tuple[frozenset[str], str], ...]] = (
+    (frozenset({"const", "your rating"}), "IMDb"),
+    (frozenset({"const", "title type"}), "IMDb"),
+    (frozenset({"profile name", "start time"}), "Netflix"),
+    (frozenset({"title", "date"}), "Netflix"),
+    (frozenset({"trakt_id"}), "Trakt"),
+    (frozenset({"imdb_id", "tmdb_id", "rating"}), "Trakt"),
+)
+
+
+def _csv_role(file_name: str, data: bytes) -> str:
+    """Which recognised file a lone CSV is (see `read_export_bytes`)."""
+    lowered = file_name.lower()
+    for hint, role in _NAME_HINTS:
+        if hint in lowered:
+            return role
+    first = next(csv.reader(io.StringIO(data[:4096].decode("utf-8", errors="replace"))), [])
+    header = {column.strip().lower() for column in first}
+    if "review" in header:
+        return "reviews.csv"
+    if "watched date" in header:
+        return "diary.csv"
+    if "rating" in header:
+        return "ratings.csv"
+    return "watched.csv"
+
+
+def _other_site(columns: set[str]) -> str | None:
+    lowered = {column.lower() for column in columns}
+    for needed, site in _OTHER_SITES:
+        if needed <= lowered and "letterboxd uri" not in lowered:
+            return site
+    return None
+
+
+def _decode(raw: bytes) -> tuple[str, str | None]:
+    """Text of a file and, when it is not UTF-8, the encoding it was read as.
+
+    UTF-8 (with or without BOM) first; otherwise charset-normalizer's best guess (spreadsheets
+    re-save CSVs as Windows-1252 or UTF-16); if even that fails, UTF-8 with U+FFFD for the bad
+    bytes (the rows around them still read)."""
+    try:
+        return raw.decode("utf-8-sig"), None
+    except UnicodeDecodeError:
+        pass
+    best = from_bytes(raw).best()
+    if best is not None:
+        return str(best), best.encoding
+    return raw.decode("utf-8", errors="replace"), "utf-8 (damaged bytes replaced)"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -370,11 +552,17 @@ class _Acc:
     watched_on: date | None = None
     liked: bool = False
     on_watchlist: bool = False
-    reviews: list[tuple[_Order, str, date | None]] = field(default_factory=list)
+    reviews: list[tuple[_Order, str, date | None, Decimal | None]] = field(default_factory=list)
+    watches: dict[date, Decimal | None] = field(default_factory=dict)
 
 
 class _RowError(ValueError):
-    """A row that cannot be used; the message is the problem note (without the row prefix)."""
+    """A row that cannot be used: `code` and `value` as in `Problem`."""
+
+    def __init__(self, code: str, value: str = "") -> None:
+        super().__init__(code)
+        self.code = code
+        self.value = value
 
 
 class _Parser:
@@ -384,54 +572,86 @@ class _Parser:
         self.films: dict[tuple[str, int | None], _Acc] = {}
         self.rows_read: dict[str, int] = {}
         self.skipped = 0
-        self.problems: list[str] = []
+        self.problems: list[Problem] = []
         self.seq = 0
+        self.files: list[str] = []
+        self.fatal: LetterboxdFormatError | None = None
+
+    def note(self, problem: Problem) -> None:
+        if len(self.problems) < MAX_PROBLEMS:
+            self.problems.append(problem)
 
     def read(self, member: _Member) -> None:
-        """Read one recognised file, row by row."""
-        required = _REQUIRED_COLUMNS.get(member.name, ("Name",))
+        """Read one recognised file, row by row; a file that can't be used is noted and skipped."""
+        with member.open() as raw:
+            data = raw.read()
+        text, encoding = _decode(data)
+        if encoding is not None:
+            self.note(Problem(member.name, None, "encoding", encoding))
+        reader = csv.DictReader(io.StringIO(text, newline=""))
         count = 0
         try:
-            with member.open() as raw, io.TextIOWrapper(raw, encoding="utf-8-sig", newline="") as text:
-                reader = csv.DictReader(text)
-                header = reader.fieldnames
-                if header is None:  # an empty file: nothing in it, nothing wrong with it
-                    self.rows_read[member.name] = 0
-                    return
-                columns = {column.strip() for column in header if column is not None}
-                missing = [column for column in required if column not in columns]
-                if missing:
-                    raise LetterboxdFormatError(
-                        f"{member.name} doesn't look like a Letterboxd file: it has no "
-                        f"{' or '.join(missing)} column. {_HOW_TO_EXPORT}"
-                    )
-                for row in reader:
-                    count += 1
-                    self.seq += 1
-                    try:
-                        self._row(member.name, {k.strip(): v for k, v in row.items() if k is not None})
-                    except _RowError as exc:
-                        self.skipped += 1
-                        if len(self.problems) < MAX_PROBLEMS:
-                            self.problems.append(f"{member.name} row {count}: {exc}")
-        except UnicodeDecodeError as exc:
-            raise LetterboxdFormatError(
-                f"{member.name} isn't UTF-8 text (was it re-saved by a spreadsheet?). {_HOW_TO_EXPORT}"
-            ) from exc
-        except csv.Error as exc:
-            raise LetterboxdFormatError(f"{member.name} isn't a readable CSV file. {_HOW_TO_EXPORT}") from exc
+            header = reader.fieldnames
+            if header is None:  # an empty file: nothing in it, nothing wrong with it
+                self.rows_read[member.name] = 0
+                self.files.append(member.name)
+                return
+            columns = {column.strip() for column in header if column is not None}
+            required = _REQUIRED_COLUMNS.get(member.name, ("Name",))
+            missing = [column for column in required if column not in columns]
+            if missing:
+                self._skip_file(member.name, columns, missing, text)
+                return
+            self.files.append(member.name)
+            for row in reader:
+                count += 1
+                self.seq += 1
+                try:
+                    self._row(member.name, {k.strip(): v for k, v in row.items() if k is not None})
+                except _RowError as exc:
+                    self.skipped += 1
+                    self.note(Problem(member.name, count, exc.code, exc.value))
+        except csv.Error:
+            # csv stops at the first line it cannot parse (a NUL byte, a runaway field);
+            # the rows before it are kept and the rest of the file is counted as skipped
+            rest = max(text.count("\n") - count - 1, 1)
+            self.skipped += rest
+            self.note(Problem(member.name, count + 1, "unreadable"))
+            if member.name not in self.files:
+                self.files.append(member.name)
         self.rows_read[member.name] = count
+
+    def _skip_file(self, name: str, columns: set[str], missing: list[str], text: str) -> None:
+        rows = max(len(text.strip().splitlines()) - 1, 0)
+        self.skipped += rows
+        self.note(Problem(name, None, "wrong_columns", " or ".join(missing)))
+        site = _other_site(columns)
+        if site is not None:
+            error = LetterboxdFormatError(
+                f"This looks like an export from {site}, not from Letterboxd. {_HOW_TO_EXPORT}",
+                code="other_site",
+                site=site,
+            )
+        else:
+            error = LetterboxdFormatError(
+                f"{name} doesn't look like a Letterboxd file: it has no {' or '.join(missing)} column. "
+                f"{_HOW_TO_EXPORT}",
+                code="wrong_columns",
+                file=name,
+                missing=" or ".join(missing),
+            )
+        self.fatal = self.fatal or error
 
     def _row(self, file: str, row: dict[str, str | list[str] | None]) -> None:
         name = _clean_name(_cell(row, "Name"))
         if not name:
-            raise _RowError("empty Name")
+            raise _RowError("empty_name")
         year = _parse_year(_cell(row, "Year"))
-        logged = _parse_date(_cell(row, "Date"), "Date")
-        watched_date = _parse_date(_cell(row, "Watched Date"), "Watched Date")
+        logged = _parse_date(_cell(row, "Date"))
+        watched_date = _parse_date(_cell(row, "Watched Date"))
         rating = _parse_rating(_cell(row, "Rating"))
         if file == "ratings.csv" and rating is None:
-            raise _RowError("no rating")
+            raise _RowError("no_rating")
         order: _Order = (watched_date or logged or date.min, logged or date.min, self.seq)
 
         key = _film_key(name, year)
@@ -445,8 +665,11 @@ class _Parser:
             acc.on_watchlist = True
             return
         acc.watched = True
-        if watched_date is not None and (acc.watched_on is None or watched_date > acc.watched_on):
-            acc.watched_on = watched_date
+        if watched_date is not None:
+            if acc.watched_on is None or watched_date > acc.watched_on:
+                acc.watched_on = watched_date
+            if file == "diary.csv" or watched_date not in acc.watches:
+                acc.watches[watched_date] = rating if file == "diary.csv" else acc.watches.get(watched_date)
         if rating is not None:
             if file == "ratings.csv":
                 # ratings.csv has no Watched Date: order by Date only.
@@ -460,46 +683,56 @@ class _Parser:
         if file == "reviews.csv":
             review = _cell(row, "Review")
             if review.strip():
-                acc.reviews.append((order, review, logged or watched_date))
+                # joined to the diary entry of the same film and Watched Date for its rating
+                joined = rating if rating is not None else acc.watches.get(watched_date or date.min)
+                acc.reviews.append((order, review, logged or watched_date, joined))
 
-    def result(self, files: tuple[str, ...]) -> LetterboxdExport:
+    def result(self) -> LetterboxdExport:
         """Freeze the accumulated films into a `LetterboxdExport`."""
         films = tuple(_finish(acc) for acc in self.films.values())
         return LetterboxdExport(
             films=films,
-            files_read=files,
+            files_read=tuple(self.files),
             rows_read=MappingProxyType(dict(self.rows_read)),
             skipped_rows=self.skipped,
             problems=tuple(self.problems),
         )
 
 
-def _parse(members: list[_Member]) -> LetterboxdExport:
+def _parse(members: list[_Member], *, lone: bool = False) -> LetterboxdExport:
     if not members:
         raise LetterboxdFormatError(
             "This doesn't look like a Letterboxd export: no ratings.csv, watched.csv, diary.csv, "
-            f"reviews.csv, watchlist.csv or likes/films.csv in it. {_HOW_TO_EXPORT}"
+            f"reviews.csv, watchlist.csv or likes/films.csv in it. {_HOW_TO_EXPORT}",
+            code="no_files",
         )
     total = sum(member.size for member in members)
     if total > MAX_EXPORT_BYTES:
         raise LetterboxdFormatError(
             f"This export is too big to import ({total // (1024 * 1024)} MB unpacked; the limit is "
-            f"{MAX_EXPORT_BYTES // (1024 * 1024)} MB). {_HOW_TO_EXPORT}"
+            f"{MAX_EXPORT_BYTES // (1024 * 1024)} MB). {_HOW_TO_EXPORT}",
+            code="too_big",
         )
     parser = _Parser()
     for member in members:
         parser.read(member)
-    return parser.result(tuple(member.name for member in members))
+    if parser.fatal is not None and not parser.files:
+        # nothing usable at all: say why (a lone file with other columns is another site's export)
+        raise parser.fatal
+    if lone and not parser.films and parser.rows_read.get(members[0].name, 0) == 0 and not parser.skipped:
+        raise LetterboxdFormatError(f"{members[0].name} has no films in it. {_HOW_TO_EXPORT}", code="empty")
+    return parser.result()
 
 
 def _finish(acc: _Acc) -> LetterboxdFilm:
     chosen = acc.ratings_rating or acc.diary_rating or acc.reviews_rating
     review: str | None = None
     reviewed_on: date | None = None
-    for _, raw, when in sorted(acc.reviews, key=lambda item: item[0], reverse=True):
+    review_rating: Decimal | None = None
+    for _, raw, when, rated in sorted(acc.reviews, key=lambda item: item[0], reverse=True):
         text = html_to_text(raw)
         if text:
-            review, reviewed_on = text, when
+            review, reviewed_on, review_rating = text, when, rated
             break
     return LetterboxdFilm(
         name=acc.name,
@@ -511,6 +744,8 @@ def _finish(acc: _Acc) -> LetterboxdFilm:
         on_watchlist=acc.on_watchlist,
         review=review,
         reviewed_on=reviewed_on,
+        review_rating=review_rating,
+        watches=tuple(sorted(acc.watches.items())),
     )
 
 
@@ -545,10 +780,13 @@ def _parse_year(value: str) -> int | None:
         return None
     if _YEAR_RE.fullmatch(value) and _MIN_YEAR <= int(value) <= _MAX_YEAR:
         return int(value)
-    raise _RowError(f"Year {_short(value)} is not a year")
+    raise _RowError("bad_year", _short(value))
 
 
-def _parse_date(value: str, column: str) -> date | None:
+def _parse_date(value: str) -> date | None:
+    """YYYY-MM-DD as Letterboxd writes it; also what a spreadsheet re-save makes of it
+    (6/30/2022 month first as US Excel writes it, 30/06/2022 and 30.06.2022 day first when the
+    first number cannot be a month), read by dateutil. Raises _RowError otherwise."""
     if not value:
         return None
     if _DATE_RE.fullmatch(value):
@@ -556,19 +794,27 @@ def _parse_date(value: str, column: str) -> date | None:
             return date.fromisoformat(value)
         except ValueError:
             pass
-    raise _RowError(f"{column} {_short(value)} is not a YYYY-MM-DD date")
+    elif _LOOSE_DATE_RE.fullmatch(value):
+        try:
+            parsed = date_parser.parse(value, dayfirst="." in value)
+        except (ValueError, OverflowError):
+            pass
+        else:
+            if _MIN_YEAR <= parsed.year <= _MAX_YEAR:
+                return date(parsed.year, parsed.month, parsed.day)
+    raise _RowError("bad_date", _short(value))
 
 
 def _parse_rating(value: str) -> Decimal | None:
     if not value:
         return None
     try:
-        number = Decimal(value)
+        number = Decimal(value.replace(",", "."))
     except InvalidOperation:
         number = Decimal("NaN")
     if number.is_finite() and _MIN_RATING <= number <= _MAX_RATING and (number * 2) % 1 == 0:
         return Decimal(int(number * 2)) / 2
-    raise _RowError(f"rating {_short(value)} is not 0.5–5 in half steps")
+    raise _RowError("bad_rating", _short(value))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -119,7 +119,7 @@ def test_demo_summary(demo: LetterboxdExport) -> None:
         "watchlist.csv": 3,
     }
     assert demo.skipped_rows == 1
-    assert demo.problems == ("ratings.csv row 5: rating '7' is not 0.5–5 in half steps",)
+    assert tuple(map(str, demo.problems)) == ("ratings.csv row 5: rating '7' is not 0.5–5 in half steps",)
     # 15 watched films + The Shining and Untitled Heist Project from the watchlist.
     assert len(demo.films) == 17
     assert demo.films[0].name == "Alien"  # first-seen order: ratings.csv first
@@ -334,8 +334,10 @@ def test_watchlist_alone_is_not_watched_and_liked_alone_is_not_watched(tmp_path:
         ("2025-01-01,  ,1995,u,4", "empty Name"),
         ("2025-01-01,Heat,19x5,u,4", "Year '19x5' is not a year"),
         ("2025-01-01,Heat,95,u,4", "Year '95' is not a year"),
-        ("2025-13-01,Heat,1995,u,4", "Date '2025-13-01' is not a YYYY-MM-DD date"),
-        ("21/06/2025,Heat,1995,u,4", "Date '21/06/2025' is not a YYYY-MM-DD date"),
+        ("2025-13-01,Heat,1995,u,4", "date '2025-13-01' is not a date"),
+        ("21/13/2025,Heat,1995,u,4", "date '21/13/2025' is not a date"),
+        ("yesterday,Heat,1995,u,4", "date 'yesterday' is not a date"),
+        ("2025-01-01,Heat,1995,u,4½", "rating '4½' is not 0.5–5 in half steps"),
     ],
 )
 def test_bad_row_is_skipped_and_counted(tmp_path: Path, row: str, problem: str) -> None:
@@ -345,7 +347,7 @@ def test_bad_row_is_skipped_and_counted(tmp_path: Path, row: str, problem: str) 
     assert [f.name for f in export.films] == ["Alien"]
     assert export.rows_read == {"ratings.csv": 2}
     assert export.skipped_rows == 1
-    assert export.problems == (f"ratings.csv row 2: {problem}",)
+    assert tuple(map(str, export.problems)) == (f"ratings.csv row 2: {problem}",)
 
 
 def test_bad_rows_in_other_files_and_problem_notes_are_capped(tmp_path: Path) -> None:
@@ -361,8 +363,38 @@ def test_bad_rows_in_other_files_and_problem_notes_are_capped(tmp_path: Path) ->
     )
     assert [f.name for f in export.films] == ["Heat", "Alien"]
     assert export.skipped_rows == 31
-    assert len(export.problems) == lb.MAX_PROBLEMS
-    assert export.problems[0] == "diary.csv row 1: Watched Date 'not-a-date' is not a YYYY-MM-DD date"
+    assert len(export.problems) == 31
+    assert str(export.problems[0]) == "diary.csv row 1: date 'not-a-date' is not a date"
+    assert str(export.problems[-1]) == "watchlist.csv row 1: empty Name"
+
+
+def test_problem_notes_are_capped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(lb, "MAX_PROBLEMS", 5)
+    bad = [f"2025-01-01,Film {i},2000,u,9" for i in range(12)]
+    export = read_export(write_export(tmp_path, {"ratings.csv": csv_text("ratings.csv", *bad)}))
+    assert export.skipped_rows == 12
+    assert [p.row for p in export.problems] == [1, 2, 3, 4, 5]
+    assert {p.code for p in export.problems} == {"bad_rating"}
+
+
+@pytest.mark.parametrize(
+    ("cell", "expected"),
+    [
+        ("6/30/2022", date(2022, 6, 30)),  # US Excel re-save: month first
+        ("30/06/2022", date(2022, 6, 30)),  # day first when the first number can't be a month
+        ("30.06.2022", date(2022, 6, 30)),
+        ("3.4.2022", date(2022, 4, 3)),  # dots: European, day first
+        ("2022/06/30", date(2022, 6, 30)),
+        ("2022-06-30", date(2022, 6, 30)),
+    ],
+)
+def test_spreadsheet_dates_are_read(tmp_path: Path, cell: str, expected: date) -> None:
+    export = read_export(
+        write_export(tmp_path, {"diary.csv": csv_text("diary.csv", f"2025-01-01,Heat,1995,u,4,,,{cell}")})
+    )
+    assert export.skipped_rows == 0
+    assert export.films[0].watched_on == expected
+    assert export.films[0].watches == ((expected, Decimal("4")),)
 
 
 def test_short_and_long_rows_do_not_crash(tmp_path: Path) -> None:
@@ -539,10 +571,14 @@ def test_recognised_file_without_required_column(
         read_export(tmp_path)
 
 
-def test_not_utf8(tmp_path: Path) -> None:
-    (tmp_path / "watched.csv").write_bytes("Date,Name,Year\n2025-01-01,Amélie,2001\n".encode("cp1252"))
-    with pytest.raises(LetterboxdFormatError, match=re.escape("watched.csv isn't UTF-8 text")):
-        read_export(tmp_path)
+def test_not_utf8_is_read_in_its_encoding_and_noted(tmp_path: Path) -> None:
+    """A CSV re-saved by a spreadsheet as Windows-1252 keeps its accents."""
+    text = "Date,Name,Year\n2025-01-01,Amélie,2001\n2025-01-02,Léon: The Professional,1994\n"
+    (tmp_path / "watched.csv").write_bytes(text.encode("cp1252"))
+    export = read_export(tmp_path)
+    assert [f.name for f in export.films] == ["Amélie", "Léon: The Professional"]
+    assert [(p.file, p.code) for p in export.problems] == [("watched.csv", "encoding")]
+    assert export.skipped_rows == 0
 
 
 def test_unsupported_compression(tmp_path: Path) -> None:
@@ -564,8 +600,9 @@ def test_zip_bomb_is_refused_from_the_directory(tmp_path: Path) -> None:
             for _ in range(201):
                 member.write(chunk)
     assert path.stat().st_size < 2 * 1024 * 1024
-    with pytest.raises(LetterboxdFormatError, match="too big to import"):
+    with pytest.raises(LetterboxdFormatError, match="that is not an export Letterboxd made") as caught:
         read_export(path)
+    assert caught.value.code == "zip_bomb"
 
 
 def test_size_limit_is_checked_before_anything_is_decompressed(
@@ -599,8 +636,9 @@ def test_claimed_size_in_directory_is_what_counts(tmp_path: Path) -> None:
     central = data.index(b"PK\x01\x02")
     struct.pack_into("<I", data, central + 24, 0xFFFF_FFF0)  # uncompressed size in the central directory
     path.write_bytes(bytes(data))
-    with pytest.raises(LetterboxdFormatError, match="too big to import"):
+    with pytest.raises(LetterboxdFormatError) as caught:
         read_export(path)
+    assert caught.value.code == "zip_bomb"
 
 
 # --- html_to_text -------------------------------------------------------------------------------
