@@ -62,6 +62,7 @@ def make_tmdb_client(settings: Settings) -> TMDBClient | None:
         language=cfg.language,
         timeout_seconds=cfg.timeout_seconds,
         max_concurrency=cfg.max_concurrency,
+        max_requests_per_second=cfg.max_requests_per_second,
         max_attempts=cfg.max_attempts,
     )
 
@@ -98,14 +99,32 @@ async def open_app(settings: Settings, *, run_migrations: bool = True) -> AsyncI
         await engine.dispose()
 
 
+def make_bot(settings: Settings) -> Bot:
+    """The real Bot API client (needs TELEGRAM_BOT_TOKEN), HTML parse mode by default."""
+    assert settings.telegram.bot_token is not None
+    return Bot(
+        settings.telegram.bot_token.get_secret_value(),
+        default=DefaultBotProperties(parse_mode=ParseMode.HTML),
+    )
+
+
 @asynccontextmanager
-async def background_worker(app: App) -> AsyncIterator[None]:
-    """Run a job worker in this process while the block runs (`WORKER_IN_PROCESS`)."""
+async def background_worker(app: App, bot: Bot | None) -> AsyncIterator[None]:
+    """Run a job worker in this process while the block runs (`WORKER_IN_PROCESS`); `bot`
+    is how its import jobs talk to the chat."""
     if not app.settings.bot.worker_in_process:
         yield
         return
     task = asyncio.create_task(
-        run_worker(app.job_app, app.session_factory, app.embedder, name="in-process"), name="job-worker"
+        run_worker(
+            app.job_app,
+            app.session_factory,
+            app.embedder,
+            name="in-process",
+            bot=bot,
+            movie_source=app.tmdb,
+        ),
+        name="job-worker",
     )
     try:
         yield
@@ -160,19 +179,15 @@ BOT_COMMANDS = [
     BotCommand(command="recommend", description="Three films picked for you"),
     BotCommand(command="review", description="Rate and review a film"),
     BotCommand(command="avoid", description="Topics to show less of"),
+    BotCommand(command="import", description="Import your Letterboxd export"),
     BotCommand(command="myid", description="Your Telegram id"),
     BotCommand(command="cancel", description="Leave the current step"),
     BotCommand(command="help", description="What I can do"),
 ]
 
 
-async def run_polling(app: App) -> None:
-    """Long polling with the real Bot API (needs TELEGRAM_BOT_TOKEN)."""
-    assert app.settings.telegram.bot_token is not None
-    bot = Bot(
-        app.settings.telegram.bot_token.get_secret_value(),
-        default=DefaultBotProperties(parse_mode=ParseMode.HTML),
-    )
+async def run_polling(app: App, bot: Bot) -> None:
+    """Long polling with the real Bot API (`bot` from make_bot)."""
     async with bot:
         await bot.set_my_commands(BOT_COMMANDS)
         await bot.delete_webhook(drop_pending_updates=False)

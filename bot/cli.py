@@ -11,16 +11,19 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import structlog
+from aiogram import Bot
 
 from bot.app import (
     App,
     background_worker,
     ensure_offline_catalog,
     load_catalog_csv,
+    make_bot,
     open_app,
     prepare_for_traffic,
     run_polling,
 )
+from bot.console import console_bot
 from bot.logging import setup_logging
 from bot.settings import PROJECT_ROOT, Settings, SettingsError, load_settings
 
@@ -109,12 +112,14 @@ async def _dispatch(command: str, args: argparse.Namespace, settings: Settings) 
             return 0
         notice = await ensure_offline_catalog(app)
         await prepare_for_traffic(app.session_factory, app.services)
-        async with background_worker(app):
-            if command == "run" and settings.telegram.bot_token is not None:
+        polling = command == "run" and settings.telegram.bot_token is not None
+        bot = make_bot(settings) if polling else console_bot(on_output=print)
+        async with background_worker(app, bot):
+            if polling:
                 print(notice)
-                await run_polling(app)
+                await run_polling(app, bot)
                 return 0
-            return await _console(app, args, notice)
+            return await _console(app, args, notice, bot)
 
 
 async def _admin(app: App, command: str, args: argparse.Namespace) -> int:
@@ -123,7 +128,15 @@ async def _admin(app: App, command: str, args: argparse.Namespace) -> int:
 
     if command == "worker":
         print(f"Worker started (queue {jobs.QUEUE!r}, concurrency {args.concurrency}). Ctrl+C stops it.")
-        await jobs.run_worker(app.job_app, app.session_factory, app.embedder, concurrency=args.concurrency)
+        token = app.settings.telegram.bot_token
+        await jobs.run_worker(
+            app.job_app,
+            app.session_factory,
+            app.embedder,
+            concurrency=args.concurrency,
+            bot=make_bot(app.settings) if token is not None else None,
+            movie_source=app.tmdb,
+        )
         return 0
     if command == "embed":
         counts = await jobs.queue_missing(app.job_app, app.session_factory, app.embedder)
@@ -160,10 +173,9 @@ async def _admin(app: App, command: str, args: argparse.Namespace) -> int:
     return 0
 
 
-async def _console(app: App, args: argparse.Namespace, notice: str) -> int:
-    from bot.console import ChatUser, ConsoleChat, console_bot
+async def _console(app: App, args: argparse.Namespace, notice: str, bot: Bot) -> int:
+    from bot.console import ChatUser, ConsoleChat
 
-    bot = console_bot(on_output=print)
     user = ChatUser(
         telegram_id=args.telegram_id,
         first_name=getattr(args, "first_name", "Console"),
@@ -191,24 +203,30 @@ async def _import(app: App, args: argparse.Namespace) -> int:
         user = await UserRepository(session).upsert(args.telegram_id, first_name=None, language_code=None)
         imports = app.services.bind(session, outbox)["imports"]
         try:
-            report = await imports.import_letterboxd(user.id, args.path, unmatched_csv=args.unmatched_out)
+            report, unmatched_csv = await imports.import_letterboxd(
+                user.id, args.path, unmatched_csv=args.unmatched_out
+            )
         except LetterboxdFormatError as exc:
             print(f"Import failed: {exc}", file=sys.stderr)
             return 1
         except MovieSourceError:
             log.exception("import_tmdb_failed")
             print(
-                "Import failed: TMDB is not answering. Nothing was stored; try again later.", file=sys.stderr
+                "Import failed: TMDB is not answering. The films matched so far are saved; "
+                "run the import again later to finish it.",
+                file=sys.stderr,
             )
             return 1
         await session.commit()
     await outbox.flush(app.job_app)
     print(
-        f"Films in export: {report.films_in_export}; "
-        f"matched: {report.matched}; unmatched: {report.unmatched}\n"
-        f"Stored: {report.ratings} ratings, {report.watched} watched, {report.reviews} reviews, "
-        f"{report.likes} likes, {report.watchlist} watchlist"
+        f"Films in export: {report.films}; matched: {report.matched}; unmatched: {report.unmatched}\n"
+        f"Stored: {report.ratings} ratings, {report.watched} watched, {report.viewings} diary entries, "
+        f"{report.reviews} reviews, {report.likes} likes, {report.watchlist} watchlist\n"
+        f"Rows that could not be read: {report.skipped_rows}"
     )
-    if report.unmatched_csv:
-        print(f"Unmatched films written to {report.unmatched_csv}")
+    for problem in report.problems:
+        print(f"  {problem}")
+    if unmatched_csv:
+        print(f"Unmatched films written to {unmatched_csv}")
     return 0

@@ -3,28 +3,25 @@ long-lived dependencies. Used the same way by long polling, the console and the 
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import procrastinate
 from aiogram import Dispatcher
 from aiogram.fsm.storage.base import BaseStorage
 from aiogram.fsm.storage.memory import MemoryStorage
-from aiogram.utils.i18n import I18n, SimpleI18nMiddleware
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.flows import review
-from bot.handlers import avoid, callbacks, commands, errors, fallback, onboarding
+from bot.handlers import avoid, callbacks, commands, errors, fallback, imports, onboarding, profile
+from bot.i18n import make_i18n
 from bot.middlewares import (
     CommandLeavesFlowMiddleware,
     DatabaseMiddleware,
     LogContextMiddleware,
     ThrottleMiddleware,
+    UserLocaleMiddleware,
     UserMiddleware,
 )
 from bot.services import ServiceFactory
 from bot.settings import Settings
-
-LOCALES = Path(__file__).parent / "locales"
 
 
 def build_dispatcher(
@@ -39,7 +36,7 @@ def build_dispatcher(
     middlewares and handlers by name; `feed_update(..., **overrides)` can replace it per
     update. Without `job_app`, background jobs the services ask for are not queued (the
     worker's sweep still finds the work)."""
-    i18n = I18n(path=LOCALES, default_locale="en", domain="messages")
+    i18n = make_i18n()
     dp = Dispatcher(
         storage=storage or MemoryStorage(),
         settings=settings,
@@ -50,19 +47,22 @@ def build_dispatcher(
     )
 
     dp.update.outer_middleware(LogContextMiddleware())
-    dp.update.outer_middleware(SimpleI18nMiddleware(i18n))
     dp.update.outer_middleware(DatabaseMiddleware())
     dp.update.outer_middleware(UserMiddleware())
+    # after the user: the locale is their /language choice first (no query of its own)
+    dp.update.outer_middleware(UserLocaleMiddleware(i18n))
     dp.message.middleware(ThrottleMiddleware())
     dp.message.outer_middleware(CommandLeavesFlowMiddleware())
 
     dp.include_routers(
         errors.router,
         commands.router,
+        imports.router,  # before the flows: an export is taken in any step
         review.router,
         callbacks.router,
         avoid.router,
         onboarding.router,
+        profile.router,
         fallback.router,  # last: answers whatever nothing else took
     )
     return dp

@@ -1,4 +1,5 @@
-"""Background jobs on a PostgreSQL queue (procrastinate): embeddings, taste vectors, the CF model.
+"""Background jobs on a PostgreSQL queue (procrastinate): embeddings, taste vectors and
+summaries, the CF model.
 
 - Handlers never run these jobs. Services record what they want in the update's `JobOutbox`
   (`domain.ports.JobQueue`); `DatabaseMiddleware` defers the jobs after the update's
@@ -22,28 +23,44 @@ from typing import Any
 
 import procrastinate
 import structlog
+from aiogram import Bot
+from aiogram.utils.i18n import I18n
 from procrastinate.exceptions import AlreadyEnqueued
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot import texts
+from bot.flows.imports import ImportNotifier
+from bot.i18n import make_i18n
 from db.session import sync_url
 from domain.cf import build_cf_model
 from domain.embeddings import JOB_BATCH, EmbeddingService
-from domain.ports import Embedder
+from domain.imports import ImportProgress, ImportService, PendingImport
+from domain.ports import Embedder, LanguageModel, MovieSource, MovieSourceError
+from domain.taste import TasteSummaryService
 
 log = structlog.get_logger(__name__)
 
 #: Up to 4 retries (5 runs), waiting 10 s, 100 s, ~17 min and ~2.8 h (procrastinate's
 #: wait = exponential_wait ** (attempts + 1)), so an OpenAI outage of a few hours is ridden
 #: out before a job is marked failed.
-RETRY = procrastinate.RetryStrategy(max_attempts=4, exponential_wait=10)
+MAX_RETRIES = 4
+RETRY = procrastinate.RetryStrategy(max_attempts=MAX_RETRIES, exponential_wait=10)
 QUEUE = "recommender"
+#: Imports have their own queue, so a dedicated worker can take them.
+IMPORT_QUEUE = "imports"
+QUEUES = [QUEUE, IMPORT_QUEUE]
 #: Task names as stored in procrastinate_jobs.task_name.
 EMBED_FILMS = "embed_films"
 EMBED_REVIEWS = "embed_reviews"
 REFRESH_TASTE = "refresh_taste"
+REFRESH_SUMMARY = "refresh_summary"
 EMBED_TOPICS = "embed_avoid_topics"
 REBUILD_CF = "rebuild_cf"
 SWEEP = "sweep"
+RUN_IMPORT = "run_import"
+RECOVER_STALLED = "recover_stalled"
+#: A running job whose worker sent no heartbeat for this long is retried (its worker died).
+STALLED_AFTER_SECONDS = 60
 
 blueprint = procrastinate.Blueprint()
 
@@ -55,6 +72,13 @@ class WorkerRuntime:
     session_factory: async_sessionmaker[AsyncSession]
     embedder: Embedder
     app: procrastinate.App
+    #: Words taste summaries (None: the template summary only).
+    language_model: LanguageModel | None = None
+    #: for jobs that talk to the chat (imports); None in a worker without a bot token
+    bot: Bot | None = None
+    #: TMDB (None: imports are matched against the catalog)
+    movie_source: MovieSource | None = None
+    i18n: I18n = field(default_factory=make_i18n)
 
 
 _runtime: WorkerRuntime | None = None
@@ -95,10 +119,95 @@ async def refresh_taste(user_id: int) -> bool:
     return bool(await _in_session(lambda svc, _s: svc.refresh_taste(user_id)))
 
 
+@blueprint.task(name=REFRESH_SUMMARY, queue=QUEUE, retry=RETRY)
+async def refresh_summary(user_id: int) -> str | None:
+    """Recompute one user's taste summary (domain.taste); returns its source, llm or template."""
+    rt = _rt()
+    async with rt.session_factory() as session:
+        summary = await TasteSummaryService(session, rt.language_model).refresh(user_id)
+        await session.commit()
+    return summary.source if summary is not None else None
+
+
 @blueprint.task(name=EMBED_TOPICS, queue=QUEUE, retry=RETRY)
 async def embed_avoid_topics(topic_ids: list[int]) -> int:
     """Embed /avoid topics."""
     return int(await _in_session(lambda svc, _s: svc.embed_avoid_topics(topic_ids)))
+
+
+@blueprint.task(name=RUN_IMPORT, queue=IMPORT_QUEUE, retry=RETRY, pass_context=True)
+async def run_import(context: procrastinate.JobContext, import_id: int) -> str:
+    """Import a Letterboxd export sent in the chat, editing its progress message.
+
+    Resumable: every chunk is committed and every title decision cached, so a retry (after a
+    TMDB outage, or a dead worker via `recover_stalled`) continues where the last run stopped.
+    """
+    rt = _rt()
+    outbox = JobOutbox()
+    async with rt.session_factory() as session:
+        service = ImportService(session, rt.movie_source, outbox)
+        pending = await service.pending(import_id)
+        if pending is None:
+            return "gone"
+        notifier = _notifier(rt, pending)
+        try:
+            outcome = await service.run(import_id, notifier.progress if notifier else _ignore)
+        except MovieSourceError:
+            await session.rollback()
+            attempt = (context.job.attempts if context.job else 0) + 1
+            log.warning("import_tmdb_failed", import_id=import_id, attempt=attempt)
+            if attempt <= MAX_RETRIES:
+                if notifier:
+                    await notifier.say(texts.import_tmdb_retrying)
+                raise
+            await service.fail(import_id)
+            await session.commit()
+            if notifier:
+                await notifier.say(texts.import_tmdb_gave_up)
+            return "failed"
+    await outbox.flush(rt.app)
+    if outcome is None:
+        return "gone"
+    if notifier:
+        await notifier.finish(outcome)
+    return outcome.status
+
+
+async def _ignore(_progress: ImportProgress) -> None:
+    return None
+
+
+def _notifier(rt: WorkerRuntime, pending: PendingImport) -> ImportNotifier | None:
+    if rt.bot is None:
+        log.warning("import_without_bot", import_id=pending.import_id)
+        return None
+    return ImportNotifier(
+        rt.bot,
+        rt.i18n,
+        chat_id=pending.chat_id,
+        message_id=pending.message_id,
+        locale=pending.locale,
+        import_id=pending.import_id,
+    )
+
+
+@blueprint.periodic(cron="* * * * *")
+@blueprint.task(name=RECOVER_STALLED, queue=QUEUE, queueing_lock=RECOVER_STALLED, lock=RECOVER_STALLED)
+async def recover_stalled(timestamp: int | None = None) -> int:
+    """Re-queue jobs left running by a worker that died (no heartbeat for
+    STALLED_AFTER_SECONDS), e.g. an import cut short by a restart."""
+    return await retry_stalled(_rt().app)
+
+
+async def retry_stalled(
+    app: procrastinate.App, *, seconds_since_heartbeat: float = STALLED_AFTER_SECONDS
+) -> int:
+    """Retry every stalled job now (procrastinate docs, "Retry stalled jobs"); returns how many."""
+    stalled = list(await app.job_manager.get_stalled_jobs(seconds_since_heartbeat=seconds_since_heartbeat))
+    for job in stalled:
+        log.warning("job_stalled_retried", job_id=job.id, task=job.task_name)
+        await app.job_manager.retry_job(job)
+    return len(stalled)
 
 
 @blueprint.periodic(cron="23 * * * *")
@@ -150,6 +259,14 @@ async def defer_taste(app: procrastinate.App, user_id: int) -> None:
         await app.configure_task(REFRESH_TASTE, queueing_lock=f"taste:{user_id}").defer_async(user_id=user_id)
 
 
+async def defer_summary(app: procrastinate.App, user_id: int) -> None:
+    """Queue a taste-summary refresh unless one for this user is already waiting."""
+    with contextlib.suppress(AlreadyEnqueued):
+        await app.configure_task(REFRESH_SUMMARY, queueing_lock=f"summary:{user_id}").defer_async(
+            user_id=user_id
+        )
+
+
 async def _defer(app: procrastinate.App, task: str, **kwargs: Any) -> None:
     await app.configure_task(task).defer_async(**kwargs)
 
@@ -167,6 +284,8 @@ class JobOutbox:
     tmdb_ids: set[int] = field(default_factory=set)
     topic_ids: set[int] = field(default_factory=set)
     user_ids: set[int] = field(default_factory=set)
+    summary_user_ids: set[int] = field(default_factory=set)
+    import_ids: set[int] = field(default_factory=set)
 
     def embed_reviews(self, review_ids: Sequence[int]) -> None:
         self.review_ids.update(review_ids)
@@ -180,8 +299,21 @@ class JobOutbox:
     def embed_avoid_topics(self, topic_ids: Sequence[int]) -> None:
         self.topic_ids.update(topic_ids)
 
+    def refresh_summary(self, user_id: int) -> None:
+        self.summary_user_ids.add(user_id)
+
+    def run_import(self, import_id: int) -> None:
+        self.import_ids.add(import_id)
+
     def __bool__(self) -> bool:
-        return bool(self.review_ids or self.tmdb_ids or self.topic_ids or self.user_ids)
+        return bool(
+            self.review_ids
+            or self.tmdb_ids
+            or self.topic_ids
+            or self.user_ids
+            or self.summary_user_ids
+            or self.import_ids
+        )
 
     async def flush(self, app: procrastinate.App) -> None:
         """Defer everything recorded. A failure is logged and swallowed: the sweep catches
@@ -197,6 +329,10 @@ class JobOutbox:
                 await _defer(app, EMBED_TOPICS, topic_ids=sorted(self.topic_ids))
             for user_id in sorted(self.user_ids):
                 await defer_taste(app, user_id)
+            for user_id in sorted(self.summary_user_ids):
+                await defer_summary(app, user_id)
+            for import_id in sorted(self.import_ids):
+                await _defer(app, RUN_IMPORT, import_id=import_id)
         except Exception:
             log.exception("jobs_defer_failed", reviews=len(self.review_ids), users=len(self.user_ids))
         finally:
@@ -204,6 +340,8 @@ class JobOutbox:
             self.tmdb_ids.clear()
             self.topic_ids.clear()
             self.user_ids.clear()
+            self.summary_user_ids.clear()
+            self.import_ids.clear()
 
 
 def make_job_app(database_url: str, *, periodic: bool = True) -> procrastinate.App:
@@ -212,7 +350,7 @@ def make_job_app(database_url: str, *, periodic: bool = True) -> procrastinate.A
     (the sweep and the hourly CF rebuild), so a worker runs only what was queued (tests)."""
     app = procrastinate.App(
         connector=procrastinate.PsycopgConnector(conninfo=sync_url(database_url)),
-        worker_defaults={"queues": [QUEUE]},
+        worker_defaults={"queues": QUEUES},
     )
     app.add_tasks_from(blueprint, namespace="")
     if not periodic:
@@ -228,14 +366,21 @@ async def run_worker(
     wait: bool = True,
     concurrency: int = 1,
     name: str | None = None,
+    language_model: LanguageModel | None = None,
+    bot: Bot | None = None,
+    movie_source: MovieSource | None = None,
 ) -> None:
     """Run a worker on an opened `app` until cancelled (or, with wait=False, until the
-    queue is empty: what tests and the benchmark use)."""
+    queue is empty: what tests and the benchmark use). `language_model` words taste
+    summaries (None: the template); `bot` lets import jobs talk to the chat;
+    `movie_source` is TMDB for matching imports (None: the catalog)."""
     global _runtime
-    _runtime = WorkerRuntime(session_factory, embedder, app)
+    _runtime = WorkerRuntime(
+        session_factory, embedder, app, language_model=language_model, bot=bot, movie_source=movie_source
+    )
     try:
         await app.run_worker_async(
-            queues=[QUEUE],
+            queues=QUEUES,
             wait=wait,
             concurrency=concurrency,
             name=name or "worker",
@@ -247,7 +392,21 @@ async def run_worker(
 
 
 async def drain(
-    app: procrastinate.App, session_factory: async_sessionmaker[AsyncSession], embedder: Embedder
+    app: procrastinate.App,
+    session_factory: async_sessionmaker[AsyncSession],
+    embedder: Embedder,
+    *,
+    language_model: LanguageModel | None = None,
+    bot: Bot | None = None,
+    movie_source: MovieSource | None = None,
 ) -> None:
     """Run every queued job now, in this process (tests, benchmarks, CLI)."""
-    await run_worker(app, session_factory, embedder, wait=False)
+    await run_worker(
+        app,
+        session_factory,
+        embedder,
+        wait=False,
+        language_model=language_model,
+        bot=bot,
+        movie_source=movie_source,
+    )

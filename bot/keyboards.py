@@ -58,6 +58,12 @@ class AvoidRemove(CallbackData, prefix="avoid"):
     topic_id: int
 
 
+class ImportUnmatched(CallbackData, prefix="imp"):
+    """📄 under an import report: send the films it could not match as CSV."""
+
+    import_id: int
+
+
 class OnboardFilm(CallbackData, prefix="ob_film"):
     """A popular film offered at cold start: tapping it means "I liked it"."""
 
@@ -152,4 +158,73 @@ def review_text_keyboard() -> InlineKeyboardMarkup:
 def done_keyboard() -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
     kb.button(text=_("✅ Done"), callback_data=FlowCallback(action=FlowAction.DONE))
+    return kb.as_markup()
+
+
+def import_report_keyboard(import_id: int) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.button(
+        text=_("📄 Films I couldn't match (CSV)"), callback_data=ImportUnmatched(import_id=import_id)
+    )
+    return builder.as_markup()
+
+
+#: /language buttons: each language by its own name (not translated), in this order.
+LANGUAGE_NAMES = {"en": "English", "ru": "Русский", "es": "Español", "pt": "Português"}
+
+
+class LanguageChoice(CallbackData, prefix="lang"):
+    """A /language button; `code` is a key of LANGUAGE_NAMES (checked by the service)."""
+
+    code: str
+
+
+class ForgetAnswer(StrEnum):
+    YES = "y"
+    KEEP = "n"
+
+
+class ForgetConfirm(CallbackData, prefix="forget"):
+    """Yes / Keep under the /forget question. `nonce` is the random token stored in that
+    user's FSM data when the question was asked: a forged, stale or other user's tap does not match."""
+
+    answer: ForgetAnswer
+    nonce: str
+
+
+def language_keyboard(current: str) -> InlineKeyboardMarkup:
+    """Two buttons per row; the current language is marked "✓ "."""
+    kb = InlineKeyboardBuilder()
+    for code, name in LANGUAGE_NAMES.items():
+        kb.button(text=(CHECK if code == current else "") + name, callback_data=LanguageChoice(code=code))
+    kb.adjust(2)
+    return kb.as_markup()
+
+
+def forget_keyboard(nonce: str) -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    kb.button(text=_("🗑 Yes, delete everything"), callback_data=ForgetConfirm(answer=ForgetAnswer.YES, nonce=nonce))
+    kb.button(text=_("Keep my data"), callback_data=ForgetConfirm(answer=ForgetAnswer.KEEP, nonce=nonce))
+    kb.adjust(1)
+    return kb.as_markup()
+
+
+class ClarifyAnswer(CallbackData, prefix="clar"):
+    """An answer to the clarifying question, by its position among the offered options (the
+    question is kept in FSM data, see bot/handlers/clarify.py)."""
+
+    index: int
+
+
+class ClarifySkip(CallbackData, prefix="clar_skip"):
+    """🎬 Just recommend: skip the clarifying question."""
+
+
+def clarify_keyboard(labels: Sequence[str], skip_label: str) -> InlineKeyboardMarkup:
+    """The options (two per row, in order), then the skip button on its own row."""
+    kb = InlineKeyboardBuilder()
+    for index, label in enumerate(labels):
+        kb.button(text=label[:60], callback_data=ClarifyAnswer(index=index))
+    kb.button(text=skip_label, callback_data=ClarifySkip())
+    kb.adjust(*[2] * (len(labels) // 2), *([1] if len(labels) % 2 else []), 1)
     return kb.as_markup()

@@ -17,11 +17,14 @@ from bot.settings import Settings
 from domain.avoid import AvoidService
 from domain.catalog import CatalogService
 from domain.cf import CFModelCache
+from domain.clarify import ClarifyService
+from domain.explanations import ExplanationService
 from domain.imports import ImportService
-from domain.ports import JobQueue, MovieSource
+from domain.ports import JobQueue, LanguageModel, MovieSource
 from domain.profile import ProfileService
 from domain.recommendations import RecommendationService
 from domain.reviews import ReviewService
+from domain.taste import TasteSummaryService
 
 
 class Services(TypedDict):
@@ -33,33 +36,46 @@ class Services(TypedDict):
     imports: ImportService
     profile: ProfileService
     avoid: AvoidService
+    explanations: ExplanationService
+    clarify: ClarifyService
 
 
 @dataclass(frozen=True)
 class ServiceFactory:
-    """`embedding_model` names the vectors the recommender reads (None: ignore vectors)."""
+    """`embedding_model` names the vectors the recommender reads (None: ignore vectors);
+    `language_model` words explanations (None: the templates)."""
 
     settings: Settings
     movie_source: MovieSource | None
     embedding_model: str | None = None
     cf_cache: CFModelCache = field(default_factory=CFModelCache)
+    language_model: LanguageModel | None = None
 
     def bind(self, session: AsyncSession, jobs: JobQueue) -> Services:
         catalog = CatalogService(
             session, self.movie_source, ttl=dt.timedelta(days=self.settings.tmdb.cache_ttl_days)
         )
+        recommendations = RecommendationService(
+            session,
+            catalog,
+            repeat_window=dt.timedelta(days=self.settings.bot.recommend_repeat_window_days),
+            cf_cache=self.cf_cache,
+            embedding_model=self.embedding_model,
+            jobs=jobs,
+        )
+        avoid = AvoidService(session, jobs)
         return Services(
             catalog=catalog,
             reviews=ReviewService(session, jobs, max_chars=self.settings.bot.max_review_chars),
-            recommendations=RecommendationService(
-                session,
-                catalog,
-                repeat_window=dt.timedelta(days=self.settings.bot.recommend_repeat_window_days),
-                cf_cache=self.cf_cache,
-                embedding_model=self.embedding_model,
-                jobs=jobs,
+            recommendations=recommendations,
+            imports=ImportService(session, self.movie_source, jobs),
+            profile=ProfileService(session, jobs),
+            avoid=avoid,
+            explanations=ExplanationService(
+                self.language_model,
+                avoid,
+                budget_seconds=self.settings.openai.explanation_budget_seconds,
+                summaries=TasteSummaryService(session),
             ),
-            imports=ImportService(session, catalog, jobs),
-            profile=ProfileService(session),
-            avoid=AvoidService(session, jobs),
+            clarify=ClarifyService(recommendations),
         )

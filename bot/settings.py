@@ -75,6 +75,8 @@ class TMDBSettings(BaseSettings):
     language: str = "en-US"
     timeout_seconds: float = Field(default=10.0, gt=0)
     max_concurrency: int = Field(default=8, ge=1, le=64)
+    #: TMDB allows about 50 requests per second per IP; stay under it
+    max_requests_per_second: float = Field(default=40.0, gt=0, le=1000)
     max_attempts: int = Field(default=4, ge=1, le=10)
     cache_ttl_days: int = Field(default=14, ge=1)
 
@@ -93,7 +95,7 @@ class TMDBSettings(BaseSettings):
 
 class OpenAISettings(BaseSettings):
     """OpenAI or any OpenAI-compatible server (`OPENAI_BASE_URL`), used for embeddings when
-    `EMBEDDING_PROVIDER=openai`."""
+    `EMBEDDING_PROVIDER=openai` and, with a key, for the chat model (`OPENAI_CHAT_MODEL`)."""
 
     model_config = _COMMON | SettingsConfigDict(env_prefix="OPENAI_")
 
@@ -102,6 +104,11 @@ class OpenAISettings(BaseSettings):
     embedding_model: str = "text-embedding-3-small"
     timeout_seconds: float = Field(default=20.0, gt=0)
     max_attempts: int = Field(default=4, ge=1, le=10)
+    #: Chat model that words explanations (and other texts the code decided); it needs
+    #: structured output. Only used with a key.
+    chat_model: str = "gpt-4o-mini"
+    #: Seconds /recommend waits for the explanations before it shows the template ones.
+    explanation_budget_seconds: float = Field(default=4.0, gt=0)
 
     @field_validator("api_key", mode="before")
     @classmethod

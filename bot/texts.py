@@ -3,14 +3,23 @@ language from `bot/locales/`; film titles and user text are HTML-escaped here.""
 
 from __future__ import annotations
 
-from aiogram.utils.i18n import gettext as _
-from aiogram.utils.i18n import ngettext
-from aiogram.utils.text_decorations import html_decoration as hd
+from collections.abc import Callable
 
+from aiogram.utils.i18n import get_i18n, ngettext
+from aiogram.utils.i18n import gettext as _
+from aiogram.utils.text_decorations import html_decoration as hd
+from babel import Locale, UnknownLocaleError
+from babel.numbers import format_decimal
+
+from bot.charts import GenreBar, ProfileChart
 from domain.avoid import MAX_TOPIC_CHARS, MAX_TOPICS, AvoidTopicInfo
+from domain.clarify import LONG_MIN_MINUTES, OLD_BEFORE, SHORT_MAX_MINUTES, QuestionKind
 from domain.entities import FilmInfo, Slot
-from domain.profile import ProfileSummary
+from domain.imports import ImportReport
+from domain.letterboxd import MAX_UPLOAD_BYTES, SKIPPING_CODES, LetterboxdFormatError, Problem
+from domain.profile import ProfileSummary, ProfileView
 from domain.recommendations import ShownPick
+from domain.taste import GroupScore, TasteStats
 from recommender import Reason, ReasonKind
 
 
@@ -19,6 +28,11 @@ def commands_help() -> str:
         "/review — rate and review a film you watched\n"
         "/recommend — three films picked for you\n"
         "/avoid — see less of a topic, e.g. /avoid gore\n"
+        "/import — bring your Letterboxd history (send the export file)\n"
+        "/profile — your taste in words and a picture\n"
+        "/export — all your data as a CSV file\n"
+        "/forget — delete everything I know about you\n"
+        "/language — choose my language\n"
         "/myid — your Telegram id (for the Letterboxd import)\n"
         "/cancel — leave what you are doing\n"
         "/help — this list"
@@ -234,6 +248,153 @@ def already_done() -> str:
     return _("Already noted.")
 
 
+# --- Letterboxd import --------------------------------------------------------------------
+
+
+def import_how_to() -> str:
+    return _(
+        "On Letterboxd open <b>Settings → Import &amp; Export → Export your data</b> and download the .zip.\n"
+        "Send me that file here (or just its ratings.csv or diary.csv): I'll import your ratings, diary, "
+        "reviews, likes and watchlist."
+    )
+
+
+def import_queued(file_name: str, films: int) -> str:
+    return ngettext(
+        "📥 Got {file}: {count} film. Matching it with TMDB…",
+        "📥 Got {file}: {count} films. Matching them with TMDB…",
+        films,
+    ).format(file=hd.quote(file_name), count=films)
+
+
+def import_progress(done: int, total: int, matched: int) -> str:
+    return _("⏳ Matched {matched} of {done} / {total} films… (/cancel stops the import)").format(
+        matched=matched, done=done, total=total
+    )
+
+
+def import_tmdb_retrying() -> str:
+    return _(
+        "⏳ TMDB isn't answering at the moment. What is matched so far is saved; "
+        "I'll carry on by myself in a few minutes."
+    )
+
+
+def import_tmdb_gave_up() -> str:
+    return _(
+        "TMDB hasn't answered for a long time, so I stopped the import. "
+        "Everything matched so far is saved: send the file again later to finish it."
+    )
+
+
+def import_busy() -> str:
+    return _("Your previous import is still running. Wait for its report, or /cancel it first.")
+
+
+def import_cancelled() -> str:
+    return _("Import cancelled. Films already imported are kept; send the file again to finish it.")
+
+
+def import_not_a_document() -> str:
+    return _("That isn't a file I can import. Send the Letterboxd export .zip (or one of its CSV files).")
+
+
+def import_report(report: ImportReport, *, cancelled: bool = False) -> str:
+    """The summary that replaces the progress message."""
+    head = _("⏹ Import stopped.") if cancelled else _("✅ Import finished.")
+    lines = [
+        f"<b>{head}</b>",
+        _("Films in the file: {films}; matched with TMDB: {matched}; not matched: {unmatched}.").format(
+            films=report.films, matched=report.matched, unmatched=report.unmatched
+        ),
+        _(
+            "Saved: {ratings} ratings, {watched} watched, {viewings} diary entries, {reviews} reviews, "
+            "{likes} likes, {watchlist} on the watchlist."
+        ).format(
+            ratings=report.ratings,
+            watched=report.watched,
+            viewings=report.viewings,
+            reviews=report.reviews,
+            likes=report.likes,
+            watchlist=report.watchlist,
+        ),
+    ]
+    notes = [p for p in report.problems if p.code not in SKIPPING_CODES]
+    skipped = [p for p in report.problems if p.code in SKIPPING_CODES]
+    if report.skipped_rows:
+        lines.append(
+            ngettext(
+                "{count} row couldn't be read:", "{count} rows couldn't be read:", report.skipped_rows
+            ).format(count=report.skipped_rows)
+        )
+    lines += [f"• {problem_text(p)}" for p in (skipped + notes)[:MAX_REPORTED_PROBLEMS]]
+    hidden = len(skipped) + len(notes) - MAX_REPORTED_PROBLEMS
+    if hidden > 0:
+        lines.append(_("…and {count} more.").format(count=hidden))
+    if report.unmatched:
+        lines.append(_("The button below gives you the films I couldn't match, as a CSV file."))
+    lines.append(_("Your recommendations already use this history: try /recommend."))
+    return "\n".join(lines)
+
+
+#: How many unread rows and notes the import report lists (the rest are counted).
+MAX_REPORTED_PROBLEMS = 8
+
+
+def problem_text(problem: Problem) -> str:
+    """One line of the report: where, and why, in the user's language."""
+    where = (
+        hd.quote(problem.file)
+        if problem.row is None
+        else _("{file}, row {row}").format(file=hd.quote(problem.file), row=problem.row)
+    )
+    value = hd.quote(problem.value)
+    why = {
+        "empty_name": _("the film has no name"),
+        "bad_year": _("year {value} isn't a year").format(value=value),
+        "bad_date": _("date {value} isn't a date").format(value=value),
+        "bad_rating": _("rating {value} isn't 0.5–5 stars in half steps").format(value=value),
+        "no_rating": _("no rating"),
+        "wrong_columns": _("no {value} column, so the file was skipped").format(value=value),
+        "unreadable": _("not readable as CSV from here on"),
+        "encoding": _("not UTF-8 text; read as {value}").format(value=value),
+    }.get(problem.code, problem.code)
+    return f"{where}: {why}"
+
+
+def import_refused(error: LetterboxdFormatError) -> str:
+    """Why a file can't be imported at all, and what to send instead."""
+    file = hd.quote(error.params.get("file", ""))
+    reason = {
+        "empty": _("That file is empty."),
+        "too_big": _(
+            "That file is too big: Letterboxd exports are well under {mb} MB, and bots can't download more."
+        ).format(mb=MAX_UPLOAD_BYTES // (1024 * 1024)),
+        "zip_bomb": _("That zip unpacks to far more than any Letterboxd export, so I didn't open it."),
+        "not_zip": _("That isn't a zip file, or it is damaged."),
+        "damaged": _("That zip is damaged and can't be unpacked."),
+        "compression": _("That zip uses a compression I can't read."),
+        "encrypted": _("That zip is password-protected."),
+        "several_exports": _("That zip holds more than one Letterboxd export; send just one."),
+        "no_files": _(
+            "I found no Letterboxd files in it (ratings.csv, watched.csv, diary.csv, reviews.csv, "
+            "watchlist.csv or likes/films.csv)."
+        ),
+        "other_site": _("This looks like an export from {site}, not from Letterboxd.").format(
+            site=hd.quote(error.params.get("site", ""))
+        ),
+        "wrong_columns": _("{file} doesn't have Letterboxd's columns (it has no {missing} column).").format(
+            file=file, missing=hd.quote(error.params.get("missing", ""))
+        ),
+        "unreadable": _("{file} isn't readable CSV text.").format(file=file),
+    }.get(error.code, _("I couldn't read that file."))
+    return (
+        reason
+        + "\n"
+        + _("On Letterboxd: Settings → Import &amp; Export → Export your data, then send me that .zip.")
+    )
+
+
 # --- cold-start onboarding -----------------------------------------------------------------
 
 
@@ -299,3 +460,242 @@ def avoid_list(topics: list[AvoidTopicInfo]) -> str:
 
 def avoid_removed() -> str:
     return _("Removed.")
+
+
+# --- /profile, /export, /forget, /language ------------------------------------------------
+
+
+def genre_name(name: str) -> str:
+    """A TMDB genre name (English, as stored) in the user's language; unknown names as they are."""
+    names = {
+        "Action": _("Action"),
+        "Adventure": _("Adventure"),
+        "Animation": _("Animation"),
+        "Comedy": _("Comedy"),
+        "Crime": _("Crime"),
+        "Documentary": _("Documentary"),
+        "Drama": _("Drama"),
+        "Family": _("Family"),
+        "Fantasy": _("Fantasy"),
+        "History": _("History"),
+        "Horror": _("Horror"),
+        "Music": _("Music"),
+        "Mystery": _("Mystery"),
+        "Romance": _("Romance"),
+        "Science Fiction": _("Science Fiction"),
+        "TV Movie": _("TV Movie"),
+        "Thriller": _("Thriller"),
+        "War": _("War"),
+        "Western": _("Western"),
+    }
+    return names.get(name, name)
+
+
+def _locale() -> Locale:
+    try:
+        return Locale.parse(get_i18n().current_locale)
+    except (LookupError, ValueError, UnknownLocaleError):  # outside an i18n context
+        return Locale("en")
+
+
+def country_name(code: str) -> str:
+    """An ISO 3166-1 code ("JP") as a country name in the user's language (CLDR, via Babel)."""
+    return str(_locale().territories.get(code.upper(), code))
+
+
+def decade_name(decade: str) -> str:
+    """The decade "1970" as "1970s" (Russian "1970-е")."""
+    return _("{decade}s").format(decade=decade)
+
+
+def stars_value(value: float) -> str:
+    """A rating in stars with one decimal, in the user's number format ("3.6", Russian "3,6")."""
+    return format_decimal(round(value, 1), format="0.0", locale=_locale())
+
+
+def profile_counts(stats: TasteStats) -> str:
+    """The counts line, "42 films rated · average 3.6★ · 12 reviews" (plain text: also the
+    chart's subtitle)."""
+    rated = ngettext("{n} film rated", "{n} films rated", stats.rated).format(n=stats.rated)
+    reviews = ngettext("{n} review", "{n} reviews", stats.reviews).format(n=stats.reviews)
+    if stats.average is None:
+        return f"{rated} · {reviews}"
+    average = _("average {stars}★").format(stars=stars_value(stats.average))
+    return f"{rated} · {average} · {reviews}"
+
+
+def _avoid_line(topics: tuple[str, ...]) -> str:
+    if not topics:
+        return _("Avoid topics: none yet (/avoid adds one).")
+    return _("Avoid topics: {topics}.").format(topics=hd.quote(", ".join(topics)))
+
+
+def _group_line(label: str, groups: tuple[GroupScore, ...], name: Callable[[str], str]) -> str:
+    items = ", ".join(f"{hd.quote(name(g.key))} ({stars_value(g.average)}★)" for g in groups)
+    return f"{label} {items}"
+
+
+def profile_text(view: ProfileView) -> str:
+    """/profile as HTML: counts, the model's summary if any, favourite and least favourite
+    genres, decades and countries, themes of films rated high, avoid topics."""
+    stats = view.stats
+    lines = [f"<b>{_('Your taste in films')}</b>", profile_counts(stats)]
+    if view.worded_summary:
+        lines += ["", f"<i>{hd.quote(view.worded_summary)}</i>"]
+    groups = [
+        (_("Favourite genres:"), stats.genres.favourite, genre_name),
+        (_("Least favourite genres:"), stats.genres.least, genre_name),
+        (_("Favourite decades:"), stats.decades.favourite, decade_name),
+        (_("Least favourite decades:"), stats.decades.least, decade_name),
+        (_("Favourite countries:"), stats.countries.favourite, country_name),
+        (_("Least favourite countries:"), stats.countries.least, country_name),
+    ]
+    taste = [_group_line(label, items, name) for label, items, name in groups if items]
+    if stats.keywords:
+        taste.append(_("Themes of films you rate high:") + " " + hd.quote(", ".join(stats.keywords)))
+    if not taste:
+        taste = [_("Rate a few more films and I'll tell you your favourite genres, decades and countries.")]
+    return "\n".join([*lines, "", *taste, "", _avoid_line(view.avoid_topics)])
+
+
+def profile_empty(view: ProfileView) -> str:
+    """/profile of a user without ratings: no chart, a way forward."""
+    return (
+        _(
+            "You haven't rated any films yet, so there's no taste to show. Rate a few with /review "
+            "or import your Letterboxd history, and /profile will draw your ratings and genres."
+        )
+        + "\n\n"
+        + _avoid_line(view.avoid_topics)
+    )
+
+
+def profile_chart(view: ProfileView) -> ProfileChart:
+    """The picture's texts and numbers, in the user's language (plain text, no HTML)."""
+    stats = view.stats
+    genres = [
+        GenreBar(
+            genre_name(g.key),
+            g.average,
+            ngettext("{stars}★ · {n} film", "{stars}★ · {n} films", g.films).format(
+                stars=stars_value(g.average), n=g.films
+            ),
+        )
+        for g in stats.main_genres
+    ]
+    return ProfileChart(
+        title=_("Your taste in films"),
+        subtitle=profile_counts(stats),
+        ratings_title=_("Your ratings"),
+        stars_axis=_("Stars"),
+        films_axis=_("Films"),
+        distribution=stats.distribution,
+        genres_title=_("Your main genres by average rating"),
+        genres=genres,
+        average=stats.average or 0.0,
+        average_label=_("your average"),
+    )
+
+
+def profile_photo_caption() -> str:
+    return _("Your ratings in half stars, and your main genres by average rating.")
+
+
+def export_caption(rows: int) -> str:
+    return (
+        ngettext(
+            "Everything I store about you: {n} row in one CSV file.",
+            "Everything I store about you: {n} rows in one CSV file.",
+            rows,
+        ).format(n=rows)
+        + " "
+        + _(
+            "The “kind” column says what a row is: rating, review, watch, recommendation, feedback, "
+            "avoid_topic or taste_summary."
+        )
+    )
+
+
+def export_empty() -> str:
+    return _("I don't store anything about you yet, so there is nothing to export.")
+
+
+def forget_confirm() -> str:
+    return _(
+        "Delete everything I know about you: ratings, reviews, recommendations and your answers to "
+        "them, avoid topics, imports and your language choice? This cannot be undone. "
+        "Send /export first if you want a copy."
+    )
+
+
+def forgotten() -> str:
+    return _("Done: I deleted everything I knew about you. Send /start whenever you want to begin again.")
+
+
+def forget_kept() -> str:
+    return _("Nothing was deleted.")
+
+
+def language_prompt() -> str:
+    return _("Choose the language I speak with you:")
+
+
+def language_changed() -> str:
+    return _("Done: I'll speak this language from now on. /help lists what I can do.")
+
+
+# --- explanations and the clarifying question ------------------------------------------------
+
+
+def pick_card_explained(pick: ShownPick, explanation: str | None) -> str:
+    """A card with the language model's explanation of the pick (checked, escaped here); the
+    template card (`pick_card`, from the same reasons) when there is none."""
+    if not explanation:
+        return pick_card(pick)
+    return f"{slot_title(pick.slot)}\n{film_line(pick.film)}\n{hd.quote(explanation)}"
+
+
+def clarify_question(kind: QuestionKind) -> str:
+    question = {
+        QuestionKind.MOOD: _("What are you in the mood for?"),
+        QuestionKind.LENGTH: _("Short or long tonight?"),
+        QuestionKind.ERA: _("Something recent or an older classic?"),
+        QuestionKind.GENRE: _("Which genre tonight?"),
+    }[kind]
+    return (
+        _("One quick question so my picks fit better:")
+        + f"\n<b>{question}</b>\n"
+        + _("Your answer only shapes these picks.")
+    )
+
+
+def clarify_option(kind: QuestionKind, option: str) -> str:
+    """A button label for one option of a clarifying question (genre names stay as they are)."""
+    match kind:
+        case QuestionKind.MOOD:
+            return {
+                "light": _("😄 Light and fun"),
+                "thrilling": _("⚡ Thrilling"),
+                "moving": _("💧 Moving"),
+                "dark": _("🌑 Dark"),
+                "mind": _("🌀 Mind-bending"),
+            }.get(option, option)
+        case QuestionKind.LENGTH:
+            return {
+                "short": _("⏱ Short (up to {n} min)").format(n=SHORT_MAX_MINUTES),
+                "long": _("🍿 Long ({n} min or more)").format(n=LONG_MIN_MINUTES),
+            }.get(option, option)
+        case QuestionKind.ERA:
+            return {
+                "new": _("✨ Something recent"),
+                "old": _("🎞 A classic (before {year})").format(year=OLD_BEFORE),
+            }.get(option, option)
+    return option
+
+
+def clarify_skip() -> str:
+    return _("🎬 Just recommend")
+
+
+def clarify_use_buttons() -> str:
+    return _("Tap one of the answers above, or 🎬 Just recommend.")

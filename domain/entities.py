@@ -71,18 +71,3 @@ class SearchPage:
     page: int = 1
     total_pages: int = 1
     total_results: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class ImportReport:
-    """Outcome of a Letterboxd import. Counts are of distinct films (name + year)."""
-
-    films_in_export: int
-    matched: int
-    unmatched: int
-    ratings: int
-    watched: int
-    reviews: int
-    likes: int
-    watchlist: int
-    unmatched_csv: str | None = None

@@ -1,101 +1,372 @@
 """Letterboxd import: parse an export, match its films to TMDB, store them with source `letterboxd`.
 
-Used by `python -m bot import-letterboxd` now and by the in-chat upload later. Re-running
-an import creates no duplicates: rows are upserted by (user, film).
+Two ways in, one code path (`ImportService.store_export`):
+
+- in the chat: `start` checks the file and queues an import (the file is kept in `imports`);
+  a background job calls `run`, which imports in chunks of `CHUNK` films, committing each
+  chunk, reporting progress and stopping at the next chunk when the user cancels;
+- `python -m bot import-letterboxd`: `import_letterboxd` on a file or folder.
+
+Re-running an import (a restarted job, or a newer export) creates no duplicates: log rows,
+reviews and viewings are upserted by (user, film[, date]), and every title decision is in the
+shared match cache, so a resumed job skips straight to where it stopped.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from decimal import Decimal
 from pathlib import Path
+from typing import Any, Final
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from db.repositories.films import FilmRepository
+from db.repositories.imports import ACTIVE, ImportRepository
 from db.repositories.library import LibraryRepository, LogRow, ReviewRow
-from domain.catalog import CatalogService
-from domain.entities import ImportReport, Source
-from domain.letterboxd import LetterboxdFilm, read_export, write_unmatched_csv
-from domain.ports import JobQueue
+from db.repositories.matches import TitleMatchRepository
+from domain.entities import Source
+from domain.letterboxd import (
+    LetterboxdExport,
+    LetterboxdFilm,
+    LetterboxdFormatError,
+    Problem,
+    read_export,
+    read_export_bytes,
+    unmatched_csv_bytes,
+)
+from domain.matching import TitleMatcher
+from domain.ports import JobQueue, MovieSource
 
 log = structlog.get_logger(__name__)
 
+#: Films matched and stored per transaction; progress is reported after each chunk.
+CHUNK: Final = 100
+
 
 def unmatched_csv_path(export: Path) -> Path:
-    """Where the unmatched rows go: beside the export, `<name>-unmatched.csv`."""
+    """Where the CLI writes unmatched films: beside the export, `<name>-unmatched.csv`."""
     export = export.resolve()
     stem = export.stem if export.is_file() else export.name
     return export.parent / f"{stem}-unmatched.csv"
 
 
+@dataclass(frozen=True, slots=True)
+class ImportReport:
+    """Outcome of an import. Film counts are of distinct films (name + year) of the export.
+
+    - `films`: films in the export; `matched` + `unmatched` = films (fewer when cancelled).
+    - `ratings`, `watched`, `reviews`, `likes`, `watchlist`: matched films stored with each.
+    - `viewings`: dated diary entries stored (a rewatch is one more viewing).
+    - `skipped_rows`, `problems`: rows that could not be read, and why (see `Problem`).
+    - `unmatched_films`: the films no TMDB film fits, for the unmatched CSV.
+    """
+
+    films: int
+    matched: int = 0
+    unmatched: int = 0
+    ratings: int = 0
+    watched: int = 0
+    reviews: int = 0
+    likes: int = 0
+    watchlist: int = 0
+    viewings: int = 0
+    skipped_rows: int = 0
+    problems: tuple[Problem, ...] = ()
+    unmatched_films: tuple[LetterboxdFilm, ...] = field(default=(), repr=False)
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-safe dict (the `imports.report` column); `from_json` reads it back."""
+        data = asdict(self)
+        data["problems"] = [[p.file, p.row, p.code, p.value] for p in self.problems]
+        data["unmatched_films"] = [_film_json(f) for f in self.unmatched_films]
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ImportReport:
+        values = dict(data)
+        values["problems"] = tuple(Problem(*p) for p in data.get("problems", ()))
+        values["unmatched_films"] = tuple(_film_from_json(f) for f in data.get("unmatched_films", ()))
+        return cls(**values)
+
+
+@dataclass(frozen=True, slots=True)
+class ImportProgress:
+    """Where a running import is: `done` of `total` films processed, `matched` of them found;
+    `history_done` once every rated, watched or logged film is stored (the watchlist and
+    likes-only films come last)."""
+
+    done: int
+    total: int
+    matched: int
+    history_done: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PendingImport:
+    """A queued or running import and where it reports: the chat, its progress message (None
+    until the handler has sent it) and the user's language."""
+
+    import_id: int
+    user_id: int
+    chat_id: int
+    message_id: int | None
+    locale: str
+
+
+@dataclass(frozen=True, slots=True)
+class ImportOutcome:
+    """What a finished import job tells the chat: `status` is "done", "cancelled" or "failed";
+    `error` is set when the file could not be read at all (then `report` is None)."""
+
+    import_id: int
+    status: str
+    report: ImportReport | None
+    error: LetterboxdFormatError | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedImport:
+    """An import `start` queued: its id and what the file holds."""
+
+    import_id: int
+    films: int
+    skipped_rows: int
+
+
+ProgressCallback = Callable[[ImportProgress], Awaitable[None]]
+
+
 class ImportService:
-    def __init__(self, session: AsyncSession, catalog: CatalogService, jobs: JobQueue) -> None:
+    def __init__(self, session: AsyncSession, source: MovieSource | None, jobs: JobQueue) -> None:
+        self.session = session
         self.library = LibraryRepository(session)
-        self.catalog = catalog
+        self.imports = ImportRepository(session)
+        self.matcher = TitleMatcher(FilmRepository(session), TitleMatchRepository(session), source)
         self.jobs = jobs
+
+    # --- in the chat
+
+    async def start(
+        self, *, user_id: int, chat_id: int, file_name: str, data: bytes, locale: str
+    ) -> QueuedImport:
+        """Check a file sent in the chat and queue its import (the job runs after commit).
+
+        Raises:
+            LetterboxdFormatError: nothing in the file can be imported (`code` says why).
+            ImportInProgressError: the user's previous import is still queued or running.
+        """
+        export = await asyncio.to_thread(read_export_bytes, data, file_name)
+        row = await self.imports.create(
+            user_id=user_id,
+            chat_id=chat_id,
+            file_name=file_name,
+            payload=data,
+            locale=locale,
+            films_total=len(export.films),
+        )
+        self.jobs.run_import(row.id)
+        log.info("import_queued", import_id=row.id, user_id=user_id, films=len(export.films), bytes=len(data))
+        return QueuedImport(row.id, len(export.films), export.skipped_rows)
+
+    async def set_progress_message(self, import_id: int, message_id: int) -> None:
+        """Remember the chat message the job edits with its progress."""
+        await self.imports.set_message(import_id, message_id)
+
+    async def cancel(self, user_id: int) -> bool:
+        """Cancel the user's queued or running import; False when there is none. Films
+        already stored stay (the job stops after its current chunk)."""
+        import_id = await self.imports.cancel(user_id)
+        if import_id is not None:
+            log.info("import_cancel_requested", import_id=import_id, user_id=user_id)
+        return import_id is not None
+
+    async def unmatched_csv(self, user_id: int, import_id: int) -> tuple[str, bytes] | None:
+        """(file name, CSV bytes) of the films an import could not match; None when the import
+        is not this user's, not finished, or matched everything."""
+        row = await self.imports.owned(user_id, import_id)
+        if row is None or row.report is None or row.status in ACTIVE:
+            return None
+        report = ImportReport.from_json(row.report)
+        if not report.unmatched_films:
+            return None
+        stem = Path(row.file_name).stem or "letterboxd"
+        return f"{stem}-unmatched.csv", unmatched_csv_bytes(report.unmatched_films)
+
+    async def run(self, import_id: int, on_progress: ProgressCallback) -> ImportOutcome | None:
+        """The job: import a queued export; None when it is not queued or running any more.
+
+        Commits after every chunk (so work survives a restart) and at the end. A file that
+        cannot be read at all ends the import as "failed" with `error` set.
+
+        Raises:
+            MovieSourceError: TMDB failed after the client's retries (the job is retried and
+                resumes from the match cache).
+        """
+        row = await self.imports.get(import_id)
+        if row is None or row.status not in ACTIVE:
+            return None
+        user_id, payload = row.user_id, row.payload
+        await self.imports.progress(import_id, status="running", films_done=0)
+        await self.session.commit()
+        try:
+            if payload is None:
+                raise LetterboxdFormatError("The file is gone.", code="empty")
+            export = await asyncio.to_thread(read_export_bytes, payload, row.file_name)
+        except LetterboxdFormatError as exc:
+            await self.imports.finish(import_id, status="failed", report={"error": exc.code}, films_done=0)
+            await self.session.commit()
+            return ImportOutcome(import_id, "failed", None, exc)
+
+        async def cancelled() -> bool:
+            return await self.imports.status(import_id) == "cancelled"
+
+        async def progress(p: ImportProgress) -> None:
+            await self.imports.progress(import_id, status="running", films_done=p.done)
+            await self.session.commit()
+            await on_progress(p)
+
+        report = await self.store_export(user_id, export, on_progress=progress, cancelled=cancelled)
+        status = "done" if report.matched + report.unmatched == report.films else "cancelled"
+        await self.imports.finish(
+            import_id, status=status, report=report.to_json(), films_done=report.matched + report.unmatched
+        )
+        await self.session.commit()
+        log.info("import_finished", import_id=import_id, user_id=user_id, status=status, **_counts(report))
+        return ImportOutcome(import_id, status, report)
+
+    async def pending(self, import_id: int) -> PendingImport | None:
+        """The import if it is still queued or running (not cancelled, not finished)."""
+        row = await self.imports.get(import_id)
+        if row is None or row.status not in ACTIVE:
+            return None
+        return PendingImport(import_id, row.user_id, row.chat_id, row.message_id, row.locale)
+
+    async def fail(self, import_id: int) -> None:
+        """End an import that cannot go on (TMDB down for hours); what is stored stays."""
+        await self.imports.finish(import_id, status="failed", report={"error": "tmdb"})
+
+    # --- the command line
 
     async def import_letterboxd(
         self, user_id: int, path: Path, *, unmatched_csv: Path | None = None
-    ) -> ImportReport:
-        """Import a Letterboxd export (`.zip` or its unpacked folder) for a user.
-
-        Args:
-            user_id: internal user id (not the Telegram id).
-            path: the export.
-            unmatched_csv: where to write films that matched no TMDB film; default beside
-                the export (see :func:`unmatched_csv_path`). Not written when all matched.
+    ) -> tuple[ImportReport, Path | None]:
+        """Import an export on disk (`.zip` or its unpacked folder) for a user; returns the
+        report and where the unmatched films were written (None when all matched).
 
         Raises:
             LetterboxdFormatError: not a readable Letterboxd export (message is user-safe).
-            MovieSourceError: TMDB failed while matching; nothing is stored.
+            MovieSourceError: TMDB failed; the chunks stored so far stay, a re-run resumes.
         """
         export = await asyncio.to_thread(read_export, path)
-        films = export.films
-        matched = await self.catalog.match_titles([(f.name, f.year) for f in films])
-        by_film: dict[int, list[LetterboxdFilm]] = {}
-        unmatched: list[LetterboxdFilm] = []
-        for film in films:
-            tmdb_id = matched.get((film.name, film.year))
-            if tmdb_id is None:
-                unmatched.append(film)
-            else:
-                by_film.setdefault(tmdb_id, []).append(film)
+        report = await self.store_export(user_id, export)
+        written: Path | None = None
+        if report.unmatched_films:
+            written = unmatched_csv or unmatched_csv_path(path)
+            await asyncio.to_thread(written.write_bytes, unmatched_csv_bytes(report.unmatched_films))
+        log.info("letterboxd_imported", user_id=user_id, **_counts(report))
+        return report, written
 
-        log_rows = [_log_row(tmdb_id, group) for tmdb_id, group in by_film.items()]
-        review_rows = [r for r in (_review_row(tmdb_id, group) for tmdb_id, group in by_film.items()) if r]
-        await self.library.merge_log(user_id, log_rows, source=Source.LETTERBOXD)
-        await self.library.merge_reviews(user_id, review_rows, source=Source.LETTERBOXD)
-        # the recommender sees the new history at once (CF reads user_films directly); the
-        # taste vector and review vectors follow in background jobs
+    # --- the one import path
+
+    async def store_export(
+        self,
+        user_id: int,
+        export: LetterboxdExport,
+        *,
+        on_progress: ProgressCallback | None = None,
+        cancelled: Callable[[], Awaitable[bool]] | None = None,
+    ) -> ImportReport:
+        """Match and store a parsed export in chunks of `CHUNK` films, committing each.
+
+        Rated, watched and logged films go first, watchlist- and likes-only films last. Then
+        asks for the review vectors and the taste vector to be refreshed.
+        """
+        films = sorted(export.films, key=lambda f: not f.watched)
+        history = sum(1 for f in films if f.watched)
+        stored: dict[int, LogRow] = {}
+        reviews: dict[int, ReviewRow] = {}
+        viewings: set[tuple[int, dt.date]] = set()
+        unmatched: list[LetterboxdFilm] = []
+        done = 0
+        for start in range(0, len(films), CHUNK):
+            chunk = films[start : start + CHUNK]
+            decided = await self.matcher.match([(f.name, f.year) for f in chunk])
+            groups: dict[int, list[LetterboxdFilm]] = {}
+            for film in chunk:
+                tmdb_id = decided.get((film.name, film.year))
+                if tmdb_id is None:
+                    unmatched.append(film)
+                else:
+                    groups.setdefault(tmdb_id, []).append(film)
+            rows = [_log_row(i, [*_earlier(stored.get(i)), *group]) for i, group in groups.items()]
+            review_rows = [r for r in (_review_row(i, group) for i, group in groups.items()) if r]
+            watches = [
+                (i, day, rating) for i, group in groups.items() for f in group for day, rating in f.watches
+            ]
+            await self.library.merge_log(user_id, rows, source=Source.LETTERBOXD)
+            await self.library.merge_reviews(user_id, review_rows, source=Source.LETTERBOXD)
+            await self.library.merge_watches(user_id, watches)
+            await self.session.commit()
+            for group_row in rows:
+                stored[group_row.tmdb_id] = group_row
+            reviews.update({r.tmdb_id: r for r in review_rows})
+            viewings.update((i, day) for i, day, _ in watches)
+            done += len(chunk)
+            if on_progress is not None:
+                await on_progress(ImportProgress(done, len(films), done - len(unmatched), done >= history))
+            if cancelled is not None and done < len(films) and await cancelled():
+                break
+        # the recommender reads user_films directly, so it sees the history at once; review
+        # vectors and the taste vector follow in background jobs
         self.jobs.embed_reviews(await self.library.review_ids(user_id))
         self.jobs.refresh_taste(user_id)
-
-        csv_path: Path | None = None
-        if unmatched:
-            csv_path = unmatched_csv or unmatched_csv_path(path)
-            await asyncio.to_thread(write_unmatched_csv, unmatched, csv_path)
-        report = ImportReport(
-            films_in_export=len(films),
-            matched=len(films) - len(unmatched),
+        logs = list(stored.values())
+        return ImportReport(
+            films=len(films),
+            matched=done - len(unmatched),
             unmatched=len(unmatched),
-            ratings=sum(1 for r in log_rows if r.rating is not None),
-            watched=sum(1 for r in log_rows if r.watched),
-            reviews=len(review_rows),
-            likes=sum(1 for r in log_rows if r.liked),
-            watchlist=sum(1 for r in log_rows if r.on_watchlist),
-            unmatched_csv=str(csv_path) if csv_path else None,
-        )
-        log.info(
-            "letterboxd_imported",
-            user_id=user_id,
-            films=report.films_in_export,
-            matched=report.matched,
-            unmatched=report.unmatched,
+            ratings=sum(1 for r in logs if r.rating is not None),
+            watched=sum(1 for r in logs if r.watched),
+            reviews=len(reviews),
+            likes=sum(1 for r in logs if r.liked),
+            watchlist=sum(1 for r in logs if r.on_watchlist),
+            viewings=len(viewings),
             skipped_rows=export.skipped_rows,
+            problems=export.problems,
+            unmatched_films=tuple(unmatched),
         )
-        return report
+
+
+def _counts(report: ImportReport) -> dict[str, int]:
+    return {
+        "films": report.films,
+        "matched": report.matched,
+        "unmatched": report.unmatched,
+        "skipped_rows": report.skipped_rows,
+    }
+
+
+def _earlier(row: LogRow | None) -> Sequence[LetterboxdFilm]:
+    """A film already stored by an earlier chunk, as an entry to merge with (two spellings of
+    one film can land in different chunks)."""
+    if row is None:
+        return ()
+    return (
+        LetterboxdFilm(
+            name="",
+            year=None,
+            rating=row.rating,
+            watched=row.watched,
+            watched_on=row.watched_on,
+            liked=row.liked,
+            on_watchlist=row.on_watchlist,
+        ),
+    )
 
 
 def _log_row(tmdb_id: int, group: Iterable[LetterboxdFilm]) -> LogRow:
@@ -122,5 +393,34 @@ def _review_row(tmdb_id: int, group: Iterable[LetterboxdFilm]) -> ReviewRow | No
     latest = max(reviewed, key=lambda f: (f.reviewed_on is not None, f.reviewed_on))
     assert latest.review is not None
     return ReviewRow(
-        tmdb_id=tmdb_id, rating=latest.rating, text=latest.review, reviewed_on=latest.reviewed_on
+        tmdb_id=tmdb_id,
+        rating=latest.review_rating if latest.review_rating is not None else latest.rating,
+        text=latest.review,
+        reviewed_on=latest.reviewed_on,
+    )
+
+
+def _film_json(film: LetterboxdFilm) -> dict[str, Any]:
+    return {
+        "name": film.name,
+        "year": film.year,
+        "rating": None if film.rating is None else str(film.rating),
+        "watched": film.watched,
+        "watched_on": None if film.watched_on is None else film.watched_on.isoformat(),
+        "liked": film.liked,
+        "on_watchlist": film.on_watchlist,
+        "review": film.review,
+    }
+
+
+def _film_from_json(data: dict[str, Any]) -> LetterboxdFilm:
+    return LetterboxdFilm(
+        name=data["name"],
+        year=data["year"],
+        rating=None if data["rating"] is None else Decimal(data["rating"]),
+        watched=data["watched"],
+        watched_on=None if data["watched_on"] is None else dt.date.fromisoformat(data["watched_on"]),
+        liked=data["liked"],
+        on_watchlist=data["on_watchlist"],
+        review=data["review"],
     )

@@ -72,7 +72,7 @@ __all__ = [
     "html_to_text",
     "read_export",
     "read_export_bytes",
-    "write_unmatched_csv",
+    "unmatched_csv_bytes",
 ]
 
 #: The files this module reads, in the order they are read (which sets the "first-seen" film order).
@@ -341,32 +341,31 @@ def html_to_text(html: str) -> str:
     return _BLANK_LINES_RE.sub("\n\n", text).strip()
 
 
-def write_unmatched_csv(films: Iterable[LetterboxdFilm], path: Path) -> Path:
-    """Write films (typically those not matched to TMDB) as a Letterboxd-like CSV; return `path`.
+def unmatched_csv_bytes(films: Iterable[LetterboxdFilm]) -> bytes:
+    """Films (typically those not matched to TMDB) as a Letterboxd-like CSV file.
 
     Columns: `Name,Year,Rating,Watched Date,Watched,Liked,Watchlist,Review`. Year and Rating
     are empty when None; dates are YYYY-MM-DD; the flags are `Yes` or empty (like Letterboxd's
-    `Rewatch`); Review is the plain text (newlines quoted by the csv module). UTF-8 without
-    BOM, `\\r\\n` row ends (csv default). Creates missing parent folders; overwrites `path`.
+    `Rewatch`); Review is the plain text (newlines quoted by the csv module). UTF-8 with a BOM
+    (so spreadsheets open it as UTF-8), `\r\n` row ends (csv default).
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(UNMATCHED_COLUMNS)
-        for film in films:
-            writer.writerow(
-                [
-                    film.name,
-                    "" if film.year is None else str(film.year),
-                    "" if film.rating is None else str(film.rating),
-                    "" if film.watched_on is None else film.watched_on.isoformat(),
-                    "Yes" if film.watched else "",
-                    "Yes" if film.liked else "",
-                    "Yes" if film.on_watchlist else "",
-                    film.review or "",
-                ]
-            )
-    return path
+    out = io.StringIO(newline="")
+    writer = csv.writer(out)
+    writer.writerow(UNMATCHED_COLUMNS)
+    for film in films:
+        writer.writerow(
+            [
+                film.name,
+                "" if film.year is None else str(film.year),
+                "" if film.rating is None else str(film.rating),
+                "" if film.watched_on is None else film.watched_on.isoformat(),
+                "Yes" if film.watched else "",
+                "Yes" if film.liked else "",
+                "Yes" if film.on_watchlist else "",
+                film.review or "",
+            ]
+        )
+    return out.getvalue().encode("utf-8-sig")
 
 
 # ---------------------------------------------------------------------------------------------

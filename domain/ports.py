@@ -123,3 +123,12 @@ class JobQueue(Protocol):
     def embed_avoid_topics(self, topic_ids: Sequence[int]) -> None:
         """Embed these /avoid topics."""
         ...
+
+    def refresh_summary(self, user_id: int) -> None:
+        """Recompute the user's taste summary (domain.taste; after a review or a /language
+        change). At most one waits per user."""
+        ...
+
+    def run_import(self, import_id: int) -> None:
+        """Run this queued Letterboxd import (see `domain.imports.ImportService.run`)."""
+        ...

@@ -37,6 +37,7 @@ from typing import Any, Self
 
 import httpx
 import structlog
+from aiolimiter import AsyncLimiter
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
@@ -98,6 +99,9 @@ class TMDBClient:
         language: ISO 639-1 + region (e.g. "en-US") for titles, overviews and genre names.
         timeout_seconds: httpx timeout for each attempt (connect, read, write and pool each).
         max_concurrency: most requests in flight at once (an asyncio.Semaphore).
+        max_requests_per_second: requests started per second at most, retries included
+            (aiolimiter's leaky bucket). TMDB allows "around 50 requests per second" per IP
+            (https://developer.themoviedb.org/docs/rate-limiting).
         max_attempts: attempts per request, the first included, before giving up.
         backoff_multiplier: base of the jittered exponential backoff, in seconds (wait before
             retry n is random in [0, multiplier · 2ⁿ], at most 8 s); tests make it tiny.
@@ -114,6 +118,7 @@ class TMDBClient:
         language: str = "en-US",
         timeout_seconds: float = 10.0,
         max_concurrency: int = 8,
+        max_requests_per_second: float = 40.0,
         max_attempts: int = 4,
         backoff_multiplier: float = 0.5,
         http: httpx.AsyncClient | None = None,
@@ -133,6 +138,7 @@ class TMDBClient:
         self._owns_http = http is None
         self._http = http if http is not None else httpx.AsyncClient(timeout=self._timeout)
         self._semaphore = asyncio.Semaphore(max_concurrency)
+        self._limiter = AsyncLimiter(max_requests_per_second, time_period=1.0)
         self._genre_lock = asyncio.Lock()
         self._genre_names: dict[int, str] | None = None
 
@@ -323,7 +329,7 @@ class TMDBClient:
 
     async def _send(self, path: str, query: Params, attempt: int) -> httpx.Response:
         """One attempt: the request under the semaphore, logged, with its status classified."""
-        async with self._semaphore:
+        async with self._semaphore, self._limiter:
             started = time.perf_counter()
             try:
                 response = await self._http.get(

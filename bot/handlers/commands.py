@@ -1,4 +1,4 @@
-"""/start, /help, /myid, /cancel, /recommend (→ onboarding for a new user)."""
+"""/start, /help, /myid, /cancel (a flow, or a running import), /recommend (→ onboarding for a new user)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from aiogram.types import Message
 from bot import texts
 from bot.flows.onboarding import send_picks, start_onboarding
 from db.models import User
+from domain.imports import ImportService
 from domain.profile import ProfileService
 from domain.recommendations import RecommendationService
 
@@ -32,8 +33,11 @@ async def my_id(message: Message, user: User) -> None:
 
 
 @router.message(Command("cancel"))
-async def cancel(message: Message, left_state: str | None) -> None:
+async def cancel(message: Message, user: User, left_state: str | None, imports: ImportService) -> None:
     # CommandLeavesFlowMiddleware already left the flow; left_state says which one it was
+    if await imports.cancel(user.id):
+        await message.answer(texts.import_cancelled())
+        return
     await message.answer(texts.cancelled() if left_state else texts.nothing_to_cancel())
 
 

@@ -12,7 +12,7 @@ from sqlalchemy import func, literal_column, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import Film, Review, UserFilm
+from db.models import Film, Review, UserFilm, Watch
 from db.repositories.films import FILM_ROW_COLUMNS, FilmRow, film_row
 
 
@@ -68,8 +68,8 @@ class LibraryRepository:
     ) -> None:
         """Upsert many log rows. Re-running with the same rows changes nothing.
 
-        A new rating replaces the stored one; watched, liked and watchlist flags are OR-ed;
-        the latest watch date wins.
+        A new rating replaces the stored one; watched and liked flags are OR-ed; a film stays
+        on the watchlist only until it is watched; the latest watch date wins.
         """
         for start in range(0, len(rows), batch):
             values = [
@@ -96,10 +96,32 @@ class LibraryRepository:
                         "watched": UserFilm.watched | ex.watched,
                         "watched_on": func.greatest(UserFilm.watched_on, ex.watched_on),
                         "liked": UserFilm.liked | ex.liked,
-                        "on_watchlist": UserFilm.on_watchlist | ex.on_watchlist,
+                        # a watchlist film that has since been watched leaves the watchlist
+                        "on_watchlist": (UserFilm.on_watchlist | ex.on_watchlist)
+                        & ~(UserFilm.watched | ex.watched),
                         "rated_at": func.greatest(UserFilm.rated_at, ex.rated_at),
                         "source": ex.source,
                     },
+                )
+            )
+
+    async def merge_watches(
+        self, user_id: int, watches: Sequence[tuple[int, dt.date, Decimal | None]], *, batch: int = 1000
+    ) -> None:
+        """Store viewings `(tmdb_id, watched_on, rating at that viewing)`; one row per film and
+        date, so re-importing adds only new dates (and updates the rating of a known one)."""
+        unique = list({(t, d): (t, d, r) for t, d, r in watches}.values())
+        for start in range(0, len(unique), batch):
+            stmt = insert(Watch).values(
+                [
+                    {"user_id": user_id, "tmdb_id": t, "watched_on": d, "rating": r}
+                    for t, d, r in unique[start : start + batch]
+                ]
+            )
+            await self.session.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=[Watch.user_id, Watch.tmdb_id, Watch.watched_on],
+                    set_={"rating": func.coalesce(stmt.excluded.rating, Watch.rating)},
                 )
             )
 

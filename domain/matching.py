@@ -1,0 +1,164 @@
+"""Match Letterboxd films (name + year, all an export gives) to TMDB ids.
+
+Letterboxd takes its film data from TMDB, so most names are TMDB titles verbatim; the rest
+differ by punctuation, accents, a leading article, an original title, or a year that is
+one off (festival vs. release year). The rules:
+
+1. **Cache.** Every decision is stored in `title_matches` and shared by all users, so the
+   same (name, year) is never matched twice. "No such film" decisions made with TMDB are
+   trusted for `NEGATIVE_TTL` (TMDB keeps adding films), those made on the catalog alone
+   are not trusted once TMDB is configured.
+2. **Catalog.** One query for exact titles (or original titles), case-insensitive, year ±1.
+3. **TMDB** (`/search/movie`, when configured), concurrently within the client's rate limit:
+   first without the year (one request finds the film and its ±1-year neighbours); when
+   nothing fits and there were more results than one page, again with the year.
+   Without TMDB: the catalog's trigram search instead.
+
+A result fits when its title or original title, normalised by `title_key`, is the name's
+(exact) or close to it (rapidfuzz ratio ≥ `TITLE_MATCH_MIN`), and its year is within ±1
+(any year when the export has none). The best fit is an exact title with the exact year,
+then an exact title ±1 year, then the closest title, then TMDB popularity.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import re
+import unicodedata
+from collections.abc import Sequence
+from typing import Final
+
+import structlog
+from rapidfuzz import fuzz
+
+from db.repositories.films import FilmRepository, to_info
+from db.repositories.matches import MatchDecision, TitleMatchRepository
+from domain.entities import FilmInfo
+from domain.ports import MovieSource
+
+log = structlog.get_logger(__name__)
+
+#: rapidfuzz `ratio` (0–100) of normalised titles from which a title counts as the same.
+TITLE_MATCH_MIN: Final = 90
+#: How long a TMDB "no such film" decision is trusted before the title is searched again.
+NEGATIVE_TTL: Final = dt.timedelta(days=30)
+#: Leading articles dropped by `title_key` ("The Thing" ~ "Thing, The" ~ "Thing").
+_ARTICLES: Final = ("the", "a", "an")
+_TRAILING_ARTICLE = re.compile(r",\s*(the|a|an)$")
+_APOSTROPHES = re.compile(r"['’`´]")
+
+Pair = tuple[str, int | None]
+
+
+def name_key(name: str) -> str:
+    """How a Letterboxd name is cached: casefolded, whitespace runs collapsed (NFC)."""
+    return unicodedata.normalize("NFC", " ".join(name.split())).casefold()
+
+
+def title_key(title: str) -> str:
+    """A title reduced for comparison: accents stripped, case folded, "&" read as "and",
+    apostrophes dropped, other punctuation as spaces, and a leading (or trailing ", The")
+    English article removed. "The Lord of the Rings: The Two Towers" →
+    "lord of the rings the two towers"; "Amélie" → "amelie"; "Pan's Labyrinth" → "pans labyrinth".
+    """
+    decomposed = unicodedata.normalize("NFKD", title.casefold())
+    bare = "".join(ch for ch in decomposed if not unicodedata.combining(ch)).strip()
+    bare = _TRAILING_ARTICLE.sub("", bare)
+    bare = _APOSTROPHES.sub("", bare.replace("&", " and "))
+    words = "".join(ch if ch.isalnum() else " " for ch in bare).split()
+    if len(words) > 1 and words[0] in _ARTICLES:
+        words = words[1:]
+    return " ".join(words)
+
+
+def best_match(name: str, year: int | None, results: Sequence[FilmInfo]) -> FilmInfo | None:
+    """The result that is this film, or None (see the module docstring for the rules)."""
+    target = title_key(name)
+    if not target:
+        return None
+    best: tuple[tuple[bool, bool, bool, float, float], FilmInfo] | None = None
+    for film in results:
+        if year is not None and (film.year is None or abs(film.year - year) > 1):
+            continue
+        keys = [title_key(t) for t in (film.title, film.original_title) if t]
+        exact = target in keys
+        closeness = max((fuzz.ratio(target, key) for key in keys), default=0.0)
+        if not exact and closeness < TITLE_MATCH_MIN:
+            continue
+        same_year = year is None or film.year == year
+        rank = (exact and same_year, exact, same_year, closeness, film.popularity)
+        if best is None or rank > best[0]:
+            best = (rank, film)
+    return best[1] if best else None
+
+
+class TitleMatcher:
+    """Matches (name, year) pairs with the shared cache, the catalog and TMDB.
+
+    `source` None: catalog only. Errors of the source (MovieSourceError) propagate; the
+    decisions taken before the error are already cached, so a retry resumes from there.
+    """
+
+    def __init__(
+        self, films: FilmRepository, cache: TitleMatchRepository, source: MovieSource | None
+    ) -> None:
+        self.films = films
+        self.cache = cache
+        self.source = source
+
+    async def match(self, pairs: Sequence[Pair]) -> dict[Pair, int | None]:
+        """Decide every pair: {pair: TMDB id, or None when no film fits}. Found films are in
+        the catalog afterwards (the caller may reference them by foreign key)."""
+        unique = list(dict.fromkeys(pairs))
+        decided: dict[Pair, int | None] = {}
+        cached = await self.cache.get([(name_key(n), y or 0) for n, y in unique])
+        now = dt.datetime.now(dt.UTC)
+        for pair in unique:
+            decision = cached.get((name_key(pair[0]), pair[1] or 0))
+            if decision is not None and self._trusted(decision, now):
+                decided[pair] = decision.tmdb_id
+        todo = [p for p in unique if p not in decided]
+        if not todo:
+            return decided
+        in_catalog = await self.films.match_titles(todo)
+        fresh: dict[Pair, tuple[int | None, str]] = {p: (i, "catalog") for p, i in in_catalog.items()}
+        todo = [p for p in todo if p not in in_catalog]
+        if todo:
+            fresh.update(await self._search_all(todo))
+        await self.cache.put(
+            [
+                MatchDecision(name_key(n), y or 0, tmdb_id, method)
+                for (n, y), (tmdb_id, method) in fresh.items()
+                if tmdb_id is not None or method == "tmdb"
+            ]
+        )
+        decided.update({pair: tmdb_id for pair, (tmdb_id, _) in fresh.items()})
+        return decided
+
+    def _trusted(self, decision: MatchDecision, now: dt.datetime) -> bool:
+        if decision.tmdb_id is not None:
+            return True
+        if decision.method != "tmdb" or self.source is None:
+            return self.source is None
+        return decision.decided_at is None or now - decision.decided_at < NEGATIVE_TTL
+
+    async def _search_all(self, pairs: Sequence[Pair]) -> dict[Pair, tuple[int | None, str]]:
+        if self.source is None:
+            found = [await self._search_catalog(name, year) for name, year in pairs]
+            return {p: (f.tmdb_id if f else None, "catalog") for p, f in zip(pairs, found, strict=True)}
+        results = await asyncio.gather(*(self._search_tmdb(name, year) for name, year in pairs))
+        await self.films.upsert([f for f in results if f is not None])
+        return {p: (f.tmdb_id if f else None, "tmdb") for p, f in zip(pairs, results, strict=True)}
+
+    async def _search_tmdb(self, name: str, year: int | None) -> FilmInfo | None:
+        assert self.source is not None
+        page = await self.source.search(name)
+        found = best_match(name, year, page.results)
+        if found is None and year is not None and page.total_pages > 1:
+            found = best_match(name, year, (await self.source.search(name, year=year)).results)
+        return found
+
+    async def _search_catalog(self, name: str, year: int | None) -> FilmInfo | None:
+        rows = await self.films.search(name, year=year, limit=20)
+        return best_match(name, year, [to_info(f) for f in rows])
