@@ -54,6 +54,7 @@ from aiogram.methods import (
     SendChatAction,
     SendDocument,
     SendMessage,
+    SendPhoto,
     SetMyCommands,
     TelegramMethod,
 )
@@ -70,6 +71,7 @@ from aiogram.types import (
     InputFile,
     Message,
     MessageEntity,
+    PhotoSize,
     ReplyKeyboardMarkup,
     Update,
     URLInputFile,
@@ -90,6 +92,10 @@ BOT_FIRST_NAME = "WhatToWatch"
 MAX_TEXT_LENGTH = 4096
 MAX_CAPTION_LENGTH = 1024
 MAX_CALLBACK_DATA_BYTES = 64
+#: sendPhoto limits (Bot API docs): 10 MB, width + height at most 10000, ratio at most 20.
+MAX_PHOTO_BYTES = 10 * 1024 * 1024
+MAX_PHOTO_SIDES = 10_000
+MAX_PHOTO_RATIO = 20
 
 OutputCallback = Callable[[str], None]
 
@@ -223,6 +229,19 @@ class SentDocument:
 
 
 @dataclass(frozen=True)
+class SentPhoto:
+    """A photo the bot sent: its bytes when uploaded, the image size in pixels, the caption."""
+
+    chat_id: int
+    file_name: str
+    data: bytes | None
+    width: int
+    height: int
+    caption: str | None
+    message: Message
+
+
+@dataclass(frozen=True)
 class StoredFile:
     """A file "on Telegram's servers" that ``bot.download(file_id)`` can fetch (see ``add_file``)."""
 
@@ -262,9 +281,9 @@ class LocalSession(BaseSession):
 
     Answered: getMe, sendMessage, editMessageText, editMessageReplyMarkup, deleteMessage,
     answerCallbackQuery, sendChatAction, setMyCommands, getMyCommands, deleteMyCommands,
-    deleteWebhook, close, logOut, sendDocument, getFile (files registered with :meth:`add_file`)
-    and getUpdates (always ``[]``: nothing polls). Any other method raises ``NotImplementedError``
-    naming it, so a handler that needs a new method fails loudly in tests.
+    deleteWebhook, close, logOut, sendDocument, sendPhoto (``photos``), getFile (files registered
+    with :meth:`add_file`) and getUpdates (always ``[]``: nothing polls). Any other method raises
+    ``NotImplementedError`` naming it, so a handler that needs a new method fails loudly in tests.
     """
 
     def __init__(
@@ -283,6 +302,7 @@ class LocalSession(BaseSession):
         self.messages: dict[tuple[int, int], Message] = {}
         """Messages the bot sent, keyed by (chat_id, message_id), in their current (edited) state."""
         self.documents: list[SentDocument] = []
+        self.photos: list[SentPhoto] = []
         self.callback_answers: dict[str, AnswerCallbackQuery] = {}
         """answerCallbackQuery calls by callback_query_id (so tests can check every tap was answered)."""
         self.commands: list[BotCommand] = []
@@ -332,10 +352,11 @@ class LocalSession(BaseSession):
         return stored
 
     def clear(self) -> None:
-        """Forget the transcript (calls, messages, texts, documents, answers); keep files and ids."""
+        """Forget the transcript (calls, messages, texts, documents, photos, answers); keep files and ids."""
         self.calls.clear()
         self.messages.clear()
         self.documents.clear()
+        self.photos.clear()
         self.callback_answers.clear()
         self._texts.clear()
         self._deleted.clear()
@@ -388,6 +409,8 @@ class LocalSession(BaseSession):
             return self._answer_callback(method)
         if isinstance(method, SendDocument):
             return await self._send_document(bot, method)
+        if isinstance(method, SendPhoto):
+            return await self._send_photo(bot, method)
         if isinstance(method, GetFile):
             return self._get_file(method)
         if isinstance(method, SetMyCommands):
@@ -533,6 +556,55 @@ class LocalSession(BaseSession):
         self._emit("\n".join(lines + render_inline_keyboard(inline)))
         return message
 
+    async def _send_photo(self, bot: Bot, method: SendPhoto) -> Message:
+        """Uploaded photos must be a PNG or JPEG within Telegram's limits (10 MB, width + height
+        ≤ 10000, sides at most 20:1), as the real Bot API checks; URLs and file ids are taken."""
+        parse_mode = _resolve(bot, method.parse_mode)
+        caption_plain = None
+        if method.caption is not None:
+            caption_plain = self._checked_text(method, method.caption, parse_mode, caption=True)
+        self._check_markup(method, method.reply_markup)
+        chat_id = _chat_id(method, method.chat_id)
+        data: bytes | None = None
+        if isinstance(method.photo, InputFile):
+            file_name = method.photo.filename or "photo"
+            if isinstance(method.photo, BufferedInputFile):
+                data = method.photo.data
+            elif not isinstance(method.photo, URLInputFile):
+                data = b"".join([chunk async for chunk in method.photo.read(bot)])
+        elif method.photo in self.files:
+            stored = self.files[method.photo]
+            file_name, data = stored.file_path.rsplit("/", 1)[-1], stored.data
+        else:
+            file_name = method.photo.rsplit("/", 1)[-1] or method.photo
+        width = height = 0
+        if data is not None:
+            size = _image_size(data)
+            if size is None:
+                raise TelegramBadRequest(method=method, message="Bad Request: IMAGE_PROCESS_FAILED")
+            width, height = size
+            if len(data) > MAX_PHOTO_BYTES:
+                raise TelegramBadRequest(method=method, message="Bad Request: PHOTO_SAVE_FILE_INVALID")
+            if width + height > MAX_PHOTO_SIDES or max(width, height) > MAX_PHOTO_RATIO * min(width, height):
+                raise TelegramBadRequest(method=method, message="Bad Request: PHOTO_INVALID_DIMENSIONS")
+        photo_number = len(self.photos) + 1
+        photo = PhotoSize(
+            file_id=f"local-photo-{photo_number}",
+            file_unique_id=f"local-photo-unique-{photo_number}",
+            width=width,
+            height=height,
+            file_size=len(data) if data is not None else None,
+        )
+        inline = method.reply_markup if isinstance(method.reply_markup, InlineKeyboardMarkup) else None
+        message = self._new_message(bot, chat_id, photo=[photo], caption=method.caption, reply_markup=inline)
+        self.photos.append(SentPhoto(chat_id, file_name, data, width, height, method.caption, message))
+        if data is not None:
+            self.add_file(photo.file_id, data, file_name)
+        size_note = f" ({width}×{height})" if data is not None else ""
+        lines = [f"🖼 {file_name}{size_note}"] + ([caption_plain] if caption_plain else [])
+        self._emit("\n".join(lines + render_inline_keyboard(inline)))
+        return message
+
     def _get_file(self, method: GetFile) -> File:
         stored = self.files.get(method.file_id)
         if stored is None:
@@ -636,6 +708,20 @@ class LocalSession(BaseSession):
 def _as_response(bot: Bot, message: Message) -> Message:
     """Round-trip ``message`` like a real API response, so it and every nested object are bound to ``bot``."""
     return Message.model_validate(message.model_dump(exclude_none=True, warnings=False), context={"bot": bot})
+
+
+def _image_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) of a PNG or JPEG, read from its header; None for anything else."""
+    if data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) >= 24 and data[12:16] == b"IHDR":
+        return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    if data.startswith(b"\xff\xd8"):
+        i = 2
+        while i + 9 < len(data) and data[i] == 0xFF:
+            marker, length = data[i + 1], int.from_bytes(data[i + 2 : i + 4], "big")
+            if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):  # a start-of-frame
+                return int.from_bytes(data[i + 7 : i + 9], "big"), int.from_bytes(data[i + 5 : i + 7], "big")
+            i += 2 + length
+    return None
 
 
 def _resolve(bot: Bot, value: Any) -> Any:
@@ -785,9 +871,11 @@ class UpdateFactory:
 
 _TAP = re.compile(r"^\[(\d+)\]$")
 _QUIT = frozenset({"/quit", "exit"})
+_FILE = re.compile(r"^:file\s+(.+)$")
 BANNER = (
     "WhatToWatch console chat (no Telegram): type a message or /command; "
-    "[n] taps button n of the last keyboard; /quit or Ctrl-D leaves."
+    "[n] taps button n of the last keyboard; :file PATH sends a file (your Letterboxd export); "
+    "/quit or Ctrl-D leaves."
 )
 
 
@@ -817,11 +905,24 @@ class ConsoleChat:
         self.updates = UpdateFactory(self.session)
 
     async def send(self, line: str) -> None:
-        """Handle one typed line: ``[n]`` taps a button, anything else is a text message."""
+        """Handle one typed line: ``[n]`` taps a button, ``:file PATH`` sends that file as a
+        document, anything else is a text message."""
         if tap := _TAP.match(line.strip()):
             await self.tap(int(tap.group(1)))
             return
+        if file := _FILE.match(line.strip()):
+            await self.send_file(Path(file.group(1)).expanduser())
+            return
         await self._feed(self.updates.message(self.user, line))
+
+    async def send_file(self, path: Path) -> None:
+        """Send a file from disk as a document, as the Telegram app would."""
+        try:
+            data = await asyncio.to_thread(path.read_bytes)
+        except OSError as error:
+            self.out(f"Can't read {path}: {error.strerror}")
+            return
+        await self._feed(self.updates.document(self.user, path.name, data=data))
 
     async def tap(self, number: int) -> None:
         """Tap button ``number`` (as rendered, counted across rows) of the last inline keyboard."""

@@ -146,3 +146,34 @@ def session_factory(connection):  # type: ignore[no-untyped-def]
 async def session(session_factory):  # type: ignore[no-untyped-def]
     async with session_factory() as session:
         yield session
+
+
+# --- the job queue ----------------------------------------------------------------------------------
+# procrastinate talks to the database over its own connections, so its tables live outside the
+# test transaction; tasks run with the test's session factory and see the test's data.
+
+
+async def execute_sql(database_url: str, sql: str, *args: object) -> None:
+    """Run SQL on a connection of its own (outside the test transaction)."""
+    import asyncpg
+    from sqlalchemy.engine import make_url
+
+    dsn = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute(sql, *args)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
+async def job_app(database_url: str):  # type: ignore[no-untyped-def]
+    """An empty procrastinate queue on the test database (no periodic tasks)."""
+    from bot import jobs
+
+    clear = "TRUNCATE procrastinate_jobs, procrastinate_periodic_defers CASCADE"
+    await execute_sql(database_url, clear)
+    app = jobs.make_job_app(database_url, periodic=False)
+    async with app.open_async():
+        yield app
+    await execute_sql(database_url, clear)

@@ -42,7 +42,7 @@ class ImportNotifier:
         message_id: int | None,
         locale: str,
         import_id: int,
-        min_interval: float = MIN_EDIT_INTERVAL,
+        min_interval: float | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.bot = bot
@@ -51,7 +51,7 @@ class ImportNotifier:
         self.message_id = message_id
         self.locale = locale
         self.import_id = import_id
-        self.min_interval = min_interval
+        self.min_interval = MIN_EDIT_INTERVAL if min_interval is None else min_interval
         self.clock = clock
         self.last_edit = clock()  # the handler sent the message just now
         self.edits = 0

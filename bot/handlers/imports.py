@@ -53,8 +53,10 @@ async def export_received(message: Message, bot: Bot, user: User, imports: Impor
         return
     try:
         downloaded = await bot.download(document)
-    except TelegramBadRequest:  # "file is too big": the size was not in the update
-        await message.answer(texts.import_refused(too_big))
+    except TelegramBadRequest as exc:
+        # "file is too big" when the update did not say the size; anything else: try again
+        too_large = "too big" in exc.message
+        await message.answer(texts.import_refused(too_big) if too_large else texts.import_download_failed())
         return
     assert downloaded is not None
     try:
