@@ -911,14 +911,14 @@ class ConsoleChat:
             await self.tap(int(tap.group(1)))
             return
         if file := _FILE.match(line.strip()):
-            await self.send_file(Path(file.group(1)).expanduser())
+            await self.send_file(Path(file.group(1)))
             return
         await self._feed(self.updates.message(self.user, line))
 
     async def send_file(self, path: Path) -> None:
         """Send a file from disk as a document, as the Telegram app would."""
         try:
-            data = await asyncio.to_thread(path.read_bytes)
+            data = await asyncio.to_thread(lambda: path.expanduser().read_bytes())
         except OSError as error:
             self.out(f"Can't read {path}: {error.strerror}")
             return

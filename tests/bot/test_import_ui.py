@@ -134,11 +134,13 @@ async def test_files_that_cannot_be_imported_are_refused_with_the_reason(
 
 async def test_a_zip_bomb_is_refused_before_it_is_unpacked(importing: BotHarness) -> None:
     buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        with archive.open("ratings.csv", "w", force_zip64=True) as member:
-            member.write(RATINGS.encode() + b"\n")
-            for _ in range(300):
-                member.write(bytes(1024 * 1024))
+    with (
+        zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive,
+        archive.open("ratings.csv", "w", force_zip64=True) as member,
+    ):
+        member.write(RATINGS.encode() + b"\n")
+        for _ in range(300):
+            member.write(bytes(1024 * 1024))
     assert len(buffer.getvalue()) < 2 * 1024 * 1024
     [reply] = await send_file(importing.chat(4004), "letterboxd.zip", buffer.getvalue())
     assert "unpacks to far more than any Letterboxd export" in reply
