@@ -76,7 +76,7 @@ class TMDBSettings(BaseSettings):
     timeout_seconds: float = Field(default=10.0, gt=0)
     max_concurrency: int = Field(default=8, ge=1, le=64)
     #: TMDB allows about 50 requests per second per IP; stay under it
-    max_requests_per_second: float = Field(default=40.0, gt=0, le=1000)
+    max_requests_per_second: float = Field(default=45.0, gt=0, le=1000)
     max_attempts: int = Field(default=4, ge=1, le=10)
     cache_ttl_days: int = Field(default=14, ge=1)
 

@@ -15,8 +15,9 @@ one off (festival vs. release year). The rules:
    Without TMDB: the catalog's trigram search instead.
 
 A result fits when its title or original title, normalised by `title_key`, is the name's
-(exact) or close to it (rapidfuzz ratio ≥ `TITLE_MATCH_MIN`), and its year is within ±1
-(any year when the export has none). The best fit is an exact title with the exact year,
+(exact) or close to it (rapidfuzz ratio ≥ `TITLE_MATCH_MIN`) with the same numbers in it
+("Scary Movie" is not "Scary Movie 2"), and its year is within ±1 (any year when the export
+has none). The best fit is an exact title with the exact year,
 then an exact title ±1 year, then the closest title, then TMDB popularity.
 """
 
@@ -83,7 +84,9 @@ def best_match(name: str, year: int | None, results: Sequence[FilmInfo]) -> Film
             continue
         keys = [title_key(t) for t in (film.title, film.original_title) if t]
         exact = target in keys
-        closeness = max((fuzz.ratio(target, key) for key in keys), default=0.0)
+        closeness = max(
+            (fuzz.ratio(target, key) for key in keys if _numbers(key) == _numbers(target)), default=0.0
+        )
         if not exact and closeness < TITLE_MATCH_MIN:
             continue
         same_year = year is None or film.year == year
@@ -91,6 +94,14 @@ def best_match(name: str, year: int | None, results: Sequence[FilmInfo]) -> Film
         if best is None or rank > best[0]:
             best = (rank, film)
     return best[1] if best else None
+
+
+def _numbers(key: str) -> list[str]:
+    """The numbers in a title key, in order: sequels and years in titles must agree."""
+    return _NUMBER.findall(key)
+
+
+_NUMBER = re.compile(r"\d+")
 
 
 class TitleMatcher:

@@ -118,7 +118,7 @@ class TMDBClient:
         language: str = "en-US",
         timeout_seconds: float = 10.0,
         max_concurrency: int = 8,
-        max_requests_per_second: float = 40.0,
+        max_requests_per_second: float = 45.0,
         max_attempts: int = 4,
         backoff_multiplier: float = 0.5,
         http: httpx.AsyncClient | None = None,

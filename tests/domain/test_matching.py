@@ -124,6 +124,13 @@ def test_a_different_title_is_not_taken_even_when_it_is_the_only_result() -> Non
     assert best_match("The Thing", 1982, [info(9, "The Thin Man", 1982)]) is None
 
 
+def test_a_sequel_number_is_a_different_film() -> None:
+    assert best_match("Scary Movie", 2000, [info(4257, "Scary Movie 2", 2001)]) is None
+    assert best_match("Blade Runner", 1982, [info(335984, "Blade Runner 2049", 2017)]) is None
+    rocky = info(1367, "Rocky II", 1979)
+    assert best_match("Rocky II", 1979, [info(1366, "Rocky", 1976), rocky]) == rocky
+
+
 def test_no_year_takes_the_most_popular_exact_title() -> None:
     old, new = info(8587, "The Lion King", 1994, pop=90), info(420818, "The Lion King", 2019, pop=70)
     assert best_match("The Lion King", None, [new, old]) == old
