@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell sha256sum requirements.lock | cut -c1-12)
 
-.PHONY: run test lint typecheck migrate console lock clean bench worker
+.PHONY: bench-import run test lint typecheck migrate console lock clean bench worker
 
 $(STAMP): requirements.lock
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is needed (set PYTHON=...)")'
@@ -38,6 +38,10 @@ worker: $(STAMP)
 ## make bench: recommendation quality vs. baselines on MovieLens + /recommend latency (needs WTW_DATASETS)
 bench: $(STAMP)
 	WTW_DATASETS=$${WTW_DATASETS:-../shared/datasets} $(PY) -m bench.recommend_quality
+
+## make bench-import: Letterboxd import precision vs MovieLens, speed at 50 ms TMDB latency (needs WTW_DATASETS)
+bench-import: $(STAMP)
+	WTW_DATASETS=$${WTW_DATASETS:-../shared/datasets} $(PY) -m bench.import_quality
 
 ## make lock: re-resolve requirements.lock from pyproject.toml (needs uv: pip install uv)
 lock:

@@ -40,9 +40,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import asyncpg
+from aiogram import Dispatcher
 from rapidfuzz import fuzz
 from sqlalchemy import select, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from bot import jobs
 from bot.console import ChatUser, UpdateFactory, console_bot
@@ -178,8 +180,13 @@ class Result:
 
 
 async def import_one(
-    folder: Path, server: FakeTMDBServer, embedder: LocalEmbedder, ml: MovieLens, exact: dict
-) -> Result:  # type: ignore[type-arg]
+    dp: Dispatcher,
+    folder: Path,
+    server: FakeTMDBServer,
+    embedder: LocalEmbedder,
+    ml: MovieLens,
+    exact: dict[tuple[str, int], set[int]],
+) -> Result:
     settings = bench_settings()
     url = await fresh_database(settings)
     engine = create_engine(url, pool_size=5)
@@ -206,10 +213,16 @@ async def import_one(
     importer = ChatUser(IMPORTER_ID, "Importer", "en")
     probe = ChatUser(PROBE_ID, "Probe", "en")
     async with job_app.open_async(), client, bot:
-        dp = build_dispatcher(settings, session_factory, ServiceFactory(settings, client), job_app=job_app)
-        await dp.feed_update(bot, updates.message(probe, "/start"))  # warm the pool
+        # one dispatcher per process (routers attach once); this export's parts per update
+        parts = {
+            "settings": settings,
+            "session_factory": session_factory,
+            "service_factory": ServiceFactory(settings, client),
+            "job_app": job_app,
+        }
+        await dp.feed_update(bot, updates.message(probe, "/start"), **parts)  # warm the pool
         started = time.perf_counter()
-        await dp.feed_update(bot, updates.document(importer, f"{folder.name}.zip", data=data))
+        await dp.feed_update(bot, updates.document(importer, f"{folder.name}.zip", data=data), **parts)
         worker = asyncio.create_task(
             jobs.run_worker(
                 job_app,
@@ -223,7 +236,7 @@ async def import_one(
         )
         while not worker.done():
             t0 = time.perf_counter()
-            await dp.feed_update(bot, updates.message(probe, "/start"))
+            await dp.feed_update(bot, updates.message(probe, "/start"), **parts)
             result.start_ms.append((time.perf_counter() - t0) * 1000)
             async with session_factory() as session:
                 done = await session.scalar(select(Import.films_done))
@@ -318,6 +331,8 @@ async def main(datasets: Path, latency: float, only: str | None) -> None:
     tmdb_csv = datasets / "tmdb_5000" / "tmdb_5000_movies.csv"
     exact = exact_index(tmdb_csv)
     embedder = LocalEmbedder()
+    settings = bench_settings()
+    dp = build_dispatcher(settings, async_sessionmaker(), ServiceFactory(settings, None))
     results = []
     async with FakeTMDBServer(tmdb_csv) as server:
         server.knobs.latency_s = latency
@@ -325,7 +340,7 @@ async def main(datasets: Path, latency: float, only: str | None) -> None:
             if only and folder.name != only:
                 continue
             say(f"importing {folder.name}")
-            results.append(await import_one(folder, server, embedder, ml, exact))
+            results.append(await import_one(dp, folder, server, embedder, ml, exact))
             say(f"{folder.name}: {results[-1].total_s:.1f} s")
     print_table(results, latency)
 

@@ -872,9 +872,11 @@ class UpdateFactory:
 _TAP = re.compile(r"^\[(\d+)\]$")
 _QUIT = frozenset({"/quit", "exit"})
 _FILE = re.compile(r"^:file\s+(.+)$")
+_WAIT = re.compile(r"^:wait\s+(\d+(?:\.\d+)?)$")
 BANNER = (
     "WhatToWatch console chat (no Telegram): type a message or /command; "
     "[n] taps button n of the last keyboard; :file PATH sends a file (your Letterboxd export); "
+    ":wait N lets background jobs run for N seconds; "
     "/quit or Ctrl-D leaves."
 )
 
@@ -906,12 +908,16 @@ class ConsoleChat:
 
     async def send(self, line: str) -> None:
         """Handle one typed line: ``[n]`` taps a button, ``:file PATH`` sends that file as a
-        document, anything else is a text message."""
+        document, ``:wait N`` pauses N seconds (scripts: let a background import finish),
+        anything else is a text message."""
         if tap := _TAP.match(line.strip()):
             await self.tap(int(tap.group(1)))
             return
         if file := _FILE.match(line.strip()):
             await self.send_file(Path(file.group(1)))
+            return
+        if wait := _WAIT.match(line.strip()):
+            await asyncio.sleep(float(wait.group(1)))  # the in-process worker runs meanwhile
             return
         await self._feed(self.updates.message(self.user, line))
 

@@ -570,3 +570,30 @@ def test_update_factory_numbers_updates_and_messages() -> None:
     document = updates.document(USER, "ratings.csv", "file-1", "text/csv", 123)
     assert document.message is not None and document.message.document is not None
     assert (document.message.document.file_id, document.message.document.file_size) == ("file-1", 123)
+
+
+async def test_file_lines_send_documents_the_bot_can_download(
+    bot: Bot, output: list[str], tmp_path: Path
+) -> None:
+    router = Router()
+
+    @router.message(F.document)
+    async def got(message: Message, bot: Bot) -> None:
+        assert message.document is not None
+        downloaded = await bot.download(message.document)
+        assert downloaded is not None
+        await message.answer(f"{message.document.file_name}: {downloaded.read().decode()}", parse_mode=None)
+
+    dispatcher = Dispatcher()
+    dispatcher.include_router(router)
+    chat = ConsoleChat(dispatcher, bot, USER, out=output.append)
+    (tmp_path / "ratings.csv").write_text("Name,Rating", encoding="utf-8")
+
+    await chat.send(f":file {tmp_path / 'ratings.csv'}")
+    await chat.send(":file /nonexistent/export.zip")
+    await chat.send(":wait 0.01")
+
+    assert output == [
+        "ratings.csv: Name,Rating",
+        "Can't read /nonexistent/export.zip: No such file or directory",
+    ]
