@@ -322,9 +322,10 @@ class ImportService:
             if cancelled is not None and done < len(films) and await cancelled():
                 break
         # the recommender reads user_films directly, so it sees the history at once; review
-        # vectors and the taste vector follow in background jobs
+        # vectors, the taste vector and the taste summary follow in background jobs
         self.jobs.embed_reviews(await self.library.review_ids(user_id))
         self.jobs.refresh_taste(user_id)
+        self.jobs.refresh_summary(user_id)
         logs = list(stored.values())
         return ImportReport(
             films=len(films),

@@ -20,7 +20,7 @@ from db.models import Import, UserFilm
 from domain.imports import ImportProgress
 from integrations.embeddings import LocalEmbedder
 from tests.bot.conftest import BotHarness, Chat
-from tests.conftest import LETTERBOXD_DEMO_ZIP
+from tests.conftest import LETTERBOXD_DEMO_ZIP, execute_sql
 
 RATINGS = "Date,Name,Year,Letterboxd URI,Rating"
 
@@ -245,3 +245,57 @@ async def test_progress_edits_are_at_least_two_seconds_apart(harness: BotHarness
             shown.append(t)
     assert shown == [2.0, 4.1, 9.0]
     assert "Matched 90 of 90 / 100 films" in (harness.bot.session.last_message(4011).text or "")  # type: ignore[attr-defined]
+
+
+async def test_an_import_whose_worker_died_is_resumed(
+    importing: BotHarness,
+    job_app: procrastinate.App,
+    embedder: LocalEmbedder,
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The process died after storing the first chunk: the job is left 'doing' with no live
+    worker. recover_stalled re-queues it and the rerun completes without duplicates."""
+    import domain.imports as imports_module
+
+    monkeypatch.setattr(imports_module, "CHUNK", 5)
+    chat = importing.chat(4012)
+    await send_file(chat, "export.zip", LETTERBOXD_DEMO_ZIP.read_bytes())
+
+    original = imports_module.ImportService.store_export
+
+    class ProcessKilled(BaseException):  # not an Exception: nothing catches it, like a SIGKILL
+        pass
+
+    async def dies_after_one_chunk(self, user_id, export, *, on_progress=None, cancelled=None):  # type: ignore[no-untyped-def]
+        async def progress(p: ImportProgress) -> None:
+            raise ProcessKilled
+
+        return await original(self, user_id, export, on_progress=progress, cancelled=cancelled)
+
+    monkeypatch.setattr(imports_module.ImportService, "store_export", dies_after_one_chunk)
+    await run_jobs(importing, job_app, embedder)  # procrastinate logs the job as errored
+    monkeypatch.setattr(imports_module.ImportService, "store_export", original)
+    partial = await films_of(importing, 4012)
+    assert 0 < partial < 15
+    # what a dead worker leaves behind: the job 'doing', its worker gone
+    await execute_sql(database_url, "UPDATE procrastinate_jobs SET status = 'doing', worker_id = NULL")
+
+    assert await jobs.retry_stalled(job_app) == 1
+    await run_jobs(importing, job_app, embedder)
+    assert await films_of(importing, 4012) == 15
+    assert "Import finished" in chat.session.sent_texts(4012, plain=True)[-1]
+
+
+async def test_the_import_speaks_the_senders_language(
+    importing: BotHarness, job_app: procrastinate.App, embedder: LocalEmbedder
+) -> None:
+    """The job runs outside any update: it reports in the language stored with the import."""
+    chat = importing.chat(4013, language_code="ru")
+    [ack] = await send_file(chat, "export.zip", LETTERBOXD_DEMO_ZIP.read_bytes())
+    assert "Получил export.zip: 17 фильмов" in ack
+    await run_jobs(importing, job_app, embedder)
+    report = chat.session.sent_texts(4013, plain=True)[-1]
+    assert "Импорт завершён" in report and "Import finished" not in report
+    keyboard = chat.session.last_markup(4013)
+    assert keyboard is not None and "CSV" in keyboard.inline_keyboard[0][0].text
