@@ -291,11 +291,17 @@ def judge(name: str, year: int | None, tmdb_id: int, ml: MovieLens) -> bool | No
     titles, ml_year = known
     # "Star Wars" is MovieLens' "Star Wars: Episode IV - A New Hope": one title's words within
     # the other's count, unless their numbers differ ("Scary Movie" vs "Scary Movie 2")
-    close = key in titles or any(
-        fuzz.token_set_ratio(key, t) >= 90 and re.findall(r"\d+", key) == re.findall(r"\d+", t)
-        for t in titles
-    )
+    close = key in titles or any(_same_title(key, t) for t in titles)
     return close and (year is None or ml_year is None or abs(ml_year - year) <= 1)
+
+
+def _same_title(ours: str, theirs: str) -> bool:
+    """Spacing aside ("Oldboy" / "Old boy"), one title's words within the other's, with the
+    same numbers ("Star Wars" / "Star Wars: Episode IV - A New Hope", not "Scary Movie 2")."""
+    if ours.replace(" ", "") == theirs.replace(" ", ""):
+        return True
+    numbers_agree = re.findall(r"\d+", ours) == re.findall(r"\d+", theirs)
+    return numbers_agree and fuzz.token_set_ratio(ours, theirs) >= 90
 
 
 def print_table(results: list[Result], latency: float) -> None:

@@ -48,6 +48,10 @@ NEGATIVE_TTL: Final = dt.timedelta(days=30)
 _ARTICLES: Final = ("the", "a", "an")
 _TRAILING_ARTICLE = re.compile(r",\s*(the|a|an)$")
 _APOSTROPHES = re.compile(r"['’`´]")
+#: Letters NFKD does not decompose ("Æon Flux" ~ "Aeon Flux").
+_LIGATURES = str.maketrans(
+    {"æ": "ae", "œ": "oe", "ø": "o", "ß": "ss", "ł": "l", "đ": "d", "ð": "d", "þ": "th"}
+)
 
 Pair = tuple[str, int | None]
 
@@ -59,11 +63,11 @@ def name_key(name: str) -> str:
 
 def title_key(title: str) -> str:
     """A title reduced for comparison: accents stripped, case folded, "&" read as "and",
-    apostrophes dropped, other punctuation as spaces, and a leading (or trailing ", The")
-    English article removed. "The Lord of the Rings: The Two Towers" →
+    apostrophes dropped, ligatures spelled out (æ → ae), other punctuation as spaces, and a
+    leading (or trailing ", The") English article removed. "The Lord of the Rings: The Two Towers" →
     "lord of the rings the two towers"; "Amélie" → "amelie"; "Pan's Labyrinth" → "pans labyrinth".
     """
-    decomposed = unicodedata.normalize("NFKD", title.casefold())
+    decomposed = unicodedata.normalize("NFKD", title.casefold().translate(_LIGATURES))
     bare = "".join(ch for ch in decomposed if not unicodedata.combining(ch)).strip()
     bare = _TRAILING_ARTICLE.sub("", bare)
     bare = _APOSTROPHES.sub("", bare.replace("&", " and "))

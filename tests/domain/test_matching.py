@@ -87,6 +87,7 @@ def info(
         ("A Star Is Born", "star is born"),
         ("Fast & Furious", "fast and furious"),
         ("  WALL·E  ", "wall e"),
+        ("Æon Flux", "aeon flux"),
         ("A", "a"),  # a title that is only an article keeps it
     ],
 )
