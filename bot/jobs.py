@@ -369,6 +369,7 @@ async def run_worker(
     language_model: LanguageModel | None = None,
     bot: Bot | None = None,
     movie_source: MovieSource | None = None,
+    queues: Sequence[str] = QUEUES,
 ) -> None:
     """Run a worker on an opened `app` until cancelled (or, with wait=False, until the
     queue is empty: what tests and the benchmark use). `language_model` words taste
@@ -380,7 +381,7 @@ async def run_worker(
     )
     try:
         await app.run_worker_async(
-            queues=QUEUES,
+            queues=list(queues),
             wait=wait,
             concurrency=concurrency,
             name=name or "worker",
@@ -399,6 +400,7 @@ async def drain(
     language_model: LanguageModel | None = None,
     bot: Bot | None = None,
     movie_source: MovieSource | None = None,
+    queues: Sequence[str] = QUEUES,
 ) -> None:
     """Run every queued job now, in this process (tests, benchmarks, CLI)."""
     await run_worker(
@@ -409,4 +411,5 @@ async def drain(
         language_model=language_model,
         bot=bot,
         movie_source=movie_source,
+        queues=queues,
     )

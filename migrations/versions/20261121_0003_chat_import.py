@@ -37,7 +37,8 @@ def upgrade() -> None:
         sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
         sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
         sa.CheckConstraint(
-            "status IN ('queued', 'running', 'done', 'cancelled', 'failed')", name=op.f("ck_imports_status_known")
+            "status IN ('queued', 'running', 'done', 'cancelled', 'failed')",
+            name=op.f("ck_imports_status_known"),
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_imports")),
     )

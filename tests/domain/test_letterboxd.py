@@ -12,6 +12,7 @@ the `letterboxd_demo_dir` fixture); to change it, unzip, edit the CSVs and rebui
 from __future__ import annotations
 
 import csv
+import io
 import re
 import struct
 import zipfile
@@ -28,7 +29,7 @@ from domain.letterboxd import (
     LetterboxdFormatError,
     html_to_text,
     read_export,
-    write_unmatched_csv,
+    unmatched_csv_bytes,
 )
 from tests.conftest import LETTERBOXD_DEMO_ZIP as DEMO_ZIP
 
@@ -683,19 +684,16 @@ def test_html_to_text_multiline_blockquote() -> None:
     assert html_to_text(html) == "[a line]\n[another]\n\nAfter."
 
 
-# --- write_unmatched_csv ------------------------------------------------------------------------
+# --- unmatched_csv_bytes ------------------------------------------------------------------------
 
 
-def test_write_unmatched_csv_round_trip(tmp_path: Path, demo: LetterboxdExport) -> None:
+def test_unmatched_csv_round_trip(demo: LetterboxdExport) -> None:
     films = demo.films
-    path = write_unmatched_csv(films, tmp_path / "out" / "unmatched.csv")
-    assert path == tmp_path / "out" / "unmatched.csv"
-    raw = path.read_bytes()
-    assert not raw.startswith(b"\xef\xbb\xbf")
-    with path.open(newline="", encoding="utf-8") as handle:
-        reader = csv.DictReader(handle)
-        assert tuple(reader.fieldnames or ()) == lb.UNMATCHED_COLUMNS
-        rows = list(reader)
+    raw = unmatched_csv_bytes(films)
+    assert raw.startswith(b"\xef\xbb\xbf")  # so spreadsheets open it as UTF-8
+    reader = csv.DictReader(io.StringIO(raw.decode("utf-8-sig"), newline=""))
+    assert tuple(reader.fieldnames or ()) == lb.UNMATCHED_COLUMNS
+    rows = list(reader)
     assert len(rows) == len(films)
     for film, row in zip(films, rows, strict=True):
         assert row["Name"] == film.name
@@ -711,9 +709,8 @@ def test_write_unmatched_csv_round_trip(tmp_path: Path, demo: LetterboxdExport) 
     assert "\n\n" in spirited["Review"]  # multi-line text survives quoting
 
 
-def test_write_unmatched_csv_empty(tmp_path: Path) -> None:
-    path = write_unmatched_csv([], tmp_path / "none.csv")
-    assert path.read_bytes() == (",".join(lb.UNMATCHED_COLUMNS) + "\r\n").encode()
+def test_unmatched_csv_empty() -> None:
+    assert unmatched_csv_bytes([]) == ("\ufeff" + ",".join(lb.UNMATCHED_COLUMNS) + "\r\n").encode()
 
 
 if __name__ == "__main__":
