@@ -21,6 +21,8 @@ from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
 from aiogram.enums import ParseMode
 from aiogram.types import BotCommand
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import lazy_gettext as __
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.database import migrate, resolve_database_url
@@ -32,6 +34,7 @@ from db.session import create_engine, create_session_factory
 from domain.catalog import CatalogService
 from domain.ports import Embedder
 from integrations.embeddings import OpenAIEmbedder, make_embedder
+from integrations.llm import OpenAIChatModel, make_language_model
 from integrations.tmdb import TMDBClient
 from integrations.tmdb_csv import read_tmdb_csv
 
@@ -76,7 +79,8 @@ async def open_app(settings: Settings, *, run_migrations: bool = True) -> AsyncI
     engine = create_engine(url, pool_size=settings.database.db_pool_size)
     tmdb = make_tmdb_client(settings)
     embedder = make_embedder(settings.openai, settings.embedding)
-    services = ServiceFactory(settings, tmdb, embedding_model=embedder.model)
+    language_model = make_language_model(settings.openai)  # None without OPENAI_API_KEY: templates
+    services = ServiceFactory(settings, tmdb, embedding_model=embedder.model, language_model=language_model)
     session_factory = create_session_factory(engine)
     job_app = make_job_app(url)
     try:
@@ -96,6 +100,8 @@ async def open_app(settings: Settings, *, run_migrations: bool = True) -> AsyncI
             await tmdb.aclose()
         if isinstance(embedder, OpenAIEmbedder):
             await embedder.aclose()
+        if isinstance(language_model, OpenAIChatModel):
+            await language_model.aclose()
         await engine.dispose()
 
 
@@ -123,6 +129,7 @@ async def background_worker(app: App, bot: Bot | None) -> AsyncIterator[None]:
             name="in-process",
             bot=bot,
             movie_source=app.tmdb,
+            language_model=app.services.language_model,
         ),
         name="job-worker",
     )
@@ -175,20 +182,40 @@ async def ensure_offline_catalog(app: App) -> str:
     return f"TMDB is not configured (set TMDB_API_KEY): using the local catalog ({size} films)."
 
 
-BOT_COMMANDS = [
-    BotCommand(command="recommend", description="Three films picked for you"),
-    BotCommand(command="review", description="Rate and review a film"),
-    BotCommand(command="avoid", description="Topics to show less of"),
-    BotCommand(command="import", description="Import your Letterboxd export"),
-    BotCommand(command="myid", description="Your Telegram id"),
-    BotCommand(command="cancel", description="Leave the current step"),
-    BotCommand(command="help", description="What I can do"),
-]
+#: The command menu: (command, description). Descriptions are gettext messages, so the menu is
+#: set once per language (`set_bot_commands`).
+BOT_COMMANDS = (
+    ("recommend", __("Three films picked for you")),
+    ("review", __("Rate and review a film")),
+    ("avoid", __("Topics to show less of")),
+    ("import", __("Import your Letterboxd export")),
+    ("profile", __("Your taste in words and a picture")),
+    ("export", __("All your data as a CSV file")),
+    ("forget", __("Delete everything I know about you")),
+    ("language", __("Choose my language")),
+    ("myid", __("Your Telegram id")),
+    ("cancel", __("Leave the current step")),
+    ("help", __("What I can do")),
+)
+
+
+def bot_commands(i18n: I18n, locale: str) -> list[BotCommand]:
+    """The command menu in `locale`."""
+    with i18n.context(), i18n.use_locale(locale):
+        return [BotCommand(command=command, description=str(text)) for command, text in BOT_COMMANDS]
+
+
+async def set_bot_commands(bot: Bot, i18n: I18n) -> None:
+    """The menu in English for everyone, and in each translated language (es, pt, ru) for
+    Telegram clients set to it (setMyCommands `language_code`)."""
+    await bot.set_my_commands(bot_commands(i18n, i18n.default_locale))
+    for locale in sorted(i18n.available_locales):
+        await bot.set_my_commands(bot_commands(i18n, locale), language_code=locale)
 
 
 async def run_polling(app: App, bot: Bot) -> None:
     """Long polling with the real Bot API (`bot` from make_bot)."""
     async with bot:
-        await bot.set_my_commands(BOT_COMMANDS)
+        await set_bot_commands(bot, app.dispatcher["i18n"])
         await bot.delete_webhook(drop_pending_updates=False)
         await app.dispatcher.start_polling(bot, allowed_updates=app.dispatcher.resolve_used_update_types())

@@ -136,6 +136,7 @@ async def _admin(app: App, command: str, args: argparse.Namespace) -> int:
             concurrency=args.concurrency,
             bot=make_bot(app.settings) if token is not None else None,
             movie_source=app.tmdb,
+            language_model=app.services.language_model,
         )
         return 0
     if command == "embed":

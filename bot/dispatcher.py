@@ -10,7 +10,7 @@ from aiogram.fsm.storage.memory import MemoryStorage
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.flows import review
-from bot.handlers import avoid, callbacks, commands, errors, fallback, imports, onboarding, profile
+from bot.handlers import avoid, callbacks, clarify, commands, errors, fallback, imports, onboarding, profile
 from bot.i18n import make_i18n
 from bot.middlewares import (
     CommandLeavesFlowMiddleware,
@@ -62,6 +62,7 @@ def build_dispatcher(
         callbacks.router,
         avoid.router,
         onboarding.router,
+        clarify.router,
         profile.router,
         fallback.router,  # last: answers whatever nothing else took
     )

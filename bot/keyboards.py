@@ -203,8 +203,11 @@ def language_keyboard(current: str) -> InlineKeyboardMarkup:
 
 def forget_keyboard(nonce: str) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
-    kb.button(text=_("🗑 Yes, delete everything"), callback_data=ForgetConfirm(answer=ForgetAnswer.YES, nonce=nonce))
-    kb.button(text=_("Keep my data"), callback_data=ForgetConfirm(answer=ForgetAnswer.KEEP, nonce=nonce))
+    for text, answer in (
+        (_("🗑 Yes, delete everything"), ForgetAnswer.YES),
+        (_("Keep my data"), ForgetAnswer.KEEP),
+    ):
+        kb.button(text=text, callback_data=ForgetConfirm(answer=answer, nonce=nonce))
     kb.adjust(1)
     return kb.as_markup()
 
@@ -220,11 +223,11 @@ class ClarifySkip(CallbackData, prefix="clar_skip"):
     """🎬 Just recommend: skip the clarifying question."""
 
 
-def clarify_keyboard(labels: Sequence[str], skip_label: str) -> InlineKeyboardMarkup:
-    """The options (two per row, in order), then the skip button on its own row."""
+def clarify_keyboard(labels: Sequence[str]) -> InlineKeyboardMarkup:
+    """The options (two per row, in order), then 🎬 Just recommend on its own row."""
     kb = InlineKeyboardBuilder()
     for index, label in enumerate(labels):
         kb.button(text=label[:60], callback_data=ClarifyAnswer(index=index))
-    kb.button(text=skip_label, callback_data=ClarifySkip())
+    kb.button(text=_("🎬 Just recommend"), callback_data=ClarifySkip())
     kb.adjust(*[2] * (len(labels) // 2), *([1] if len(labels) % 2 else []), 1)
     return kb.as_markup()

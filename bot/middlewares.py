@@ -1,4 +1,5 @@
-"""Middlewares, outermost first: log context → i18n → DB session + services → user → throttle."""
+"""Middlewares, outermost first: log context → DB session + services → user → i18n (the
+user's /language choice, else Telegram's language) → throttle."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from aiogram.dispatcher.flags import get_flag
 from aiogram.fsm.context import FSMContext
 from aiogram.types import Message, TelegramObject, Update
 from aiogram.types import User as TelegramUser
+from aiogram.utils.i18n import SimpleI18nMiddleware
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import texts
@@ -94,6 +96,33 @@ class UserMiddleware(BaseMiddleware):
             tg_user.id, first_name=tg_user.first_name, language_code=tg_user.language_code
         )
         return await handler(event, data)
+
+
+class UserLocaleMiddleware(SimpleI18nMiddleware):
+    """The locale of an update: the user's /language choice (`users.language`), else their
+    Telegram `language_code` ("pt-br" → "pt"), else English (the source language).
+
+    Runs after UserMiddleware, whose `user` row carries the choice, so it needs no query of
+    its own. The locale is kept in the update's data (LOCALE_KEY): the error handler asks
+    again after the session has closed, and gets the same answer.
+    """
+
+    LOCALE_KEY = "user_locale"
+
+    async def get_locale(self, event: TelegramObject, data: dict[str, Any]) -> str:
+        cached: str | None = data.get(self.LOCALE_KEY)
+        if cached is not None:
+            return cached
+        user: User | None = data.get("user")
+        choice = user.language if user is not None else None
+        if choice is not None and (
+            choice == self.i18n.default_locale or choice in self.i18n.available_locales
+        ):
+            locale = choice
+        else:
+            locale = await super().get_locale(event, data)
+        data[self.LOCALE_KEY] = locale
+        return locale
 
 
 class ThrottleMiddleware(BaseMiddleware):

@@ -110,7 +110,7 @@ def film_line(film: FilmInfo) -> str:
     if film.runtime:
         parts.append(_("{minutes} min").format(minutes=film.runtime))
     if film.genres:
-        parts.append(hd.quote(", ".join(film.genres[:3])))
+        parts.append(hd.quote(", ".join(genre_name(g) for g in film.genres[:3])))
     return " · ".join(parts)
 
 
@@ -198,6 +198,10 @@ def _names(values: tuple[str, ...]) -> str:
     return hd.quote(_(" and ").join(values[:2]))
 
 
+def _genre_names(values: tuple[str, ...]) -> str:
+    return _names(tuple(genre_name(g) for g in values))
+
+
 def reason_text(reason: Reason) -> str:
     """One structured reason as a plain sentence fragment."""
     v = reason.values
@@ -207,7 +211,7 @@ def reason_text(reason: Reason) -> str:
         case ReasonKind.FANS_ALSO_LOVED:
             return _("People who loved {titles} loved this too.").format(titles=_names(v))
         case ReasonKind.SHARED_GENRES:
-            return _("You rate {genres} films highly.").format(genres=_names(v))
+            return _("You rate {genres} films highly.").format(genres=_genre_names(v))
         case ReasonKind.SHARED_KEYWORDS:
             return _("Themes you like: {keywords}.").format(keywords=_names(v))
         case ReasonKind.HIGHLY_RATED:
@@ -219,7 +223,7 @@ def reason_text(reason: Reason) -> str:
         case ReasonKind.POPULAR:
             return _("Popular and well liked right now.")
         case ReasonKind.NEW_GENRE:
-            return _("A step outside your usual genres: {genre}.").format(genre=_names(v))
+            return _("A step outside your usual genres: {genre}.").format(genre=_genre_names(v))
         case ReasonKind.NEW_DECADE:
             return _("From a decade you rarely watch: the {decade}.").format(decade=_names(v))
         case ReasonKind.HIDDEN_GEM:
@@ -285,6 +289,10 @@ def import_tmdb_gave_up() -> str:
         "TMDB hasn't answered for a long time, so I stopped the import. "
         "Everything matched so far is saved: send the file again later to finish it."
     )
+
+
+def import_download_failed() -> str:
+    return _("I couldn't download that file from Telegram. Please send it again.")
 
 
 def import_busy() -> str:
@@ -539,7 +547,7 @@ def profile_text(view: ProfileView) -> str:
     """/profile as HTML: counts, the model's summary if any, favourite and least favourite
     genres, decades and countries, themes of films rated high, avoid topics."""
     stats = view.stats
-    lines = [f"<b>{_('Your taste in films')}</b>", profile_counts(stats)]
+    lines = ["<b>" + _("Your taste in films") + "</b>", profile_counts(stats)]
     if view.worded_summary:
         lines += ["", f"<i>{hd.quote(view.worded_summary)}</i>"]
     groups = [
@@ -593,7 +601,7 @@ def profile_chart(view: ProfileView) -> ProfileChart:
         genres_title=_("Your main genres by average rating"),
         genres=genres,
         average=stats.average or 0.0,
-        average_label=_("your average"),
+        average_label=_("your average") + f" {stars_value(stats.average or 0.0)}★",
     )
 
 
@@ -670,7 +678,7 @@ def clarify_question(kind: QuestionKind) -> str:
 
 
 def clarify_option(kind: QuestionKind, option: str) -> str:
-    """A button label for one option of a clarifying question (genre names stay as they are)."""
+    """A button label for one option of a clarifying question (a genre in the user's language)."""
     match kind:
         case QuestionKind.MOOD:
             return {
@@ -690,11 +698,7 @@ def clarify_option(kind: QuestionKind, option: str) -> str:
                 "new": _("✨ Something recent"),
                 "old": _("🎞 A classic (before {year})").format(year=OLD_BEFORE),
             }.get(option, option)
-    return option
-
-
-def clarify_skip() -> str:
-    return _("🎬 Just recommend")
+    return genre_name(option)
 
 
 def clarify_use_buttons() -> str:

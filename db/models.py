@@ -13,6 +13,7 @@ Tables:
     film_embeddings       one vector per catalog film and embedding model (pgvector, HNSW cosine).
     review_embeddings     one vector per review and model.
     taste_vectors         one vector per user and model: what the user likes, in film space.
+    taste_summaries       one per user: their taste in words (LLM-worded or the template), for /profile.
     avoid_topics          a user's soft-avoid topics (/avoid), with the topic's vector.
     cf_items, cf_neighbours  the item-to-item collaborative-filtering model built from all users'
                           ratings (EASE, Steck 2019), truncated to the strongest neighbours.
@@ -84,6 +85,8 @@ class User(Base):
     telegram_id: Mapped[int] = mapped_column(BigInteger, unique=True)
     first_name: Mapped[str | None] = mapped_column(String(256))
     language_code: Mapped[str | None] = mapped_column(String(16))
+    #: The /language choice ("en", "ru", "es", "pt"); None: follow Telegram's language_code.
+    language: Mapped[str | None] = mapped_column(String(8))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
@@ -404,3 +407,28 @@ class CFModelInfo(Base):
     n_ratings: Mapped[int] = mapped_column(Integer)
     l2: Mapped[float] = mapped_column(Float)
     seconds: Mapped[float] = mapped_column(Float)
+
+
+#: Who wrote a taste summary: the language model, or the template in domain/taste.py.
+SUMMARY_SOURCES = ("llm", "template")
+
+
+class TasteSummary(Base):
+    """A user's taste in words, refreshed by a background job after every saved review
+    (domain.taste). `reviews_at_rewrite` is the user's review count at the last LLM rewording
+    (0: never); `language` is the language `text` is written in."""
+
+    __tablename__ = "taste_summaries"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    text: Mapped[str] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(16))
+    language: Mapped[str] = mapped_column(String(8), default="en", server_default="en")
+    reviews_at_rewrite: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    __table_args__ = (
+        CheckConstraint(
+            "source IN (" + ", ".join(f"'{s}'" for s in SUMMARY_SOURCES) + ")", name="source_known"
+        ),
+    )

@@ -17,8 +17,10 @@ from dataclasses import dataclass, replace
 from enum import Enum
 
 import structlog
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from db.models import Film
 from db.repositories.films import FilmRepository, FilmRow, to_info
 from db.repositories.library import HistoryRow, LibraryRepository
 from db.repositories.recommendations import NewItem, RecommendationRepository
@@ -69,6 +71,44 @@ TASTE_HISTORY = 300
 RECENT_PICKS = 15
 #: Liked films searched for the "similar to" reason of a pick.
 REASON_LIKED_POOL = 300
+
+
+#: Fewest candidates a preference filter may leave; with fewer, the filter is dropped for that
+#: answer (a wish narrows the picks, it never empties them).
+PREFERENCE_MIN_FILMS = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Preferences:
+    """Wishes for one answer only (the reply to a clarifying question, see `domain.clarify`).
+
+    Candidates must have one of `genres` (when any), a release year in [min_year, max_year]
+    and a runtime in [min_runtime, max_runtime] minutes (inclusive; None = unbounded). A film
+    whose year or runtime is unknown fails a bound on it. `genres` are also preferred in the
+    score. When fewer than PREFERENCE_MIN_FILMS candidates pass, the filter is dropped.
+    """
+
+    genres: tuple[str, ...] = ()
+    min_year: int | None = None
+    max_year: int | None = None
+    min_runtime: int | None = None
+    max_runtime: int | None = None
+
+    def admits(self, film: FilmRow, runtime: int | None) -> bool:
+        """Whether `film` (with its runtime in minutes, None if unknown) passes every bound."""
+        if self.genres and not set(self.genres).intersection(film.genres):
+            return False
+        for value, low, high in (
+            (film.year, self.min_year, self.max_year),
+            (runtime, self.min_runtime, self.max_runtime),
+        ):
+            if (low is not None or high is not None) and value is None:
+                return False
+            if value is not None and (
+                (low is not None and value < low) or (high is not None and value > high)
+            ):
+                return False
+        return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,12 +206,17 @@ class RecommendationService:
         self.embedding_model = embedding_model
         self.jobs = jobs
 
-    async def rank(self, user_id: int, *, genres: Sequence[str] = ()) -> Ranking:
+    async def rank(
+        self, user_id: int, *, genres: Sequence[str] = (), preferences: Preferences | None = None
+    ) -> Ranking:
         """Score every candidate for the user, best first (no picks, nothing stored).
 
         Hard rules: never a film the user rated, watched, marked 🚫, or was shown within the
-        repeat window. Raises MovieSourceError only when TMDB is configured and fails.
+        repeat window. `preferences` (a clarifying answer) filter the candidates and add their
+        genres to `genres`. Raises MovieSourceError only when TMDB is configured and fails.
         """
+        if preferences is not None:
+            genres = tuple(dict.fromkeys((*genres, *preferences.genres)))
         signals = await load_signals(self.library, user_id)
         rows = await self.library.history(user_id, limit=TASTE_HISTORY)
         history = [
@@ -218,6 +263,8 @@ class RecommendationService:
 
         pool = [t for t in sources if t not in exclude]
         films = await self.films.rows_many(pool)
+        if preferences is not None:
+            films = await self._preferred(films, preferences)
         content: dict[int, float] = {}
         avoid: dict[int, float] = {}
         topics = await self.vectors.user_topics(user_id)
@@ -246,15 +293,25 @@ class RecommendationService:
         )
         return Ranking(scored, taste, weights, cf_model, len(signals))
 
-    async def recommend(self, user_id: int, *, genres: Sequence[str] = ()) -> RecommendationResult:
+    async def recommend(
+        self,
+        user_id: int,
+        *,
+        genres: Sequence[str] = (),
+        preferences: Preferences | None = None,
+        ranking: Ranking | None = None,
+    ) -> RecommendationResult:
         """Three films the user has not rated, watched, marked 🚫 or been shown within the
         repeat window: 🎯 safe, 🧭 adjacent, 🎲 wildcard, with the reasons that produced them.
-        `genres` (from onboarding or a question) are preferred for this answer only.
+        `genres` (from onboarding) are preferred and `preferences` (the answer to a clarifying
+        question) applied for this answer only. `ranking`: what `rank` just returned for the
+        same user and arguments (saves ranking twice); None ranks here.
 
         Raises:
             MovieSourceError: TMDB failed (only when it is configured).
         """
-        ranking = await self.rank(user_id, genres=genres)
+        if ranking is None:
+            ranking = await self.rank(user_id, genres=genres, preferences=preferences)
         picks = await self._explained(pick_three(ranking.scored, ranking.taste), ranking)
         details = await self.catalog.get([p.film.tmdb_id for p in picks])
         stored = await self.items.create(
@@ -275,6 +332,21 @@ class RecommendationService:
             slots=[p.slot.value for p in picks],
         )
         return RecommendationResult(shown, not ranking.personal, ranking.history_size)
+
+    async def _preferred(self, films: dict[int, FilmRow], preferences: Preferences) -> dict[int, FilmRow]:
+        """The candidates that pass `preferences`, or all of them when fewer than
+        PREFERENCE_MIN_FILMS would (runtimes are read only when a runtime bound is set)."""
+        runtimes: dict[int, int | None] = {}
+        if films and (preferences.min_runtime is not None or preferences.max_runtime is not None):
+            rows = await self.session.execute(
+                select(Film.tmdb_id, Film.runtime).where(Film.tmdb_id.in_(list(films)))
+            )
+            runtimes = {r.tmdb_id: r.runtime for r in rows}
+        kept = {t: f for t, f in films.items() if preferences.admits(f, runtimes.get(t))}
+        if len(kept) < PREFERENCE_MIN_FILMS:
+            log.info("preferences_relaxed", candidates=len(films), passing=len(kept))
+            return films
+        return kept
 
     async def _explained(self, picks: list[Pick], ranking: Ranking) -> list[Pick]:
         """Explain each pick (ranking skips reasons): the liked films behind its CF score, the

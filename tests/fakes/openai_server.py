@@ -1,4 +1,4 @@
-"""A fake OpenAI-compatible API on loopback (aiohttp): the embeddings endpoint.
+"""A fake OpenAI-compatible API on loopback (aiohttp): embeddings and chat completions.
 
 It answers in the real API's shapes (https://platform.openai.com/docs/api-reference), under
 the same `/v1` prefix, so pointing `OPENAI_BASE_URL` (or `AsyncOpenAI(base_url=…)`) at
@@ -11,13 +11,23 @@ the same `/v1` prefix, so pointing `OPENAI_BASE_URL` (or `AsyncOpenAI(base_url=�
   which the official SDK asks for unless told otherwise). Each vector is deterministic:
   Gaussian noise seeded with sha256(model, text), unit length — equal texts give equal
   vectors, different texts nearly orthogonal ones (no semantics).
-- `POST /v1/chat/completions`: not yet (issue 5); answers 404 like any unknown path.
+- `POST /v1/chat/completions` (https://platform.openai.com/docs/api-reference/chat/create):
+  `model` any non-empty string (compatible servers name models freely), `messages` a
+  non-empty list of `{role, content}`. With `response_format`
+  `{"type": "json_schema", "json_schema": {"name", "schema", "strict"}}` (what the SDK's
+  `chat.completions.parse(response_format=Model)` sends) the answer's `content` is a JSON
+  document valid against that schema, built from the prompt by :func:`fake_structured`:
+  every string it makes up starts with :data:`FAKE_LLM_MARK`, so a test can tell text that
+  came from the "model". A strict schema must be strict (every object closed with
+  `additionalProperties: false` and all its properties required), as the real API insists
+  (400 otherwise). Without a schema the content is FAKE_LLM_MARK + the last user message.
 
 Errors use OpenAI's body `{"error": {"message", "type", "param", "code"}}` and status codes
 (https://platform.openai.com/docs/guides/error-codes): missing or wrong
 `Authorization: Bearer <key>` → 401 `invalid_api_key` (the message quotes the key masked, as
 the real API does); bad body → 400 `invalid_request_error`; unknown model → 404
-`model_not_found`.
+`model_not_found`. Chat answers can be steered with the `chat_*` knobs (verbatim content,
+an edit of the generated object, a refusal, a finish reason).
 
 Tests steer failures at run time through :attr:`FakeOpenAIServer.knobs` (see :class:`Knobs`)
 and inspect :attr:`FakeOpenAIServer.requests`. By hand::
@@ -53,6 +63,8 @@ MODELS: dict[str, tuple[int, bool]] = {
     "text-embedding-ada-002": (1536, False),
 }
 MAX_INPUTS = 2048
+#: Every string the fake chat model makes up starts with this.
+FAKE_LLM_MARK = "[fake LLM]"
 DEFAULT_API_KEY = "sk-fake-openai-key"
 #: The request body parsed by the middleware (None when there is none or it is not JSON).
 JSON_BODY = web.RequestKey("json_body", object)
@@ -101,6 +113,11 @@ class Knobs:
     scale: float = 1.0  # multiply each vector (1.0: unit length, as OpenAI answers)
     reverse_order: bool = False  # list `data` last index first (clients must sort by `index`)
     dimensions_override: int | None = None  # vectors of this length whatever was asked
+    # chat answers
+    chat_content: str | None = None  # the answer's content verbatim (e.g. JSON that breaks the schema)
+    chat_edit: Callable[[Any], Any] | None = None  # applied to the generated object before sending
+    chat_refusal: str | None = None  # answer with this refusal (content null)
+    chat_finish_reason: str = "stop"  # e.g. "length" (the SDK raises LengthFinishReasonError)
 
 
 def fake_vector(model: str, text: str, dimensions: int) -> list[float]:
@@ -161,7 +178,7 @@ class FakeOpenAIServer:
         app.add_routes(
             [
                 web.post("/v1/embeddings", self._embeddings),
-                # issue 5: web.post("/v1/chat/completions", self._chat_completions),
+                web.post("/v1/chat/completions", self._chat_completions),
             ]
         )
         # handler_cancellation: a client that times out cancels the (sleeping) handler, so
@@ -291,6 +308,228 @@ class FakeOpenAIServer:
             headers={"x-request-id": f"req_fake_{time.monotonic_ns()}"},
         )
 
+    async def _chat_completions(self, request: web.Request) -> web.Response:
+        body = request[JSON_BODY]
+        if not isinstance(body, dict):
+            raise invalid_request("We could not parse the JSON body of your request.")
+        model = body.get("model")
+        if not isinstance(model, str) or not model:
+            raise invalid_request("you must provide a model parameter", "model")
+        prompt = _last_user_message(body.get("messages"))
+        schema = _response_schema(body.get("response_format"))
+        knobs = self.knobs
+        content: str | None
+        if knobs.chat_refusal is not None:
+            content = None
+        elif knobs.chat_content is not None:
+            content = knobs.chat_content
+        elif schema is not None:
+            answer = fake_structured(schema, prompt)
+            if knobs.chat_edit is not None:
+                answer = knobs.chat_edit(answer)
+            content = json.dumps(answer, ensure_ascii=False)
+        else:
+            content = f"{FAKE_LLM_MARK} {prompt}"
+        prompt_tokens = sum(
+            len(str(m.get("content", "")).split()) for m in body["messages"] if isinstance(m, dict)
+        )
+        completion_tokens = len((content or knobs.chat_refusal or "").split())
+        return web.json_response(
+            {
+                "id": f"chatcmpl-fake{time.monotonic_ns()}",
+                "object": "chat.completion",
+                "created": int(time.time()),
+                "model": model,
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": content, "refusal": knobs.chat_refusal},
+                        "logprobs": None,
+                        "finish_reason": knobs.chat_finish_reason,
+                    }
+                ],
+                "usage": {
+                    "prompt_tokens": prompt_tokens,
+                    "completion_tokens": completion_tokens,
+                    "total_tokens": prompt_tokens + completion_tokens,
+                },
+            },
+            headers={"x-request-id": f"req_fake_{time.monotonic_ns()}"},
+        )
+
+
+# --- chat: structured answers made up from the prompt
+
+
+def fake_structured(schema: Json, prompt: str) -> Any:
+    """A JSON value valid against `schema` (the JSON Schema subset structured output allows:
+    objects, arrays, strings, integers, numbers, booleans, null, `enum`, `anyOf`, `$ref` to
+    `$defs`), made up from the prompt:
+
+    - the *records* are the first list of JSON objects found in a JSON document inside the
+      prompt (e.g. the films a prompt lists); an array of objects gets one item per record;
+    - inside an item, a property whose name the record also has, with a value of the right
+      type, is copied from the record (so ids come back as sent);
+    - any other string is ``f"{FAKE_LLM_MARK} {label}"``, where label is the record's
+      "title" or "name" (else its first string value) or, outside records, the prompt's
+      first 80 characters;
+    - other numbers are their `minimum` or 0, booleans False, enums their first value.
+    """
+    records = _records(prompt)
+    snippet = " ".join(prompt.split())[:80]
+    defs: Json = schema.get("$defs", {})
+
+    def resolve(node: Json) -> Json:
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/$defs/"):
+            return resolve(defs[ref.removeprefix("#/$defs/")])
+        if "anyOf" in node:
+            options = [resolve(o) for o in node["anyOf"]]
+            return next((o for o in options if o.get("type") != "null"), options[0])
+        return node
+
+    def label(record: Json | None) -> str:
+        if record:
+            for key in ("title", "name"):
+                if isinstance(record.get(key), str):
+                    return str(record[key])
+            first = next((v for v in record.values() if isinstance(v, str)), None)
+            if first:
+                return first
+        return snippet
+
+    def make(node: Json, name: str | None, record: Json | None) -> Any:
+        node = resolve(node)
+        if "enum" in node:
+            return node["enum"][0]
+        kind = node.get("type")
+        kinds = {"string": str, "integer": int, "number": (int, float), "boolean": bool}
+        if record is not None and name in record and kind in kinds:
+            value = record[name]
+            if isinstance(value, kinds[kind]) and not (kind != "boolean" and isinstance(value, bool)):
+                return value
+        if kind == "object":
+            return {key: make(sub, key, record) for key, sub in node.get("properties", {}).items()}
+        if kind == "array":
+            items = resolve(node.get("items", {}))
+            if items.get("type") == "object" and records:
+                return [make(items, None, r) for r in records]
+            return [make(items, None, record)]
+        if kind == "string":
+            return f"{FAKE_LLM_MARK} {label(record)}"
+        if kind in ("integer", "number"):
+            return node.get("minimum", 0)
+        if kind == "boolean":
+            return False
+        return None
+
+    return make(schema, None, None)
+
+
+def _records(prompt: str) -> list[Json]:
+    """The first list of objects inside the first JSON document (object or array) of `prompt`."""
+    decoder = json.JSONDecoder()
+    for index, char in enumerate(prompt):
+        if char not in "{[":
+            continue
+        try:
+            document, _end = decoder.raw_decode(prompt, index)
+        except ValueError:
+            continue
+        found = _first_object_list(document)
+        if found is not None:
+            return found
+    return []
+
+
+def _first_object_list(value: Any) -> list[Json] | None:
+    if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+        return value
+    children = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+    for child in children:
+        found = _first_object_list(child)
+        if found is not None:
+            return found
+    return None
+
+
+def _last_user_message(messages: object) -> str:
+    """The text of the last user message, validated as the API does (text content only)."""
+    if not isinstance(messages, list) or not messages:
+        raise invalid_request("'messages' must be a non-empty array.", "messages")
+    user = ""
+    for message in messages:
+        if not isinstance(message, dict) or message.get("role") not in (
+            "system",
+            "developer",
+            "user",
+            "assistant",
+        ):
+            raise invalid_request("Each message needs a valid 'role'.", "messages")
+        content = message.get("content")
+        if not isinstance(content, str):
+            raise invalid_request("Only text 'content' is supported by this server.", "messages")
+        if message["role"] == "user":
+            user = content
+    return user
+
+
+def _response_schema(response_format: object) -> Json | None:
+    """The JSON schema a `response_format` asks for (None for plain text), checked as the API
+    checks it: a strict schema's objects must be closed and require all their properties."""
+    if response_format is None:
+        return None
+    if not isinstance(response_format, dict) or response_format.get("type") not in (
+        "text",
+        "json_object",
+        "json_schema",
+    ):
+        raise invalid_request(
+            "'response_format.type' must be text, json_object or json_schema.", "response_format"
+        )
+    if response_format["type"] == "text":
+        return None
+    if response_format["type"] == "json_object":
+        return {"type": "object", "properties": {"answer": {"type": "string"}}}
+    spec = response_format.get("json_schema")
+    if not isinstance(spec, dict) or not isinstance(spec.get("name"), str) or not spec["name"]:
+        raise invalid_request("'response_format.json_schema.name' is required.", "response_format")
+    schema = spec.get("schema")
+    if not isinstance(schema, dict) or schema.get("type") != "object":
+        raise invalid_request(
+            "'response_format.json_schema.schema' must be an object schema.", "response_format"
+        )
+    if spec.get("strict"):
+        problem = _strictness_problem(schema)
+        if problem:
+            raise invalid_request(
+                f"Invalid schema for response_format '{spec['name']}': {problem}", "response_format"
+            )
+    return schema
+
+
+def _strictness_problem(node: Any, path: str = "#") -> str | None:
+    """Why `node` is not a strict structured-output schema, or None."""
+    if isinstance(node, dict):
+        if node.get("type") == "object":
+            properties = node.get("properties", {})
+            if node.get("additionalProperties") is not False:
+                return (
+                    f"In context={path}, 'additionalProperties' is required to be supplied and to be false."
+                )
+            if sorted(node.get("required", [])) != sorted(properties):
+                return f"In context={path}, 'required' is required to include every key in properties."
+        for key, child in node.items():
+            problem = _strictness_problem(child, f"{path}/{key}")
+            if problem:
+                return problem
+    elif isinstance(node, list):
+        for index, child in enumerate(node):
+            problem = _strictness_problem(child, f"{path}/{index}")
+            if problem:
+                return problem
+    return None
+
 
 async def _json_body(request: web.Request) -> Any:
     """The request body parsed as JSON; None if there is none or it is not JSON."""
@@ -328,7 +567,9 @@ async def _serve(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Serve a fake OpenAI-compatible embeddings API.")
+    parser = argparse.ArgumentParser(
+        description="Serve a fake OpenAI-compatible API (embeddings, chat completions)."
+    )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8766)
     parser.add_argument("--api-key", default=DEFAULT_API_KEY, help="the one key accepted")
