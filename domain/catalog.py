@@ -12,8 +12,7 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-import structlog
-from rapidfuzz import fuzz, utils
+from rapidfuzz import utils
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Film
@@ -22,12 +21,8 @@ from domain.entities import FilmInfo
 from domain.parsing import TitleQuery
 from domain.ports import MovieSource, RelatedKind
 
-log = structlog.get_logger(__name__)
-
 #: How many candidates the review flow offers as buttons.
 MAX_OPTIONS = 5
-#: rapidfuzz ratio (0–100) above which a TMDB search result counts as the same title.
-TITLE_MATCH_MIN = 90
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,8 +54,8 @@ def choose(query: TitleQuery, results: Sequence[FilmInfo]) -> SearchOutcome:
 
 
 class CatalogService:
-    """Film lookups for the bot and the importer. Errors of the source (MovieSourceError)
-    propagate; callers turn them into a friendly message."""
+    """Film lookups for the bot (the importer matches titles with domain.matching). Errors of
+    the source (MovieSourceError) propagate; callers turn them into a friendly message."""
 
     def __init__(self, session: AsyncSession, source: MovieSource | None, *, ttl: dt.timedelta) -> None:
         self.films = FilmRepository(session)
@@ -139,40 +134,6 @@ class CatalogService:
         await self.films.upsert(seen)
         return support
 
-    async def match_titles(
-        self, pairs: Sequence[tuple[str, int | None]]
-    ) -> dict[tuple[str, int | None], int]:
-        """Match Letterboxd (name, year) pairs to TMDB ids.
-
-        First the catalog in one query (exact title, year ±1); then, with TMDB, a search per
-        remaining pair (concurrent, bounded by the client) accepting the best result whose
-        title matches (rapidfuzz ratio ≥ 90 after normalisation) and whose year is within ±1.
-        """
-        matched = await self.films.match_titles(pairs)
-        missing = [p for p in dict.fromkeys(pairs) if p not in matched]
-        if self.source is None or not missing:
-            return matched
-        results = await asyncio.gather(*(self._search_match(title, year) for title, year in missing))
-        found: list[FilmInfo] = []
-        for pair, best in zip(missing, results, strict=True):
-            if best is not None:
-                matched[pair] = best.tmdb_id
-                found.append(best)
-        await self.films.upsert(found)
-        log.info(
-            "titles_matched", asked=len(pairs), via_catalog=len(pairs) - len(missing), via_tmdb=len(found)
-        )
-        return matched
-
-    async def _search_match(self, title: str, year: int | None) -> FilmInfo | None:
-        """TMDB search for one Letterboxd film; when a search with the year finds nothing at
-        all, search again without it (festival and release years differ)."""
-        assert self.source is not None
-        page = await self.source.search(title, year=year)
-        if not page.results and year is not None:
-            page = await self.source.search(title)
-        return _best_match((title, year), page.results)
-
     async def store(self, films: Iterable[FilmInfo]) -> int:
         """Write films into the catalog (e.g. from a TMDB-format CSV); returns how many."""
         return await self.films.upsert(films)
@@ -210,18 +171,3 @@ class CatalogService:
             source = self.source
             pages = await asyncio.gather(*(source.popular(genres=genres, page=p) for p in (1, 2)))
             await self.films.upsert(film for page in pages for film in page)
-
-
-def _best_match(pair: tuple[str, int | None], results: Sequence[FilmInfo]) -> FilmInfo | None:
-    title, year = pair
-    best: tuple[float, FilmInfo] | None = None
-    for film in results:
-        if year is not None and (film.year is None or abs(film.year - year) > 1):
-            continue
-        score = max(
-            fuzz.ratio(title, film.title, processor=utils.default_process),
-            fuzz.ratio(title, film.original_title or "", processor=utils.default_process),
-        )
-        if score >= TITLE_MATCH_MIN and (best is None or score > best[0]):
-            best = (score, film)
-    return best[1] if best else None
