@@ -4,14 +4,12 @@ worker is down, the sweep finds what was never queued, a failing job is retried.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from decimal import Decimal
 
-import asyncpg
 import procrastinate
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import jobs
@@ -23,6 +21,7 @@ from domain.ports import EmbeddingError
 from domain.reviews import ReviewService
 from integrations.embeddings import LocalEmbedder
 from integrations.tmdb_csv import read_tmdb_csv
+from tests.conftest import execute_sql
 
 
 class BrokenEmbedder:
@@ -38,30 +37,6 @@ class BrokenEmbedder:
 @pytest.fixture(scope="module")
 def embedder() -> LocalEmbedder:
     return LocalEmbedder()
-
-
-async def _execute(database_url: str, sql: str, *args: object) -> None:
-    """Run SQL on a connection of its own (procrastinate's tables live outside the test
-    transaction)."""
-    dsn = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
-    conn = await asyncpg.connect(dsn)
-    try:
-        await conn.execute(sql, *args)
-    finally:
-        await conn.close()
-
-
-async def _clear_queue(database_url: str) -> None:
-    await _execute(database_url, "TRUNCATE procrastinate_jobs, procrastinate_periodic_defers CASCADE")
-
-
-@pytest.fixture
-async def job_app(database_url: str) -> AsyncIterator[procrastinate.App]:
-    await _clear_queue(database_url)
-    app = jobs.make_job_app(database_url, periodic=False)
-    async with app.open_async():
-        yield app
-    await _clear_queue(database_url)
 
 
 async def _statuses(app: procrastinate.App) -> dict[str, list[str]]:
@@ -173,4 +148,6 @@ async def test_a_failing_job_is_retried_then_failed_and_an_admin_can_retry_it(
 
 
 async def _make_due(database_url: str, job_id: int) -> None:
-    await _execute(database_url, "UPDATE procrastinate_jobs SET scheduled_at = now() WHERE id = $1", job_id)
+    await execute_sql(
+        database_url, "UPDATE procrastinate_jobs SET scheduled_at = now() WHERE id = $1", job_id
+    )

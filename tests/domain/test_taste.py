@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import AsyncIterator
 from decimal import Decimal
 
 import procrastinate
@@ -35,7 +34,7 @@ from domain.taste import (
 from integrations.embeddings import LocalEmbedder
 from integrations.llm import OpenAIChatModel, make_language_model
 from integrations.tmdb_csv import read_tmdb_csv
-from tests.domain.test_jobs import _clear_queue, _statuses
+from tests.domain.test_jobs import _statuses
 from tests.fakes.openai_server import FAKE_LLM_MARK, FakeOpenAIServer
 
 # --- taste_stats: pure ---------------------------------------------------------------------------
@@ -256,15 +255,6 @@ async def test_no_ratings_or_no_user_means_no_summary(session: AsyncSession, use
 
 
 # --- the job ----------------------------------------------------------------------------------
-
-
-@pytest.fixture
-async def job_app(database_url: str) -> AsyncIterator[procrastinate.App]:
-    await _clear_queue(database_url)
-    app = jobs.make_job_app(database_url, periodic=False)
-    async with app.open_async():
-        yield app
-    await _clear_queue(database_url)
 
 
 async def test_a_saved_review_queues_the_summary_job_which_the_fake_openai_words(
