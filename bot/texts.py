@@ -225,7 +225,8 @@ def reason_text(reason: Reason) -> str:
         case ReasonKind.NEW_GENRE:
             return _("A step outside your usual genres: {genre}.").format(genre=_genre_names(v))
         case ReasonKind.NEW_DECADE:
-            return _("From a decade you rarely watch: the {decade}.").format(decade=_names(v))
+            decades = tuple(decade_name(d.removesuffix("s")) for d in v)  # "1990s" → "1990-е"
+            return _("From a decade you rarely watch: the {decade}.").format(decade=_names(decades))
         case ReasonKind.HIDDEN_GEM:
             return _("A lesser-known gem.")
     return ""  # pragma: no cover - every kind is handled above

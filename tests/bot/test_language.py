@@ -180,3 +180,16 @@ async def test_an_unexpected_error_is_answered_in_the_chosen_language(
             != "Sorry, something went wrong on my side. Please try again in a minute."
         )
     assert "exploded" not in reply
+
+
+def test_decades_in_reasons_are_localised() -> None:
+    from bot import texts
+    from bot.i18n import make_i18n
+    from recommender import Reason, ReasonKind
+
+    i18n = make_i18n()
+    reason = Reason(ReasonKind.NEW_DECADE, ("1990s",))
+    with i18n.context(), i18n.use_locale("ru"):
+        assert "1990-е" in texts.reason_text(reason)
+    with i18n.context(), i18n.use_locale("en"):
+        assert texts.reason_text(reason) == "From a decade you rarely watch: the 1990s."
