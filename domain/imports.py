@@ -223,7 +223,8 @@ class ImportService:
             return ImportOutcome(import_id, "failed", None, exc)
 
         async def cancelled() -> bool:
-            return await self.imports.status(import_id) == "cancelled"
+            # None: the user ran /forget meanwhile and the import went with their data
+            return await self.imports.status(import_id) in (None, "cancelled")
 
         async def progress(p: ImportProgress) -> None:
             await self.imports.progress(import_id, status="running", films_done=p.done)
@@ -231,6 +232,8 @@ class ImportService:
             await on_progress(p)
 
         report = await self.store_export(user_id, export, on_progress=progress, cancelled=cancelled)
+        if await self.imports.status(import_id) is None:
+            return None
         status = "done" if report.matched + report.unmatched == report.films else "cancelled"
         await self.imports.finish(
             import_id, status=status, report=report.to_json(), films_done=report.matched + report.unmatched
@@ -294,6 +297,8 @@ class ImportService:
         unmatched: list[LetterboxdFilm] = []
         done = 0
         for start in range(0, len(films), CHUNK):
+            if start and cancelled is not None and await cancelled():
+                break
             chunk = films[start : start + CHUNK]
             decided = await self.matcher.match([(f.name, f.year) for f in chunk])
             groups: dict[int, list[LetterboxdFilm]] = {}
@@ -319,8 +324,6 @@ class ImportService:
             done += len(chunk)
             if on_progress is not None:
                 await on_progress(ImportProgress(done, len(films), done - len(unmatched), done >= history))
-            if cancelled is not None and done < len(films) and await cancelled():
-                break
         # the recommender reads user_films directly, so it sees the history at once; review
         # vectors, the taste vector and the taste summary follow in background jobs
         self.jobs.embed_reviews(await self.library.review_ids(user_id))

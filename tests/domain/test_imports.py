@@ -329,3 +329,27 @@ async def test_a_file_unreadable_at_run_time_fails_cleanly(
     outcome = await imports.run(queued.import_id, _no_progress)
     assert outcome is not None and outcome.status == "failed" and outcome.error is not None
     assert outcome.error.code == "not_zip"
+
+
+async def test_forget_during_an_import_stops_it_quietly(
+    session: AsyncSession, imports: ImportService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """/forget deletes the user (and the import with it) between two chunks: the job stops
+    at the next chunk and reports nothing."""
+    from db.models import User
+
+    monkeypatch.setattr(imports_module, "CHUNK", 5)
+    user_id = await _user(session, 3041)
+    queued = await imports.start(
+        user_id=user_id, chat_id=1, file_name="demo.zip", data=LETTERBOXD_DEMO_ZIP.read_bytes(), locale="en"
+    )
+
+    async def forget(_p: ImportProgress) -> None:
+        user = await session.get(User, user_id)
+        if user is not None:
+            await session.delete(user)
+            await session.flush()
+
+    assert await imports.run(queued.import_id, forget) is None
+    assert await _rows(session, UserFilm, user_id) == 0
+    assert await session.get(Import, queued.import_id) is None
