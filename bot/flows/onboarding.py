@@ -18,6 +18,7 @@ from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import InlineKeyboardMarkup, Message
 
 from bot import keyboards, texts
+from domain.explanations import ExplanationService
 from domain.recommendations import RecommendationResult, RecommendationService
 
 #: Popular films and genres offered on the grid.
@@ -56,6 +57,20 @@ def grid(data: dict[str, Any]) -> InlineKeyboardMarkup:
         liked=set(data["liked"]),
         selected=set(data["selected"]),
     )
+
+
+async def send_explained_picks(
+    message: Message,
+    result: RecommendationResult,
+    user_id: int,
+    explanations: ExplanationService,
+    locale: str,
+) -> None:
+    """The cards, each explained by the language model when it answered in time, else by the
+    template built from the same reasons (/recommend, the clarifying answer, the end of
+    onboarding)."""
+    worded = await explanations.explain(user_id, result.picks, language=locale)
+    await send_picks(message, result, worded)
 
 
 async def send_picks(

@@ -17,12 +17,11 @@ from aiogram.utils.i18n import I18n
 
 from bot import keyboards, texts
 from bot.filters import with_message
-from bot.flows.onboarding import send_picks
+from bot.flows.onboarding import send_explained_picks
 from bot.keyboards import ClarifyAnswer, ClarifySkip
 from db.models import User
 from domain.clarify import ClarifyService, Question, QuestionKind
 from domain.explanations import ExplanationService
-from domain.recommendations import RecommendationResult
 
 router = Router(name=__name__)
 
@@ -41,19 +40,6 @@ async def ask_question(message: Message, state: FSMContext, question: Question) 
     await state.set_data(
         {"message_id": sent.message_id, "kind": question.kind.value, "options": list(question.options)}
     )
-
-
-async def show_picks(
-    message: Message,
-    result: RecommendationResult,
-    user_id: int,
-    explanations: ExplanationService,
-    locale: str,
-) -> None:
-    """The cards, each explained by the language model when it answered in time, else by the
-    template built from the same reasons."""
-    worded = await explanations.explain(user_id, result.picks, language=locale)
-    await send_picks(message, result, worded)
 
 
 @router.callback_query(ClarifyFlow.asked, ClarifyAnswer.filter(), with_message)
@@ -113,4 +99,4 @@ async def _finish(
     await state.clear()
     await callback.answer()
     await message.edit_reply_markup(reply_markup=None)
-    await show_picks(message, result, user.id, explanations, i18n.current_locale)
+    await send_explained_picks(message, result, user.id, explanations, i18n.current_locale)

@@ -9,8 +9,8 @@ from aiogram.types import Message
 from aiogram.utils.i18n import I18n
 
 from bot import texts
-from bot.flows.onboarding import start_onboarding
-from bot.handlers.clarify import ask_question, show_picks
+from bot.flows.onboarding import send_explained_picks, start_onboarding
+from bot.handlers.clarify import ask_question
 from db.models import User
 from domain.clarify import ClarifyService, Question
 from domain.explanations import ExplanationService
@@ -65,4 +65,4 @@ async def recommend(
     if isinstance(outcome, Question):
         await ask_question(message, state, outcome)
         return
-    await show_picks(message, outcome, user.id, explanations, i18n.current_locale)
+    await send_explained_picks(message, outcome, user.id, explanations, i18n.current_locale)

@@ -12,12 +12,14 @@ from typing import Any
 from aiogram import F, Router
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
+from aiogram.utils.i18n import I18n
 
 from bot import texts
 from bot.filters import with_message
-from bot.flows.onboarding import OnboardingFlow, grid, send_picks
+from bot.flows.onboarding import OnboardingFlow, grid, send_explained_picks
 from bot.keyboards import OnboardDone, OnboardFilm, OnboardGenre
 from db.models import User
+from domain.explanations import ExplanationService
 from domain.recommendations import RecommendationService
 
 router = Router(name=__name__)
@@ -31,6 +33,8 @@ async def film_tapped(
     user: User,
     state: FSMContext,
     recommendations: RecommendationService,
+    explanations: ExplanationService,
+    i18n: I18n,
 ) -> None:
     data = await _grid_data(callback, message, state)
     if data is None:
@@ -75,6 +79,8 @@ async def show_picks(
     user: User,
     state: FSMContext,
     recommendations: RecommendationService,
+    explanations: ExplanationService,
+    i18n: I18n,
 ) -> None:
     data = await _grid_data(callback, message, state)
     if data is None:
@@ -84,7 +90,7 @@ async def show_picks(
     await state.clear()
     await callback.answer()
     await message.edit_reply_markup(reply_markup=None)
-    await send_picks(message, result)
+    await send_explained_picks(message, result, user.id, explanations, i18n.current_locale)
 
 
 @router.message(OnboardingFlow.choosing, F.text)

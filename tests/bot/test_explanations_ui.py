@@ -119,6 +119,17 @@ async def test_cards_carry_the_models_explanations(
     assert "in English" in system
 
 
+async def test_the_picks_after_onboarding_are_explained_by_the_model_too(
+    llm_harness: BotHarness, llm_server: FakeOpenAIServer
+) -> None:
+    chat = llm_harness.chat(6009)
+    await chat.say("/recommend")  # a new user: the onboarding grid
+    replies = cards(await chat.tap("Show picks"))
+    assert len(replies) == 3
+    assert all(card.split("\n")[2].startswith(FAKE_LLM_MARK) for card in replies)
+    assert llm_server.count("/v1/chat/completions") == 1
+
+
 async def test_the_model_is_told_the_users_language(
     llm_harness: BotHarness, llm_server: FakeOpenAIServer
 ) -> None:
