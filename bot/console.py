@@ -518,6 +518,20 @@ class LocalSession(BaseSession):
             self._emit(f"🔗 {method.url}")
         return True
 
+    async def _upload(self, bot: Bot, file: InputFile | str, default_name: str) -> tuple[str, bytes | None]:
+        """(file name, bytes) of what a send method carries: an upload (bytes read), a file id
+        this session knows (its bytes), or a URL / unknown id (no bytes)."""
+        if isinstance(file, InputFile):
+            if isinstance(file, BufferedInputFile):
+                return file.filename or default_name, file.data
+            if isinstance(file, URLInputFile):
+                return file.filename or default_name, None
+            return file.filename or default_name, b"".join([chunk async for chunk in file.read(bot)])
+        if file in self.files:
+            stored = self.files[file]
+            return stored.file_path.rsplit("/", 1)[-1], stored.data
+        return file.rsplit("/", 1)[-1] or file, None
+
     async def _send_document(self, bot: Bot, method: SendDocument) -> Message:
         parse_mode = _resolve(bot, method.parse_mode)
         caption_plain = None
@@ -525,18 +539,7 @@ class LocalSession(BaseSession):
             caption_plain = self._checked_text(method, method.caption, parse_mode, caption=True)
         self._check_markup(method, method.reply_markup)
         chat_id = _chat_id(method, method.chat_id)
-        data: bytes | None = None
-        if isinstance(method.document, InputFile):
-            file_name = method.document.filename or "file"
-            if isinstance(method.document, BufferedInputFile):
-                data = method.document.data
-            elif not isinstance(method.document, URLInputFile):
-                data = b"".join([chunk async for chunk in method.document.read(bot)])
-        elif method.document in self.files:
-            stored = self.files[method.document]
-            file_name, data = stored.file_path.rsplit("/", 1)[-1], stored.data
-        else:
-            file_name = method.document.rsplit("/", 1)[-1] or method.document
+        file_name, data = await self._upload(bot, method.document, "file")
         document_number = len(self.documents) + 1
         document = Document(
             file_id=f"local-document-{document_number}",
@@ -565,18 +568,7 @@ class LocalSession(BaseSession):
             caption_plain = self._checked_text(method, method.caption, parse_mode, caption=True)
         self._check_markup(method, method.reply_markup)
         chat_id = _chat_id(method, method.chat_id)
-        data: bytes | None = None
-        if isinstance(method.photo, InputFile):
-            file_name = method.photo.filename or "photo"
-            if isinstance(method.photo, BufferedInputFile):
-                data = method.photo.data
-            elif not isinstance(method.photo, URLInputFile):
-                data = b"".join([chunk async for chunk in method.photo.read(bot)])
-        elif method.photo in self.files:
-            stored = self.files[method.photo]
-            file_name, data = stored.file_path.rsplit("/", 1)[-1], stored.data
-        else:
-            file_name = method.photo.rsplit("/", 1)[-1] or method.photo
+        file_name, data = await self._upload(bot, method.photo, "photo")
         width = height = 0
         if data is not None:
             size = _image_size(data)
