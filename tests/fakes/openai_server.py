@@ -48,10 +48,11 @@ import struct
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from aiohttp import web
+
+from tests.fakes.loopback import LoopbackServer
 
 Json = dict[str, Any]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -136,7 +137,7 @@ def mask_key(key: str) -> str:
     return key[:3] + "*" * (len(key) - 7) + key[-4:]
 
 
-class FakeOpenAIServer:
+class FakeOpenAIServer(LoopbackServer):
     """The fake API. Use as ``async with FakeOpenAIServer(api_key="sk-…") as server: ...``.
 
     Attributes:
@@ -148,22 +149,15 @@ class FakeOpenAIServer:
         paths: the path of each of those requests (e.g. "/v1/embeddings"), same order.
     """
 
+    prefix = "/v1"
+    label = "fake OpenAI server"
+
     def __init__(self, *, api_key: str = DEFAULT_API_KEY, host: str = "127.0.0.1", port: int = 0) -> None:
         self.api_key = api_key
         self.knobs = Knobs()
         self.requests: list[Json] = []
         self.paths: list[str] = []
-        self._host = host
-        self._port = port
-        self._runner: web.AppRunner | None = None
-        self._base_url: str | None = None
-
-    @property
-    def base_url(self) -> str:
-        """E.g. "http://127.0.0.1:54321/v1" — what `OPENAI_BASE_URL` should be."""
-        if self._base_url is None:
-            raise RuntimeError("the fake OpenAI server is not running")
-        return self._base_url
+        super().__init__(host=host, port=port)
 
     def count(self, path: str = "/v1/embeddings") -> int:
         """How many requests went to `path`."""
@@ -173,37 +167,11 @@ class FakeOpenAIServer:
         self.requests.clear()
         self.paths.clear()
 
-    async def start(self) -> None:
-        app = web.Application(middlewares=[self._middleware])
-        app.add_routes(
-            [
-                web.post("/v1/embeddings", self._embeddings),
-                web.post("/v1/chat/completions", self._chat_completions),
-            ]
-        )
-        # handler_cancellation: a client that times out cancels the (sleeping) handler, so
-        # shutting down never waits for answers nobody will read.
-        runner = web.AppRunner(app, access_log=None, handler_cancellation=True, shutdown_timeout=1.0)
-        await runner.setup()
-        await web.TCPSite(runner, self._host, self._port).start()
-        host, port = runner.addresses[0][:2]
-        self._runner = runner
-        self._base_url = f"http://{host}:{port}/v1"
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-        self._runner = None
-        self._base_url = None
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.stop()
+    def routes(self) -> list[web.RouteDef]:
+        return [
+            web.post("/v1/embeddings", self._embeddings),
+            web.post("/v1/chat/completions", self._chat_completions),
+        ]
 
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:

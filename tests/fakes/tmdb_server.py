@@ -42,10 +42,11 @@ from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from aiohttp import web
+
+from tests.fakes.loopback import LoopbackServer
 
 PAGE_SIZE = 20
 MAX_PAGE = 500
@@ -361,7 +362,7 @@ def _authorized(request: web.Request) -> bool:
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-class FakeTMDBServer:
+class FakeTMDBServer(LoopbackServer):
     """The fake API over one CSV. Use as ``async with FakeTMDBServer(path) as server: ...``.
 
     Attributes:
@@ -371,6 +372,9 @@ class FakeTMDBServer:
             ("/3/movie/348", {"append_to_response": "keywords", "api_key": "…"}).
     """
 
+    prefix = "/3"
+    label = "fake TMDB server"
+
     def __init__(
         self, csv_path: str | Path, *, host: str = "127.0.0.1", port: int = 0, seed: int = 0
     ) -> None:
@@ -378,17 +382,7 @@ class FakeTMDBServer:
         self.knobs = Knobs()
         self.requests: list[tuple[str, dict[str, str]]] = []
         self._random = random.Random(seed)
-        self._host = host
-        self._port = port
-        self._runner: web.AppRunner | None = None
-        self._base_url: str | None = None
-
-    @property
-    def base_url(self) -> str:
-        """E.g. "http://127.0.0.1:54321/3" — what `TMDB_BASE_URL` should be."""
-        if self._base_url is None:
-            raise RuntimeError("the fake TMDB server is not running")
-        return self._base_url
+        super().__init__(host=host, port=port)
 
     def count(self, path_prefix: str = "/") -> int:
         """How many requests had a path starting with `path_prefix` (e.g. "/3/movie/")."""
@@ -397,42 +391,16 @@ class FakeTMDBServer:
     def reset_log(self) -> None:
         self.requests.clear()
 
-    async def start(self) -> None:
-        app = web.Application(middlewares=[self._middleware])
-        app.add_routes(
-            [
-                web.get("/3/search/movie", self._search),
-                web.get(r"/3/movie/{id:\d+}", self._details),
-                web.get(r"/3/movie/{id:\d+}/keywords", self._keywords),
-                web.get(r"/3/movie/{id:\d+}/similar", self._similar),
-                web.get(r"/3/movie/{id:\d+}/recommendations", self._recommendations),
-                web.get("/3/genre/movie/list", self._genre_list),
-                web.get("/3/discover/movie", self._discover),
-            ]
-        )
-        # handler_cancellation: a client that times out cancels the (sleeping) handler, so
-        # shutting down never waits for answers nobody will read.
-        runner = web.AppRunner(app, access_log=None, handler_cancellation=True, shutdown_timeout=1.0)
-        await runner.setup()
-        await web.TCPSite(runner, self._host, self._port).start()
-        host, port = runner.addresses[0][:2]
-        self._runner = runner
-        self._base_url = f"http://{host}:{port}/3"
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-        self._runner = None
-        self._base_url = None
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.stop()
+    def routes(self) -> list[web.RouteDef]:
+        return [
+            web.get("/3/search/movie", self._search),
+            web.get(r"/3/movie/{id:\d+}", self._details),
+            web.get(r"/3/movie/{id:\d+}/keywords", self._keywords),
+            web.get(r"/3/movie/{id:\d+}/similar", self._similar),
+            web.get(r"/3/movie/{id:\d+}/recommendations", self._recommendations),
+            web.get("/3/genre/movie/list", self._genre_list),
+            web.get("/3/discover/movie", self._discover),
+        ]
 
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
