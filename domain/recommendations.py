@@ -17,10 +17,8 @@ from dataclasses import dataclass, replace
 from enum import Enum
 
 import structlog
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import Film
 from db.repositories.films import FilmRepository, FilmRow, to_info
 from db.repositories.library import HistoryRow, LibraryRepository
 from db.repositories.recommendations import NewItem, RecommendationRepository
@@ -94,13 +92,13 @@ class Preferences:
     min_runtime: int | None = None
     max_runtime: int | None = None
 
-    def admits(self, film: FilmRow, runtime: int | None) -> bool:
-        """Whether `film` (with its runtime in minutes, None if unknown) passes every bound."""
+    def admits(self, film: FilmRow) -> bool:
+        """Whether `film` passes every bound (an unknown year or runtime fails a bound on it)."""
         if self.genres and not set(self.genres).intersection(film.genres):
             return False
         for value, low, high in (
             (film.year, self.min_year, self.max_year),
-            (runtime, self.min_runtime, self.max_runtime),
+            (film.runtime, self.min_runtime, self.max_runtime),
         ):
             if (low is not None or high is not None) and value is None:
                 return False
@@ -264,7 +262,7 @@ class RecommendationService:
         pool = [t for t in sources if t not in exclude]
         films = await self.films.rows_many(pool)
         if preferences is not None:
-            films = await self._preferred(films, preferences)
+            films = _preferred(films, preferences)
         content: dict[int, float] = {}
         avoid: dict[int, float] = {}
         topics = await self.vectors.user_topics(user_id)
@@ -332,21 +330,6 @@ class RecommendationService:
             slots=[p.slot.value for p in picks],
         )
         return RecommendationResult(shown, not ranking.personal, ranking.history_size)
-
-    async def _preferred(self, films: dict[int, FilmRow], preferences: Preferences) -> dict[int, FilmRow]:
-        """The candidates that pass `preferences`, or all of them when fewer than
-        PREFERENCE_MIN_FILMS would (runtimes are read only when a runtime bound is set)."""
-        runtimes: dict[int, int | None] = {}
-        if films and (preferences.min_runtime is not None or preferences.max_runtime is not None):
-            rows = await self.session.execute(
-                select(Film.tmdb_id, Film.runtime).where(Film.tmdb_id.in_(list(films)))
-            )
-            runtimes = {r.tmdb_id: r.runtime for r in rows}
-        kept = {t: f for t, f in films.items() if preferences.admits(f, runtimes.get(t))}
-        if len(kept) < PREFERENCE_MIN_FILMS:
-            log.info("preferences_relaxed", candidates=len(films), passing=len(kept))
-            return films
-        return kept
 
     async def _explained(self, picks: list[Pick], ranking: Ranking) -> list[Pick]:
         """Explain each pick (ranking skips reasons): the liked films behind its CF score, the
@@ -470,3 +453,13 @@ def _seeds(rows: Sequence[HistoryRow]) -> list[int]:
     ]
     liked.sort(reverse=True)
     return [tmdb_id for _, _, tmdb_id in liked[:MAX_SEEDS]]
+
+
+def _preferred(films: dict[int, FilmRow], preferences: Preferences) -> dict[int, FilmRow]:
+    """The candidates that pass `preferences`, or all of them when fewer than
+    PREFERENCE_MIN_FILMS would."""
+    kept = {t: f for t, f in films.items() if preferences.admits(f)}
+    if len(kept) < PREFERENCE_MIN_FILMS:
+        log.info("preferences_relaxed", candidates=len(films), passing=len(kept))
+        return films
+    return kept

@@ -90,6 +90,7 @@ class FilmRow:
     vote_average: float
     vote_count: int
     original_language: str | None
+    runtime: int | None = None  # minutes
 
 
 FILM_ROW_COLUMNS = (
@@ -102,6 +103,7 @@ FILM_ROW_COLUMNS = (
     Film.vote_average,
     Film.vote_count,
     Film.original_language,
+    Film.runtime,
 )
 
 
@@ -117,6 +119,7 @@ def film_row(row: Any) -> FilmRow:
         vote_average=row[6],
         vote_count=row[7],
         original_language=row[8],
+        runtime=row[9],
     )
 
 

@@ -162,29 +162,27 @@ def test_a_forged_option_code_is_refused() -> None:
     assert preferences_for(Question(QuestionKind.LENGTH, ("medium",)), 0, year=2026) is None
 
 
-def row(genres: tuple[str, ...] = ("Drama",), year: int | None = 2000) -> FilmRow:
-    return FilmRow(1, "A film", year, genres, (), 10.0, 7.0, 100, "en")
+def row(genres: tuple[str, ...] = ("Drama",), year: int | None = 2000, runtime: int | None = None) -> FilmRow:
+    return FilmRow(1, "A film", year, genres, (), 10.0, 7.0, 100, "en", runtime)
 
 
 @pytest.mark.parametrize(
-    ("preferences", "film_row", "runtime", "admitted"),
+    ("preferences", "film_row", "admitted"),
     [
-        (Preferences(), row(), None, True),
-        (Preferences(genres=("Comedy", "Drama")), row(), None, True),
-        (Preferences(genres=("Comedy",)), row(), None, False),
-        (Preferences(min_year=2017), row(year=2017), None, True),
-        (Preferences(min_year=2017), row(year=2016), None, False),
-        (Preferences(max_year=1989), row(year=None), None, False),  # unknown year fails a year bound
-        (Preferences(max_runtime=100), row(), 100, True),
-        (Preferences(max_runtime=100), row(), 101, False),
-        (Preferences(min_runtime=130), row(), None, False),  # unknown runtime fails a runtime bound
-        (Preferences(min_runtime=130), row(year=None), 150, True),  # no year bound: year not needed
+        (Preferences(), row(), True),
+        (Preferences(genres=("Comedy", "Drama")), row(), True),
+        (Preferences(genres=("Comedy",)), row(), False),
+        (Preferences(min_year=2017), row(year=2017), True),
+        (Preferences(min_year=2017), row(year=2016), False),
+        (Preferences(max_year=1989), row(year=None), False),  # unknown year fails a year bound
+        (Preferences(max_runtime=100), row(runtime=100), True),
+        (Preferences(max_runtime=100), row(runtime=101), False),
+        (Preferences(min_runtime=130), row(), False),  # unknown runtime fails a runtime bound
+        (Preferences(min_runtime=130), row(year=None, runtime=150), True),  # no year bound: year not needed
     ],
 )
-def test_preferences_admit(
-    preferences: Preferences, film_row: FilmRow, runtime: int | None, admitted: bool
-) -> None:
-    assert preferences.admits(film_row, runtime) is admitted
+def test_preferences_admit(preferences: Preferences, film_row: FilmRow, admitted: bool) -> None:
+    assert preferences.admits(film_row) is admitted
 
 
 # --- on the database ----------------------------------------------------------------------------
