@@ -10,6 +10,7 @@ that were never offered, get "no longer valid". Outside the flow the taps reach 
 from __future__ import annotations
 
 from aiogram import F, Router
+from aiogram.filters import or_f
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
@@ -42,10 +43,10 @@ async def ask_question(message: Message, state: FSMContext, question: Question) 
     )
 
 
-@router.callback_query(ClarifyFlow.asked, ClarifyAnswer.filter(), with_message)
+@router.callback_query(ClarifyFlow.asked, or_f(ClarifyAnswer.filter(), ClarifySkip.filter()), with_message)
 async def answered(
     callback: CallbackQuery,
-    callback_data: ClarifyAnswer,
+    callback_data: ClarifyAnswer | ClarifySkip,
     message: Message,
     user: User,
     state: FSMContext,
@@ -53,44 +54,13 @@ async def answered(
     clarify: ClarifyService,
     explanations: ExplanationService,
 ) -> None:
-    await _finish(callback, message, user, state, i18n, clarify, explanations, callback_data.index)
-
-
-@router.callback_query(ClarifyFlow.asked, ClarifySkip.filter(), with_message)
-async def skipped(
-    callback: CallbackQuery,
-    message: Message,
-    user: User,
-    state: FSMContext,
-    i18n: I18n,
-    clarify: ClarifyService,
-    explanations: ExplanationService,
-) -> None:
-    await _finish(callback, message, user, state, i18n, clarify, explanations, None)
-
-
-@router.message(ClarifyFlow.asked, F.text)
-async def text_while_asked(message: Message) -> None:
-    """Text while the question is shown (commands leave the flow first)."""
-    await message.answer(texts.clarify_use_buttons())
-
-
-async def _finish(
-    callback: CallbackQuery,
-    message: Message,
-    user: User,
-    state: FSMContext,
-    i18n: I18n,
-    clarify: ClarifyService,
-    explanations: ExplanationService,
-    index: int | None,
-) -> None:
-    """Recommend with option `index` (None: no preference) of the question shown in `message`."""
+    """An option, or 🎬 Just recommend (no preference), of the question shown in `message`."""
     data = await state.get_data()
     if data.get("message_id") != message.message_id:
         await callback.answer(texts.button_invalid(), show_alert=True)
         return
     question = Question(QuestionKind(data["kind"]), tuple(data["options"]))
+    index = callback_data.index if isinstance(callback_data, ClarifyAnswer) else None
     # recommend first: if TMDB fails, the question and the flow stay for another tap
     result = await clarify.answer(user.id, question, index)
     if result is None:  # an option that was never offered (forged data)
@@ -100,3 +70,9 @@ async def _finish(
     await callback.answer()
     await message.edit_reply_markup(reply_markup=None)
     await send_explained_picks(message, result, user.id, explanations, i18n.current_locale)
+
+
+@router.message(ClarifyFlow.asked, F.text)
+async def text_while_asked(message: Message) -> None:
+    """Text while the question is shown (commands leave the flow first)."""
+    await message.answer(texts.clarify_use_buttons())
