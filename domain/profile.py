@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from db.repositories.export import ExportRepository
 from db.repositories.library import LibraryRepository
 from db.repositories.profile import ProfileRepository
+from domain.avoid import AvoidService
 from domain.ports import JobQueue
 from domain.taste import LANGUAGES, TasteStats, TasteSummaryService
 
@@ -84,6 +85,7 @@ class ProfileService:
         self.repo = ProfileRepository(session)
         self.export_rows = ExportRepository(session)
         self.taste = TasteSummaryService(session)
+        self.avoid = AvoidService(session, jobs)
         self.jobs = jobs
 
     async def summary(self, user_id: int) -> ProfileSummary:
@@ -96,7 +98,8 @@ class ProfileService:
         stats = await self.taste.stats(user_id)
         stored = await self.taste.stored(user_id) if stats.rated else None
         worded = stored.text if stored and stored.source == "llm" and stored.language == language else None
-        return ProfileView(stats, tuple(await self.repo.avoid_topics(user_id)), worded)
+        topics = tuple(topic.topic for topic in await self.avoid.list(user_id))
+        return ProfileView(stats, topics, worded)
 
     async def set_language(self, user_id: int, language: str) -> bool:
         """Store the /language choice (a key of domain.taste.LANGUAGES); False for any other

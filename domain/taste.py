@@ -244,17 +244,6 @@ class SummaryAnswer(BaseModel):
     summary: str = Field(description="Two or three sentences of plain text, under 500 characters.")
 
 
-@dataclass(frozen=True, slots=True)
-class StoredSummary:
-    """A user's stored summary: `source` "llm" or "template"; `language` of `text`;
-    `reviews_at_rewrite` the review count at the last rewording by the model (0: never)."""
-
-    text: str
-    source: str
-    language: str
-    reviews_at_rewrite: int
-
-
 class TasteSummaryService:
     """Reads and refreshes the summary. `language_model` None: the template only."""
 
@@ -275,11 +264,8 @@ class TasteSummaryService:
             await self.repo.rated_films(user_id), reviews=await self.repo.review_count(user_id)
         )
 
-    async def stored(self, user_id: int) -> StoredSummary | None:
-        row = await self.repo.summary(user_id)
-        return (
-            None if row is None else StoredSummary(row.text, row.source, row.language, row.reviews_at_rewrite)
-        )
+    async def stored(self, user_id: int) -> SummaryRow | None:
+        return await self.repo.summary(user_id)
 
     async def summary_text(self, user_id: int) -> str | None:
         """The user's taste in a few sentences (model-worded, in the user's language, or the
@@ -287,7 +273,7 @@ class TasteSummaryService:
         row = await self.repo.summary(user_id)
         return row.text if row is not None else None
 
-    async def refresh(self, user_id: int) -> StoredSummary | None:
+    async def refresh(self, user_id: int) -> SummaryRow | None:
         """Recompute and store the summary (the `refresh_summary` job). Returns what is stored;
         None when the user is gone (/forget) or has no rated films (any old summary is removed).
 
@@ -311,13 +297,13 @@ class TasteSummaryService:
                 return current
             worded = await self._reword(user_id, stats, language)
             if worded is not None:
-                return await self._save(user_id, StoredSummary(worded, "llm", language, stats.reviews))
+                return await self._save(user_id, SummaryRow(worded, "llm", language, stats.reviews))
         return await self._save(
-            user_id, StoredSummary(template_summary(stats), "template", DEFAULT_LANGUAGE, last_rewrite)
+            user_id, SummaryRow(template_summary(stats), "template", DEFAULT_LANGUAGE, last_rewrite)
         )
 
     @staticmethod
-    def _due(current: StoredSummary, stats: TasteStats, language: str) -> bool:
+    def _due(current: SummaryRow, stats: TasteStats, language: str) -> bool:
         return (
             current.source != "llm"
             or current.language != language
@@ -343,9 +329,7 @@ class TasteSummaryService:
             return None
         return text
 
-    async def _save(self, user_id: int, summary: StoredSummary) -> StoredSummary:
-        await self.repo.save_summary(
-            user_id, SummaryRow(summary.text, summary.source, summary.language, summary.reviews_at_rewrite)
-        )
+    async def _save(self, user_id: int, summary: SummaryRow) -> SummaryRow:
+        await self.repo.save_summary(user_id, summary)
         log.info("taste_summary_saved", user_id=user_id, source=summary.source, language=summary.language)
         return summary

@@ -1,4 +1,4 @@
-"""What /profile reads (rated films with their catalog columns, counts, avoid topics), the
+"""What /profile reads (rated films with their catalog columns, counts), the
 stored taste summary, the /language choice, and /forget's delete."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import AvoidTopic, Film, Review, TasteSummary, User, UserFilm
+from db.models import Film, Review, TasteSummary, User, UserFilm
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +28,9 @@ class RatedFilm:
 
 @dataclass(frozen=True, slots=True)
 class SummaryRow:
+    """A user's stored taste summary: `source` "llm" or "template"; `language` of `text`;
+    `reviews_at_rewrite` the review count at the last rewording by the model (0: never)."""
+
     text: str
     source: str
     language: str
@@ -56,11 +59,6 @@ class ProfileRepository:
     async def review_count(self, user_id: int) -> int:
         """Reviews of the user (one per film; a rating-only review counts too)."""
         return int(await self.session.scalar(select(func.count()).where(Review.user_id == user_id)) or 0)
-
-    async def avoid_topics(self, user_id: int) -> list[str]:
-        """The user's /avoid topics, oldest first."""
-        stmt = select(AvoidTopic.topic).where(AvoidTopic.user_id == user_id).order_by(AvoidTopic.id)
-        return list(await self.session.scalars(stmt))
 
     async def languages(self, user_id: int) -> tuple[str | None, str | None] | None:
         """(/language choice, Telegram language_code) of the user; None if there is no such user."""
