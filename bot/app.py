@@ -91,7 +91,7 @@ async def open_app(settings: Settings, *, run_migrations: bool = True) -> AsyncI
                 session_factory,
                 tmdb,
                 services,
-                build_dispatcher(settings, session_factory, services, job_app=job_app),
+                build_dispatcher(settings, session_factory, services, engine=engine, job_app=job_app),
                 job_app,
                 embedder,
             )

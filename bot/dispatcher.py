@@ -5,21 +5,24 @@ from __future__ import annotations
 
 import procrastinate
 from aiogram import Dispatcher
-from aiogram.fsm.storage.base import BaseStorage
-from aiogram.fsm.storage.memory import MemoryStorage
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from aiogram.fsm.storage.base import BaseEventIsolation
+from aiogram.utils.chat_action import ChatActionMiddleware
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.flows import review
+from bot.fsm import PostgresEventIsolation, PostgresStorage
 from bot.handlers import avoid, callbacks, clarify, commands, errors, fallback, imports, onboarding, profile
 from bot.i18n import make_i18n
 from bot.middlewares import (
     CommandLeavesFlowMiddleware,
     DatabaseMiddleware,
     LogContextMiddleware,
+    NulCharactersMiddleware,
     ThrottleMiddleware,
     UserLocaleMiddleware,
     UserMiddleware,
 )
+from bot.outage import DatabaseHealth
 from bot.services import ServiceFactory
 from bot.settings import Settings
 
@@ -29,29 +32,43 @@ def build_dispatcher(
     session_factory: async_sessionmaker[AsyncSession],
     services: ServiceFactory,
     *,
-    storage: BaseStorage | None = None,
+    engine: AsyncEngine | None = None,
     job_app: procrastinate.App | None = None,
 ) -> Dispatcher:
-    """Workflow data (`settings`, `session_factory`, `service_factory`, `job_app`) reaches
-    middlewares and handlers by name; `feed_update(..., **overrides)` can replace it per
-    update. Without `job_app`, background jobs the services ask for are not queued (the
-    worker's sweep still finds the work)."""
+    """Workflow data (`settings`, `session_factory`, `service_factory`, `job_app`, `db_health`)
+    reaches middlewares and handlers by name; `feed_update(..., **overrides)` can replace it
+    per update. Without `job_app`, background jobs the services asked for are not queued (the
+    worker's sweep still finds the work).
+
+    Conversation state lives in PostgreSQL (`PostgresStorage` on `session_factory`); with
+    `engine`, one update at a time per chat holds across processes (`PostgresEventIsolation`);
+    without it (tests that set their own), updates are not isolated.
+    """
     i18n = make_i18n()
+    health = DatabaseHealth()
+    isolation: BaseEventIsolation | None = (
+        PostgresEventIsolation(engine, health) if engine is not None else None
+    )
     dp = Dispatcher(
-        storage=storage or MemoryStorage(),
+        storage=PostgresStorage(session_factory),
+        events_isolation=isolation,
         settings=settings,
         session_factory=session_factory,
         service_factory=services,
         job_app=job_app,
         i18n=i18n,
+        db_health=health,
     )
 
     dp.update.outer_middleware(LogContextMiddleware())
+    dp.update.outer_middleware(NulCharactersMiddleware())
     dp.update.outer_middleware(DatabaseMiddleware())
     dp.update.outer_middleware(UserMiddleware())
     # after the user: the locale is their /language choice first (no query of its own)
     dp.update.outer_middleware(UserLocaleMiddleware(i18n))
     dp.message.middleware(ThrottleMiddleware())
+    # "typing…" while a handler flagged chat_action runs (aiogram.utils.chat_action)
+    dp.message.middleware(ChatActionMiddleware())
     dp.message.outer_middleware(CommandLeavesFlowMiddleware())
 
     dp.include_routers(

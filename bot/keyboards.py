@@ -4,14 +4,24 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from enum import StrEnum
+from typing import Annotated
 
+from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters.callback_data import CallbackData
-from aiogram.types import InlineKeyboardMarkup
+from aiogram.types import InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
+from pydantic import Field
 
 from domain.avoid import AvoidTopicInfo
 from domain.entities import FilmInfo
+
+#: A row id or TMDB id in callback data: a PostgreSQL `integer` (1 … 2³¹−1). Data outside it
+#: (a forged or truncated button) does not unpack, so the button's filter does not match and
+#: the catch-all answers "no longer valid" instead of the database rejecting the number.
+DbId = Annotated[int, Field(ge=1, le=2**31 - 1)]
+#: A position in a short list kept in FSM data.
+Index = Annotated[int, Field(ge=0, le=1000)]
 
 #: Prefix of a selected button in toggle keyboards (onboarding films and genres).
 CHECK = "✓ "
@@ -27,19 +37,19 @@ class PickCallback(CallbackData, prefix="pick"):
     """✅ / ⏭ / 🚫 under a recommended film; `item_id` is the recommendation item."""
 
     action: PickAction
-    item_id: int
+    item_id: DbId
 
 
 class FilmChoice(CallbackData, prefix="film"):
     """One of the search candidates offered in the review flow."""
 
-    tmdb_id: int
+    tmdb_id: DbId
 
 
 class RatingChoice(CallbackData, prefix="rate"):
     """A star rating button; `halves` = rating × 2 (1 = ½ … 10 = 5)."""
 
-    halves: int
+    halves: Annotated[int, Field(ge=1, le=10)]
 
 
 class FlowAction(StrEnum):
@@ -55,29 +65,40 @@ class FlowCallback(CallbackData, prefix="flow"):
 class AvoidRemove(CallbackData, prefix="avoid"):
     """❌ next to one of the user's avoid topics; `topic_id` is the topic's row id."""
 
-    topic_id: int
+    topic_id: DbId
 
 
 class ImportUnmatched(CallbackData, prefix="imp"):
     """📄 under an import report: send the films it could not match as CSV."""
 
-    import_id: int
+    import_id: DbId
 
 
 class OnboardFilm(CallbackData, prefix="ob_film"):
     """A popular film offered at cold start: tapping it means "I liked it"."""
 
-    tmdb_id: int
+    tmdb_id: DbId
 
 
 class OnboardGenre(CallbackData, prefix="ob_genre"):
     """A genre offered at cold start, by its position in the offered list (kept in FSM data)."""
 
-    index: int
+    index: Index
 
 
 class OnboardDone(CallbackData, prefix="ob_done"):
     """🎬 Show picks: leave onboarding and recommend."""
+
+
+async def remove_keyboard(message: Message) -> None:
+    """Take the buttons off a message the user tapped. A second tap on a message whose
+    buttons are already gone (the client had not refreshed yet) changes nothing, so
+    Telegram's "message is not modified" is not an error here."""
+    try:
+        await message.edit_reply_markup(reply_markup=None)
+    except TelegramBadRequest as exc:
+        if "message is not modified" not in exc.message:
+            raise
 
 
 def stars(halves: int) -> str:
@@ -216,7 +237,7 @@ class ClarifyAnswer(CallbackData, prefix="clar"):
     """An answer to the clarifying question, by its position among the offered options (the
     question is kept in FSM data, see bot/handlers/clarify.py)."""
 
-    index: int
+    index: Index
 
 
 class ClarifySkip(CallbackData, prefix="clar_skip"):

@@ -1,4 +1,5 @@
-"""Middlewares, outermost first: log context → DB session + services → user → i18n (the
+"""Middlewares, outermost first (after aiogram's own, which take the chat's lock and load its
+FSM state): log context → NUL characters out → DB session + services → user → i18n (the
 user's /language choice, else Telegram's language) → throttle."""
 
 from __future__ import annotations
@@ -13,6 +14,12 @@ import procrastinate
 import structlog
 from aiogram import BaseMiddleware
 from aiogram.dispatcher.flags import get_flag
+from aiogram.dispatcher.middlewares.user_context import (
+    EVENT_CHAT_KEY,
+    EVENT_CONTEXT_KEY,
+    EVENT_FROM_USER_KEY,
+    UserContextMiddleware,
+)
 from aiogram.fsm.context import FSMContext
 from aiogram.types import Message, TelegramObject, Update
 from aiogram.types import User as TelegramUser
@@ -20,7 +27,9 @@ from aiogram.utils.i18n import SimpleI18nMiddleware
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import texts
+from bot.fsm import bind_session
 from bot.jobs import JobOutbox
+from bot.outage import DatabaseHealth
 from bot.services import ServiceFactory
 from bot.settings import Settings
 from db.models import User
@@ -60,24 +69,59 @@ class CommandLeavesFlowMiddleware(BaseMiddleware):
         return await handler(event, data)
 
 
+class NulCharactersMiddleware(BaseMiddleware):
+    """Removes NUL characters from everything an update carries (texts, captions, names,
+    callback data, file names): PostgreSQL text and JSONB cannot hold them, and no one types
+    them on purpose. An update without any is passed on untouched (one scan of its JSON)."""
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        assert isinstance(event, Update)
+        if "\\u0000" not in event.model_dump_json(exclude_none=True):
+            return await handler(event, data)
+        cleaned = Update.model_validate(
+            _without_nul(event.model_dump(exclude_none=True)), context={"bot": data["bot"]}
+        )
+        context = UserContextMiddleware.resolve_event_context(cleaned)
+        data.update(
+            {EVENT_CONTEXT_KEY: context, EVENT_FROM_USER_KEY: context.user, EVENT_CHAT_KEY: context.chat}
+        )
+        log.info("nul_characters_removed")
+        return await handler(cleaned, data)
+
+
+def _without_nul(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, dict):
+        return {k: _without_nul(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_nul(v) for v in value]
+    return value
+
+
 class DatabaseMiddleware(BaseMiddleware):
     """One AsyncSession per update, committed when the handler returns, rolled back if it
-    raises; the per-update services are built around it.
+    raises; the per-update services are built around it, and the FSM storage writes through
+    it (`bot.fsm.bind_session`), so a state change commits with the data it points at.
 
     `session_factory` and `service_factory` come from the dispatcher's workflow data (see
     `build_dispatcher`), so a test can hand its own to `feed_update`. Background jobs the
     services asked for are deferred after the commit, on `job_app` when there is one.
+    A successful commit tells `db_health` the database is reachable.
     """
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         session_factory: async_sessionmaker[AsyncSession] = data["session_factory"]
         services: ServiceFactory = data["service_factory"]
+        health: DatabaseHealth = data["db_health"]
         outbox = JobOutbox()
         async with session_factory() as session:
             data["session"] = session
             data.update(services.bind(session, outbox))
-            result = await handler(event, data)
-            await session.commit()
+            with bind_session(session):
+                result = await handler(event, data)
+                await session.commit()
+        health.ok()
         job_app: procrastinate.App | None = data.get("job_app")
         if job_app is not None:
             await outbox.flush(job_app)
@@ -85,12 +129,22 @@ class DatabaseMiddleware(BaseMiddleware):
 
 
 class UserMiddleware(BaseMiddleware):
-    """Creates the user on first contact (and refreshes name/language) and passes `user`."""
+    """Creates the user on first contact (and refreshes name/language) and passes `user`.
+
+    An update with no person behind it (a channel post, a message sent on behalf of a group
+    by its anonymous admin or a linked channel, another bot) is not handled: every handler
+    acts for a user. A command sent that way gets a short explanation instead.
+    """
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         tg_user: TelegramUser | None = data.get("event_from_user")
         if tg_user is None or tg_user.is_bot:
-            return await handler(event, data)
+            assert isinstance(event, Update)
+            message = event.message
+            if message is not None and (message.text or "").startswith("/"):
+                await message.answer(texts.speak_as_yourself())
+            log.info("update_without_user_ignored")
+            return None
         session: AsyncSession = data["session"]
         data["user"] = await UserRepository(session).upsert(
             tg_user.id, first_name=tg_user.first_name, language_code=tg_user.language_code

@@ -87,6 +87,23 @@ def tmdb_down() -> str:
     return _("The film database (TMDB) isn't answering right now. Please try again in a few minutes.")
 
 
+def database_down() -> str:
+    return _("I'm having trouble right now, try again in a minute. Nothing you sent before is lost.")
+
+
+def welcome_degraded(first_name: str | None) -> str:
+    """/start while the database is unreachable: no counts, the command list, the apology."""
+    hello = _("Hi, {name}!").format(name=hd.quote(first_name)) if first_name else _("Hi!")
+    return f"{hello} " + _("I recommend films.") + "\n" + database_down() + "\n\n" + commands_help()
+
+
+def speak_as_yourself() -> str:
+    return _(
+        "I can't tell who is writing when a message is sent on behalf of a group or channel. "
+        "Write as yourself, or message me privately."
+    )
+
+
 # --- review flow --------------------------------------------------------------------------
 
 
@@ -123,6 +140,15 @@ def ask_rating(film: FilmInfo) -> str:
 
 def ask_rating_alone() -> str:
     return _("Got your review. Now the rating, please: tap the stars (½ to 5).")
+
+
+def ask_rating_for_draft(film: FilmInfo) -> str:
+    """The film is chosen and a review text is waiting for its rating."""
+    return film_line(film) + "\n\n" + ask_rating_alone()
+
+
+def pick_film_first() -> str:
+    return _("Got your review, I'm keeping it. First tap the film you mean above (or send another title).")
 
 
 def bad_rating(value: str) -> str:

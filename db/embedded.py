@@ -42,7 +42,7 @@ def start_embedded_postgres(data_dir: Path, database: str) -> str:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            server = embedded_postgres.get_server(data_dir, cleanup_mode="stop")
+            server = embedded_postgres.get_server(data_dir, cleanup_mode="stop")  # type: ignore[attr-defined]
     except Exception as exc:
         logfile = data_dir / "log"
         tail = logfile.read_text(errors="replace")[-2000:] if logfile.exists() else ""

@@ -14,6 +14,7 @@ Tables:
     review_embeddings     one vector per review and model.
     taste_vectors         one vector per user and model: what the user likes, in film space.
     taste_summaries       one per user: their taste in words (LLM-worded or the template), for /profile.
+    fsm_states            aiogram's conversation state (FSM state and data) per StorageKey (bot/fsm.py).
     avoid_topics          a user's soft-avoid topics (/avoid), with the topic's vector.
     cf_items, cf_neighbours  the item-to-item collaborative-filtering model built from all users'
                           ratings (EASE, Steck 2019), truncated to the strongest neighbours.
@@ -431,4 +432,28 @@ class TasteSummary(Base):
         CheckConstraint(
             "source IN (" + ", ".join(f"'{s}'" for s in SUMMARY_SOURCES) + ")", name="source_known"
         ),
+    )
+
+
+class FsmState(Base):
+    """aiogram's FSM state and data of one conversation, keyed like aiogram's `StorageKey`
+    (bot, chat, user, thread, business connection, destiny); `bot/fsm.py` reads and writes it.
+
+    Keyed by Telegram ids, not `users.id`: a state may exist before the user row (and /forget
+    clears the state itself). An absent thread or business connection is stored as 0 / ''
+    (primary-key columns cannot be NULL).
+    """
+
+    __tablename__ = "fsm_states"
+
+    bot_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    thread_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    business_connection_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    destiny: Mapped[str] = mapped_column(Text, primary_key=True)
+    state: Mapped[str | None] = mapped_column(Text)
+    data: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict, server_default=text("'{}'::jsonb"))
+    updated_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
     )

@@ -49,11 +49,13 @@ def parse_title_query(text: str, *, current_year: int) -> TitleQuery | None:
 
 
 class RatingError(ValueError):
-    """A rating was given but is not 0.5–5 in half steps. `value` is what was typed."""
+    """A rating was given but is not 0.5–5 in half steps. `value` is what was typed, `rest`
+    the text after it (by `split_rating`; empty otherwise)."""
 
-    def __init__(self, value: str) -> None:
+    def __init__(self, value: str, rest: str = "") -> None:
         super().__init__(f"not a Letterboxd rating: {value!r}")
         self.value = value
+        self.rest = rest
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +68,7 @@ class RatedText:
 
 _STARS = re.compile(r"^\s*(?P<stars>★{0,5}½?)(?=\s|$|[^★½])")
 _NUMBER = re.compile(
-    r"^\s*(?P<num>\d{1,2}(?:[.,]\d{1,2})?)\s*(?:/\s*(?P<scale>5|10)\b|(?:stars?|⭐)(?=\s|$|[.,!:;-]))?"
+    r"^\s*(?P<num>\d{1,2}(?:[.,]\d{1,2})?)\s*(?:/\s*(?P<scale>5|10)\b|(?P<unit>stars?|⭐)(?=\s|$|[.,!:;-]))?"
     r"(?=\s|$|[.,!:;—–-])"
 )
 
@@ -105,7 +107,21 @@ def split_rating(text: str) -> RatedText:
         raise RatingError(number["num"]) from exc
     if number["scale"] == "10":
         value = value / 2
-    return RatedText(normalize_rating(value), _rest(text, number.end()))
+    try:
+        return RatedText(normalize_rating(value), _rest(text, number.end()))
+    except RatingError as exc:
+        raise RatingError(exc.value, _rest(text, number.end())) from None
+
+
+def looks_like_rating(text: str) -> bool:
+    """Whether `text` starts with something only a rating looks like: stars ("★★★★½"), a
+    scale ("4/5", "8/10"), a decimal ("4.5", "4,5") or "4 stars". A bare integer does not
+    count: "3 Idiots" and "2 Fast 2 Furious" are titles."""
+    stars = _STARS.match(text)
+    if stars and stars["stars"]:
+        return True
+    number = _NUMBER.match(text)
+    return bool(number and (number["scale"] or number["unit"] or any(c in number["num"] for c in ".,")))
 
 
 def _rest(text: str, end: int) -> str:

@@ -1,9 +1,11 @@
-"""Reviews written in the bot: a rating (0.5–5, half steps) and a text of any length."""
+"""Reviews written in the bot: a rating (0.5–5, half steps) and a text of any length, and the
+draft that collects them message by message."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -12,10 +14,81 @@ from db.repositories.library import LibraryRepository
 from db.repositories.recommendations import RecommendationRepository
 from domain.entities import ItemStatus, Source
 from domain.errors import ReviewTooLongError
-from domain.parsing import normalize_rating
+from domain.parsing import RatingError, normalize_rating, split_rating
 from domain.ports import JobQueue
 
 log = structlog.get_logger(__name__)
+
+
+@dataclass(slots=True)
+class ReviewDraft:
+    """A review being written in the chat, kept in the conversation state (JSON) between
+    messages, so nothing typed is lost to a restart or to another process.
+
+    - `tmdb_id`: the film, once known; `item_id`: the pick it came from (✅ Watched).
+    - `rating`: 0.5–5 once known.
+    - `parts`: the review's text messages by Telegram `message_id`. Telegram splits a text
+      over 4,096 characters into several messages, which may arrive in any order: the text
+      is the parts in `message_id` order. A message already taken (a double delivery) is
+      not taken twice.
+    - `review_id`: the saved review, once saved.
+    """
+
+    tmdb_id: int | None = None
+    item_id: int | None = None
+    rating: Decimal | None = None
+    parts: dict[int, str] = field(default_factory=dict)
+    review_id: int | None = None
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.parts[k] for k in sorted(self.parts) if self.parts[k])
+
+    def take(self, message_id: int, text: str) -> bool:
+        """Take one text message; False when this message was taken before.
+
+        While the rating is unknown, a leading rating ("4.5 …", "★★★★ …", "8/10 …") is the
+        rating and the rest a part of the review; once it is known, the whole message is.
+
+        Raises:
+            RatingError: the message starts with a number that is not a rating ("7 great");
+                the rest of the message is kept as a part all the same.
+        """
+        if message_id in self.parts:
+            return False
+        if self.rating is not None:
+            self.parts[message_id] = text.strip()
+            return True
+        try:
+            rated = split_rating(text)
+        except RatingError as exc:
+            self.parts[message_id] = exc.rest
+            raise
+        self.parts[message_id] = rated.text
+        self.rating = rated.rating
+        return True
+
+    def to_json(self) -> dict[str, Any]:
+        """The draft as JSON-safe values (FSM data)."""
+        return {
+            "tmdb_id": self.tmdb_id,
+            "item_id": self.item_id,
+            "rating": None if self.rating is None else str(self.rating),
+            "parts": {str(k): v for k, v in self.parts.items()},
+            "review_id": self.review_id,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ReviewDraft:
+        """Read `to_json`'s form back; missing keys are unknowns."""
+        rating = data.get("rating")
+        return cls(
+            tmdb_id=data.get("tmdb_id"),
+            item_id=data.get("item_id"),
+            rating=None if rating is None else Decimal(rating),
+            parts={int(k): str(v) for k, v in (data.get("parts") or {}).items()},
+            review_id=data.get("review_id"),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,23 +150,3 @@ class ReviewService:
             self.jobs.embed_reviews([review_id])
         log.info("review_saved", user_id=user_id, tmdb_id=tmdb_id, created=created, chars=len(text))
         return SavedReview(review_id, created, len(text))
-
-    async def append(self, user_id: int, review_id: int, text: str) -> int:
-        """Append one more part of a long review (Telegram splits texts over 4096 characters).
-
-        Returns the review's new length in characters.
-
-        Raises:
-            ReviewTooLongError: the review would exceed `max_chars`; nothing is appended.
-            LookupError: the review is not this user's.
-        """
-        current = await self.library.review_length(user_id, review_id)
-        if current is None:
-            raise LookupError(review_id)
-        if current + 1 + len(text.strip()) > self.max_chars:
-            raise ReviewTooLongError(self.max_chars)
-        length = await self.library.append_review_text(user_id, review_id, text.strip())
-        if length is None:  # pragma: no cover - checked above in the same transaction
-            raise LookupError(review_id)
-        self.jobs.embed_reviews([review_id])
-        return length

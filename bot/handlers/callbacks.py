@@ -9,10 +9,12 @@ from aiogram.types import CallbackQuery, Message
 from bot import texts
 from bot.filters import with_message
 from bot.flows.review import start_for_film
-from bot.keyboards import PickAction, PickCallback
+from bot.keyboards import PickAction, PickCallback, remove_keyboard
 from db.models import User
+from domain.catalog import CatalogService
 from domain.entities import ItemStatus
 from domain.recommendations import Feedback, RecommendationService
+from domain.reviews import ReviewService
 
 router = Router(name=__name__)
 
@@ -45,6 +47,8 @@ async def watched(
     user: User,
     state: FSMContext,
     recommendations: RecommendationService,
+    reviews: ReviewService,
+    catalog: CatalogService,
 ) -> None:
     film = await recommendations.pick_film(user.id, callback_data.item_id)
     outcome = await recommendations.feedback(user.id, callback_data.item_id, ItemStatus.WATCHED)
@@ -52,7 +56,8 @@ async def watched(
         callback, message, outcome if film else Feedback.NOT_FOUND, done_text=texts.marked_watched()
     )
     if film is not None and outcome is Feedback.UPDATED:
-        await start_for_film(message, state, film, item_id=callback_data.item_id)
+        await state.set_data({})  # a new review, whatever flow was open
+        await start_for_film(message, state, film, reviews, catalog, user, item_id=callback_data.item_id)
 
 
 async def _answer(callback: CallbackQuery, message: Message, outcome: Feedback, *, done_text: str) -> None:
@@ -62,4 +67,4 @@ async def _answer(callback: CallbackQuery, message: Message, outcome: Feedback, 
         return
     await callback.answer(done_text if outcome is Feedback.UPDATED else texts.already_done())
     if outcome is Feedback.UPDATED:
-        await message.edit_reply_markup(reply_markup=None)
+        await remove_keyboard(message)

@@ -19,7 +19,7 @@ from aiogram.utils.i18n import I18n
 from bot import keyboards, texts
 from bot.filters import with_message
 from bot.flows.onboarding import send_explained_picks
-from bot.keyboards import ClarifyAnswer, ClarifySkip
+from bot.keyboards import ClarifyAnswer, ClarifySkip, remove_keyboard
 from db.models import User
 from domain.clarify import ClarifyService, Question, QuestionKind
 from domain.explanations import ExplanationService
@@ -68,7 +68,7 @@ async def answered(
         return
     await state.clear()
     await callback.answer()
-    await message.edit_reply_markup(reply_markup=None)
+    await remove_keyboard(message)
     await send_explained_picks(message, result, user.id, explanations, i18n.current_locale)
 
 

@@ -45,7 +45,7 @@ async def cancel(message: Message, user: User, left_state: str | None, imports: 
     await message.answer(texts.cancelled() if left_state else texts.nothing_to_cancel())
 
 
-@router.message(Command("recommend"), flags={"rate_limit": "recommend"})
+@router.message(Command("recommend"), flags={"rate_limit": "recommend", "chat_action": "typing"})
 async def recommend(
     message: Message,
     user: User,

@@ -17,7 +17,7 @@ from aiogram.utils.i18n import I18n
 from bot import texts
 from bot.filters import with_message
 from bot.flows.onboarding import OnboardingFlow, grid, send_explained_picks
-from bot.keyboards import OnboardDone, OnboardFilm, OnboardGenre
+from bot.keyboards import OnboardDone, OnboardFilm, OnboardGenre, remove_keyboard
 from db.models import User
 from domain.explanations import ExplanationService
 from domain.recommendations import RecommendationService
@@ -89,7 +89,7 @@ async def show_picks(
     result = await recommendations.recommend(user.id, genres=data["selected"])
     await state.clear()
     await callback.answer()
-    await message.edit_reply_markup(reply_markup=None)
+    await remove_keyboard(message)
     await send_explained_picks(message, result, user.id, explanations, i18n.current_locale)
 
 

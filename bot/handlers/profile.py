@@ -73,7 +73,8 @@ async def forget_answered(
     profile: ProfileService,
 ) -> None:
     expected = str((await state.get_data()).get(FORGET_NONCE, ""))
-    if not secrets.compare_digest(expected, callback_data.nonce):  # forged, or an older question
+    # bytes: compare_digest refuses str with non-ASCII characters (a forged button can have them)
+    if not secrets.compare_digest(expected.encode(), callback_data.nonce.encode()):  # forged, or older
         await callback.answer(texts.button_invalid(), show_alert=True)
         return
     await state.clear()

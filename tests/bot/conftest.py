@@ -9,11 +9,12 @@ from dataclasses import dataclass
 import pytest
 from aiogram import Bot, Dispatcher
 from aiogram.types import Message
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.app import DEMO_CATALOG
 from bot.console import ChatUser, LocalSession, UpdateFactory, console_bot
 from bot.dispatcher import build_dispatcher
+from bot.fsm import PostgresStorage
 from bot.services import ServiceFactory
 from bot.settings import BotSettings, DatabaseSettings, Settings, TelegramSettings, TMDBSettings
 from domain.catalog import CatalogService
@@ -84,11 +85,13 @@ class BotHarness:
 
 
 @pytest.fixture(scope="session")
-def dispatcher() -> Dispatcher:
+def dispatcher(engine: AsyncEngine) -> Dispatcher:
     """One dispatcher for the whole run (its routers can be attached only once); each test
-    passes its own session factory, services and settings to `feed_update`."""
+    passes its own session factory, services and settings to `feed_update`, and
+    `make_harness` points its FSM storage at the test's transaction. Chat locks are taken on
+    the test engine's own connections (advisory locks touch no data)."""
     settings = make_settings()
-    return build_dispatcher(settings, async_sessionmaker(), ServiceFactory(settings, None))
+    return build_dispatcher(settings, async_sessionmaker(), ServiceFactory(settings, None), engine=engine)
 
 
 async def make_harness(
@@ -105,6 +108,7 @@ async def make_harness(
         async with session_factory() as session:
             await CatalogService(session, None, ttl=dt.timedelta(days=1)).store(read_tmdb_csv(DEMO_CATALOG))
             await session.commit()
+    dispatcher.fsm.storage = PostgresStorage(session_factory)  # conversation state in the test's transaction
     overrides: dict[str, object] = {
         "settings": settings,
         "session_factory": session_factory,

@@ -300,7 +300,7 @@ async def test_forged_stale_and_foreign_answers_are_refused(cf_harness: BotHarne
     await owner.say("/recommend")
     question = question_message(owner)
 
-    for forged in (ClarifyAnswer(index=99).pack(), ClarifyAnswer(index=-1).pack(), "clar:abc", "clar_skip:1"):
+    for forged in (ClarifyAnswer(index=99).pack(), "clar:-1", "clar:abc", "clar_skip:1"):
         assert await owner.tap_data(forged, message=question) == [INVALID], forged
     assert await intruder.tap_data(ClarifyAnswer(index=0).pack(), message=question) == [INVALID]
     assert await shown(cf_harness, 6104) == [] and await shown(cf_harness, 6105) == []

@@ -1,0 +1,211 @@
+"""Conversation state in PostgreSQL, and one update at a time per chat across processes.
+
+- :class:`PostgresStorage` is aiogram's `BaseStorage` on the `fsm_states` table (one row per
+  aiogram `StorageKey`; the FSM state as text, the data as JSONB). A restart, or another
+  process, continues every flow where it was. While an update is handled, its reads and
+  writes go through that update's own `AsyncSession` (bound by `DatabaseMiddleware` with
+  :func:`bind_session`), so a state change commits or rolls back together with what the
+  handler stored: a draft and the state that points at it never disagree.
+- :class:`PostgresEventIsolation` is aiogram's `BaseEventIsolation`: aiogram's
+  `FSMContextMiddleware` holds its `lock(key)` around the whole handling of an update. Within
+  a process, updates of one key wait on an `asyncio.Lock` (first come, first served, so they
+  are handled in arrival order); across processes, on a PostgreSQL transaction-level advisory
+  lock (`pg_advisory_xact_lock`, PostgreSQL docs §9.28.10 "Advisory Lock Functions") keyed by
+  a 64-bit hash of the key, held on a connection of its own until the update is done. A
+  dead process's connection closes and its locks go with it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any, Final, TypeVar
+
+import structlog
+from aiogram.fsm.state import State
+from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage, StateType, StorageKey
+from sqlalchemy import func, select, text
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
+
+from bot.outage import DatabaseHealth, is_database_unavailable
+from db.models import FsmState
+
+log = structlog.get_logger(__name__)
+T = TypeVar("T")
+
+#: The update being handled binds its session here (see `bind_session`).
+_update_session: ContextVar[AsyncSession | None] = ContextVar("fsm_update_session", default=None)
+
+#: How long an update waits for another process to finish with the same chat before it is
+#: handled anyway (a warning is logged): a stuck process must not silence a chat for good.
+LOCK_TIMEOUT_SECONDS: Final = 30
+
+
+@contextmanager
+def bind_session(session: AsyncSession) -> Iterator[None]:
+    """Let the storage use `session` (the update's) while the block runs."""
+    token = _update_session.set(session)
+    try:
+        yield
+    finally:
+        _update_session.reset(token)
+
+
+def _columns(key: StorageKey) -> dict[str, Any]:
+    return {
+        "bot_id": key.bot_id,
+        "chat_id": key.chat_id,
+        "user_id": key.user_id,
+        "thread_id": key.thread_id or 0,
+        "business_connection_id": key.business_connection_id or "",
+        "destiny": key.destiny,
+    }
+
+
+class PostgresStorage(BaseStorage):
+    """aiogram FSM storage on the `fsm_states` table (see the module docstring).
+
+    Data must be JSON: the handlers keep ids, strings and lists in it. Errors of the database
+    propagate (the errors router answers the user).
+    """
+
+    def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
+        self.session_factory = session_factory
+
+    async def _run(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+        session = _update_session.get()
+        if session is not None:
+            return await work(session)
+        async with self.session_factory() as own:
+            result = await work(own)
+            await own.commit()
+            return result
+
+    async def _row(self, key: StorageKey) -> tuple[str | None, dict[str, Any]] | None:
+        columns = _columns(key)
+
+        async def read(session: AsyncSession) -> tuple[str | None, dict[str, Any]] | None:
+            stmt = select(FsmState.state, FsmState.data).filter_by(**columns)
+            row = (await session.execute(stmt)).one_or_none()
+            return None if row is None else (row[0], dict(row[1] or {}))
+
+        return await self._run(read)
+
+    async def _upsert(self, key: StorageKey, values: dict[str, Any]) -> None:
+        stmt = insert(FsmState).values(**_columns(key), **values)
+        upsert = stmt.on_conflict_do_update(
+            index_elements=list(_columns(key)), set_={**values, "updated_at": func.now()}
+        )
+
+        async def write(session: AsyncSession) -> None:
+            await session.execute(upsert)
+
+        await self._run(write)
+
+    async def set_state(self, key: StorageKey, state: StateType = None) -> None:
+        value = state.state if isinstance(state, State) else state
+        await self._upsert(key, {"state": value})
+
+    async def get_state(self, key: StorageKey) -> str | None:
+        row = await self._row(key)
+        return None if row is None else row[0]
+
+    async def set_data(self, key: StorageKey, data: Mapping[str, Any]) -> None:
+        await self._upsert(key, {"data": dict(data)})
+
+    async def get_data(self, key: StorageKey) -> dict[str, Any]:
+        row = await self._row(key)
+        return {} if row is None else row[1]
+
+    async def close(self) -> None:
+        return None
+
+
+def lock_id(key: StorageKey) -> int:
+    """The advisory-lock id of a key: a signed 64-bit BLAKE2b hash of its fields (a collision
+    only makes two chats take turns)."""
+    raw = "\x1f".join(str(v) for v in _columns(key).values()).encode()
+    return int.from_bytes(hashlib.blake2b(raw, digest_size=8).digest(), "big", signed=True)
+
+
+@dataclass
+class _LocalLock:
+    lock: asyncio.Lock
+    users: int = 0
+
+
+class PostgresEventIsolation(BaseEventIsolation):
+    """One update at a time per `StorageKey`, in this process and across processes (see the
+    module docstring). `engine` lends one connection per update being handled.
+
+    When PostgreSQL cannot be reached the lock degrades to this process only (`health` logs
+    the outage once) and the update goes on to get its "try again" answer.
+    """
+
+    def __init__(self, engine: AsyncEngine, health: DatabaseHealth) -> None:
+        self.engine = engine
+        self.health = health
+        self._local: dict[StorageKey, _LocalLock] = {}
+
+    @asynccontextmanager
+    async def lock(self, key: StorageKey) -> AsyncGenerator[None, None]:
+        local = self._local.get(key)
+        if local is None:
+            local = self._local[key] = _LocalLock(asyncio.Lock())
+        local.users += 1
+        try:
+            async with local.lock, self._across_processes(key):
+                yield
+        finally:
+            local.users -= 1
+            if local.users == 0:
+                del self._local[key]
+
+    @asynccontextmanager
+    async def _across_processes(self, key: StorageKey) -> AsyncGenerator[None, None]:
+        conn = await self._acquire(key)
+        try:
+            yield
+        finally:
+            if conn is not None:
+                await self._release(conn)
+
+    async def _acquire(self, key: StorageKey) -> AsyncConnection | None:
+        """A connection holding the key's advisory lock; None when PostgreSQL is unreachable."""
+        conn: AsyncConnection | None = None
+        try:
+            conn = await self.engine.connect()
+            await conn.execute(text(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT_SECONDS}s'"))
+            await conn.execute(select(func.pg_advisory_xact_lock(lock_id(key))))
+            return conn
+        except Exception as exc:
+            if is_database_unavailable(exc):
+                self.health.failed(exc)
+                if conn is not None:
+                    await self._release(conn)
+                return None
+            if conn is None:
+                raise
+            # lock_timeout: another process has held this chat for too long; go on anyway
+            log.warning("chat_lock_timeout", key=str(key), error=type(exc).__name__)
+            return conn
+
+    @staticmethod
+    async def _release(conn: AsyncConnection) -> None:
+        """End the lock's transaction (which releases the advisory lock) and return the
+        connection; a connection that died with the server took its lock with it."""
+        try:
+            await conn.rollback()
+            await conn.close()
+        except Exception:
+            with contextlib.suppress(Exception):
+                await conn.invalidate()
+
+    async def close(self) -> None:
+        self._local.clear()
