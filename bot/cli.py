@@ -23,7 +23,7 @@ from bot.app import (
     prepare_for_traffic,
     run_polling,
 )
-from bot.console import console_bot
+from bot.console import clock_message_id, console_bot
 from bot.logging import setup_logging
 from bot.settings import PROJECT_ROOT, Settings, SettingsError, load_settings
 
@@ -113,7 +113,12 @@ async def _dispatch(command: str, args: argparse.Namespace, settings: Settings) 
         notice = await ensure_offline_catalog(app)
         await prepare_for_traffic(app.session_factory, app.services)
         polling = command == "run" and settings.telegram.bot_token is not None
-        bot = make_bot(settings) if polling else console_bot(on_output=print)
+        # the console's message ids start from the clock: like Telegram's, they grow across restarts
+        bot = (
+            make_bot(settings)
+            if polling
+            else console_bot(on_output=print, first_message_id=clock_message_id())
+        )
         async with background_worker(app, bot):
             if polling:
                 print(notice)

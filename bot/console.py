@@ -25,6 +25,7 @@ import itertools
 import logging
 import mimetypes
 import re
+import time
 from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -292,9 +293,14 @@ class LocalSession(BaseSession):
         *,
         bot_username: str = BOT_USERNAME,
         bot_first_name: str = BOT_FIRST_NAME,
+        first_message_id: int = 1,
     ) -> None:
         super().__init__()
         self.on_output = on_output
+        #: Message ids start here in every chat. Telegram's ids only grow, across restarts
+        #: too, and the bot relies on it (review parts are ordered by message id), so the
+        #: console chat starts from the clock (`clock_message_id`); tests start from 1.
+        self.first_message_id = first_message_id
         self.bot_username = bot_username
         self.bot_first_name = bot_first_name
         self.calls: list[TelegramMethod[Any]] = []
@@ -340,7 +346,7 @@ class LocalSession(BaseSession):
 
     def next_message_id(self, chat_id: int) -> int:
         """Allocate the next message id in a chat (shared with :class:`UpdateFactory`, as in Telegram)."""
-        self._last_message_id[chat_id] = self._last_message_id.get(chat_id, 0) + 1
+        self._last_message_id[chat_id] = self._last_message_id.get(chat_id, self.first_message_id - 1) + 1
         return self._last_message_id[chat_id]
 
     def add_file(self, file_id: str, data: bytes, file_name: str | None = None) -> StoredFile:
@@ -975,10 +981,16 @@ class ConsoleChat:
             self.out("(no handler answered that)")
 
 
-def console_bot(on_output: OutputCallback | None = None) -> Bot:
+def clock_message_id() -> int:
+    """A first message id that is larger than any an earlier console run gave: tenths of a
+    second since 2026-01-01 (fits Telegram's 32-bit ids until 2032)."""
+    return int((time.time() - 1_767_225_600) * 10)
+
+
+def console_bot(on_output: OutputCallback | None = None, *, first_message_id: int = 1) -> Bot:
     """A Bot on a :class:`LocalSession` with the production defaults (HTML parse mode)."""
     return Bot(
         CONSOLE_TOKEN,
-        session=LocalSession(on_output=on_output),
+        session=LocalSession(on_output=on_output, first_message_id=first_message_id),
         default=DefaultBotProperties(parse_mode=ParseMode.HTML),
     )

@@ -23,7 +23,7 @@ from aiogram.dispatcher.middlewares.user_context import (
 from aiogram.fsm.context import FSMContext
 from aiogram.types import Message, TelegramObject, Update
 from aiogram.types import User as TelegramUser
-from aiogram.utils.i18n import SimpleI18nMiddleware
+from aiogram.utils.i18n import I18n, SimpleI18nMiddleware
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import texts
@@ -142,7 +142,9 @@ class UserMiddleware(BaseMiddleware):
             assert isinstance(event, Update)
             message = event.message
             if message is not None and (message.text or "").startswith("/"):
-                await message.answer(texts.speak_as_yourself())
+                i18n: I18n = data["i18n"]  # no user, no language: the default one
+                with i18n.context(), i18n.use_locale(i18n.default_locale):
+                    await message.answer(texts.speak_as_yourself())
             log.info("update_without_user_ignored")
             return None
         session: AsyncSession = data["session"]
