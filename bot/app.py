@@ -77,6 +77,9 @@ async def open_app(settings: Settings, *, run_migrations: bool = True) -> AsyncI
     if run_migrations:
         await migrate(url)
     engine = create_engine(url, pool_size=settings.database.db_pool_size)
+    # chat locks hold a connection each while an update is handled: a pool of their own, so
+    # updates waiting for a lock never take the connections that lock holders need to finish
+    lock_engine = create_engine(url, pool_size=settings.database.db_pool_size)
     tmdb = make_tmdb_client(settings)
     embedder = make_embedder(settings.openai, settings.embedding)
     language_model = make_language_model(settings.openai)  # None without OPENAI_API_KEY: templates
@@ -91,7 +94,7 @@ async def open_app(settings: Settings, *, run_migrations: bool = True) -> AsyncI
                 session_factory,
                 tmdb,
                 services,
-                build_dispatcher(settings, session_factory, services, engine=engine, job_app=job_app),
+                build_dispatcher(settings, session_factory, services, engine=lock_engine, job_app=job_app),
                 job_app,
                 embedder,
             )
@@ -102,7 +105,14 @@ async def open_app(settings: Settings, *, run_migrations: bool = True) -> AsyncI
             await embedder.aclose()
         if isinstance(language_model, OpenAIChatModel):
             await language_model.aclose()
+        await lock_engine.dispose()
         await engine.dispose()
+
+
+def max_concurrent_updates(settings: Settings) -> int:
+    """Updates handled at once: one per connection of the chat-lock pool (`DB_POOL_SIZE` plus
+    as many overflow connections, see db.session.create_engine)."""
+    return 2 * settings.database.db_pool_size
 
 
 def make_bot(settings: Settings) -> Bot:
@@ -218,4 +228,9 @@ async def run_polling(app: App, bot: Bot) -> None:
     async with bot:
         await set_bot_commands(bot, app.dispatcher["i18n"])
         await bot.delete_webhook(drop_pending_updates=False)
-        await app.dispatcher.start_polling(bot, allowed_updates=app.dispatcher.resolve_used_update_types())
+        await app.dispatcher.start_polling(
+            bot,
+            allowed_updates=app.dispatcher.resolve_used_update_types(),
+            # at most as many updates at once as there are connections for their chat locks
+            tasks_concurrency_limit=max_concurrent_updates(app.settings),
+        )
