@@ -1,43 +1,19 @@
-"""A local Bot API: the console chat, and the fake Telegram for handler tests.
-
-Telegram is faked at the Bot API boundary only. :class:`LocalSession` is an aiogram
-:class:`~aiogram.client.session.base.BaseSession` whose ``make_request`` answers Bot API methods
-in-process instead of over HTTP: ``sendMessage`` returns a real :class:`~aiogram.types.Message`,
-``editMessageText`` edits the stored one, and so on. Everything above the session — the
-:class:`~aiogram.Bot`, the :class:`~aiogram.Dispatcher`, routers, filters, middlewares and handlers
-— is the production code, unchanged. There is no second set of "console handlers".
-
-The session keeps a transcript (``calls``, ``messages``, :meth:`LocalSession.sent_texts`,
-:meth:`LocalSession.last_markup`), so handler tests assert on what the bot *sent*; it renders every
-visible effect as plain text for a terminal (``on_output``); and it rejects the requests Telegram
-would reject (empty or too long text, HTML that Telegram cannot parse, oversized callback data,
-editing a missing or unchanged message), so those bugs fail in tests instead of in production.
-
-:class:`UpdateFactory` builds the incoming updates (text, commands, button taps, documents) and
-:class:`ConsoleChat` glues it together: a line typed in the terminal becomes an update fed to
-``Dispatcher.feed_update``; ``[n]`` taps button *n* of the last inline keyboard.
-"""
+"""The local Bot API session: answers Bot API methods in-process and keeps a transcript."""
 
 from __future__ import annotations
 
-import asyncio
 import itertools
-import logging
 import mimetypes
 import re
-import time
 from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import Enum
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from aiogram import Bot
-from aiogram.client.default import Default, DefaultBotProperties
+from aiogram.client.default import Default
 from aiogram.client.session.base import BaseSession
-from aiogram.dispatcher.event.bases import UNHANDLED
-from aiogram.enums import ParseMode
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.methods import (
     AnswerCallbackQuery,
@@ -63,7 +39,6 @@ from aiogram.methods.base import TelegramType
 from aiogram.types import (
     BotCommand,
     BufferedInputFile,
-    CallbackQuery,
     Chat,
     Document,
     File,
@@ -71,18 +46,17 @@ from aiogram.types import (
     InlineKeyboardMarkup,
     InputFile,
     Message,
-    MessageEntity,
     PhotoSize,
     ReplyKeyboardMarkup,
-    Update,
     URLInputFile,
     User,
 )
 
 if TYPE_CHECKING:
-    from aiogram import Dispatcher
+    pass
 
-logger = logging.getLogger(__name__)
+
+from bot.console.html import HTMLParseError, html_to_text
 
 CONSOLE_TOKEN = "1234567890:CONSOLE-local-session-no-network-aaaa"
 """A shape-valid fake token: ``Bot`` accepts it, the bot id is 1234567890, nothing reaches Telegram."""
@@ -99,119 +73,6 @@ MAX_PHOTO_SIDES = 10_000
 MAX_PHOTO_RATIO = 20
 
 OutputCallback = Callable[[str], None]
-
-# --------------------------------------------------------------------------------------------------
-# HTML parse mode: validate like Telegram, render to plain text for the terminal
-# --------------------------------------------------------------------------------------------------
-
-_HTML_TAGS = frozenset(
-    {
-        "a",
-        "b",
-        "strong",
-        "i",
-        "em",
-        "u",
-        "ins",
-        "s",
-        "strike",
-        "del",
-        "span",
-        "tg-spoiler",
-        "tg-emoji",
-        "tg-time",
-        "code",
-        "pre",
-        "blockquote",
-    }
-)
-_HTML_ENTITY = re.compile(r"&(#[xX][0-9a-fA-F]+|#[0-9]+|[a-zA-Z]+);")
-_NAMED_ENTITIES = {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}
-_HREF = re.compile(r"""href\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""", re.IGNORECASE)
-
-
-class HTMLParseError(ValueError):
-    """Text that Telegram's HTML parse mode would reject ("can't parse entities: …")."""
-
-
-def _decode_entity(match: re.Match[str]) -> str:
-    name = match.group(1)
-    if name.startswith(("#x", "#X")):
-        return chr(int(name[2:], 16))
-    if name.startswith("#"):
-        return chr(int(name[1:]))
-    # Telegram decodes only these four named entities; anything else stays as typed.
-    return _NAMED_ENTITIES.get(name, match.group(0))
-
-
-def html_to_text(text: str) -> str:
-    """Parse Telegram-HTML into the plain text a user sees; raise :class:`HTMLParseError` like Telegram.
-
-    Mirrors Telegram's parser closely enough to catch real bugs: every ``<`` must open a supported
-    tag (so an unescaped ``<`` in a film title fails), tags must nest and close, and only ``&lt;``,
-    ``&gt;``, ``&amp;``, ``&quot;`` and numeric entities are decoded. Links render as
-    ``text (url)`` so the terminal still shows where they go.
-    """
-    out: list[str] = []
-    stack: list[tuple[str, str | None, int]] = []  # (tag, href, index in `out` where it opened)
-    i, n = 0, len(text)
-
-    def offset(pos: int) -> int:
-        return len(text[:pos].encode("utf-8"))
-
-    while i < n:
-        char = text[i]
-        if char == "&":
-            match = _HTML_ENTITY.match(text, i)
-            if match is None:
-                out.append("&")
-                i += 1
-            else:
-                out.append(_decode_entity(match))
-                i = match.end()
-            continue
-        if char != "<":
-            out.append(char)
-            i += 1
-            continue
-        if text.startswith("</", i):
-            end = text.find(">", i)
-            if end == -1:
-                raise HTMLParseError(f"Unclosed end tag at byte offset {offset(i)}")
-            name = text[i + 2 : end].strip().lower()
-            if not stack:
-                raise HTMLParseError(f'Unexpected end tag "{name}" at byte offset {offset(i)}')
-            open_name, href, start = stack.pop()
-            if name != open_name:
-                raise HTMLParseError(
-                    f'Unmatched end tag at byte offset {offset(i)}, expected "</{open_name}>", '
-                    f'found "</{name}>"'
-                )
-            if open_name == "a" and href and href != "".join(out[start:]):
-                out.append(f" ({href})")
-        else:
-            # Like Telegram: the tag name runs to the first space or '>', and must be supported.
-            name_end = i + 1
-            while name_end < n and not text[name_end].isspace() and text[name_end] != ">":
-                name_end += 1
-            if name_end >= n:
-                raise HTMLParseError(f"Unclosed start tag at byte offset {offset(i)}")
-            name = text[i + 1 : name_end].lower()
-            if name not in _HTML_TAGS:
-                raise HTMLParseError(f'Unsupported start tag "{name}" at byte offset {offset(i)}')
-            end = text.find(">", name_end)
-            if end == -1:
-                raise HTMLParseError(f"Unclosed start tag at byte offset {offset(i)}")
-            href = None
-            if name == "a" and (href_match := _HREF.search(text, name_end, end)):
-                raw = next(group for group in href_match.groups() if group is not None)
-                href = _HTML_ENTITY.sub(_decode_entity, raw)
-            stack.append((name, href, len(out)))
-        i = end + 1
-    if stack:
-        raise HTMLParseError(f'Can\'t find end tag corresponding to start tag "{stack[-1][0]}"')
-    return "".join(out)
-
 
 # --------------------------------------------------------------------------------------------------
 # The session
@@ -755,242 +616,3 @@ def _has_action(button: InlineKeyboardButton) -> bool:
         button.pay,
     )
     return any(action is not None for action in actions)
-
-
-# --------------------------------------------------------------------------------------------------
-# Incoming updates
-# --------------------------------------------------------------------------------------------------
-
-_COMMAND = re.compile(r"/[A-Za-z0-9_]{1,32}(?:@[A-Za-z0-9_]{3,32})?")
-
-
-@dataclass(frozen=True)
-class ChatUser:
-    """The person on the other side of the chat (their private chat id equals ``telegram_id``)."""
-
-    telegram_id: int
-    first_name: str = "Console"
-    language_code: str = "en"
-    username: str | None = None
-
-    def as_user(self) -> User:
-        return User(
-            id=self.telegram_id,
-            is_bot=False,
-            first_name=self.first_name,
-            username=self.username,
-            language_code=self.language_code,
-        )
-
-    def as_chat(self) -> Chat:
-        return Chat(id=self.telegram_id, type="private", first_name=self.first_name, username=self.username)
-
-
-class UpdateFactory:
-    """Builds the updates Telegram would deliver: text messages, commands, button taps, documents.
-
-    Pass the :class:`LocalSession` to share its per-chat message-id counter (in Telegram, user and
-    bot messages in a private chat are numbered in one sequence) and to let :meth:`document` put
-    the file's bytes where ``bot.download`` finds them.
-    """
-
-    def __init__(self, session: LocalSession | None = None) -> None:
-        self.session = session
-        self._update_ids = itertools.count(1)
-        self._message_ids: dict[int, itertools.count[int]] = {}
-        self._callback_ids = itertools.count(1)
-        self._file_ids = itertools.count(1)
-
-    def message(self, user: ChatUser, text: str) -> Update:
-        """A text message; a leading ``/command`` (optionally ``@botname``) gets a bot_command entity."""
-        entities = None
-        if command := _COMMAND.match(text):
-            length = len(command.group(0).encode("utf-16-le")) // 2
-            entities = [MessageEntity(type="bot_command", offset=0, length=length)]
-        return self._message_update(user, text=text, entities=entities)
-
-    def callback(self, user: ChatUser, message: Message, data: str) -> Update:
-        """A tap on an inline button with ``callback_data=data`` under the bot's ``message``."""
-        query = CallbackQuery(
-            id=f"cbq-{next(self._callback_ids)}",
-            from_user=user.as_user(),
-            chat_instance=f"chat-instance-{message.chat.id}",
-            message=message,
-            data=data,
-        )
-        return Update(update_id=next(self._update_ids), callback_query=query)
-
-    def document(
-        self,
-        user: ChatUser,
-        file_name: str,
-        file_id: str | None = None,
-        mime_type: str | None = None,
-        file_size: int | None = None,
-        *,
-        caption: str | None = None,
-        data: bytes | None = None,
-    ) -> Update:
-        """The user sends a file. With ``data`` (and a session), ``bot.download`` returns those bytes."""
-        file_id = file_id or f"user-file-{next(self._file_ids)}"
-        if data is not None:
-            if self.session is None:
-                raise ValueError("UpdateFactory needs the LocalSession to serve document data")
-            self.session.add_file(file_id, data, file_name)
-            file_size = len(data) if file_size is None else file_size
-        document = Document(
-            file_id=file_id,
-            file_unique_id=f"unique-{file_id}",
-            file_name=file_name,
-            mime_type=mime_type or mimetypes.guess_type(file_name)[0],
-            file_size=file_size,
-        )
-        return self._message_update(user, document=document, caption=caption)
-
-    def _next_message_id(self, chat_id: int) -> int:
-        if self.session is not None:
-            return self.session.next_message_id(chat_id)
-        return next(self._message_ids.setdefault(chat_id, itertools.count(1)))
-
-    def _message_update(self, user: ChatUser, **fields: Any) -> Update:
-        message = Message(
-            message_id=self._next_message_id(user.telegram_id),
-            date=datetime.now(UTC),
-            chat=user.as_chat(),
-            from_user=user.as_user(),
-            **fields,
-        )
-        return Update(update_id=next(self._update_ids), message=message)
-
-
-# --------------------------------------------------------------------------------------------------
-# The console chat
-# --------------------------------------------------------------------------------------------------
-
-_TAP = re.compile(r"^\[(\d+)\]$")
-_QUIT = frozenset({"/quit", "exit"})
-_FILE = re.compile(r"^:file\s+(.+)$")
-_WAIT = re.compile(r"^:wait\s+(\d+(?:\.\d+)?)$")
-BANNER = (
-    "WhatToWatch console chat (no Telegram): type a message or /command; "
-    "[n] taps button n of the last keyboard; :file PATH sends a file (your Letterboxd export); "
-    ":wait N lets background jobs run for N seconds; "
-    "/quit or Ctrl-D leaves."
-)
-
-
-class ConsoleChat:
-    """A terminal conversation with the real dispatcher, through a :class:`LocalSession`.
-
-    Each typed line becomes an update for ``dispatcher.feed_update`` (handlers run to completion
-    before the next prompt); the bot's replies reach ``out`` through the session's ``on_output``.
-    """
-
-    def __init__(
-        self,
-        dispatcher: Dispatcher,
-        bot: Bot,
-        user: ChatUser,
-        out: OutputCallback = print,
-    ) -> None:
-        if not isinstance(bot.session, LocalSession):
-            raise TypeError("ConsoleChat needs a Bot whose session is a LocalSession (see console_bot())")
-        self.dispatcher = dispatcher
-        self.bot = bot
-        self.user = user
-        self.out = out
-        self.session: LocalSession = bot.session
-        if self.session.on_output is None:
-            self.session.on_output = out
-        self.updates = UpdateFactory(self.session)
-
-    async def send(self, line: str) -> None:
-        """Handle one typed line: ``[n]`` taps a button, ``:file PATH`` sends that file as a
-        document, ``:wait N`` pauses N seconds (scripts: let a background import finish),
-        anything else is a text message."""
-        if tap := _TAP.match(line.strip()):
-            await self.tap(int(tap.group(1)))
-            return
-        if file := _FILE.match(line.strip()):
-            await self.send_file(Path(file.group(1)))
-            return
-        if wait := _WAIT.match(line.strip()):
-            await asyncio.sleep(float(wait.group(1)))  # the in-process worker runs meanwhile
-            return
-        await self._feed(self.updates.message(self.user, line))
-
-    async def send_file(self, path: Path) -> None:
-        """Send a file from disk as a document, as the Telegram app would."""
-        try:
-            data = await asyncio.to_thread(lambda: path.expanduser().read_bytes())
-        except OSError as error:
-            self.out(f"Can't read {path}: {error.strerror}")
-            return
-        await self._feed(self.updates.document(self.user, path.name, data=data))
-
-    async def tap(self, number: int) -> None:
-        """Tap button ``number`` (as rendered, counted across rows) of the last inline keyboard."""
-        message = self.session.last_keyboard_message(self.user.telegram_id)
-        buttons = inline_buttons(message.reply_markup if message is not None else None)
-        if message is None or not 1 <= number <= len(buttons):
-            self.out(f"No button [{number}] on the last keyboard.")
-            return
-        button = buttons[number - 1]
-        if button.url is not None:
-            self.out(f"🔗 {button.url}")
-        elif button.callback_data is not None:
-            await self._feed(self.updates.callback(self.user, message, button.callback_data))
-        else:
-            self.out(f"Button [{number}] ({button.text}) cannot be used in the console.")
-
-    async def run_script(self, path: Path) -> None:
-        """Play a script: each non-blank line not starting with '#' is echoed as ``> line`` and sent."""
-        script = await asyncio.to_thread(path.read_text, encoding="utf-8")
-        for raw in script.splitlines():
-            line = raw.strip()
-            if not line or line.startswith("#"):
-                continue
-            self.out(f"> {line}")
-            if line in _QUIT:
-                return
-            await self.send(line)
-
-    async def run_interactive(self) -> None:
-        """Read lines from stdin (in a thread, so the event loop keeps running) until EOF or /quit."""
-        self.out(BANNER)
-        while True:
-            try:
-                line = await asyncio.to_thread(input, "you> ")
-            except EOFError:
-                self.out("")
-                return
-            line = line.strip()
-            if not line:
-                continue
-            if line in _QUIT:
-                return
-            try:
-                await self.send(line)
-            except Exception as error:  # keep the chat alive; the traceback goes to the log
-                logger.exception("console update failed")
-                self.out(f"💥 {type(error).__name__}: {error}")
-
-    async def _feed(self, update: Update) -> None:
-        result = await self.dispatcher.feed_update(self.bot, update)
-        if result is UNHANDLED:
-            self.out("(no handler answered that)")
-
-
-def clock_message_id() -> int:
-    """A first message id that is larger than any an earlier console run gave: tenths of a
-    second since 2026-01-01 (fits Telegram's 32-bit ids until 2032)."""
-    return int((time.time() - 1_767_225_600) * 10)
-
-
-def console_bot(on_output: OutputCallback | None = None, *, first_message_id: int = 1) -> Bot:
-    """A Bot on a :class:`LocalSession` with the production defaults (HTML parse mode)."""
-    return Bot(
-        CONSOLE_TOKEN,
-        session=LocalSession(on_output=on_output, first_message_id=first_message_id),
-        default=DefaultBotProperties(parse_mode=ParseMode.HTML),
-    )
