@@ -126,8 +126,9 @@ def make_bot(settings: Settings) -> Bot:
 
 @asynccontextmanager
 async def background_worker(app: App, bot: Bot | None) -> AsyncIterator[None]:
-    """Run a job worker in this process while the block runs (`WORKER_IN_PROCESS`); `bot`
-    is how its import jobs talk to the chat."""
+    """Run a job worker in this process while the block runs (`WORKER_IN_PROCESS`): the same
+    loops as `python -m bot worker` (bot.jobs.DEFAULT_LOOPS: interactive and bulk, plus the
+    stall watch). `bot` is how its import jobs talk to the chat."""
     if not app.settings.bot.worker_in_process:
         yield
         return

@@ -56,9 +56,20 @@ def _parser() -> argparse.ArgumentParser:
     load = catalog_sub.add_parser("load-csv", help="load a TMDB-format CSV (tmdb_5000_movies.csv layout)")
     load.add_argument("path", type=Path)
     worker = sub.add_parser(
-        "worker", help="run a background job worker (embeddings, taste vectors, CF model)"
+        "worker", help="run a background job worker (imports, embeddings, taste vectors, CF model)"
     )
-    worker.add_argument("--concurrency", type=int, default=1, help="jobs run at once by this worker")
+    worker.add_argument(
+        "--concurrency",
+        type=int,
+        help="jobs run at once by each loop (default: 2 interactive, 1 bulk; 1 with --queues)",
+    )
+    worker.add_argument(
+        "--queues",
+        nargs="+",
+        metavar="QUEUE",
+        help="serve only these queues, in one loop (imports, user, bulk, recommender); "
+        "default: an interactive loop (imports, user) and a bulk loop (bulk, recommender)",
+    )
     embed = sub.add_parser("embed", help="embedding maintenance")
     embed_sub = embed.add_subparsers(dest="embed_command", required=True)
     backfill = embed_sub.add_parser(
@@ -132,13 +143,20 @@ async def _admin(app: App, command: str, args: argparse.Namespace) -> int:
     from domain.cf import build_cf_model
 
     if command == "worker":
-        print(f"Worker started (queue {jobs.QUEUE!r}, concurrency {args.concurrency}). Ctrl+C stops it.")
+        queues = [q for arg in args.queues for q in arg.split(",") if q] if args.queues else None
+        try:
+            loops = jobs.worker_loops(concurrency=args.concurrency, queues=queues)
+        except ValueError as exc:
+            print(f"worker: {exc}", file=sys.stderr)
+            return 2
+        described = "; ".join(f"{loop.name}: {', '.join(loop.queues)} ×{loop.concurrency}" for loop in loops)
+        print(f"Worker started ({described}). Ctrl+C stops it.")
         token = app.settings.telegram.bot_token
-        await jobs.run_worker(
+        await jobs.run_workers(
             app.job_app,
             app.session_factory,
             app.embedder,
-            concurrency=args.concurrency,
+            loops=loops,
             bot=make_bot(app.settings) if token is not None else None,
             movie_source=app.tmdb,
             language_model=app.services.language_model,

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.settings import Settings
 from domain.avoid import AvoidService
-from domain.catalog import CatalogService
+from domain.catalog import CatalogService, SourceBudget
 from domain.cf import CFModelCache
 from domain.clarify import ClarifyService
 from domain.explanations import ExplanationService
@@ -52,8 +52,15 @@ class ServiceFactory:
     language_model: LanguageModel | None = None
 
     def bind(self, session: AsyncSession, jobs: JobQueue) -> Services:
+        """The services of one update. Their TMDB calls for /recommend, onboarding and
+        clarifying answers share one SourceBudget of TMDB_INTERACTIVE_BUDGET_SECONDS (the user
+        waits); imports get the TMDB client itself (they run in jobs, with long retries)."""
+        budget = SourceBudget(self.settings.tmdb.interactive_budget_seconds) if self.movie_source else None
         catalog = CatalogService(
-            session, self.movie_source, ttl=dt.timedelta(days=self.settings.tmdb.cache_ttl_days)
+            session,
+            self.movie_source,
+            ttl=dt.timedelta(days=self.settings.tmdb.cache_ttl_days),
+            budget=budget,
         )
         recommendations = RecommendationService(
             session,

@@ -79,6 +79,11 @@ class TMDBSettings(BaseSettings):
     max_requests_per_second: float = Field(default=45.0, gt=0, le=1000)
     max_attempts: int = Field(default=4, ge=1, le=10)
     cache_ttl_days: int = Field(default=14, ge=1)
+    #: Total seconds the TMDB calls of one /recommend (or onboarding grid, or clarifying
+    #: answer) may take while the user waits; past it, or on a TMDB error, the answer comes
+    #: from the catalog. 1.5 s leaves room within /recommend's 3 s for the database and the
+    #: ranking; background jobs (imports) are not bounded by it.
+    interactive_budget_seconds: float = Field(default=1.5, gt=0, le=30)
 
     @field_validator("api_key", "read_access_token")
     @classmethod

@@ -3,15 +3,22 @@
 With a :class:`~domain.ports.MovieSource` (TMDB configured) searches go to TMDB and every
 film seen is written into the catalog; full records are served from the catalog while
 fresh (`ttl`). Without one, everything runs on the catalog alone (pg_trgm search).
+
+While a user waits (/recommend, the onboarding grid, a clarifying answer), the service gets a
+:class:`SourceBudget`: its TMDB calls share a total time, and past it, or on a TMDB error,
+they are given up for that update and the catalog answers alone.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
+import structlog
 from rapidfuzz import utils
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,10 +26,70 @@ from db.models import Film
 from db.repositories.films import FilmRepository, to_info
 from domain.entities import FilmInfo
 from domain.parsing import TitleQuery
-from domain.ports import MovieSource, RelatedKind
+from domain.ports import MovieSource, MovieSourceError, RelatedKind
+
+log = structlog.get_logger(__name__)
 
 #: How many candidates the review flow offers as buttons.
 MAX_OPTIONS = 5
+
+T = TypeVar("T")
+
+
+class SourceBudget:
+    """The total time the film source (TMDB) may take while one user waits: one per update.
+
+    `call` runs one source call within what is left of `seconds` (wall-clock seconds spent
+    inside calls, summed; `clock` gives seconds, monotonic). The first call that runs out of
+    time or raises MovieSourceError (outage, 5xx or 429 after retries, rejected key, a bad
+    answer) gives the source up for the rest of the update: it and every later call return
+    None at once, and one warning, `tmdb_degraded`, is logged. The caller then answers from
+    the catalog.
+    """
+
+    def __init__(self, seconds: float, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.seconds = seconds
+        self.spent = 0.0
+        #: Why the source was given up ("timeout", "budget_spent" or the error's class name).
+        self.given_up: str | None = None
+        self._clock = clock
+
+    @property
+    def degraded(self) -> bool:
+        """True once the source was given up: answers of this update come from the catalog."""
+        return self.given_up is not None
+
+    async def call(self, what: str, fetch: Callable[[], Awaitable[T]]) -> T | None:
+        """`await fetch()` within the time left; None when the source is (or now gets) given up.
+
+        `what` names the call in the warning (e.g. "popular"). Cancelling `fetch` at the
+        deadline cancels its HTTP requests and retry waits; keep database work out of it.
+        """
+        if self.given_up is not None:
+            return None
+        remaining = self.seconds - self.spent
+        if remaining <= 0:
+            self._give_up(what, "budget_spent")
+            return None
+        started = self._clock()
+        reason = "timeout"
+        try:
+            async with asyncio.timeout(remaining) as scope:
+                return await fetch()
+        except TimeoutError:
+            if not scope.expired():
+                raise
+        except MovieSourceError as exc:
+            reason = type(exc).__name__
+        finally:
+            self.spent += self._clock() - started
+        self._give_up(what, reason)
+        return None
+
+    def _give_up(self, what: str, reason: str) -> None:
+        self.given_up = reason
+        spent = round(self.spent, 3)
+        log.warning("tmdb_degraded", call=what, reason=reason, spent_s=spent, budget_s=self.seconds)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,18 +121,43 @@ def choose(query: TitleQuery, results: Sequence[FilmInfo]) -> SearchOutcome:
 
 
 class CatalogService:
-    """Film lookups for the bot (the importer matches titles with domain.matching). Errors of
-    the source (MovieSourceError) propagate; callers turn them into a friendly message."""
+    """Film lookups for the bot (the importer matches titles with domain.matching).
 
-    def __init__(self, session: AsyncSession, source: MovieSource | None, *, ttl: dt.timedelta) -> None:
+    Without a `budget`, errors of the source (MovieSourceError) propagate and callers turn
+    them into a friendly message. With one (a user waits), `get`, `related`, `popular` and
+    `popular_ids` ask the source within it and, once it is given up, answer from the catalog
+    alone (`degraded` says so); `search` is not bounded by it.
+    """
+
+    def __init__(
+        self,
+        session: AsyncSession,
+        source: MovieSource | None,
+        *,
+        ttl: dt.timedelta,
+        budget: SourceBudget | None = None,
+    ) -> None:
         self.films = FilmRepository(session)
         self.source = source
         self.ttl = ttl
+        self.budget = budget
 
     @property
     def online(self) -> bool:
         """True when TMDB is configured."""
         return self.source is not None
+
+    @property
+    def degraded(self) -> bool:
+        """True when TMDB was given up in this update (see SourceBudget): answers so far came
+        from the catalog alone."""
+        return self.budget is not None and self.budget.degraded
+
+    async def _ask(self, what: str, fetch: Callable[[], Awaitable[T]]) -> T | None:
+        """A source call: within the budget when there is one (None: given up), else as is."""
+        if self.budget is None:
+            return await fetch()
+        return await self.budget.call(what, fetch)
 
     async def search(self, query: TitleQuery) -> SearchOutcome:
         """Find a film by what the user typed (title, optionally a year).
@@ -90,17 +182,20 @@ class CatalogService:
 
     async def get(self, tmdb_ids: Sequence[int]) -> dict[int, FilmInfo]:
         """Full records for these ids: from the catalog while fresh, the rest from TMDB in one
-        concurrent batch (each id fetched at most once). Ids nobody knows are absent."""
+        concurrent batch (each id fetched at most once). Ids nobody knows are absent; when the
+        budget gives TMDB up, the catalog's records stand, stale or not."""
         rows = await self.films.get_many(tmdb_ids)
         now = dt.datetime.now(dt.UTC)
         found = {i: to_info(f) for i, f in rows.items()}
         if self.source is None:
             return found
+        source = self.source
         stale = [i for i in dict.fromkeys(tmdb_ids) if not self._fresh(rows.get(i), now)]
         if stale:
-            fetched = await self.source.details(stale)
-            await self.films.upsert(fetched)
-            found.update({f.tmdb_id: f for f in fetched})
+            fetched = await self._ask("details", lambda: source.details(stale))
+            if fetched is not None:
+                await self.films.upsert(fetched)
+                found.update({f.tmdb_id: f for f in fetched})
         return found
 
     async def known(self, tmdb_ids: Iterable[int]) -> dict[int, FilmInfo]:
@@ -117,12 +212,19 @@ class CatalogService:
     async def related(self, seeds: Sequence[int], kinds: Iterable[RelatedKind]) -> dict[int, list[int]]:
         """TMDB recommendations/similar of each seed, concurrently: {candidate id: [seed ids]}.
 
-        Empty without TMDB. Candidates are written to the catalog (basic columns)."""
+        Empty without TMDB, and when the budget gives TMDB up. Candidates are written to the
+        catalog (basic columns)."""
         if self.source is None or not seeds:
             return {}
         source = self.source
         jobs = [(seed, kind) for seed in seeds for kind in kinds]
-        pages = await asyncio.gather(*(source.related(seed, kind) for seed, kind in jobs))
+
+        async def fetch() -> list[list[FilmInfo]]:
+            return await _all(source.related(seed, kind) for seed, kind in jobs)
+
+        pages = await self._ask("related", fetch)
+        if pages is None:
+            return {}
         support: dict[int, list[int]] = {}
         seen: list[FilmInfo] = []
         for (seed, _), films in zip(jobs, pages, strict=True):
@@ -147,10 +249,11 @@ class CatalogService:
         """Well-rated popular films (the fallback and cold-start candidates), best first.
 
         With TMDB, the first pages of `/discover/movie` (by popularity, any of `genres`) are
-        fetched and written through first, so a new catalog is never empty.
+        fetched and written through first, so a new catalog is never empty (with a budget that
+        gives TMDB up, the catalog answers alone).
 
         Raises:
-            MovieSourceError: TMDB failed.
+            MovieSourceError: TMDB failed (only without a budget).
         """
         await self._fetch_popular(genres)
         return [to_info(f) for f in await self.films.popular(exclude=exclude, genres=genres, limit=limit)]
@@ -161,13 +264,30 @@ class CatalogService:
         """The ids of `popular` (the recommender's prior candidates), without loading the films.
 
         Raises:
-            MovieSourceError: TMDB failed.
+            MovieSourceError: TMDB failed (only without a budget).
         """
         await self._fetch_popular(genres)
         return await self.films.popular_ids(exclude=exclude, genres=genres, limit=limit)
 
     async def _fetch_popular(self, genres: Sequence[str]) -> None:
-        if self.source is not None:
-            source = self.source
-            pages = await asyncio.gather(*(source.popular(genres=genres, page=p) for p in (1, 2)))
+        if self.source is None:
+            return
+        source = self.source
+
+        async def fetch() -> list[list[FilmInfo]]:
+            return await _all(source.popular(genres=genres, page=p) for p in (1, 2))
+
+        pages = await self._ask("popular", fetch)
+        if pages is not None:
             await self.films.upsert(film for page in pages for film in page)
+
+
+async def _all(calls: Iterable[Coroutine[object, object, T]]) -> list[T]:
+    """Run `calls` concurrently, results in order; when one fails, the others are cancelled
+    (asyncio.gather would leave them running) and its error propagates."""
+    tasks = [asyncio.ensure_future(call) for call in calls]
+    try:
+        return list(await asyncio.gather(*tasks))
+    finally:
+        for task in tasks:
+            task.cancel()  # no-op for finished tasks

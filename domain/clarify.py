@@ -197,7 +197,8 @@ class ClarifyService:
 
     async def recommend_or_ask(self, user_id: int) -> Question | RecommendationResult:
         """A question when `decide` says so (nothing is stored then), else the picks, ranked
-        once. Raises MovieSourceError only when TMDB is configured and fails."""
+        once. TMDB's calls share the update's time budget (past it the catalog answers; see
+        `domain.recommendations`). Raises MovieSourceError like `RecommendationService.recommend`."""
         ranking = await self.recommendations.rank(user_id)
         signal = measure(ranking)
         kind = decide(signal)

@@ -6,6 +6,10 @@ over all users' histories (`domain.cf`), the nearest films to the user's taste v
 (pgvector HNSW), TMDB's related lists of the user's best films (when TMDB is configured),
 and popular well-rated catalog films. Everything that decides *which* films lives in
 `recommender/` (pure functions); this module only does the I/O around it.
+
+While a user waits, the catalog service's TMDB calls share a time budget
+(`domain.catalog.SourceBudget`, `TMDB_INTERACTIVE_BUDGET_SECONDS`): past it, or on a TMDB
+error, the ranking goes on without TMDB's lists and the picks come from the catalog.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from db.repositories.vectors import VectorRepository
 from domain.catalog import CatalogService
 from domain.cf import CFModelCache
 from domain.entities import FilmInfo, ItemStatus, Slot
-from domain.ports import JobQueue
+from domain.ports import JobQueue, MovieSourceError
 from recommender import (
     Candidate,
     CandidateSource,
@@ -211,7 +215,8 @@ class RecommendationService:
 
         Hard rules: never a film the user rated, watched, marked 🚫, or was shown within the
         repeat window. `preferences` (a clarifying answer) filter the candidates and add their
-        genres to `genres`. Raises MovieSourceError only when TMDB is configured and fails.
+        genres to `genres`. Raises MovieSourceError only when TMDB is configured, fails and
+        the catalog service has no budget (with one, TMDB's part is left out instead).
         """
         if preferences is not None:
             genres = tuple(dict.fromkeys((*genres, *preferences.genres)))
@@ -305,11 +310,18 @@ class RecommendationService:
         question) applied for this answer only. `ranking`: what `rank` just returned for the
         same user and arguments (saves ranking twice); None ranks here.
 
+        With a time budget (see the module docstring), TMDB failing or hanging leaves the picks
+        to the catalog; only when the catalog then has no film to offer does TMDB's failure
+        surface.
+
         Raises:
-            MovieSourceError: TMDB failed (only when it is configured).
+            MovieSourceError: TMDB failed (only when it is configured) and, with a budget,
+                the catalog alone gave no pick.
         """
         if ranking is None:
             ranking = await self.rank(user_id, genres=genres, preferences=preferences)
+        if not ranking.scored and self.catalog.degraded:
+            raise MovieSourceError("TMDB gave no answer in time and the catalog has no candidates")
         picks = await self._explained(pick_three(ranking.scored, ranking.taste), ranking)
         details = await self.catalog.get([p.film.tmdb_id for p in picks])
         stored = await self.items.create(
@@ -328,6 +340,7 @@ class RecommendationService:
             candidates=len(ranking.scored),
             picks=[p.film.tmdb_id for p in picks],
             slots=[p.slot.value for p in picks],
+            degraded=self.catalog.degraded,
         )
         return RecommendationResult(shown, not ranking.personal, ranking.history_size)
 
@@ -395,9 +408,12 @@ class RecommendationService:
         """Popular, well-rated films of different genres and decades (MMR over the most
         popular ones), for a new user to tap the ones they liked.
 
-        Raises MovieSourceError only when TMDB is configured and fails."""
+        Raises MovieSourceError only when TMDB is configured and fails, and, with a time
+        budget, the catalog alone has no film to offer."""
         seen = await self.library.seen_ids(user_id)
         popular = await self.catalog.popular(exclude=seen, limit=ONBOARDING_POOL)
+        if not popular and self.catalog.degraded:
+            raise MovieSourceError("TMDB gave no answer in time and the catalog has no films")
         rank = {film.tmdb_id: i for i, film in enumerate(popular)}
         chosen = mmr_select(
             [features(f) for f in popular],

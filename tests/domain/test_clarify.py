@@ -4,8 +4,12 @@ answer changes the candidates."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import time
+from collections.abc import Sequence
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -17,7 +21,7 @@ from db.models import Film, RecommendationItem
 from db.repositories.films import FilmRow
 from db.repositories.library import LibraryRepository, LogRow
 from db.repositories.users import UserRepository
-from domain.catalog import CatalogService
+from domain.catalog import CatalogService, SourceBudget
 from domain.cf import CFModelCache, build_cf_model
 from domain.clarify import (
     FIT_TOP,
@@ -328,3 +332,56 @@ async def test_a_wish_the_catalog_cannot_meet_is_dropped(world: AsyncSession) ->
     result = await _service(world).answer(user_id, make_question(QuestionKind.GENRE, ["Telenovela"]), 0)
 
     assert result is not None and len(result.picks) == 3  # relaxed rather than empty
+
+
+class StuckTMDB:
+    """A MovieSource that takes every call and never answers (TMDB hanging)."""
+
+    async def _hang(self) -> Any:
+        await asyncio.sleep(3600)
+
+    async def search(self, query: str, *, year: int | None = None, page: int = 1) -> Any:
+        return await self._hang()
+
+    async def details(self, tmdb_ids: Sequence[int]) -> Any:
+        return await self._hang()
+
+    async def related(self, tmdb_id: int, kind: str, *, page: int = 1) -> Any:
+        return await self._hang()
+
+    async def popular(self, *, genres: Sequence[str] = (), page: int = 1) -> Any:
+        return await self._hang()
+
+
+async def test_with_tmdb_hanging_the_question_and_the_answer_come_within_the_budget(
+    world: AsyncSession,
+) -> None:
+    """Each update (the /recommend that asks, the tap that answers) gets its own budget; past
+    it the catalog answers, so the user neither waits for TMDB's retries nor loses the turn."""
+    budget_s = 0.3
+
+    def service() -> ClarifyService:  # one per update, as ServiceFactory.bind makes them
+        catalog = CatalogService(world, StuckTMDB(), ttl=dt.timedelta(days=1), budget=SourceBudget(budget_s))
+        recommendations = RecommendationService(
+            world,
+            catalog,
+            repeat_window=dt.timedelta(days=60),
+            cf_cache=CFModelCache(),
+            embedding_model=None,
+            jobs=JobOutbox(),
+        )
+        return ClarifyService(recommendations, today=lambda: dt.date(2026, 11, 21))
+
+    weak = await _user(world, 9_105)
+    await _rate(world, weak, {348: "5"})
+
+    started = time.perf_counter()
+    question = await service().recommend_or_ask(weak)
+    assert isinstance(question, Question) and question.kind is QuestionKind.GENRE
+    assert time.perf_counter() - started < budget_s + 1.5
+
+    started = time.perf_counter()
+    result = await service().answer(weak, question, 0)
+    assert result is not None and len(result.picks) == 3
+    assert all(question.options[0] in p.film.genres for p in result.picks)
+    assert time.perf_counter() - started < budget_s + 1.5

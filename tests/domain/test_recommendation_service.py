@@ -3,8 +3,13 @@ hard rules, feedback and avoid topics. The demo catalog and hand-made users, no 
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import logging
+import time
+from collections.abc import Sequence
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,10 +19,11 @@ from bot.jobs import JobOutbox
 from db.repositories.library import LibraryRepository, LogRow
 from db.repositories.users import UserRepository
 from domain.avoid import AvoidService
-from domain.catalog import CatalogService
+from domain.catalog import CatalogService, SourceBudget
 from domain.cf import CFModelCache, build_cf_model
 from domain.embeddings import EmbeddingService
 from domain.entities import ItemStatus, Slot
+from domain.ports import MovieSourceError
 from domain.recommendations import Feedback, RecommendationService
 from integrations.embeddings import LocalEmbedder
 from integrations.tmdb_csv import read_tmdb_csv
@@ -189,3 +195,125 @@ async def test_a_new_user_is_onboarded_with_popular_varied_films(world: AsyncSes
     assert result.cold_start
     assert any("Documentary" in p.film.genres for p in result.picks)
     assert films[0].tmdb_id not in {p.film.tmdb_id for p in result.picks}
+
+
+# --- TMDB while a user waits: the time budget ----------------------------------------------------
+
+
+class StuckTMDB:
+    """A MovieSource that takes every call and never answers (TMDB accepting connections but
+    hanging); `calls` names the calls started, in order."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    async def _hang(self, name: str) -> Any:
+        self.calls.append(name)
+        await asyncio.sleep(3600)
+
+    async def search(self, query: str, *, year: int | None = None, page: int = 1) -> Any:
+        return await self._hang("search")
+
+    async def details(self, tmdb_ids: Sequence[int]) -> Any:
+        return await self._hang("details")
+
+    async def related(self, tmdb_id: int, kind: str, *, page: int = 1) -> Any:
+        return await self._hang("related")
+
+    async def popular(self, *, genres: Sequence[str] = (), page: int = 1) -> Any:
+        return await self._hang("popular")
+
+
+class BrokenTMDB(StuckTMDB):
+    """A MovieSource that fails at once (an outage after retries, a rejected key)."""
+
+    async def _hang(self, name: str) -> Any:
+        self.calls.append(name)
+        raise MovieSourceError("TMDB /discover/movie: gave up after 4 attempts (last: HTTP 503)")
+
+
+BUDGET_S = 0.3
+
+
+def _budgeted(session: AsyncSession, source: StuckTMDB) -> RecommendationService:
+    catalog = CatalogService(session, source, ttl=dt.timedelta(days=1), budget=SourceBudget(BUDGET_S))
+    return RecommendationService(
+        session,
+        catalog,
+        repeat_window=dt.timedelta(days=60),
+        cf_cache=CFModelCache(),
+        embedding_model=None,
+        jobs=JobOutbox(),
+    )
+
+
+def _degraded(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if "tmdb_degraded" in r.getMessage()]
+
+
+@pytest.mark.parametrize("source", [StuckTMDB, BrokenTMDB], ids=["hanging", "erroring"])
+async def test_with_tmdb_hanging_or_failing_the_picks_come_from_the_catalog_within_the_budget(
+    world: AsyncSession, caplog: pytest.LogCaptureFixture, source: type[StuckTMDB]
+) -> None:
+    await build_cf_model(world, min_users=2)
+    target = await _user(world, 9_010)
+    await _rate(world, target, {348: "5", 679: "4.5", 78: "5"})
+    tmdb = source()
+    service = _budgeted(world, tmdb)
+
+    started = time.perf_counter()
+    with caplog.at_level(logging.WARNING):
+        result = await service.recommend(target)
+    elapsed = time.perf_counter() - started
+
+    assert len(result.picks) == 3 and result.picks[0].film.tmdb_id in SCI_FI  # CF + catalog still work
+    assert elapsed < BUDGET_S + 1.5, elapsed
+    assert tmdb.calls and set(tmdb.calls) == {"related"}  # tried first; given up for the rest
+    [warning] = _degraded(caplog)  # one warning per degraded answer, not an error
+    assert warning.levelno == logging.WARNING
+    assert service.catalog.degraded
+
+
+async def test_tmdb_failing_with_an_empty_catalog_still_says_so(
+    session: AsyncSession, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Nothing in the catalog to fall back on: TMDB's failure surfaces (the bot's friendly
+    "TMDB isn't answering"), quickly."""
+    newcomer = await _user(session, 9_011)
+    started = time.perf_counter()
+    with pytest.raises(MovieSourceError):
+        await _budgeted(session, StuckTMDB()).onboarding_films(newcomer)
+    with pytest.raises(MovieSourceError):
+        await _budgeted(session, BrokenTMDB()).recommend(newcomer)
+    assert time.perf_counter() - started < BUDGET_S + 1.5
+
+
+async def test_the_budget_is_shared_by_the_calls_and_given_up_once() -> None:
+    budget = SourceBudget(0.2)
+    assert await budget.call("first", lambda: asyncio.sleep(0.05, result="ok")) == "ok"
+    assert 0.04 < budget.spent < 0.2 and not budget.degraded
+
+    fetched: list[str] = []
+
+    async def hangs() -> str:
+        fetched.append("hangs")
+        await asyncio.sleep(10)
+        return "never"
+
+    started = time.perf_counter()
+    assert await budget.call("second", hangs) is None  # only what was left of 0.2 s
+    assert time.perf_counter() - started < 0.2
+    assert budget.given_up == "timeout"
+    assert await budget.call("third", hangs) is None  # given up: not even tried
+    assert fetched == ["hangs"]
+
+
+async def test_errors_other_than_tmdbs_are_bugs_and_propagate() -> None:
+    budget = SourceBudget(1.0)
+
+    async def bug() -> None:
+        raise KeyError("results")
+
+    with pytest.raises(KeyError):
+        await budget.call("bug", bug)
+    assert not budget.degraded

@@ -302,6 +302,21 @@ async def test_concurrency_is_bounded(server: FakeTMDBServer) -> None:
     assert time.perf_counter() - started >= 3 * 0.05  # six requests, two at a time
 
 
+async def test_a_call_cut_short_by_a_deadline_frees_its_slot(server: FakeTMDBServer) -> None:
+    """A user's time budget cancels calls to a hanging TMDB (domain.catalog.SourceBudget): the
+    cancelled request gives its concurrency slot back, so the next call is not stuck behind it."""
+    server.knobs.latency_s = 30
+    async with make_client(server, max_concurrency=1) as tmdb:
+        started = time.perf_counter()
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(0.2):
+                await tmdb.popular()
+        assert time.perf_counter() - started < 1.0  # not 10 s × attempts
+        server.knobs.latency_s = 0
+        async with asyncio.timeout(2):
+            assert await tmdb.popular()
+
+
 async def test_secrets_never_reach_messages_or_logs(server: FakeTMDBServer) -> None:
     server.knobs.fail_all = True
     with capture_logs() as events:
