@@ -163,6 +163,11 @@ class CatalogService:
         """Find a film by what the user typed (title, optionally a year).
 
         Tries title + year, then the title alone, then the raw text ("Blade Runner 2049").
+        With a budget, a TMDB that hangs or fails is given up and the catalog is searched.
+
+        Raises:
+            MovieSourceError: TMDB failed (without a budget), or was given up and the catalog
+                has no such film.
         """
         attempts: list[tuple[str, int | None]] = [(query.title, query.year)]
         if query.year is not None:
@@ -171,12 +176,17 @@ class CatalogService:
             results = await self._search(title, year)
             if results:
                 return choose(TitleQuery(title, query.year, query.raw), results)
+        if self.degraded:  # not "no such film": TMDB could not be asked
+            raise MovieSourceError("TMDB gave no answer in time and the catalog has no such film")
         return SearchOutcome(None, ())
 
     async def _search(self, title: str, year: int | None) -> list[FilmInfo]:
-        if self.source is None:
+        """TMDB's search (within the budget when there is one); the catalog's trigram search
+        without TMDB, or once the budget gave TMDB up."""
+        source = self.source
+        page = None if source is None else await self._ask("search", lambda: source.search(title, year=year))
+        if page is None:
             return [to_info(f) for f in await self.films.search(title, year=year, limit=MAX_OPTIONS * 2)]
-        page = await self.source.search(title, year=year)
         await self.films.upsert(page.results)
         return list(page.results)
 

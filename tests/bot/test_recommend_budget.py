@@ -167,3 +167,15 @@ async def test_a_healthy_tmdb_is_still_used_within_the_budget(
     assert tmdb_server.count("/3/discover/movie") == 2
     assert not _warnings(caplog, "tmdb_degraded")
     assert elapsed < ANSWER_WITHIN_S
+
+
+async def test_review_search_with_tmdb_hanging_answers_from_the_catalog_within_3_s(
+    online: BotHarness, tmdb_server: FakeTMDBServer
+) -> None:
+    """/review's search shares the budget too: the film is found in the catalog."""
+    tmdb_server.knobs.latency_s = 60
+    chat = online.chat(8301)
+    started = time.monotonic()
+    [found] = await chat.say("/review Alien 1979")
+    assert time.monotonic() - started < ANSWER_WITHIN_S
+    assert "Alien (1979)" in found and "How many stars?" in found
