@@ -366,10 +366,23 @@ def import_report(report: ImportReport, *, cancelled: bool = False) -> str:
     hidden = len(skipped) + len(notes) - MAX_REPORTED_PROBLEMS
     if hidden > 0:
         lines.append(_("…and {count} more.").format(count=hidden))
+    if report.unchecked:
+        lines.append(import_unchecked(report.unchecked))
     if report.unmatched:
         lines.append(_("The button below gives you the films I couldn't match, as a CSV file."))
     lines.append(_("Your recommendations already use this history: try /recommend."))
     return "\n".join(lines)
+
+
+def import_unchecked(count: int) -> str:
+    """The report's line for films TMDB kept failing on (neither matched nor unmatched)."""
+    return ngettext(
+        "⚠️ {count} film couldn't be checked with TMDB right now (it kept failing). "
+        "Send me the same file again later to finish it: what is imported stays, nothing is doubled.",
+        "⚠️ {count} films couldn't be checked with TMDB right now (it kept failing). "
+        "Send me the same file again later to finish them: what is imported stays, nothing is doubled.",
+        count,
+    ).format(count=count)
 
 
 #: How many unread rows and notes the import report lists (the rest are counted).

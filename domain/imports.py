@@ -9,13 +9,22 @@ Two ways in, one code path (`ImportService.store_export`):
 
 Re-running an import (a restarted job, or a newer export) creates no duplicates: log rows,
 reviews and viewings are upserted by (user, film[, date]), and every title decision is in the
-shared match cache, so a resumed job skips straight to where it stopped.
+shared match cache (written as it is made), so a resumed job skips straight to where it
+stopped. A rating replaces a stored one only when its row is newer (see
+`db.repositories.library`).
+
+TMDB faults: a title TMDB fails on (after the client's retries) is deferred, not fatal; the
+rest of its chunk is stored, and deferred titles are retried after the last chunk, in rounds
+after the waits of `RETRY_WAITS`. Titles still failing are counted in `ImportReport.unchecked`
+(sending the same file again later finishes them). Only when TMDB looks down (see
+`store_export`) does the import raise `MovieSourceError`, for the job to be retried.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
@@ -39,13 +48,20 @@ from domain.letterboxd import (
     read_export_bytes,
     unmatched_csv_bytes,
 )
-from domain.matching import TitleMatcher
-from domain.ports import JobQueue, MovieSource
+from domain.matching import MatchOutcome, Pair, TitleMatcher
+from domain.ports import JobQueue, MovieSource, MovieSourceError
 
 log = structlog.get_logger(__name__)
 
 #: Films matched and stored per transaction; progress is reported after each chunk.
 CHUNK: Final = 100
+#: Seconds to wait before each round of retrying the titles TMDB failed on (one round per
+#: wait). TMDB errors come in bursts (429s, a restart); the client has already retried each
+#: request for ~4 s, so the rounds wait longer and longer (77 s in all, only while titles fail).
+RETRY_WAITS: Final[tuple[float, ...]] = (2.0, 5.0, 10.0, 20.0, 40.0)
+#: The retry rounds end within this many seconds: a round whose wait would end later is not
+#: started (each round itself takes what the client's own retries take, ~4 s per request).
+RETRY_BUDGET_S: Final = 90.0
 
 
 def unmatched_csv_path(export: Path) -> Path:
@@ -59,7 +75,11 @@ def unmatched_csv_path(export: Path) -> Path:
 class ImportReport:
     """Outcome of an import. Film counts are of distinct films (name + year) of the export.
 
-    - `films`: films in the export; `matched` + `unmatched` = films (fewer when cancelled).
+    - `films`: films in the export; `matched` + `unmatched` + `unchecked` = films (fewer when
+      cancelled).
+    - `unmatched`: films TMDB (or the catalog) has no film for.
+    - `unchecked`: films that could not be checked because TMDB kept failing on them; nothing
+      is decided about them, and importing the same file again later finishes them.
     - `ratings`, `watched`, `reviews`, `likes`, `watchlist`: matched films stored with each.
     - `viewings`: dated diary entries stored (a rewatch is one more viewing).
     - `skipped_rows`, `problems`: rows that could not be read, and why (see `Problem`).
@@ -69,6 +89,7 @@ class ImportReport:
     films: int
     matched: int = 0
     unmatched: int = 0
+    unchecked: int = 0
     ratings: int = 0
     watched: int = 0
     reviews: int = 0
@@ -142,12 +163,26 @@ ProgressCallback = Callable[[ImportProgress], Awaitable[None]]
 
 
 class ImportService:
-    def __init__(self, session: AsyncSession, source: MovieSource | None, jobs: JobQueue) -> None:
+    """Letterboxd imports for one session. `source`: TMDB (None: the catalog only).
+    `retry_waits`: seconds before each round of retrying deferred titles (`RETRY_WAITS`;
+    tests make them tiny). Match decisions are committed on this session as they are made."""
+
+    def __init__(
+        self,
+        session: AsyncSession,
+        source: MovieSource | None,
+        jobs: JobQueue,
+        *,
+        retry_waits: Sequence[float] = RETRY_WAITS,
+    ) -> None:
         self.session = session
         self.library = LibraryRepository(session)
         self.imports = ImportRepository(session)
-        self.matcher = TitleMatcher(FilmRepository(session), TitleMatchRepository(session), source)
+        self.matcher = TitleMatcher(
+            FilmRepository(session), TitleMatchRepository(session), source, checkpoint=session.commit
+        )
         self.jobs = jobs
+        self.retry_waits = tuple(retry_waits)
 
     # --- in the chat
 
@@ -201,11 +236,12 @@ class ImportService:
         """The job: import a queued export; None when it is not queued or running any more.
 
         Commits after every chunk (so work survives a restart) and at the end. A file that
-        cannot be read at all ends the import as "failed" with `error` set.
+        cannot be read at all ends the import as "failed" with `error` set. Films TMDB could
+        not be checked on (`ImportReport.unchecked`) still end it as "done".
 
         Raises:
-            MovieSourceError: TMDB failed after the client's retries (the job is retried and
-                resumes from the match cache).
+            MovieSourceError: TMDB looks down (see `store_export`); the job is retried and
+                resumes from the match cache.
         """
         row = await self.imports.get(import_id)
         if row is None or row.status not in ACTIVE:
@@ -234,10 +270,9 @@ class ImportService:
         report = await self.store_export(user_id, export, on_progress=progress, cancelled=cancelled)
         if await self.imports.status(import_id) is None:
             return None
-        status = "done" if report.matched + report.unmatched == report.films else "cancelled"
-        await self.imports.finish(
-            import_id, status=status, report=report.to_json(), films_done=report.matched + report.unmatched
-        )
+        accounted = report.matched + report.unmatched + report.unchecked
+        status = "done" if accounted == report.films else "cancelled"
+        await self.imports.finish(import_id, status=status, report=report.to_json(), films_done=accounted)
         await self.session.commit()
         log.info("import_finished", import_id=import_id, user_id=user_id, status=status, **_counts(report))
         return ImportOutcome(import_id, status, report)
@@ -263,7 +298,7 @@ class ImportService:
 
         Raises:
             LetterboxdFormatError: not a readable Letterboxd export (message is user-safe).
-            MovieSourceError: TMDB failed; the chunks stored so far stay, a re-run resumes.
+            MovieSourceError: TMDB looks down; what is stored so far stays, a re-run resumes.
         """
         export = await asyncio.to_thread(read_export, path)
         report = await self.store_export(user_id, export)
@@ -286,64 +321,140 @@ class ImportService:
     ) -> ImportReport:
         """Match and store a parsed export in chunks of `CHUNK` films, committing each.
 
-        Rated, watched and logged films go first, watchlist- and likes-only films last. Then
-        asks for the review vectors and the taste vector to be refreshed.
+        Rated, watched and logged films go first, watchlist- and likes-only films last. A film
+        TMDB fails on is deferred: the rest of its chunk is stored, and the deferred films are
+        matched again after the last chunk, in one round after each wait of `retry_waits`
+        (within `RETRY_BUDGET_S`); those still failing are
+        reported as `unchecked`. A cancel stops at the next chunk or round (the films not yet
+        done are then in no count). Then asks for the review vectors and the taste vector to be
+        refreshed.
+
+        Raises:
+            MovieSourceError: TMDB looks down: `domain.matching.TMDB_DOWN_AFTER` searches in a
+                row failed, or films are left unchecked and not one TMDB search of this import
+                succeeded. Everything stored before stays committed.
         """
         films = sorted(export.films, key=lambda f: not f.watched)
         history = sum(1 for f in films if f.watched)
-        stored: dict[int, LogRow] = {}
-        reviews: dict[int, ReviewRow] = {}
-        viewings: set[tuple[int, dt.date]] = set()
-        unmatched: list[LetterboxdFilm] = []
+        tally = _Tally()
+        deferred: list[LetterboxdFilm] = []
+        stopped = False
         done = 0
         for start in range(0, len(films), CHUNK):
             if start and cancelled is not None and await cancelled():
+                stopped = True
                 break
             chunk = films[start : start + CHUNK]
-            decided = await self.matcher.match([(f.name, f.year) for f in chunk])
-            groups: dict[int, list[LetterboxdFilm]] = {}
-            for film in chunk:
-                tmdb_id = decided.get((film.name, film.year))
-                if tmdb_id is None:
-                    unmatched.append(film)
-                else:
-                    groups.setdefault(tmdb_id, []).append(film)
-            rows = [_log_row(i, [*_earlier(stored.get(i)), *group]) for i, group in groups.items()]
-            review_rows = [r for r in (_review_row(i, group) for i, group in groups.items()) if r]
-            watches = [
-                (i, day, rating) for i, group in groups.items() for f in group for day, rating in f.watches
-            ]
-            await self.library.merge_log(user_id, rows, source=Source.LETTERBOXD)
-            await self.library.merge_reviews(user_id, review_rows, source=Source.LETTERBOXD)
-            await self.library.merge_watches(user_id, watches)
-            await self.session.commit()
-            for group_row in rows:
-                stored[group_row.tmdb_id] = group_row
-            reviews.update({r.tmdb_id: r for r in review_rows})
-            viewings.update((i, day) for i, day, _ in watches)
+            deferred += await self._match_and_store(user_id, chunk, tally)
             done += len(chunk)
             if on_progress is not None:
-                await on_progress(ImportProgress(done, len(films), done - len(unmatched), done >= history))
+                await on_progress(ImportProgress(done, len(films), tally.matched, done >= history))
+        if not stopped:
+            deferred, stopped = await self._retry_deferred(user_id, deferred, tally, len(films), cancelled)
+            if on_progress is not None and tally.retried:
+                await on_progress(ImportProgress(done, len(films), tally.matched, True))
+        if deferred and not stopped and tally.answered == 0 and tally.error is not None:
+            log.warning("import_tmdb_down", user_id=user_id, unchecked=len(deferred))
+            raise tally.error
         # the recommender reads user_films directly, so it sees the history at once; review
         # vectors, the taste vector and the taste summary follow in background jobs
         self.jobs.embed_reviews(await self.library.review_ids(user_id))
         self.jobs.refresh_taste(user_id)
         self.jobs.refresh_summary(user_id)
-        logs = list(stored.values())
+        logs = list(tally.stored.values())
         return ImportReport(
             films=len(films),
-            matched=done - len(unmatched),
-            unmatched=len(unmatched),
+            matched=tally.matched,
+            unmatched=len(tally.unmatched),
+            unchecked=0 if stopped else len(deferred),
             ratings=sum(1 for r in logs if r.rating is not None),
             watched=sum(1 for r in logs if r.watched),
-            reviews=len(reviews),
+            reviews=len(tally.reviews),
             likes=sum(1 for r in logs if r.liked),
             watchlist=sum(1 for r in logs if r.on_watchlist),
-            viewings=len(viewings),
+            viewings=len(tally.viewings),
             skipped_rows=export.skipped_rows,
             problems=export.problems,
-            unmatched_films=tuple(unmatched),
+            unmatched_films=tuple(tally.unmatched),
         )
+
+    async def _retry_deferred(
+        self,
+        user_id: int,
+        deferred: list[LetterboxdFilm],
+        tally: _Tally,
+        total: int,
+        cancelled: Callable[[], Awaitable[bool]] | None,
+    ) -> tuple[list[LetterboxdFilm], bool]:
+        """Rounds of matching the deferred films again (see `store_export`). Returns the films
+        still deferred and whether a cancel stopped the rounds."""
+        deadline = time.monotonic() + RETRY_BUDGET_S
+        for round_no, wait in enumerate(self.retry_waits, start=1):
+            if not deferred or time.monotonic() + wait > deadline:
+                break
+            if cancelled is not None and await cancelled():
+                return deferred, True
+            log.info("import_retry_round", user_id=user_id, round=round_no, films=len(deferred), wait_s=wait)
+            await asyncio.sleep(wait)
+            tally.retried = True
+            still: list[LetterboxdFilm] = []
+            for start in range(0, len(deferred), CHUNK):
+                still += await self._match_and_store(user_id, deferred[start : start + CHUNK], tally)
+            deferred = still
+        if deferred:
+            log.warning("import_films_unchecked", user_id=user_id, films=len(deferred), of=total)
+        return deferred, False
+
+    async def _match_and_store(
+        self, user_id: int, films: Sequence[LetterboxdFilm], tally: _Tally
+    ) -> list[LetterboxdFilm]:
+        """Match films and store those decided, in one transaction (committed); returns the
+        films TMDB failed on (deferred: not stored, not counted)."""
+        outcome = await self.matcher.match_deferring([(f.name, f.year) for f in films])
+        tally.note(outcome)
+        groups: dict[int, list[LetterboxdFilm]] = {}
+        deferred: list[LetterboxdFilm] = []
+        for film in films:
+            pair: Pair = (film.name, film.year)
+            if pair not in outcome.decided:
+                deferred.append(film)
+            elif (tmdb_id := outcome.decided[pair]) is None:
+                tally.unmatched.append(film)
+            else:
+                groups.setdefault(tmdb_id, []).append(film)
+        rows = [_log_row(i, [*_earlier(tally.stored.get(i)), *group]) for i, group in groups.items()]
+        review_rows = [r for r in (_review_row(i, group) for i, group in groups.items()) if r]
+        watches = [
+            (i, day, rating) for i, group in groups.items() for f in group for day, rating in f.watches
+        ]
+        await self.library.merge_log(user_id, rows, source=Source.LETTERBOXD)
+        await self.library.merge_reviews(user_id, review_rows, source=Source.LETTERBOXD)
+        await self.library.merge_watches(user_id, watches)
+        await self.session.commit()
+        tally.stored.update({r.tmdb_id: r for r in rows})
+        tally.reviews.update({r.tmdb_id: r for r in review_rows})
+        tally.viewings.update((i, day) for i, day, _ in watches)
+        tally.matched += sum(len(group) for group in groups.values())
+        return deferred
+
+
+@dataclass(slots=True)
+class _Tally:
+    """What one import has stored so far (private to `ImportService.store_export`)."""
+
+    stored: dict[int, LogRow] = field(default_factory=dict)
+    reviews: dict[int, ReviewRow] = field(default_factory=dict)
+    viewings: set[tuple[int, dt.date]] = field(default_factory=set)
+    unmatched: list[LetterboxdFilm] = field(default_factory=list)
+    matched: int = 0
+    #: TMDB searches that answered, and the last TMDB failure
+    answered: int = 0
+    error: MovieSourceError | None = None
+    retried: bool = False
+
+    def note(self, outcome: MatchOutcome) -> None:
+        self.answered += outcome.answered
+        self.error = outcome.error or self.error
 
 
 def _counts(report: ImportReport) -> dict[str, int]:
@@ -369,25 +480,34 @@ def _earlier(row: LogRow | None) -> Sequence[LetterboxdFilm]:
             watched_on=row.watched_on,
             liked=row.liked,
             on_watchlist=row.on_watchlist,
+            rated_on=row.rated_at.date() if row.rating is not None and row.rated_at is not None else None,
         ),
     )
 
 
 def _log_row(tmdb_id: int, group: Iterable[LetterboxdFilm]) -> LogRow:
-    """Merge the export's entries that matched the same TMDB film (e.g. two spellings)."""
+    """Merge the export's entries that matched the same TMDB film (e.g. two spellings): the
+    most recently given rating (`rated_on`; undated ones count as oldest, later entries win
+    ties). `rated_at` is that rating's date (midnight UTC; None when its row has no date), or
+    for an unrated film its last watch date (history recency)."""
     films = list(group)
-    rated = [f for f in films if f.rating is not None]
+    rated = [(f.rated_on or dt.date.min, i, f) for i, f in enumerate(films) if f.rating is not None]
     dates = [f.watched_on for f in films if f.watched_on is not None]
+    chosen = max(rated, key=lambda item: item[:2])[2] if rated else None
+    latest = chosen.rated_on if chosen is not None else max(dates, default=None)
     return LogRow(
         tmdb_id=tmdb_id,
-        rating=rated[-1].rating if rated else None,
+        rating=chosen.rating if chosen is not None else None,
         watched=any(f.watched for f in films),
         watched_on=max(dates) if dates else None,
         liked=any(f.liked for f in films),
         on_watchlist=any(f.on_watchlist for f in films) and not any(f.watched for f in films),
-        # the export gives no rating time; the last watch date is the best proxy for recency
-        rated_at=dt.datetime.combine(max(dates), dt.time(), dt.UTC) if dates else None,
+        rated_at=_midnight(latest),
     )
+
+
+def _midnight(day: dt.date | None) -> dt.datetime | None:
+    return None if day is None else dt.datetime.combine(day, dt.time(), dt.UTC)
 
 
 def _review_row(tmdb_id: int, group: Iterable[LetterboxdFilm]) -> ReviewRow | None:

@@ -195,6 +195,9 @@ class LetterboxdFilm:
     - `rating`: stars, 0.5–5 in half steps (`Decimal("4.5")`, `Decimal("5")`), or None if unrated.
       From ratings.csv (latest `Date` if repeated); failing that the latest rated diary row,
       then the latest rated reviews.csv row.
+    - `rated_on`: when `rating` was given, the best date its row has: the `Date` of the
+      ratings.csv row; for a diary or reviews.csv rating its `Date` (when it was logged), else
+      its `Watched Date`. None when the row has no date or the film is unrated.
     - `watched`: the film is in watched.csv, diary.csv, ratings.csv or reviews.csv.
     - `watched_on`: latest `Watched Date` in diary.csv/reviews.csv, else None.
     - `liked`: the film is in likes/films.csv.
@@ -222,6 +225,7 @@ class LetterboxdFilm:
     reviewed_on: date | None = None
     review_rating: Decimal | None = None
     watches: tuple[tuple[date, Decimal | None], ...] = ()
+    rated_on: date | None = None
 
     @property
     def key(self) -> tuple[str, int | None]:
@@ -383,10 +387,14 @@ class _Member:
 
 
 def _resolve(paths: Iterable[str]) -> dict[str, str]:
-    """Map canonical recognised names to actual relative paths (root, or one top folder).
+    """Map canonical recognised names to the paths as given (at the root, or in one top folder).
 
-    `paths` are POSIX relative file paths. Matching ignores case; `__MACOSX/` and dot-entries
-    are ignored. Raises `LetterboxdFormatError` when several top folders hold export files.
+    `paths` are file paths as the folder or the zip directory spells them; they are compared
+    as relative POSIX paths (backslashes read as "/", leading "/" dropped, so `/abs/ratings.csv`
+    is `abs/ratings.csv`), ignoring case. `__MACOSX/`, dot-entries and `..` parts are ignored;
+    of several paths that compare equal the first is taken. The values are the given paths
+    (keys of the zip directory). Raises `LetterboxdFormatError` when several top folders hold
+    export files.
     """
     index: dict[str, str] = {}
     for raw in paths:
@@ -394,11 +402,11 @@ def _resolve(paths: Iterable[str]) -> dict[str, str]:
         parts = rel.split("/")
         if parts[0] == "__MACOSX" or any(p.startswith(".") for p in parts):
             continue
-        index.setdefault(rel.casefold(), rel)
+        index.setdefault(rel.casefold(), raw)
     found = {name: index[name] for name in RECOGNISED_FILES if name in index}
     if found:
         return found
-    tops = sorted({rel.split("/", 1)[0] for rel in index if "/" in rel})
+    tops = sorted({key.split("/", 1)[0] for key in index if "/" in key})
     candidates: list[dict[str, str]] = []
     for top in tops:
         under = {name: index[f"{top}/{name}"] for name in RECOGNISED_FILES if f"{top}/{name}" in index}
@@ -446,7 +454,9 @@ def _zip_opener(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> Callable[[],
 def _zip_members(archive: zipfile.ZipFile) -> list[_Member]:
     """The recognised members of an export zip, checked from the zip directory alone (nothing
     is decompressed here). zipfile stops reading a member at its declared size and checks its
-    CRC, so a forged directory cannot unpack more than it declares."""
+    CRC, so a forged directory cannot unpack more than it declares. Member names are only
+    compared, never used as paths (nothing is extracted): an absolute or `../` name is harmless;
+    of duplicate names the last is read (as zipfile does)."""
     infos = {info.filename: info for info in archive.infolist() if not info.is_dir()}
     members: list[_Member] = []
     for name, rel in _resolve(infos).items():
@@ -515,19 +525,25 @@ def _other_site(columns: set[str]) -> str | None:
 
 
 def _decode(raw: bytes) -> tuple[str, str | None]:
-    """Text of a file and, when it is not UTF-8, the encoding it was read as.
+    """Text of a file, without NUL characters, and, when it is not UTF-8, the encoding it was
+    read as.
 
     UTF-8 (with or without BOM) first; otherwise charset-normalizer's best guess (spreadsheets
     re-save CSVs as Windows-1252 or UTF-16); if even that fails, UTF-8 with U+FFFD for the bad
-    bytes (the rows around them still read)."""
+    bytes (the rows around them still read). NUL (U+0000) is dropped wherever it is: no cell
+    carries it on (PostgreSQL refuses it in text)."""
     try:
-        return raw.decode("utf-8-sig"), None
+        return _no_nul(raw.decode("utf-8-sig")), None
     except UnicodeDecodeError:
         pass
     best = from_bytes(raw).best()
     if best is not None:
-        return str(best), best.encoding
-    return raw.decode("utf-8", errors="replace"), "utf-8 (damaged bytes replaced)"
+        return _no_nul(str(best)), best.encoding
+    return _no_nul(raw.decode("utf-8", errors="replace")), "utf-8 (damaged bytes replaced)"
+
+
+def _no_nul(text: str) -> str:
+    return text.replace("\x00", "")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -536,6 +552,8 @@ def _decode(raw: bytes) -> tuple[str, str | None]:
 
 # Ordering of dated rows: (main date, Date, global row sequence); missing dates sort first.
 _Order = tuple[date, date, int]
+# A rating and its row: (ordering, stars, the date it was given or None).
+_Rated = tuple[_Order, Decimal, date | None]
 
 
 @dataclass(slots=True)
@@ -544,9 +562,9 @@ class _Acc:
 
     name: str
     year: int | None
-    ratings_rating: tuple[_Order, Decimal] | None = None
-    diary_rating: tuple[_Order, Decimal] | None = None
-    reviews_rating: tuple[_Order, Decimal] | None = None
+    ratings_rating: _Rated | None = None
+    diary_rating: _Rated | None = None
+    reviews_rating: _Rated | None = None
     watched: bool = False
     watched_on: date | None = None
     liked: bool = False
@@ -673,12 +691,12 @@ class _Parser:
             if file == "ratings.csv":
                 # ratings.csv has no Watched Date: order by Date only.
                 acc.ratings_rating = _later(
-                    acc.ratings_rating, ((logged or date.min, date.min, self.seq), rating)
+                    acc.ratings_rating, ((logged or date.min, date.min, self.seq), rating, logged)
                 )
             elif file == "diary.csv":
-                acc.diary_rating = _later(acc.diary_rating, (order, rating))
+                acc.diary_rating = _later(acc.diary_rating, (order, rating, logged or watched_date))
             elif file == "reviews.csv":
-                acc.reviews_rating = _later(acc.reviews_rating, (order, rating))
+                acc.reviews_rating = _later(acc.reviews_rating, (order, rating, logged or watched_date))
         if file == "reviews.csv":
             review = _cell(row, "Review")
             if review.strip():
@@ -745,10 +763,11 @@ def _finish(acc: _Acc) -> LetterboxdFilm:
         reviewed_on=reviewed_on,
         review_rating=review_rating,
         watches=tuple(sorted(acc.watches.items())),
+        rated_on=None if chosen is None else chosen[2],
     )
 
 
-def _later(current: tuple[_Order, Decimal] | None, new: tuple[_Order, Decimal]) -> tuple[_Order, Decimal]:
+def _later(current: _Rated | None, new: _Rated) -> _Rated:
     return new if current is None or new[0] >= current[0] else current
 
 

@@ -1,4 +1,24 @@
-"""A user's film log (`user_films`) and review texts (`reviews`)."""
+"""A user's film log (`user_films`) and review texts (`reviews`).
+
+Newest rating wins. `user_films.rated_at` is when the film's rating was given (for a film
+without a rating: when it was last watched, liked or marked 🚫; it orders the history for
+recency weighting). The bot stamps its ratings with the database's `now()`; an import stamps
+each rating with the date of the export row it comes from (`LogRow.rated_at`, None when that
+row has no date). An imported rating replaces the stored one only when
+
+- the stored rating is NULL (nothing to lose), or
+- the stored rating has no time (nothing says it is newer), or
+- the imported row has a time and it is not older than the stored one (`>=`: re-importing
+  the same export is idempotent).
+
+So an export row without a date never overwrites a rating that has a time, and an older
+export never overwrites a rating given since in the bot. Imported review texts follow the same
+rule on `reviewed_on`, and never replace a review written in the bot.
+
+A film's rating and its review's rating always agree: after every write here that can change
+either (`merge_log`, `merge_reviews`, `rate`, `upsert_review`), `reviews.rating` is set from
+`user_films.rating` wherever the film has a rating and the two differ.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +28,20 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, literal_column, or_, select, update
+from sqlalchemy import (
+    ARRAY,
+    Integer,
+    and_,
+    any_,
+    bindparam,
+    case,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,7 +59,8 @@ class LogRow:
     watched_on: dt.date | None
     liked: bool
     on_watchlist: bool
-    #: when the rating (or watch) was logged; orders the history for recency weighting
+    #: when `rating` was given (None: the row does not say), or for an unrated film when it
+    #: was last watched; decides whether the rating replaces a stored one (module docstring)
     rated_at: dt.datetime | None = None
 
 
@@ -53,6 +87,16 @@ class HistoryRow:
         return self.film.tmdb_id
 
 
+#: `rated_at` on a like, 🚫 or watch without a rating: now, unless the film has a rating
+#: (then `rated_at` stays the time of that rating, so an older export cannot overwrite it).
+_KEEP_RATING_TIME = case((UserFilm.rating.is_(None), func.now()), else_=UserFilm.rated_at)
+
+
+def _keep_rating_source(source: str) -> Any:
+    """`source` on a write without a rating: `source`, unless the film has a rating."""
+    return case((UserFilm.rating.is_(None), literal(source)), else_=UserFilm.source)
+
+
 #: A log row the recommender learns from: rated, watched, liked or marked 🚫.
 HAS_SIGNAL = or_(UserFilm.rating.is_not(None), UserFilm.watched, UserFilm.liked, UserFilm.not_interested)
 #: History order: when the rating (or watch) was logged, newest first.
@@ -68,9 +112,13 @@ class LibraryRepository:
     ) -> None:
         """Upsert many log rows. Re-running with the same rows changes nothing.
 
-        A new rating replaces the stored one; watched and liked flags are OR-ed; a film stays
-        on the watchlist only until it is watched; the latest watch date wins.
+        A row's rating replaces the stored one only when it is not older (the newest-rating
+        rule of the module docstring); then `rated_at` and `source` follow the new rating,
+        otherwise the stored rating keeps its time and source. Watched and liked flags are
+        OR-ed; a film stays on the watchlist only until it is watched; the latest watch date
+        wins. The films' review ratings are then brought in line with their ratings.
         """
+        uf = UserFilm.__table__.c
         for start in range(0, len(rows), batch):
             values = [
                 {
@@ -88,22 +136,34 @@ class LibraryRepository:
             ]
             stmt = insert(UserFilm).values(values)
             ex = stmt.excluded
+            newer = and_(
+                ex.rating.is_not(None),
+                or_(
+                    uf.rating.is_(None),
+                    uf.rated_at.is_(None),
+                    and_(ex.rated_at.is_not(None), ex.rated_at >= uf.rated_at),
+                ),
+            )
             await self.session.execute(
                 stmt.on_conflict_do_update(
                     index_elements=[UserFilm.user_id, UserFilm.tmdb_id],
                     set_={
-                        "rating": func.coalesce(ex.rating, UserFilm.rating),
-                        "watched": UserFilm.watched | ex.watched,
-                        "watched_on": func.greatest(UserFilm.watched_on, ex.watched_on),
-                        "liked": UserFilm.liked | ex.liked,
+                        "rating": case((newer, ex.rating), else_=uf.rating),
+                        "watched": uf.watched | ex.watched,
+                        "watched_on": func.greatest(uf.watched_on, ex.watched_on),
+                        "liked": uf.liked | ex.liked,
                         # a watchlist film that has since been watched leaves the watchlist
-                        "on_watchlist": (UserFilm.on_watchlist | ex.on_watchlist)
-                        & ~(UserFilm.watched | ex.watched),
-                        "rated_at": func.greatest(UserFilm.rated_at, ex.rated_at),
-                        "source": ex.source,
+                        "on_watchlist": (uf.on_watchlist | ex.on_watchlist) & ~(uf.watched | ex.watched),
+                        "rated_at": case(
+                            (uf.rating.is_(None), func.greatest(uf.rated_at, ex.rated_at)),
+                            (newer, func.coalesce(ex.rated_at, uf.rated_at)),
+                            else_=uf.rated_at,
+                        ),
+                        "source": case((or_(newer, uf.rating.is_(None)), ex.source), else_=uf.source),
                     },
                 )
             )
+        await self.sync_review_ratings(user_id, [r.tmdb_id for r in rows])
 
     async def merge_watches(
         self, user_id: int, watches: Sequence[tuple[int, dt.date, Decimal | None]], *, batch: int = 1000
@@ -126,7 +186,11 @@ class LibraryRepository:
             )
 
     async def rate(self, user_id: int, tmdb_id: int, rating: Decimal | None, *, source: str) -> None:
-        """Record that the user watched (and, with `rating`, rated) a film."""
+        """Record that the user watched (and, with `rating`, rated) a film, now.
+
+        With a rating: it replaces the stored one, stamped `now()` (the newest rating), and the
+        film's review takes it too. Without: the stored rating and its time stay.
+        """
         stmt = insert(UserFilm).values(
             user_id=user_id,
             tmdb_id=tmdb_id,
@@ -144,11 +208,14 @@ class LibraryRepository:
                     "watched": True,
                     "watched_on": stmt.excluded.watched_on,
                     "on_watchlist": False,
-                    "rated_at": func.now(),
-                    "source": source,
+                    "rated_at": _KEEP_RATING_TIME if rating is None else func.now(),
+                    # the source follows the rating: a tap on ✅ keeps an imported rating's
+                    "source": source if rating is not None else _keep_rating_source(source),
                 },
             )
         )
+        if rating is not None:
+            await self.sync_review_ratings(user_id, [tmdb_id])
 
     async def like(self, user_id: int, tmdb_id: int, *, source: str) -> None:
         """Mark a film liked (onboarding taps); keeps any rating. Undoes "not interested"."""
@@ -158,7 +225,7 @@ class LibraryRepository:
         await self.session.execute(
             stmt.on_conflict_do_update(
                 index_elements=[UserFilm.user_id, UserFilm.tmdb_id],
-                set_={"liked": True, "not_interested": False, "rated_at": func.now()},
+                set_={"liked": True, "not_interested": False, "rated_at": _KEEP_RATING_TIME},
             )
         )
 
@@ -170,7 +237,7 @@ class LibraryRepository:
         await self.session.execute(
             stmt.on_conflict_do_update(
                 index_elements=[UserFilm.user_id, UserFilm.tmdb_id],
-                set_={"not_interested": True, "rated_at": func.now()},
+                set_={"not_interested": True, "rated_at": _KEEP_RATING_TIME},
             )
         )
 
@@ -233,7 +300,9 @@ class LibraryRepository:
         reviewed_on: dt.date | None = None,
         recommendation_item_id: int | None = None,
     ) -> tuple[int, bool]:
-        """Create or replace the user's review of a film. Returns (review id, created)."""
+        """Create or replace the user's review of a film. Returns (review id, created).
+
+        The review's rating is then the film's rating when the film has one (they agree)."""
         stmt = insert(Review).values(
             user_id=user_id,
             tmdb_id=tmdb_id,
@@ -257,10 +326,14 @@ class LibraryRepository:
             },
         ).returning(Review.id, literal_column("xmax = 0").label("created"))  # xmax = 0: row was inserted
         review_id, created = (await self.session.execute(upsert)).one()
+        await self.sync_review_ratings(user_id, [tmdb_id])
         return int(review_id), bool(created)
 
     async def merge_reviews(self, user_id: int, rows: Sequence[ReviewRow], *, source: str) -> None:
-        """Upsert imported reviews (one per film); the import's text replaces an older import's."""
+        """Upsert imported reviews (one per film). A row replaces a stored review of the same
+        `source` unless the stored one is newer: it has a `reviewed_on` and the row has none or
+        an earlier one. A review written in the bot is never replaced. Review ratings are then
+        brought in line with the films' ratings (module docstring)."""
         if not rows:
             return
         stmt = insert(Review).values(
@@ -287,28 +360,40 @@ class LibraryRepository:
                     "updated_at": func.now(),
                 },
                 # a review written in the bot is newer than anything in an export of the past
-                where=Review.source == source,
+                where=and_(
+                    Review.source == source,
+                    or_(
+                        Review.reviewed_on.is_(None),
+                        and_(ex.reviewed_on.is_not(None), ex.reviewed_on >= Review.reviewed_on),
+                    ),
+                ),
             )
         )
+        await self.sync_review_ratings(user_id, [r.tmdb_id for r in rows])
 
-    async def append_review_text(self, user_id: int, review_id: int, text: str) -> int | None:
-        """Append a part (Telegram splits long texts) to the user's review.
-
-        Returns the new length in characters, or None when the review is not this user's.
-        """
+    async def sync_review_ratings(self, user_id: int, tmdb_ids: Sequence[int] | None = None) -> int:
+        """Give the user's reviews (of `tmdb_ids`, or all) the rating of their film in
+        `user_films`, where the film has a rating and the review's differs. One UPDATE;
+        returns how many reviews changed."""
         stmt = (
             update(Review)
-            .where(Review.id == review_id, Review.user_id == user_id)
-            .values(text=func.concat_ws("\n", func.nullif(Review.text, ""), text), updated_at=func.now())
-            .returning(func.length(Review.text))
+            .where(
+                Review.user_id == user_id,
+                UserFilm.user_id == Review.user_id,
+                UserFilm.tmdb_id == Review.tmdb_id,
+                UserFilm.rating.is_not(None),
+                Review.rating.is_distinct_from(UserFilm.rating),
+            )
+            .values(rating=UserFilm.rating)
+            .execution_options(synchronize_session=False)
         )
-        length = (await self.session.execute(stmt)).scalar()
-        return None if length is None else int(length)
-
-    async def review_length(self, user_id: int, review_id: int) -> int | None:
-        return await self.session.scalar(
-            select(func.length(Review.text)).where(Review.id == review_id, Review.user_id == user_id)
-        )
+        if tmdb_ids is not None:
+            if not tmdb_ids:
+                return 0
+            ids = bindparam("tmdb_ids", sorted(set(tmdb_ids)), type_=ARRAY(Integer))
+            stmt = stmt.where(Review.tmdb_id == any_(ids))
+        result: Any = await self.session.execute(stmt)
+        return int(result.rowcount or 0)
 
     async def has_signal(self, user_id: int) -> bool:
         """Whether the user rated, watched or liked any film."""

@@ -17,7 +17,7 @@ from bot import jobs
 from bot.flows.imports import ImportNotifier
 from bot.i18n import make_i18n
 from db.models import Import, UserFilm
-from domain.imports import ImportProgress
+from domain.imports import ImportOutcome, ImportProgress, ImportReport
 from integrations.embeddings import LocalEmbedder
 from tests.bot.conftest import BotHarness, Chat
 from tests.conftest import LETTERBOXD_DEMO_ZIP, execute_sql
@@ -299,3 +299,20 @@ async def test_the_import_speaks_the_senders_language(
     assert "Импорт завершён" in report and "Import finished" not in report
     keyboard = chat.session.last_markup(4013)
     assert keyboard is not None and "CSV" in keyboard.inline_keyboard[0][0].text
+
+
+async def test_the_report_says_how_many_films_tmdb_could_not_check(harness: BotHarness) -> None:
+    """Films TMDB kept failing on are neither matched nor unmatched: the report counts them and
+    says that sending the file again finishes them; there is no unmatched CSV for them."""
+    message = await harness.bot.send_message(4014, "📥 Got it")
+    notifier = ImportNotifier(
+        harness.bot, make_i18n(), chat_id=4014, message_id=message.message_id, locale="en", import_id=1
+    )
+    notifier.min_interval = 0.0
+    report = ImportReport(films=10, matched=7, unmatched=0, unchecked=3, ratings=7, watched=7)
+    await notifier.finish(ImportOutcome(1, "done", report))
+    text = harness.bot.session.last_message(4014).text or ""  # type: ignore[attr-defined]
+    assert "Import finished" in text
+    assert "3 films couldn't be checked with TMDB right now" in text
+    assert "Send me the same file again later to finish them" in text
+    assert harness.bot.session.last_markup(4014) is None  # type: ignore[attr-defined]

@@ -124,7 +124,7 @@ async def test_broken_export_stores_nothing(
 # --- diary: rewatches and the review join ----------------------------------------------------------
 
 
-async def test_rewatches_are_viewings_and_reviews_take_the_diary_rating(
+async def test_rewatches_are_viewings_and_the_review_rating_is_the_films(
     session: AsyncSession, imports: ImportService
 ) -> None:
     user_id = await _user(session, 3010)
@@ -160,8 +160,9 @@ async def test_rewatches_are_viewings_and_reviews_take_the_diary_rating(
     review = (
         await session.execute(select(Review.rating, Review.text).where(Review.user_id == user_id))
     ).one()
-    assert review == (Decimal("4.0"), "First time.\n\nTerrifying.")
-    # the film's own rating is the latest diary rating
+    # the viewing's diary rating (4) stays with the viewing; the review's rating is the film's:
+    # the latest diary rating (a film's rating and its review's always agree)
+    assert review == (Decimal("5.0"), "First time.\n\nTerrifying.")
     assert (
         await session.scalar(
             select(UserFilm.rating).where(UserFilm.user_id == user_id, UserFilm.tmdb_id == 348)
@@ -201,6 +202,40 @@ async def test_a_newer_export_updates_ratings_and_adds_new_entries_only(
         )
     ).all()
     assert rows == [(348, Decimal("4.5"), True, False), (949, Decimal("4.0"), True, False)]
+
+
+async def test_newest_rating_wins_between_the_bot_and_an_export(
+    session: AsyncSession, imports: ImportService
+) -> None:
+    """The issue's case: 5★ in the bot today, then an export rating Alien 4 on 2024-01-01."""
+    user_id = await _user(session, 3012)
+    await ReviewService(session, JobOutbox(), max_chars=1000).save(user_id, 348, Decimal("5"), "mine")
+
+    async def alien() -> tuple[object, ...]:
+        film = select(UserFilm.rating, UserFilm.source).where(UserFilm.user_id == user_id)
+        review = select(Review.rating, Review.text).where(Review.user_id == user_id)
+        return (*(await session.execute(film)).one(), *(await session.execute(review)).one())
+
+    older = export_zip({"ratings.csv": [RATINGS, "2024-01-01,Alien,1979,https://boxd.it/1,4"]})
+    for _ in range(2):  # and re-importing it changes nothing
+        queued = await imports.start(user_id=user_id, chat_id=1, file_name="e.zip", data=older, locale="en")
+        await imports.run(queued.import_id, _no_progress)
+        assert await alien() == (Decimal("5"), "bot", Decimal("5"), "mine")
+
+    tomorrow = (dt.datetime.now(dt.UTC) + dt.timedelta(days=1)).date().isoformat()
+    newer = export_zip(
+        {
+            "ratings.csv": [RATINGS, f"{tomorrow},Alien,1979,https://boxd.it/1,3.5"],
+            "reviews.csv": [REVIEWS, f"{tomorrow},Alien,1979,https://boxd.it/2,3.5,,theirs,,{tomorrow}"],
+        }
+    )
+    for _ in range(2):
+        queued = await imports.start(user_id=user_id, chat_id=1, file_name="e.zip", data=newer, locale="en")
+        await imports.run(queued.import_id, _no_progress)
+        # the newer rating wins; the review written in the bot keeps its text and takes the rating
+        assert await alien() == (Decimal("3.5"), "letterboxd", Decimal("3.5"), "mine")
+    assert await _rows(session, UserFilm, user_id) == 1
+    assert await _rows(session, Review, user_id) == 1
 
 
 # --- the chat path: queue, run, resume, cancel ----------------------------------------------------------

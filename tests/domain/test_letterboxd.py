@@ -15,6 +15,7 @@ import csv
 import io
 import re
 import struct
+import warnings
 import zipfile
 from datetime import date
 from decimal import Decimal
@@ -207,7 +208,11 @@ def test_film_with_empty_year(films: dict[tuple[str, int | None], LetterboxdFilm
 def test_film_not_in_any_catalog_is_kept(films: dict[tuple[str, int | None], LetterboxdFilm]) -> None:
     film = films["film that does not exist", 2031]
     assert film == LetterboxdFilm(
-        name="Film That Does Not Exist", year=2031, rating=Decimal("2.5"), watched=True
+        name="Film That Does Not Exist",
+        year=2031,
+        rating=Decimal("2.5"),
+        watched=True,
+        rated_on=date(2025, 6, 20),  # the ratings.csv row's Date
     )
 
 
@@ -717,3 +722,120 @@ if __name__ == "__main__":
     import sys
 
     print(build_demo_zip(Path(sys.argv[1])))
+
+
+# --- when each rating was given (newest rating wins on import) ------------------------------------
+
+
+def test_rated_on_is_the_date_of_the_chosen_rating_row(
+    films: dict[tuple[str, int | None], LetterboxdFilm],
+) -> None:
+    assert films["alien", 1979].rated_on == date(2025, 9, 14)  # the later ratings.csv row (5)
+    assert films["heat", 1995].rated_on == date(2025, 4, 1)  # not the older row's 2024-11-30
+    assert films["spirited away", 2001].rated_on == date(2025, 10, 2)  # the rated diary row's Date
+    assert films["amélie", 2001].rated_on == date(2025, 6, 11)  # the reviews.csv row's Date
+    assert films["blade runner", 1982].rated_on is None  # unrated
+
+
+def test_rated_on_falls_back_to_watched_date_and_may_be_none(tmp_path: Path) -> None:
+    export = read_export(
+        write_export(
+            tmp_path,
+            {
+                "diary.csv": csv_text("diary.csv", ",Heat,1995,u,4,,,2024-03-02"),
+                "ratings.csv": csv_text("ratings.csv", ",Alien,1979,u,4"),
+            },
+        )
+    )
+    assert by_key(export)["heat", 1995].rated_on == date(2024, 3, 2)
+    assert by_key(export)["alien", 1979].rated_on is None
+
+
+# --- hostile input: zip member names and NUL characters ---------------------------------------------
+
+
+def _zip_of(*names: str, text: str | None = None) -> bytes:
+    """A zip holding `csv_text("ratings.csv", …Alien…)` under each of `names` (duplicates allowed)."""
+    body = text or csv_text("ratings.csv", "2024-01-01,Alien,1979,u,4")
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # zipfile warns about duplicate names
+        with zipfile.ZipFile(buffer, "w") as archive:
+            for name in names:
+                archive.writestr(zipfile.ZipInfo(name, date_time=_ZIP_TIME), body)
+    return buffer.getvalue()
+
+
+def _rename(data: bytes, old: bytes, new: bytes) -> bytes:
+    """Rewrite a member name in both zip headers (same length: offsets stay valid)."""
+    assert len(old) == len(new) and data.count(old) == 2
+    return data.replace(old, new)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "/abs/ratings.csv",  # absolute: a KeyError before
+        "/ratings.csv",
+        "letterboxd-x\\ratings.csv",  # Windows separators
+        "C:\\ratings.csv",
+        "C:/ratings.csv",
+    ],
+)
+def test_odd_but_harmless_member_names_are_read(name: str) -> None:
+    export = lb.read_export_bytes(_zip_of(name), "export.zip")
+    assert export.files_read == ("ratings.csv",)
+    assert [(f.name, f.rating) for f in export.films] == [("Alien", Decimal("4"))]
+
+
+@pytest.mark.parametrize("name", ["../ratings.csv", "x/../ratings.csv", "../../etc/ratings.csv"])
+def test_traversal_names_are_ignored_with_a_friendly_error(name: str) -> None:
+    with pytest.raises(LetterboxdFormatError) as caught:
+        lb.read_export_bytes(_zip_of(name), "export.zip")
+    assert caught.value.code == "no_files"
+
+
+def test_a_traversal_name_beside_the_real_file_is_ignored() -> None:
+    export = lb.read_export_bytes(_zip_of("../watched.csv", "ratings.csv"), "export.zip")
+    assert export.files_read == ("ratings.csv",)
+
+
+def test_duplicate_member_names_read_one_of_them() -> None:
+    for names in (
+        ("ratings.csv", "ratings.csv"),
+        ("ratings.csv", "RATINGS.CSV"),
+        ("a/ratings.csv", "a/ratings.csv"),
+    ):
+        export = lb.read_export_bytes(_zip_of(*names), "export.zip")
+        assert [f.name for f in export.films] == ["Alien"], names
+
+
+def test_a_member_name_with_nul_is_read() -> None:
+    data = _rename(_zip_of("ratings.csvXjunk"), b"ratings.csvXjunk", b"ratings.csv\x00junk")
+    export = lb.read_export_bytes(data, "export.zip")  # zipfile cuts the name at NUL
+    assert [f.name for f in export.films] == ["Alien"]
+
+
+def test_a_non_utf8_member_name_is_read_or_refused_kindly() -> None:
+    # without the UTF-8 flag a name is cp437: any bytes decode, the export is read
+    data = _rename(_zip_of("top/ratings.csv", "tXp/notes.txt"), b"tXp/", b"t\xff\xfe/")
+    assert [f.name for f in lb.read_export_bytes(data, "export.zip").films] == ["Alien"]
+    # with the UTF-8 flag (set for "é") and bytes that are not UTF-8: a friendly refusal
+    flagged = _rename(_zip_of("top/ratings.csv", "é/notes.txt"), "é".encode(), b"\xff\xfe")
+    with pytest.raises(LetterboxdFormatError) as caught:
+        lb.read_export_bytes(flagged, "export.zip")
+    assert caught.value.code == "not_zip"
+
+
+def test_nul_characters_never_reach_a_cell() -> None:
+    text = csv_text(
+        "reviews.csv",
+        '2024-01-02,Ali\x00en,1979,u,4,,"Gr\x00eat <b>mo\x00nster</b>",,2024-01-01',
+        "2024-01-02,\x00,1980,u,4,,x,,2024-01-01",  # a name that is only NUL is empty
+    )
+    export = lb.read_export_bytes(text.encode(), "reviews.csv")
+    (alien,) = export.films
+    assert (alien.name, alien.review) == ("Alien", "Great monster")
+    assert [p.code for p in export.problems] == ["empty_name"]
+    zipped = lb.read_export_bytes(_zip_of("reviews.csv", text=text), "export.zip")
+    assert "\x00" not in repr(zipped)

@@ -169,6 +169,8 @@ def test_invariants(export: LetterboxdExport) -> None:
         if film.rating is not None or film.review is not None or film.watched_on is not None:
             assert film.watched
         assert (film.review is None) == (film.reviewed_on is None)
+        # every rating row of a real export is dated: each imported rating carries its time
+        assert (film.rating is None) == (film.rated_on is None), film
 
 
 def test_reviews_are_plain_text(export: LetterboxdExport) -> None:
