@@ -2,10 +2,6 @@
 takes each flow to a step and is killed with SIGKILL there; another process (this test's
 dispatcher, on the same database) continues the flow from PostgreSQL.
 
-(The clarifying question is kept the same way, in the same table; a fresh console install
-has no personal signal yet, so it never asks one: tests/bot/test_explanations_ui.py covers
-that flow.)
-
 The consoles run at the same time (each takes seconds to start) against a database of their
 own, committed for real, so the demo catalog they load touches no other test.
 """
@@ -31,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from bot.console import LocalSession, UpdateFactory, clock_message_id, console_bot
 from bot.database import migrate
 from bot.fsm import PostgresStorage
-from bot.keyboards import ForgetAnswer, ForgetConfirm, OnboardDone, OnboardFilm
+from bot.keyboards import ClarifyAnswer, ForgetAnswer, ForgetConfirm, OnboardDone, OnboardFilm
 from bot.services import ServiceFactory
 from db.models import FsmState, Review, UserFilm
 from db.models import User as DbUser
@@ -41,12 +37,15 @@ from tests.conftest import _recreate_database
 
 ROOT = Path(__file__).resolve().parents[2]
 #: Telegram ids of the users whose console is killed, one per flow step.
-REVIEW_RATING, REVIEW_MORE, FORGET, ONBOARDING = 9101, 9102, 9103, 9105
+REVIEW_RATING, REVIEW_MORE, FORGET, CLARIFY, ONBOARDING = 9101, 9102, 9103, 9104, 9105
 #: (lines typed into the console, the FSM state stored once the last line was handled)
 SCRIPTS = {
     REVIEW_RATING: (["/review Heat 1995"], "ReviewFlow:rating"),
     REVIEW_MORE: (["/review Alien 1979", "4 first part"], "ReviewFlow:more"),
     FORGET: (["/review Alien 1979", "4 good", "/forget"], "ForgetFlow:confirming"),
+    # the in-process worker embeds the review first: with a taste vector the signal is
+    # personal but weak, and /recommend asks its question
+    CLARIFY: (["/review Alien 1979", "5 great", ":wait 10", "/recommend"], "ClarifyFlow:asked"),
     ONBOARDING: (["/recommend"], "OnboardingFlow:choosing"),
 }
 
@@ -65,7 +64,7 @@ async def _console_until(url: str, telegram_id: int, lines: list[str], state: st
     env = {
         **os.environ,
         "DATABASE_URL": url,
-        "WORKER_IN_PROCESS": "false",
+        "WORKER_IN_PROCESS": str(":wait" in " ".join(lines)).lower(),
         "TELEGRAM_BOT_TOKEN": "",
         "TMDB_API_KEY": "",
         "TMDB_READ_ACCESS_TOKEN": "",
@@ -179,6 +178,14 @@ async def test_killed_while_asking_to_forget(after_restart: BotHarness) -> None:
     assert any("deleted" in r.lower() for r in replies)
     async with after_restart.session_factory() as session:
         assert await session.scalar(select(DbUser.id).where(DbUser.telegram_id == FORGET)) is None
+
+
+async def test_killed_while_the_clarifying_question_is_shown(after_restart: BotHarness) -> None:
+    data = await fsm_data(after_restart.session_factory, CLARIFY)
+    assert data.get("kind") and data.get("options"), data
+    question_id = int(str(data["message_id"]))
+    replies = await tap_data(after_restart, CLARIFY, question_id, ClarifyAnswer(index=0).pack())
+    assert any("🎯" in r for r in replies), replies
 
 
 async def test_killed_during_onboarding(after_restart: BotHarness) -> None:
