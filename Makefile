@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell sha256sum requirements.lock | cut -c1-12)
 
-.PHONY: bench-import run test lint typecheck migrate console lock clean bench worker
+.PHONY: bench-reliability bench-import run test lint typecheck migrate console lock clean bench worker
 
 $(STAMP): requirements.lock
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is needed (set PYTHON=...)")'
@@ -42,6 +42,10 @@ bench: $(STAMP)
 ## make bench-import: Letterboxd import precision vs MovieLens, speed at 50 ms TMDB latency (needs WTW_DATASETS)
 bench-import: $(STAMP)
 	WTW_DATASETS=$${WTW_DATASETS:-../shared/datasets} $(PY) -m bench.import_quality
+
+## make bench-reliability: fuzzed updates, concurrent delivery, killed workers, TMDB faults, a DB restart (needs WTW_DATASETS)
+bench-reliability: $(STAMP)
+	WTW_DATASETS=$${WTW_DATASETS:-../shared/datasets} $(PY) -m bench.reliability
 
 ## make lock: re-resolve requirements.lock from pyproject.toml (needs uv: pip install uv)
 lock:

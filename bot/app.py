@@ -94,7 +94,14 @@ async def open_app(settings: Settings, *, run_migrations: bool = True) -> AsyncI
                 session_factory,
                 tmdb,
                 services,
-                build_dispatcher(settings, session_factory, services, engine=lock_engine, job_app=job_app),
+                build_dispatcher(
+                    settings,
+                    session_factory,
+                    services,
+                    engine=lock_engine,
+                    max_concurrent_updates=max_concurrent_updates(settings),
+                    job_app=job_app,
+                ),
                 job_app,
                 embedder,
             )
@@ -110,8 +117,9 @@ async def open_app(settings: Settings, *, run_migrations: bool = True) -> AsyncI
 
 
 def max_concurrent_updates(settings: Settings) -> int:
-    """Updates handled at once: one per connection of the chat-lock pool (`DB_POOL_SIZE` plus
-    as many overflow connections, see db.session.create_engine)."""
+    """Updates handled at once (`PostgresEventIsolation`): one per connection of the chat-lock
+    pool, and of the sessions' pool (`DB_POOL_SIZE` plus as many overflow connections each,
+    see db.session.create_engine)."""
     return 2 * settings.database.db_pool_size
 
 
@@ -229,9 +237,4 @@ async def run_polling(app: App, bot: Bot) -> None:
     async with bot:
         await set_bot_commands(bot, app.dispatcher["i18n"])
         await bot.delete_webhook(drop_pending_updates=False)
-        await app.dispatcher.start_polling(
-            bot,
-            allowed_updates=app.dispatcher.resolve_used_update_types(),
-            # at most as many updates at once as there are connections for their chat locks
-            tasks_concurrency_limit=max_concurrent_updates(app.settings),
-        )
+        await app.dispatcher.start_polling(bot, allowed_updates=app.dispatcher.resolve_used_update_types())

@@ -33,6 +33,7 @@ def build_dispatcher(
     services: ServiceFactory,
     *,
     engine: AsyncEngine | None = None,
+    max_concurrent_updates: int = 10,
     job_app: procrastinate.App | None = None,
 ) -> Dispatcher:
     """Workflow data (`settings`, `session_factory`, `service_factory`, `job_app`, `db_health`)
@@ -40,14 +41,17 @@ def build_dispatcher(
     per update. Without `job_app`, background jobs the services asked for are not queued (the
     worker's sweep still finds the work).
 
-    Conversation state lives in PostgreSQL (`PostgresStorage` on `session_factory`); with
-    `engine`, one update at a time per chat holds across processes (`PostgresEventIsolation`);
-    without it (tests that set their own), updates are not isolated.
+    Conversation state lives in PostgreSQL (`PostgresStorage` on `session_factory`). With
+    `engine` (a pool of its own for chat locks), one update at a time per chat holds across
+    processes, and at most `max_concurrent_updates` are handled at once
+    (`PostgresEventIsolation`); without it, updates are not isolated.
     """
     i18n = make_i18n()
     health = DatabaseHealth()
     isolation: BaseEventIsolation | None = (
-        PostgresEventIsolation(engine, health) if engine is not None else None
+        PostgresEventIsolation(engine, health, max_concurrent=max_concurrent_updates)
+        if engine is not None
+        else None
     )
     dp = Dispatcher(
         storage=PostgresStorage(session_factory),

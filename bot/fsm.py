@@ -142,16 +142,23 @@ class _LocalLock:
 
 class PostgresEventIsolation(BaseEventIsolation):
     """One update at a time per `StorageKey`, in this process and across processes (see the
-    module docstring). `engine` lends one connection per update being handled.
+    module docstring).
+
+    `engine` lends one connection per update being handled: give it a pool of its own (not
+    the sessions' pool), so updates waiting for a lock never hold connections that the lock
+    holders need to finish. At most `max_concurrent` updates (of different chats) are handled
+    at once; more wait before taking a connection. Keep it at most the lock pool's size plus
+    overflow, and at most the sessions' pool's, so nobody times out waiting for a connection.
 
     When PostgreSQL cannot be reached the lock degrades to this process only (`health` logs
     the outage once) and the update goes on to get its "try again" answer.
     """
 
-    def __init__(self, engine: AsyncEngine, health: DatabaseHealth) -> None:
+    def __init__(self, engine: AsyncEngine, health: DatabaseHealth, *, max_concurrent: int = 10) -> None:
         self.engine = engine
         self.health = health
         self._local: dict[StorageKey, _LocalLock] = {}
+        self._slots = asyncio.Semaphore(max_concurrent)
 
     @asynccontextmanager
     async def lock(self, key: StorageKey) -> AsyncGenerator[None, None]:
@@ -160,7 +167,7 @@ class PostgresEventIsolation(BaseEventIsolation):
             local = self._local[key] = _LocalLock(asyncio.Lock())
         local.users += 1
         try:
-            async with local.lock, self._across_processes(key):
+            async with local.lock, self._slots, self._across_processes(key):
                 yield
         finally:
             local.users -= 1

@@ -505,7 +505,11 @@ def _csv_role(file_name: str, data: bytes) -> str:
     for hint, role in _NAME_HINTS:
         if hint in lowered:
             return role
-    first = next(csv.reader(io.StringIO(data[:4096].decode("utf-8", errors="replace"))), [])
+    head = io.StringIO(data[:4096].decode("utf-8", errors="replace"), newline="")  # a bare \r is a newline
+    try:
+        first = next(csv.reader(head), [])
+    except csv.Error:  # not CSV at all: no recognised header
+        first = []
     header = {column.strip().lower() for column in first}
     if "review" in header:
         return "reviews.csv"

@@ -177,3 +177,22 @@ async def job_app(database_url: str):  # type: ignore[no-untyped-def]
     async with app.open_async():
         yield app
     await execute_sql(database_url, clear)
+
+
+# --- the bot ------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def dispatcher(engine):  # type: ignore[no-untyped-def]
+    """One dispatcher for the whole run (its routers can be attached only once); each test
+    passes its own session factory, services and settings to `feed_update`, and
+    `tests.bot.conftest.make_harness` points its FSM storage at the test's transaction. Chat
+    locks are taken on the test engine's own connections (advisory locks touch no data)."""
+    from sqlalchemy.ext.asyncio import async_sessionmaker
+
+    from bot.dispatcher import build_dispatcher
+    from bot.services import ServiceFactory
+    from tests.bot.conftest import make_settings
+
+    settings = make_settings()
+    return build_dispatcher(settings, async_sessionmaker(), ServiceFactory(settings, None), engine=engine)

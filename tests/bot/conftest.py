@@ -9,11 +9,10 @@ from dataclasses import dataclass
 import pytest
 from aiogram import Bot, Dispatcher
 from aiogram.types import Message
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.app import DEMO_CATALOG
 from bot.console import ChatUser, LocalSession, UpdateFactory, console_bot
-from bot.dispatcher import build_dispatcher
 from bot.fsm import PostgresStorage
 from bot.services import ServiceFactory
 from bot.settings import BotSettings, DatabaseSettings, Settings, TelegramSettings, TMDBSettings
@@ -82,16 +81,6 @@ class BotHarness:
         assert isinstance(self.bot.session, LocalSession)
         user = ChatUser(telegram_id=telegram_id, first_name=first_name, language_code=language_code)
         return Chat(self.dp, self.bot, user, self.updates, self.overrides)
-
-
-@pytest.fixture(scope="session")
-def dispatcher(engine: AsyncEngine) -> Dispatcher:
-    """One dispatcher for the whole run (its routers can be attached only once); each test
-    passes its own session factory, services and settings to `feed_update`, and
-    `make_harness` points its FSM storage at the test's transaction. Chat locks are taken on
-    the test engine's own connections (advisory locks touch no data)."""
-    settings = make_settings()
-    return build_dispatcher(settings, async_sessionmaker(), ServiceFactory(settings, None), engine=engine)
 
 
 async def make_harness(

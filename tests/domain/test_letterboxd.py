@@ -30,6 +30,7 @@ from domain.letterboxd import (
     LetterboxdFormatError,
     html_to_text,
     read_export,
+    read_export_bytes,
     unmatched_csv_bytes,
 )
 from tests.conftest import LETTERBOXD_DEMO_ZIP as DEMO_ZIP
@@ -839,3 +840,10 @@ def test_nul_characters_never_reach_a_cell() -> None:
     assert [p.code for p in export.problems] == ["empty_name"]
     zipped = lb.read_export_bytes(_zip_of("reviews.csv", text=text), "export.zip")
     assert "\x00" not in repr(zipped)
+
+
+@pytest.mark.parametrize("data", [b"a\rb", b'x,"y\rz', b"\xff\xfe\r\r\x00"])
+def test_a_lone_csv_with_bare_carriage_returns_is_refused_kindly(data: bytes) -> None:
+    """Found by the fuzzer: a bare \\r in a lone CSV's first line raised csv.Error."""
+    with pytest.raises(LetterboxdFormatError):
+        read_export_bytes(data, "film.csv")
