@@ -39,7 +39,6 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import asyncpg
 from aiogram import Dispatcher
 from rapidfuzz import fuzz
 from sqlalchemy import select, text
@@ -48,7 +47,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from bot import jobs
 from bot.console import ChatUser, UpdateFactory, console_bot
-from bot.database import migrate, resolve_database_url
+from bot.database import recreate_database, resolve_database_url
 from bot.dispatcher import build_dispatcher
 from bot.logging import setup_logging
 from bot.services import ServiceFactory
@@ -134,16 +133,8 @@ def zip_export(folder: Path) -> bytes:
 # --- database --------------------------------------------------------------------------------------
 async def fresh_database(settings: Settings) -> str:
     url = os.environ.get("BENCH_DATABASE_URL") or resolve_database_url(settings)
-    parsed = make_url(url).set(database=BENCH_DATABASE)
-    admin = parsed.set(database="postgres", drivername="postgresql").render_as_string(hide_password=False)
-    conn = await asyncpg.connect(admin)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{BENCH_DATABASE}" WITH (FORCE)')
-        await conn.execute(f'CREATE DATABASE "{BENCH_DATABASE}"')
-    finally:
-        await conn.close()
-    bench_url = parsed.render_as_string(hide_password=False)
-    await migrate(bench_url)
+    bench_url = make_url(url).set(database=BENCH_DATABASE).render_as_string(hide_password=False)
+    await recreate_database(bench_url, migrated=True)
     return bench_url
 
 

@@ -57,7 +57,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 from aiogram import Dispatcher
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
@@ -96,18 +95,10 @@ def server_url() -> str:
 
 async def fresh_database(name: str, base: str | None = None) -> str:
     """Drop and create database `name` on the bench server, migrated; its URL."""
-    from bot.database import migrate
+    from bot.database import recreate_database
 
-    parsed = make_url(base or server_url()).set(database=name)
-    admin = parsed.set(database="postgres", drivername="postgresql").render_as_string(hide_password=False)
-    conn = await asyncpg.connect(admin)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    url = parsed.render_as_string(hide_password=False)
-    await migrate(url)
+    url = make_url(base or server_url()).set(database=name).render_as_string(hide_password=False)
+    await recreate_database(url, migrated=True)
     return url
 
 

@@ -89,28 +89,13 @@ def _test_server_url() -> str:
     return url.set(database=TEST_DB).render_as_string(hide_password=False)
 
 
-async def _recreate_database(url: str) -> None:
-    import asyncpg
-    from sqlalchemy.engine import make_url
-
-    parsed = make_url(url)
-    admin = parsed.set(database="postgres", drivername="postgresql").render_as_string(hide_password=False)
-    conn = await asyncpg.connect(admin)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)')
-        await conn.execute(f'CREATE DATABASE "{parsed.database}"')
-    finally:
-        await conn.close()
-
-
 @pytest.fixture(scope="session")
 async def database_url() -> str:
     """A freshly created, fully migrated test database."""
-    from bot.database import migrate
+    from bot.database import recreate_database
 
     url = _test_server_url()
-    await _recreate_database(url)
-    await migrate(url)
+    await recreate_database(url, migrated=True)
     return url
 
 

@@ -25,7 +25,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.console import LocalSession, UpdateFactory, clock_message_id, console_bot
-from bot.database import migrate
+from bot.database import recreate_database
 from bot.fsm import PostgresStorage
 from bot.keyboards import ClarifyAnswer, ForgetAnswer, ForgetConfirm, OnboardDone, OnboardFilm
 from bot.services import ServiceFactory
@@ -33,7 +33,6 @@ from db.models import FsmState, Review, UserFilm
 from db.models import User as DbUser
 from db.session import create_engine, create_session_factory
 from tests.bot.conftest import BotHarness, make_settings
-from tests.conftest import _recreate_database
 
 ROOT = Path(__file__).resolve().parents[2]
 #: Telegram ids of the users whose console is killed, one per flow step.
@@ -98,8 +97,7 @@ async def _state(engine: AsyncEngine, telegram_id: int) -> str | None:
 async def killed(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Killed:
     parsed = make_url(database_url)  # named after the test database: parallel runs stay apart
     url = parsed.set(database=f"{parsed.database}_restart").render_as_string(hide_password=False)
-    await _recreate_database(url)
-    await migrate(url)
+    await recreate_database(url, migrated=True)
     tmp = tmp_path_factory.mktemp("consoles")
     # every flow at once (each console finds the catalog empty and loads the demo films: upserts)
     outputs = await asyncio.gather(*(_console_until(url, i, *SCRIPTS[i], tmp) for i in SCRIPTS))

@@ -10,9 +10,8 @@ from alembic.migration import MigrationContext
 from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
 
-from bot.database import alembic_config
+from bot.database import alembic_config, recreate_database
 from db.models import Base, include_name
-from tests.conftest import _recreate_database
 
 
 def _sync(url: str) -> str:
@@ -31,7 +30,7 @@ def _diff(url: str) -> list[object]:
 
 async def test_head_matches_the_models_and_downgrades_round_trip(database_url: str) -> None:
     url = make_url(database_url).set(database="wtw_migrations").render_as_string(hide_password=False)
-    await _recreate_database(url)
+    await recreate_database(url)
     cfg = alembic_config(url)
     await asyncio.to_thread(command.upgrade, cfg, "head")
     assert await asyncio.to_thread(_diff, url) == []
