@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import jobs
 from db.session import create_engine, create_session_factory
-from domain.embeddings import EmbeddingService
+from domain.embeddings import JOB_BATCH, EmbeddingService
 from integrations.embeddings import LocalEmbedder
 
 #: Seconds one bulk job takes here; a backlog of BACKLOG jobs is 6 s of work for one loop
@@ -58,7 +58,7 @@ def bulk_started(monkeypatch: pytest.MonkeyPatch) -> list[float]:
 async def _queue_backlog(app: procrastinate.App, size: int = BACKLOG) -> None:
     """What `catalog load-csv` and the sweep leave: `size` film-embedding jobs."""
     outbox = jobs.JobOutbox()
-    outbox.embed_films(range(1, size * jobs.JOB_BATCH + 1))
+    outbox.embed_films(range(1, size * JOB_BATCH + 1))
     await outbox.flush(app)
 
 

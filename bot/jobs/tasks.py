@@ -1,45 +1,39 @@
-"""Background jobs on a PostgreSQL queue (procrastinate): embeddings, taste vectors and
-summaries, the CF model.
-
-- Handlers never run these jobs. Services record what they want in the update's `JobOutbox`
-  (`domain.ports.JobQueue`); `DatabaseMiddleware` defers the jobs after the update's
-  transaction commits, so a job never sees uncommitted data.
-- Queues keep interactive work ahead of bulk work: `imports` (run_import), `user` (one user's
-  review and topic vectors, taste vector and summary) and `bulk` (catalog film embeddings, the
-  sweep, CF rebuilds). Jobs carry priorities (procrastinate fetches the highest priority first,
-  then the oldest: `procrastinate_fetch_job_v2` orders by `priority DESC, id ASC`), and a worker
-  process runs two loops (DEFAULT_LOOPS): an `interactive` one on imports + user and a `bulk`
-  one, so a backlog of 4,800 film embeddings never delays an import or a user's vectors.
-- Every worker process also runs `watch_stalled`, a plain asyncio loop (not a queued job, so it
-  never waits behind anything) that re-queues the jobs of dead workers.
-- `python -m bot worker` runs workers (any number, on any machine that reaches the
-  database); `python -m bot run` also runs one in-process unless `WORKER_IN_PROCESS=false`.
-- A job that raises is retried with exponential backoff (RETRY); after the last attempt it
-  stays `failed`, listed by `python -m bot jobs failed` and re-queued by `python -m bot jobs
-  retry ID`.
-- Nothing is lost when the worker is down or a deferral fails: the periodic `sweep` finds
-  every film, review and topic without a vector for the current model and every stale taste
-  vector, and queues them.
-"""
+"""The tasks, their queues and priorities, the procrastinate App, and the stall watch
+(see the package docstring)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 import procrastinate
 import structlog
 from aiogram import Bot
 from aiogram.utils.i18n import I18n
-from procrastinate.exceptions import AlreadyEnqueued, ConnectorException
+from procrastinate.exceptions import ConnectorException
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import texts
 from bot.flows.imports import ImportNotifier
 from bot.i18n import make_i18n
+from bot.jobs.outbox import (
+    EMBED_FILMS,
+    EMBED_REVIEWS,
+    EMBED_TOPICS,
+    REBUILD_CF,
+    RECOVER_STALLED,
+    REFRESH_SUMMARY,
+    REFRESH_TASTE,
+    RUN_IMPORT,
+    SWEEP,
+    JobOutbox,
+    _chunks,
+    _defer,
+    defer_taste,
+)
 from db.session import sync_url
 from domain.cf import build_cf_model
 from domain.embeddings import JOB_BATCH, EmbeddingService
@@ -77,16 +71,6 @@ PRIORITY_CF = 10
 #: Film embeddings and the sweep: oldest first. The sweep deliberately waits behind queued
 #: embeddings, so it does not queue again the films they are about to embed.
 PRIORITY_BULK = 0
-#: Task names as stored in procrastinate_jobs.task_name.
-EMBED_FILMS = "embed_films"
-EMBED_REVIEWS = "embed_reviews"
-REFRESH_TASTE = "refresh_taste"
-REFRESH_SUMMARY = "refresh_summary"
-EMBED_TOPICS = "embed_avoid_topics"
-REBUILD_CF = "rebuild_cf"
-SWEEP = "sweep"
-RUN_IMPORT = "run_import"
-RECOVER_STALLED = "recover_stalled"
 #: A running job whose worker sent no heartbeat for this long is retried (its worker died).
 #: procrastinate workers send a heartbeat every 10 s (`Worker.update_heartbeat_interval`), so
 #: 60 s is six missed heartbeats: a live worker whose event loop is busy is not mistaken for
@@ -116,6 +100,18 @@ class WorkerRuntime:
 
 
 _runtime: WorkerRuntime | None = None
+
+
+@contextlib.contextmanager
+def use_runtime(runtime: WorkerRuntime) -> Iterator[None]:
+    """Give the tasks of this process `runtime` while the block runs (one worker set per
+    process: the tasks read it from this module)."""
+    global _runtime
+    _runtime = runtime
+    try:
+        yield
+    finally:
+        _runtime = None
 
 
 def _rt() -> WorkerRuntime:
@@ -334,97 +330,6 @@ async def queue_missing(
     return counts
 
 
-async def defer_taste(app: procrastinate.App, user_id: int) -> None:
-    """Queue a taste refresh unless one for this user is already waiting."""
-    with contextlib.suppress(AlreadyEnqueued):
-        await app.configure_task(REFRESH_TASTE, queueing_lock=f"taste:{user_id}").defer_async(user_id=user_id)
-
-
-async def defer_summary(app: procrastinate.App, user_id: int) -> None:
-    """Queue a taste-summary refresh unless one for this user is already waiting."""
-    with contextlib.suppress(AlreadyEnqueued):
-        await app.configure_task(REFRESH_SUMMARY, queueing_lock=f"summary:{user_id}").defer_async(
-            user_id=user_id
-        )
-
-
-async def _defer(app: procrastinate.App, task: str, **kwargs: Any) -> None:
-    await app.configure_task(task).defer_async(**kwargs)
-
-
-def _chunks(items: Sequence[int], size: int) -> list[list[int]]:
-    return [list(items[i : i + size]) for i in range(0, len(items), size)]
-
-
-@dataclass
-class JobOutbox:
-    """The jobs one update asked for (implements `domain.ports.JobQueue`); deferred by
-    `flush` after the update's transaction has committed."""
-
-    review_ids: set[int] = field(default_factory=set)
-    tmdb_ids: set[int] = field(default_factory=set)
-    topic_ids: set[int] = field(default_factory=set)
-    user_ids: set[int] = field(default_factory=set)
-    summary_user_ids: set[int] = field(default_factory=set)
-    import_ids: set[int] = field(default_factory=set)
-
-    def embed_reviews(self, review_ids: Sequence[int]) -> None:
-        self.review_ids.update(review_ids)
-
-    def embed_films(self, tmdb_ids: Sequence[int]) -> None:
-        self.tmdb_ids.update(tmdb_ids)
-
-    def refresh_taste(self, user_id: int) -> None:
-        self.user_ids.add(user_id)
-
-    def embed_avoid_topics(self, topic_ids: Sequence[int]) -> None:
-        self.topic_ids.update(topic_ids)
-
-    def refresh_summary(self, user_id: int) -> None:
-        self.summary_user_ids.add(user_id)
-
-    def run_import(self, import_id: int) -> None:
-        self.import_ids.add(import_id)
-
-    def __bool__(self) -> bool:
-        return bool(
-            self.review_ids
-            or self.tmdb_ids
-            or self.topic_ids
-            or self.user_ids
-            or self.summary_user_ids
-            or self.import_ids
-        )
-
-    async def flush(self, app: procrastinate.App) -> None:
-        """Defer everything recorded. A failure is logged and swallowed: the sweep catches
-        up, and the user's update has already succeeded."""
-        if not self:
-            return
-        try:
-            for chunk in _chunks(sorted(self.tmdb_ids), JOB_BATCH):
-                await _defer(app, EMBED_FILMS, tmdb_ids=chunk)
-            if self.review_ids:
-                await _defer(app, EMBED_REVIEWS, review_ids=sorted(self.review_ids))
-            if self.topic_ids:
-                await _defer(app, EMBED_TOPICS, topic_ids=sorted(self.topic_ids))
-            for user_id in sorted(self.user_ids):
-                await defer_taste(app, user_id)
-            for user_id in sorted(self.summary_user_ids):
-                await defer_summary(app, user_id)
-            for import_id in sorted(self.import_ids):
-                await _defer(app, RUN_IMPORT, import_id=import_id)
-        except Exception:
-            log.exception("jobs_defer_failed", reviews=len(self.review_ids), users=len(self.user_ids))
-        finally:
-            self.review_ids.clear()
-            self.tmdb_ids.clear()
-            self.topic_ids.clear()
-            self.user_ids.clear()
-            self.summary_user_ids.clear()
-            self.import_ids.clear()
-
-
 def make_job_app(database_url: str, *, periodic: bool = True) -> procrastinate.App:
     """A procrastinate App on the bot's database (psycopg 3 connection pool), with the tasks.
     Open it with `async with app.open_async():`. `periodic=False` leaves out the schedule
@@ -437,177 +342,3 @@ def make_job_app(database_url: str, *, periodic: bool = True) -> procrastinate.A
     if not periodic:
         app.periodic_registry.periodic_tasks.clear()
     return app
-
-
-@dataclass(frozen=True)
-class WorkerLoop:
-    """One procrastinate worker loop of a worker process: the queues it takes jobs from
-    (highest priority first, then oldest, across those queues), how many jobs it runs at
-    once (`concurrency`, ≥ 1; the tasks are async, so they share the event loop) and how
-    often it looks for due jobs when no notification came (`poll_seconds`). New jobs wake it
-    at once (LISTEN/NOTIFY), but re-queued ones (a stalled job, a retry after its backoff)
-    notify nobody and wait for the next poll."""
-
-    name: str
-    queues: tuple[str, ...]
-    concurrency: int = 1
-    #: procrastinate's default (`worker.FETCH_JOB_POLLING_INTERVAL`).
-    poll_seconds: float = 5.0
-
-
-#: Imports and a user's own vectors and summary. Two jobs at once: a long import (minutes)
-#: leaves room for the user jobs, and an import waits behind one short user job at most.
-#: Polled every second, so a re-queued import resumes at once.
-INTERACTIVE_LOOP = WorkerLoop("interactive", (IMPORT_QUEUE, USER_QUEUE), concurrency=2, poll_seconds=1.0)
-#: Catalog embeddings, the sweep and the CF rebuild (and jobs left on the legacy queue).
-BULK_LOOP = WorkerLoop("bulk", (BULK_QUEUE, LEGACY_QUEUE), concurrency=1)
-#: Seconds before a worker loop that stopped on an error (database unreachable) starts again.
-LOOP_RESTART_SECONDS = 5.0
-#: What every worker process runs unless told otherwise: the in-process worker of
-#: `python -m bot run` and `python -m bot worker`.
-DEFAULT_LOOPS = (INTERACTIVE_LOOP, BULK_LOOP)
-
-
-def worker_loops(
-    *, concurrency: int | None = None, queues: Sequence[str] | None = None
-) -> tuple[WorkerLoop, ...]:
-    """The loops for `python -m bot worker [--concurrency N] [--queues Q ...]`.
-
-    Without `queues`: DEFAULT_LOOPS, each running `concurrency` jobs at once when it is given.
-    With `queues`: one loop on exactly those queues, `concurrency` (default 1) jobs at once.
-
-    Raises:
-        ValueError: an unknown queue name, or `concurrency` below 1.
-    """
-    if concurrency is not None and concurrency < 1:
-        raise ValueError(f"concurrency must be at least 1, got {concurrency}")
-    if queues is None:
-        if concurrency is None:
-            return DEFAULT_LOOPS
-        return tuple(replace(loop, concurrency=concurrency) for loop in DEFAULT_LOOPS)
-    chosen = tuple(dict.fromkeys(queues))
-    unknown = [q for q in chosen if q not in QUEUES]
-    if unknown or not chosen:
-        given = ", ".join(unknown) or "(none given)"
-        raise ValueError(f"unknown queue(s) {given}; known: {', '.join(QUEUES)}")
-    interactive = bool(set(chosen) & {IMPORT_QUEUE, USER_QUEUE})
-    poll = INTERACTIVE_LOOP.poll_seconds if interactive else BULK_LOOP.poll_seconds
-    return (WorkerLoop("+".join(chosen), chosen, concurrency or 1, poll_seconds=poll),)
-
-
-async def run_workers(
-    app: procrastinate.App,
-    session_factory: async_sessionmaker[AsyncSession],
-    embedder: Embedder,
-    *,
-    loops: Sequence[WorkerLoop] = DEFAULT_LOOPS,
-    wait: bool = True,
-    name: str = "worker",
-    stall_check_seconds: float | None = STALL_CHECK_SECONDS,
-    language_model: LanguageModel | None = None,
-    bot: Bot | None = None,
-    movie_source: MovieSource | None = None,
-) -> None:
-    """Run a worker process's loops on an opened `app` until cancelled: every `loops` entry
-    as its own procrastinate worker (named "{name}:{loop name}"), plus `watch_stalled` every
-    `stall_check_seconds` (None: no stall check). This is what production runs (the
-    in-process worker, `python -m bot worker`); benchmarks call it to start the same workers.
-
-    With `wait=False` every loop stops once its queues are empty (tests, benchmarks, CLI) and
-    there is no stall check. `language_model` words taste summaries (None: the template);
-    `bot` lets import jobs talk to the chat; `movie_source` is TMDB for matching imports
-    (None: the catalog). One worker set per process: the tasks read it from a module global.
-    """
-    global _runtime
-    _runtime = WorkerRuntime(
-        session_factory, embedder, app, language_model=language_model, bot=bot, movie_source=movie_source
-    )
-    try:
-        async with asyncio.TaskGroup() as group:
-            for loop in loops:
-                group.create_task(_run_loop(app, loop, wait=wait, name=name), name=f"job-worker-{loop.name}")
-            if wait and stall_check_seconds is not None:
-                group.create_task(watch_stalled(app, every=stall_check_seconds), name="stall-watch")
-    finally:
-        _runtime = None
-
-
-async def _run_loop(app: procrastinate.App, loop: WorkerLoop, *, wait: bool, name: str) -> None:
-    """One procrastinate worker for `loop`. With `wait`, a crash (procrastinate stops its
-    worker when the database goes away) is logged and the loop starts again after
-    LOOP_RESTART_SECONDS, so a database restart does not leave the process without a worker."""
-    while True:
-        try:
-            await app.run_worker_async(
-                queues=list(loop.queues),
-                wait=wait,
-                concurrency=loop.concurrency,
-                fetch_job_polling_interval=loop.poll_seconds,
-                name=f"{name}:{loop.name}",
-                install_signal_handlers=False,
-                listen_notify=wait,
-            )
-            return
-        except Exception as exc:
-            if not wait:
-                raise
-            log.warning("worker_loop_failed", loop=loop.name, error=repr(exc))
-            await asyncio.sleep(LOOP_RESTART_SECONDS)
-
-
-async def run_worker(
-    app: procrastinate.App,
-    session_factory: async_sessionmaker[AsyncSession],
-    embedder: Embedder,
-    *,
-    wait: bool = True,
-    concurrency: int | None = None,
-    name: str | None = None,
-    language_model: LanguageModel | None = None,
-    bot: Bot | None = None,
-    movie_source: MovieSource | None = None,
-    queues: Sequence[str] | None = None,
-) -> None:
-    """Run the loops `worker_loops(concurrency=…, queues=…)` gives until cancelled (or, with
-    wait=False, until their queues are empty): without `queues` the production layout
-    (DEFAULT_LOOPS, what `python -m bot run` and `python -m bot worker` run), with `queues`
-    one loop on them. See `run_workers` for the rest.
-
-    Raises:
-        ValueError: an unknown queue name, or `concurrency` below 1.
-    """
-    await run_workers(
-        app,
-        session_factory,
-        embedder,
-        loops=worker_loops(concurrency=concurrency, queues=queues),
-        wait=wait,
-        name=name or "worker",
-        language_model=language_model,
-        bot=bot,
-        movie_source=movie_source,
-    )
-
-
-async def drain(
-    app: procrastinate.App,
-    session_factory: async_sessionmaker[AsyncSession],
-    embedder: Embedder,
-    *,
-    language_model: LanguageModel | None = None,
-    bot: Bot | None = None,
-    movie_source: MovieSource | None = None,
-    queues: Sequence[str] = QUEUES,
-) -> None:
-    """Run every queued job now, in this process, one at a time by priority (tests,
-    benchmarks, CLI)."""
-    await run_worker(
-        app,
-        session_factory,
-        embedder,
-        wait=False,
-        language_model=language_model,
-        bot=bot,
-        movie_source=movie_source,
-        queues=queues,
-    )
