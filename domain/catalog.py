@@ -32,6 +32,14 @@ log = structlog.get_logger(__name__)
 
 #: How many candidates the review flow offers as buttons.
 MAX_OPTIONS = 5
+#: An exact title without a year is taken at once when its best-known film has at least
+#: this many times the TMDB votes of every other film of that exact title ("12 Angry Men"
+#: 1957 over the 1997 remake); otherwise the user picks. A rule of thumb, not a fitted value.
+DOMINANT_VOTES_RATIO = 10
+#: ...and at least this many votes (a film barely anyone rated is not "the" film).
+DOMINANT_VOTES_MIN = 50
+#: A year in the query keeps candidates within this many years of it (festival vs. release).
+YEAR_WINDOW = 1
 
 T = TypeVar("T")
 
@@ -105,28 +113,48 @@ def _same_title(a: str, b: str | None) -> bool:
 
 
 def choose(query: TitleQuery, results: Sequence[FilmInfo]) -> SearchOutcome:
-    """One result, or an exact title (or original title) + year match, is taken at once."""
-    if len(results) == 1:
-        return SearchOutcome(results[0], ())
+    """What the review flow does with search results, in this order:
+
+    1. with a year, only films within YEAR_WINDOW of it are candidates (all of them when none is);
+    2. a single candidate is taken at once;
+    3. with a year, a film of exactly that title (or original title) and year is taken at once;
+    4. without a year, the best-known film of exactly that title is taken at once when it
+       dominates: DOMINANT_VOTES_MIN votes or more, and DOMINANT_VOTES_RATIO times the votes
+       of every other film of that exact title ("The Matrix", "12 Angry Men");
+    5. otherwise up to MAX_OPTIONS candidates are offered, exact titles first.
+    """
+    candidates = list(results)
     if query.year is not None:
-        exact = [
-            f
-            for f in results
-            if f.year == query.year
-            and (_same_title(query.title, f.title) or _same_title(query.title, f.original_title))
-        ]
-        if len(exact) == 1:
-            return SearchOutcome(exact[0], ())
-    return SearchOutcome(None, tuple(results[:MAX_OPTIONS]))
+        near = [f for f in candidates if f.year is not None and abs(f.year - query.year) <= YEAR_WINDOW]
+        candidates = near or candidates
+    if len(candidates) == 1:
+        return SearchOutcome(candidates[0], ())
+    exact = [
+        f
+        for f in candidates
+        if _same_title(query.title, f.title) or _same_title(query.title, f.original_title)
+    ]
+    if query.year is not None:
+        same_year = [f for f in exact if f.year == query.year]
+        if len(same_year) == 1:
+            return SearchOutcome(same_year[0], ())
+    elif exact:
+        best, *others = sorted(exact, key=lambda f: (-f.vote_count, -f.popularity))
+        if best.vote_count >= DOMINANT_VOTES_MIN and all(
+            best.vote_count >= DOMINANT_VOTES_RATIO * other.vote_count for other in others
+        ):
+            return SearchOutcome(best, ())
+    ordered = exact + [f for f in candidates if f not in exact]
+    return SearchOutcome(None, tuple(ordered[:MAX_OPTIONS]))
 
 
 class CatalogService:
     """Film lookups for the bot (the importer matches titles with domain.matching).
 
     Without a `budget`, errors of the source (MovieSourceError) propagate and callers turn
-    them into a friendly message. With one (a user waits), `get`, `related`, `popular` and
-    `popular_ids` ask the source within it and, once it is given up, answer from the catalog
-    alone (`degraded` says so); `search` is not bounded by it.
+    them into a friendly message. With one (a user waits), `search`, `get`, `related`,
+    `popular` and `popular_ids` ask the source within it and, once it is given up, answer
+    from the catalog alone (`degraded` says so).
     """
 
     def __init__(
@@ -182,10 +210,11 @@ class CatalogService:
 
     async def _search(self, title: str, year: int | None) -> list[FilmInfo]:
         """TMDB's search (within the budget when there is one); the catalog's trigram search
-        without TMDB, or once the budget gave TMDB up."""
+        without TMDB, once the budget gave TMDB up, or when TMDB finds nothing (TMDB's search
+        forgives no typo: "Interstelar")."""
         source = self.source
         page = None if source is None else await self._ask("search", lambda: source.search(title, year=year))
-        if page is None:
+        if page is None or not page.results:
             return [to_info(f) for f in await self.films.search(title, year=year, limit=MAX_OPTIONS * 2)]
         await self.films.upsert(page.results)
         return list(page.results)

@@ -60,7 +60,7 @@ async def test_review_with_exact_title_and_year_typed_rating(harness: BotHarness
 async def test_ambiguous_title_offers_choices_then_rating_buttons(harness: BotHarness) -> None:
     chat = harness.chat(1004)
     await chat.say("/review")
-    [choose] = await chat.say("Alien")
+    [choose] = await chat.say("Alie")
     assert "Which one" in choose
     labels = [b.text for row in chat.session.last_markup(1004).inline_keyboard for b in row]
     assert "Alien (1979)" in labels and "Aliens (1986)" in labels and "❌ Cancel" in labels
@@ -222,3 +222,16 @@ async def test_unexpected_error_is_answered_kindly_and_logged_once(
     assert "something went wrong" in reply and "secret" not in reply and "RuntimeError" not in reply
     failures = [r for r in caplog.records if "update_failed" in r.getMessage()]
     assert len(failures) == 1
+
+
+async def test_review_search_takes_a_dominant_exact_title_and_keeps_the_year_window(
+    harness: BotHarness,
+) -> None:
+    """The search rules of domain.catalog.choose, on the demo catalog."""
+    chat = harness.chat(1020)
+    [taken] = await chat.say("/review Alien")  # exact, 14,800 votes, no other film of that title
+    assert "Alien (1979)" in taken and "How many stars?" in taken
+    [within_a_year] = await chat.say("/review Alien 1986")  # only Aliens (1986) is within ±1 year
+    assert "Aliens (1986)" in within_a_year and "How many stars?" in within_a_year
+    [choose] = await chat.say("/review Alie")  # no exact title: the user picks
+    assert "Which one" in choose

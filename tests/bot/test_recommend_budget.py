@@ -179,3 +179,9 @@ async def test_review_search_with_tmdb_hanging_answers_from_the_catalog_within_3
     [found] = await chat.say("/review Alien 1979")
     assert time.monotonic() - started < ANSWER_WITHIN_S
     assert "Alien (1979)" in found and "How many stars?" in found
+
+
+async def test_a_typo_tmdb_cannot_find_is_found_in_the_catalog(online: BotHarness) -> None:
+    """TMDB's search forgives no typo; the catalog's trigram search does."""
+    [found] = await online.chat(8302).say("/review Interstelar 2014")
+    assert "Interstellar (2014)" in found and "How many stars?" in found
