@@ -208,6 +208,18 @@ def cold_start_hint() -> str:
     )
 
 
+def early_taste_hint(films: int) -> str:
+    """Instead of `cold_start_hint` for a user with some history but no personal signal yet
+    (no CF neighbours, no taste vector): never "I don't know your taste" to someone who told us."""
+    return ngettext(
+        "I know {n} of your films so far, not enough to go on yet, so these picks lean on popular, "
+        "well-rated films. Rate a few more with /review and they'll get personal.",
+        "I know {n} of your films so far, not enough to go on yet, so these picks lean on popular, "
+        "well-rated films. Rate a few more with /review and they'll get personal.",
+        films,
+    ).format(n=films)
+
+
 def no_picks() -> str:
     return _("I've run out of films to suggest right now. Review a few more films and ask again.")
 

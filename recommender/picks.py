@@ -31,7 +31,7 @@ from statistics import median
 from typing import TypeVar
 
 from domain.entities import Slot
-from recommender.scoring import decade_label, decade_of
+from recommender.scoring import NEW_GENRE_MAX_SHARE, decade_label, decade_of
 from recommender.types import FilmFeatures, Pick, Reason, ReasonKind, ScoredCandidate, TasteProfile
 
 POOL_SIZE = 50  # picks come from the 50 best-scored films
@@ -139,10 +139,12 @@ def rank(scored: Sequence[ScoredCandidate]) -> list[ScoredCandidate]:
 
 
 def adjacency_reasons(film: FilmFeatures, taste: TasteProfile) -> tuple[Reason, ...]:
-    """NEW_GENRE (primary genre outside the top genres) and/or NEW_DECADE (decade outside the
-    usual ones); empty when the film is neither, or the profile has nothing to compare with."""
+    """NEW_GENRE (primary genre that fewer than NEW_GENRE_MAX_SHARE of the user's rated films
+    have) and/or NEW_DECADE (decade outside the usual ones); empty when the film is neither,
+    or the profile has nothing to compare with."""
     reasons: list[Reason] = []
-    if film.genres and taste.top_genres and film.genres[0] not in taste.top_genres:
+    shares = taste.genre_shares
+    if film.genres and shares and shares.get(film.genres[0], 0.0) < NEW_GENRE_MAX_SHARE:
         reasons.append(Reason(ReasonKind.NEW_GENRE, (film.genres[0],)))
     decade = decade_of(film.year)
     if decade is not None and taste.usual_decades and decade not in taste.usual_decades:

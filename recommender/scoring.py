@@ -42,6 +42,14 @@ USUAL_DECADE_SHARE = 0.15
 USUAL_DECADES_FALLBACK = 2
 # Below this many rated-or-liked films the profile is too thin for seeds and keywords.
 COLD_START_MIN_FILMS = 5
+# "You loved X" (FANS_ALSO_LOVED, SIMILAR_TO) names only films the user liked, or rated at
+# least this many stars and above their own mean: a 3★ from a user whose mean is 4.2 is not
+# love, nor a 4★ at a mean of 4. A 5★ (the top of Letterboxd's scale) always is.
+LOVED_MIN_RATING = 4.0
+TOP_RATING = 5.0
+# "A step outside your usual genres" (NEW_GENRE) only for a genre that fewer than this share
+# of the user's rated films have.
+NEW_GENRE_MAX_SHARE = 0.10
 
 # --- quality prior: IMDb's Top 250 weighted rating WR = (v/(v+m))·R + (m/(v+m))·C ------------
 # (R = the film's mean vote, v = its vote count, m = votes needed to be trusted, C = the
@@ -121,7 +129,26 @@ def build_taste(history: Sequence[HistoryEntry]) -> TasteProfile:
         mean_rating=mean,
         seed_titles={entry.film.tmdb_id: entry.film.title for entry in entries},
         seed_signals=signals,
+        loved=frozenset(e.film.tmdb_id for e in entries if _loved(e, mean)),
+        genre_shares=_genre_shares(entries),
     )
+
+
+def _loved(entry: HistoryEntry, mean: float | None) -> bool:
+    """Liked, rated TOP_RATING, or rated ≥ LOVED_MIN_RATING and above the user's mean (see
+    TasteProfile.loved)."""
+    if entry.liked:
+        return True
+    rating = entry.rating
+    if rating is None or mean is None or rating < LOVED_MIN_RATING:
+        return False
+    return rating > mean or rating >= TOP_RATING
+
+
+def _genre_shares(entries: Sequence[HistoryEntry]) -> dict[str, float]:
+    rated = [e for e in entries if e.rating is not None]
+    counts = Counter(g for e in rated for g in dict.fromkeys(e.film.genres))
+    return {genre: n / len(rated) for genre, n in counts.items()}
 
 
 def is_cold_start(taste: TasteProfile) -> bool:
@@ -336,7 +363,7 @@ def repeat_term(film: FilmFeatures, recent: RecentPicks) -> float:
 
 def explain(candidate: Candidate, taste: TasteProfile) -> tuple[Reason, ...]:
     """The candidate's reasons, most important first, each only where true:
-    FANS_ALSO_LOVED (up to 2 CF seed titles), SIMILAR_TO (up to 2 similar liked films),
+    FANS_ALSO_LOVED (up to 2 loved CF seed titles), SIMILAR_TO (up to 2 similar loved films),
     SHARED_GENRES / SHARED_KEYWORDS (the film's names with affinity ≥ POSITIVE_AFFINITY_MIN),
     HIGHLY_RATED (weighted rating ≥ HIGHLY_RATED_MIN). With none of those: HIGHLY_RATED when the
     weighted rating beats BAYES_PRIOR_MEAN, POPULAR otherwise."""
@@ -359,9 +386,10 @@ def explain(candidate: Candidate, taste: TasteProfile) -> tuple[Reason, ...]:
 
 
 def _seed_titles(seeds: Iterable[int], taste: TasteProfile, exclude: Iterable[int] = ()) -> tuple[str, ...]:
-    """Titles of up to REASON_VALUES_MAX seeds, in the given order (strongest first)."""
+    """Titles of up to REASON_VALUES_MAX loved seeds (TasteProfile.loved), in the given order
+    (strongest first): a reason never calls a film loved that the user did not love."""
     skip = set(exclude)
-    titles = (taste.seed_titles[s] for s in seeds if s in taste.seed_titles and s not in skip)
+    titles = (taste.seed_titles[s] for s in seeds if s in taste.loved and s not in skip)
     return tuple(dict.fromkeys(titles))[:REASON_VALUES_MAX]
 
 

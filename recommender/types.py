@@ -145,6 +145,9 @@ class TasteProfile:
     - `seed_titles`: tmdb id → title for every history film.
     - `seed_signals`: tmdb id → the film's centred signal (rating − mean, +0.5 for liked but
       unrated, 0 for watched only); orders seed titles in reasons, best first.
+    - `loved`: tmdb ids a reason may call loved: liked, rated 5★, or rated at least
+      `LOVED_MIN_RATING` and above the user's own mean (see `build_taste`).
+    - `genre_shares`: genre → the share (0–1) of the user's rated films that have it.
     """
 
     genre_affinity: Mapping[str, float]
@@ -156,6 +159,8 @@ class TasteProfile:
     mean_rating: float | None
     seed_titles: Mapping[int, str]
     seed_signals: Mapping[int, float] = field(default_factory=dict)
+    loved: frozenset[int] = frozenset()
+    genre_shares: Mapping[str, float] = field(default_factory=dict)
 
 
 __all__ = [

@@ -78,8 +78,9 @@ async def send_picks(
 ) -> None:
     """The three cards, as /recommend and the end of onboarding show them. `explanations`
     (tmdb_id → text worded by the language model) replace the template reasons of those films."""
-    if result.cold_start:
-        await message.answer(texts.cold_start_hint())
+    if result.cold_start:  # "I don't know your taste" only to someone with no history at all
+        hint = texts.early_taste_hint(result.history_size) if result.history_size else texts.cold_start_hint()
+        await message.answer(hint)
     if not result.picks:
         await message.answer(texts.no_picks())
     for pick in result.picks:

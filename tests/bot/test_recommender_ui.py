@@ -281,3 +281,14 @@ async def test_a_tap_on_an_older_grid_is_stale(
         assert await count(harness, UserFilm) == 0
         assert await chat.tap_data(first_film.callback_data or "", message=second) != [INVALID]
         assert await count(harness, UserFilm, liked=True) == 1
+
+
+async def test_a_user_with_history_is_never_told_their_taste_is_unknown(harness: BotHarness) -> None:
+    """No CF model and no taste vector yet: the picks are the popular ones, and the hint says
+    how many films the bot knows instead of "I don't know your taste yet"."""
+    chat = harness.chat(1190)
+    await chat.say("/review Alien 1979")
+    await chat.say("5 the best")
+    replies = await chat.say("/recommend")
+    assert not any("don't know your taste" in r for r in replies), replies
+    assert any("I know 1 of your films so far" in r for r in replies), replies

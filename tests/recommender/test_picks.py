@@ -78,7 +78,8 @@ def reference_relevance(pool: list[ScoredCandidate]) -> Callable[[ScoredCandidat
 
 
 def is_adjacent(features: FilmFeatures, taste: TasteProfile) -> bool:
-    new_genre = bool(features.genres and taste.top_genres) and features.genres[0] not in taste.top_genres
+    shares = taste.genre_shares  # NEW_GENRE: fewer than 10 % of the user's rated films have it
+    new_genre = bool(features.genres and shares) and shares.get(features.genres[0], 0.0) < 0.10
     decade = decade_of(features.year)
     new_decade = decade is not None and bool(taste.usual_decades) and decade not in taste.usual_decades
     return new_genre or new_decade
@@ -145,7 +146,7 @@ def check_picks(picks: list[Pick], items: list[ScoredCandidate], taste: TastePro
         for reason in slot_reasons:
             if reason.kind is ReasonKind.NEW_GENRE:
                 assert reason.values == (adjacent.film.genres[0],)
-                assert adjacent.film.genres[0] not in taste.top_genres
+                assert taste.genre_shares.get(adjacent.film.genres[0], 0.0) < 0.10
             else:
                 decade = decade_of(adjacent.film.year)
                 assert decade is not None and decade not in taste.usual_decades

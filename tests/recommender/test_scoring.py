@@ -21,6 +21,7 @@ from recommender import (
     build_taste,
     explain,
     is_cold_start,
+    pick_three,
     score_candidates,
 )
 from recommender.scoring import (
@@ -235,7 +236,9 @@ def test_repeat_term_pushes_over_represented_genre_and_decade() -> None:
 
 
 def test_cold_start_ranks_by_quality_and_popularity() -> None:
-    taste = build_taste([HistoryEntry(film(348, "Alien", keywords=("space",)), 5.0)])
+    # Alien at 5★ against a mean of 4: loved, so a reason may name it
+    history = [HistoryEntry(film(348, "Alien", keywords=("space",)), 5.0), HistoryEntry(film(349), 3.0)]
+    taste = build_taste(history)
     assert is_cold_start(taste)
     weak = Candidate(film(1, keywords=("space",), vote_average=6.0), similar_seeds=(348,))
     great = Candidate(film(2, vote_average=8.5, vote_count=20_000, popularity=80))
@@ -460,9 +463,9 @@ def test_reasons_name_cf_seeds_then_similar_films() -> None:
         cf_seeds=(603, 999, 78, 348),  # 999 is not in the history
         similar_seeds=(78, 348, 11),
     )
+    # CF seeds are not repeated, and Drama A (3.5★, below the user's mean) was not loved
     assert explain(candidate, taste) == (
         Reason(ReasonKind.FANS_ALSO_LOVED, ("The Matrix", "Blade Runner")),
-        Reason(ReasonKind.SIMILAR_TO, ("Drama A",)),  # CF seeds are not repeated
         Reason(ReasonKind.SHARED_GENRES, ("Science Fiction",)),
         Reason(ReasonKind.HIGHLY_RATED, ("8.4",)),
     )
@@ -578,3 +581,53 @@ def test_taste_profile_without_history_is_usable() -> None:
     taste = TasteProfile({}, {}, {}, (), (), 0, None, {})
     (s,) = score_candidates([Candidate(film(1))], taste, exclude=())
     assert s.reasons
+
+
+# --- every reason holds against the user's data --------------------------------------------------
+
+
+def loved(entry: HistoryEntry, mean: float | None) -> bool:
+    rating = entry.rating
+    return entry.liked or (
+        rating is not None and mean is not None and rating >= 4 and (rating > mean or rating == 5)
+    )
+
+
+@given(candidate_lists, histories)
+def test_every_reason_shown_holds_against_the_history(
+    cands: list[Candidate], history: list[HistoryEntry]
+) -> None:
+    """The written rules (issue "Picks a film lover trusts"), checked on the raw history, not
+    on the taste profile: a film called loved was liked, rated 5, or rated ≥ 4 and above the
+    user's mean; a genre rated highly is the film's own and the user's mean for it is above their
+    overall mean; a "new" genre is one that fewer than 10 % of the user's rated films have."""
+    taste = build_taste(history)
+    latest = {e.film.tmdb_id: e for e in history}
+    rated = [e for e in latest.values() if e.rating is not None]
+    mean = sum(e.rating for e in rated if e.rating is not None) / len(rated) if rated else None
+    by_title: dict[str, list[HistoryEntry]] = {}
+    for entry in latest.values():
+        by_title.setdefault(entry.film.title, []).append(entry)
+    for pick in pick_three(score_candidates(cands, taste, exclude=()), taste):
+        for reason in pick.reasons:
+            if reason.kind in (ReasonKind.FANS_ALSO_LOVED, ReasonKind.SIMILAR_TO):
+                for title in reason.values:
+                    assert any(
+                        e.liked
+                        or (e.rating is not None and mean is not None and e.rating >= 4 and e.rating > mean)
+                        for e in by_title[title]
+                    ), (title, by_title[title], mean)
+            elif reason.kind is ReasonKind.SHARED_GENRES:
+                for genre in reason.values:
+                    assert genre in pick.film.genres
+                    with_genre = [e for e in latest.values() if genre in e.film.genres]
+                    centred = [
+                        (e.rating - mean) if e.rating is not None and mean is not None else 0.5
+                        for e in with_genre
+                        if e.rating is not None or e.liked
+                    ]
+                    assert centred and sum(centred) > 0, (genre, centred)
+            elif reason.kind is ReasonKind.NEW_GENRE:
+                [genre] = reason.values
+                share = sum(1 for e in rated if genre in e.film.genres) / len(rated)
+                assert share < 0.10, (genre, share)
