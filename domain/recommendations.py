@@ -34,6 +34,7 @@ from domain.ports import JobQueue, MovieSourceError
 from recommender import (
     Candidate,
     CandidateSource,
+    CatalogStats,
     CFModel,
     FilmFeatures,
     HistoryEntry,
@@ -53,7 +54,7 @@ from recommender import (
 )
 from recommender.cf import RECENCY_FLOOR, W_LIKED
 from recommender.picks import film_similarity
-from recommender.scoring import POPULARITY_EXPONENT
+from recommender.scoring import BAYES_MIN_VOTES, BAYES_PRIOR_MEAN, POPULARITY_EXPONENT
 
 log = structlog.get_logger(__name__)
 
@@ -322,7 +323,8 @@ class RecommendationService:
             ranking = await self.rank(user_id, genres=genres, preferences=preferences)
         if not ranking.scored and self.catalog.degraded:
             raise MovieSourceError("TMDB gave no answer in time and the catalog has no candidates")
-        picks = await self._explained(pick_three(ranking.scored, ranking.taste), ranking)
+        stats = CatalogStats(*await self.films.vote_medians(BAYES_MIN_VOTES, BAYES_PRIOR_MEAN))
+        picks = await self._explained(pick_three(ranking.scored, ranking.taste, stats), ranking)
         details = await self.catalog.get([p.film.tmdb_id for p in picks])
         stored = await self.items.create(
             user_id,

@@ -21,6 +21,7 @@ from recommender.scoring import (
 from recommender.types import (
     Candidate,
     CandidateSource,
+    CatalogStats,
     FilmFeatures,
     HistoryEntry,
     Pick,
@@ -34,6 +35,7 @@ __all__ = [
     "CFModel",
     "Candidate",
     "CandidateSource",
+    "CatalogStats",
     "FilmFeatures",
     "HistoryEntry",
     "Pick",

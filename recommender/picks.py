@@ -31,13 +31,25 @@ from statistics import median
 from typing import TypeVar
 
 from domain.entities import Slot
-from recommender.scoring import NEW_GENRE_MAX_SHARE, decade_label, decade_of
-from recommender.types import FilmFeatures, Pick, Reason, ReasonKind, ScoredCandidate, TasteProfile
+from recommender.scoring import NEW_GENRE_MAX_SHARE, bayesian_rating, decade_label, decade_of
+from recommender.types import (
+    CatalogStats,
+    FilmFeatures,
+    Pick,
+    Reason,
+    ReasonKind,
+    ScoredCandidate,
+    TasteProfile,
+)
 
 POOL_SIZE = 50  # picks come from the 50 best-scored films
 MMR_LAMBDA = 0.7  # relevance vs. difference from the films already picked
 ADJACENT_MIN_FIT = 0.5  # ADJACENT needs at least this normalised relevance
 WILDCARD_NOVELTY = 0.5  # WILDCARD: weight of novelty against MMR
+# 🧭 and 🎲 never take a film with fewer TMDB votes than this, nor one whose weighted rating
+# is below the catalog's median (given `CatalogStats`): "different" must not mean "worse".
+# 50 votes: below it TMDB's average is a handful of opinions (Alien Zone, 4.0 from 3 votes).
+SLOT_MIN_VOTES = 50
 
 T = TypeVar("T")
 
@@ -88,11 +100,16 @@ def film_similarity(a: FilmFeatures, b: FilmFeatures) -> float:
     )
 
 
-def pick_three(scored: Sequence[ScoredCandidate], taste: TasteProfile) -> list[Pick]:
+def pick_three(
+    scored: Sequence[ScoredCandidate], taste: TasteProfile, catalog: CatalogStats | None = None
+) -> list[Pick]:
     """Up to three picks with distinct films, in slot order SAFE, ADJACENT, WILDCARD.
 
-    Returns min(3, number of distinct tmdb ids in `scored`) picks. `scored` needn't be sorted
-    or deduplicated.
+    Without `catalog`, returns min(3, number of distinct tmdb ids in `scored`) picks, and 🎲
+    is "a lesser-known gem" when it is less popular than the median of the pool. With it, 🧭
+    and 🎲 come only from films above the quality floor (SLOT_MIN_VOTES votes and a weighted
+    rating at least the catalog's median; fewer picks when none is), and 🎲 is "lesser-known"
+    only with fewer votes than the catalog's median. `scored` needn't be sorted or deduplicated.
     """
     pool = rank(scored)[:POOL_SIZE]
     if not pool:
@@ -105,7 +122,7 @@ def pick_three(scored: Sequence[ScoredCandidate], taste: TasteProfile) -> list[P
     safe = pool[0]
     picks = [_pick(safe, Slot.SAFE)]
 
-    rest = pool[1:]
+    rest = [s for s in pool[1:] if catalog is None or above_floor(s.film, catalog)]
     good = [s for s in rest if relevance(s) >= ADJACENT_MIN_FIT]
     adjacent_pool = [s for s in good if adjacency_reasons(s.film, taste)]
     choice = mmr_select(adjacent_pool or good or rest, 1, relevance, sim, chosen=[safe])
@@ -125,9 +142,21 @@ def pick_three(scored: Sequence[ScoredCandidate], taste: TasteProfile) -> list[P
         return WILDCARD_NOVELTY * novelty(s.film.popularity, popularities) + (1 - WILDCARD_NOVELTY) * mmr
 
     wildcard = max(remaining, key=lambda s: (wildcard_value(s), s.score, -s.film.tmdb_id))
-    gem = wildcard.film.popularity < median(popularities)
+    if catalog is None:
+        gem = wildcard.film.popularity < median(popularities)
+    else:
+        gem = wildcard.film.vote_count < catalog.median_votes
     picks.append(_pick(wildcard, Slot.WILDCARD, (Reason(ReasonKind.HIDDEN_GEM),) if gem else ()))
     return picks
+
+
+def above_floor(film: FilmFeatures, catalog: CatalogStats) -> bool:
+    """The 🧭/🎲 quality floor: at least SLOT_MIN_VOTES TMDB votes and a weighted rating at
+    least the catalog's median."""
+    return (
+        film.vote_count >= SLOT_MIN_VOTES
+        and bayesian_rating(film.vote_average, film.vote_count) >= catalog.median_weighted
+    )
 
 
 def rank(scored: Sequence[ScoredCandidate]) -> list[ScoredCandidate]:

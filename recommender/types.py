@@ -131,6 +131,16 @@ class Pick:
 
 
 @dataclass(frozen=True, slots=True)
+class CatalogStats:
+    """Medians of the whole catalog, for the 🎲 label and the 🧭/🎲 quality floor:
+    `median_votes` (TMDB vote count) and `median_weighted` (the weighted rating, 0–10, of
+    `recommender.scoring.bayesian_rating`)."""
+
+    median_votes: float
+    median_weighted: float
+
+
+@dataclass(frozen=True, slots=True)
 class TasteProfile:
     """A user's taste, summarised from their history by `build_taste`.
 
@@ -166,6 +176,7 @@ class TasteProfile:
 __all__ = [
     "Candidate",
     "CandidateSource",
+    "CatalogStats",
     "FilmFeatures",
     "HistoryEntry",
     "Pick",

@@ -177,6 +177,20 @@ class FilmRepository:
     async def count(self) -> int:
         return int(await self.session.scalar(select(func.count()).select_from(Film)) or 0)
 
+    async def vote_medians(self, prior_votes: int, prior_mean: float) -> tuple[float, float]:
+        """(median TMDB vote count, median weighted rating) over the whole catalog; the
+        weighted rating is IMDb's (v·R + m·C) / (v + m) with m = `prior_votes`, C = `prior_mean`.
+        (0, 0) for an empty catalog."""
+        weighted = (Film.vote_count * Film.vote_average + prior_votes * prior_mean) / (
+            Film.vote_count + prior_votes
+        )
+        stmt = select(
+            func.percentile_cont(0.5).within_group(Film.vote_count.asc()),
+            func.percentile_cont(0.5).within_group(weighted.asc()),
+        )
+        votes, rating = (await self.session.execute(stmt)).one()
+        return float(votes or 0.0), float(rating or 0.0)
+
     async def search(self, title: str, *, year: int | None = None, limit: int = 10) -> list[Film]:
         """Fuzzy title search with pg_trgm on title and original title.
 

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from recommender import (
     Candidate,
+    CatalogStats,
     FilmFeatures,
     HistoryEntry,
     Pick,
@@ -36,7 +37,7 @@ from recommender.picks import (
     novelty,
     rank,
 )
-from recommender.scoring import decade_of
+from recommender.scoring import bayesian_rating, decade_of
 from tests.recommender.helpers import (
     GOOD,
     candidate_lists,
@@ -463,3 +464,29 @@ def test_pick_three_is_order_independent(items: list[ScoredCandidate], history: 
     # (entries of one film with equal scores but different data would be a genuine tie)
     items = list({(s.film.tmdb_id, s.score): s for s in items}.values())
     assert pick_three(items[::-1], taste) == pick_three(items, taste)
+
+
+# --- with catalog stats: the quality floor and "lesser-known" ------------------------------------
+
+
+@given(
+    scored_lists(),
+    histories,
+    st.floats(min_value=0, max_value=5000, allow_nan=False),
+    st.floats(min_value=5.0, max_value=8.0, allow_nan=False),
+)
+def test_adjacent_and_wildcard_are_above_the_floor_and_gems_are_really_lesser_known(
+    items: list[ScoredCandidate], history: list[HistoryEntry], median_votes: float, median_weighted: float
+) -> None:
+    """🧭 and 🎲: at least 50 votes and a weighted rating at least the catalog's median;
+    "lesser-known" only under the catalog's median vote count; 🎯 is the best film whatever."""
+    catalog = CatalogStats(median_votes, median_weighted)
+    picks = pick_three(items, build_taste(history), catalog)
+    if items:
+        assert picks and picks[0].film.tmdb_id == reference_pool(items)[0].film.tmdb_id
+    for pick in picks[1:]:
+        assert pick.film.vote_count >= 50
+        assert bayesian_rating(pick.film.vote_average, pick.film.vote_count) >= median_weighted
+    for pick in picks:
+        if any(r.kind is ReasonKind.HIDDEN_GEM for r in pick.reasons):
+            assert pick.film.vote_count < median_votes
