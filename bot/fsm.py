@@ -29,8 +29,9 @@ from typing import Any, Final, TypeVar
 import structlog
 from aiogram.fsm.state import State
 from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage, StateType, StorageKey
-from sqlalchemy import func, select, text
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import cast as sa_cast
+from sqlalchemy import delete, func, select, text
+from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.outage import DatabaseHealth, is_database_unavailable
@@ -98,13 +99,23 @@ class PostgresStorage(BaseStorage):
         return await self._run(read)
 
     async def _upsert(self, key: StorageKey, values: dict[str, Any]) -> None:
-        stmt = insert(FsmState).values(**_columns(key), **values)
+        """Write `values`; a conversation left with no state and no data (`FSMContext.clear`,
+        a finished flow, /forget) keeps no row: nothing of a chat is stored that says nothing."""
+        columns = _columns(key)
+        stmt = insert(FsmState).values(**columns, **values)
         upsert = stmt.on_conflict_do_update(
-            index_elements=list(_columns(key)), set_={**values, "updated_at": func.now()}
+            index_elements=list(columns), set_={**values, "updated_at": func.now()}
+        )
+        empty = (
+            delete(FsmState)
+            .filter_by(**columns)
+            .where(FsmState.state.is_(None), FsmState.data == sa_cast({}, JSONB))
         )
 
         async def write(session: AsyncSession) -> None:
             await session.execute(upsert)
+            if values.get("state", "") is None or values.get("data") == {}:
+                await session.execute(empty)
 
         await self._run(write)
 

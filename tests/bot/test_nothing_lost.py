@@ -178,6 +178,10 @@ async def test_state_outlives_the_process(session_factory: async_sessionmaker[As
     assert await restarted.get_state(key) is None
     async with session_factory() as session:
         assert await session.scalar(select(func.count()).select_from(FsmState).filter_by(chat_id=5)) == 1
+    await restarted.set_data(key, {})  # cleared: no row is left for that chat
+    async with session_factory() as session:
+        assert await session.scalar(select(func.count()).select_from(FsmState).filter_by(chat_id=5)) == 0
+    assert await restarted.get_data(key) == {} and await restarted.get_state(key) is None
 
 
 # --- bad input -------------------------------------------------------------------------------------
