@@ -39,8 +39,13 @@ def commands_help() -> str:
     )
 
 
-def welcome(first_name: str | None, profile: ProfileSummary) -> str:
+def _hello(first_name: str | None) -> str:
+    """ "Hi, Ann! I recommend films." (the first line of /start)."""
     hello = _("Hi, {name}!").format(name=hd.quote(first_name)) if first_name else _("Hi!")
+    return f"{hello} " + _("I recommend films.")
+
+
+def welcome(first_name: str | None, profile: ProfileSummary) -> str:
     if profile.rated or profile.watched:
         known = _("I know {rated} of your ratings and {watched} watched films.").format(
             rated=profile.rated, watched=profile.watched
@@ -50,7 +55,7 @@ def welcome(first_name: str | None, profile: ProfileSummary) -> str:
             "I don't know your taste yet. Review a few films with /review, or bring your Letterboxd "
             "history: export it (Letterboxd → Settings → Import & Export) and import it."
         )
-    return f"{hello} " + _("I recommend films.") + f"\n{known}\n\n" + commands_help()
+    return _hello(first_name) + f"\n{known}\n\n" + commands_help()
 
 
 def my_id(telegram_id: int) -> str:
@@ -93,8 +98,7 @@ def database_down() -> str:
 
 def welcome_degraded(first_name: str | None) -> str:
     """/start while the database is unreachable: no counts, the command list, the apology."""
-    hello = _("Hi, {name}!").format(name=hd.quote(first_name)) if first_name else _("Hi!")
-    return f"{hello} " + _("I recommend films.") + "\n" + database_down() + "\n\n" + commands_help()
+    return _hello(first_name) + "\n" + database_down() + "\n\n" + commands_help()
 
 
 def speak_as_yourself() -> str:

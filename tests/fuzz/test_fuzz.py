@@ -74,14 +74,19 @@ def check(outcome: Outcome) -> None:
     raise AssertionError(report)
 
 
+async def run_checked(scenario: s.Scenario, fuzz_bot: FuzzBot, connection: AsyncConnection) -> None:
+    """Run one scenario in a rolled-back savepoint and fail on any finding."""
+    async with rolled_back(connection):
+        outcome = await fuzz_bot.run(scenario)
+    check(outcome)
+
+
 @fuzz_settings("any")
 @given(scenario=s.scenarios(max_actors=2, max_steps=3, documents=False))
 async def test_any_update_is_handled_and_answered(
     scenario: s.Scenario, fuzz_bot: FuzzBot, connection: AsyncConnection
 ) -> None:
-    async with rolled_back(connection):
-        outcome = await fuzz_bot.run(scenario)
-    check(outcome)
+    await run_checked(scenario, fuzz_bot, connection)
 
 
 @fuzz_settings("flows")
@@ -89,9 +94,7 @@ async def test_any_update_is_handled_and_answered(
 async def test_flows_survive_anything_mid_way(
     scenario: s.Scenario, fuzz_bot: FuzzBot, connection: AsyncConnection
 ) -> None:
-    async with rolled_back(connection):
-        outcome = await fuzz_bot.run(scenario)
-    check(outcome)
+    await run_checked(scenario, fuzz_bot, connection)
 
 
 @fuzz_settings("documents")
@@ -99,9 +102,7 @@ async def test_flows_survive_anything_mid_way(
 async def test_documents_never_crash_the_import(
     scenario: s.Scenario, fuzz_bot: FuzzBot, connection: AsyncConnection
 ) -> None:
-    async with rolled_back(connection):
-        outcome = await fuzz_bot.run(scenario)
-    check(outcome)
+    await run_checked(scenario, fuzz_bot, connection)
 
 
 @fuzz_settings("mixed")
@@ -109,6 +110,4 @@ async def test_documents_never_crash_the_import(
 async def test_many_users_mixed_traffic(
     scenario: s.Scenario, fuzz_bot: FuzzBot, connection: AsyncConnection
 ) -> None:
-    async with rolled_back(connection):
-        outcome = await fuzz_bot.run(scenario)
-    check(outcome)
+    await run_checked(scenario, fuzz_bot, connection)
