@@ -4,7 +4,8 @@ stores and returns three picks; records feedback on them; onboards new users.
 Candidates come from four sources (see `recommender.types.CandidateSource`): the CF model
 over all users' histories (`domain.cf`), the nearest films to the user's taste vector
 (pgvector HNSW), TMDB's related lists of the user's best films (when TMDB is configured),
-and popular well-rated catalog films. Everything that decides *which* films lives in
+and popular well-rated catalog films (with a thin CF signal, also well-rated films of the era
+the user is watching: `PRIOR_CANDIDATES`). Everything that decides *which* films lives in
 `recommender/` (pure functions); this module only does the I/O around it.
 
 While a user waits, the catalog service's TMDB calls share a time budget
@@ -48,13 +49,23 @@ from recommender import (
     build_taste,
     explain,
     history_weights,
+    is_cold_start,
     mmr_select,
     pick_three,
     score_candidates,
 )
 from recommender.cf import RECENCY_FLOOR, W_LIKED
 from recommender.picks import film_similarity
-from recommender.scoring import BAYES_MIN_VOTES, BAYES_PRIOR_MEAN, POPULARITY_EXPONENT
+from recommender.scoring import (
+    BAYES_MIN_VOTES,
+    BAYES_PRIOR_MEAN,
+    DEFAULT_WEIGHTS,
+    ERA_WIDTH_YEARS,
+    POPULARITY_EXPONENT,
+    VOTES_CAP,
+    RankWeights,
+    cf_strength,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -67,6 +78,9 @@ SEED_MIN_RATING = 4.0
 CF_CANDIDATES = 300
 TASTE_CANDIDATES = 100
 POPULAR_CANDIDATES = 100
+#: Well-rated, well-known films of the user's era added when the CF model knows the user
+#: thinly (`recommender.scoring.cf_strength` < 1): a fresh install's CF candidates.
+PRIOR_CANDIDATES = 100
 #: Most recent history films the taste profile (genres, decades, keywords) is built from; the
 #: CF and taste-vector signals use the whole history.
 TASTE_HISTORY = 300
@@ -197,6 +211,7 @@ class RecommendationService:
         cf_cache: CFModelCache,
         embedding_model: str | None,
         jobs: JobQueue,
+        weights: RankWeights = DEFAULT_WEIGHTS,
     ) -> None:
         self.library = LibraryRepository(session)
         self.items = RecommendationRepository(session)
@@ -208,6 +223,7 @@ class RecommendationService:
         self.cf_cache = cf_cache
         self.embedding_model = embedding_model
         self.jobs = jobs
+        self.weights = weights
 
     async def rank(
         self, user_id: int, *, genres: Sequence[str] = (), preferences: Preferences | None = None
@@ -235,6 +251,7 @@ class RecommendationService:
         )
 
         cf_model = await self.cf_cache.get(self.session)
+        positive = [t for t, w in weights.items() if w > 0]
         cf_ids, cf_scores = cf_model.scores(weights)
         cf = dict(zip(cf_ids.tolist(), cf_scores.tolist(), strict=True))
         support = cf_model.support(list(cf))
@@ -262,6 +279,17 @@ class RecommendationService:
         popular = await self.catalog.popular_ids(
             exclude=exclude, genres=tuple(genres) or taste.top_genres, limit=POPULAR_CANDIDATES
         )
+        strength = cf_strength(sum(1 for n in cf_model.support(positive).values() if n), len(positive))
+        if strength < 1 and not is_cold_start(taste):  # thin CF: well-rated, well-known films of their era
+            popular += await self.films.prior_ids(
+                exclude=exclude,
+                era_year=taste.era_year,
+                prior_votes=BAYES_MIN_VOTES,
+                prior_mean=BAYES_PRIOR_MEAN,
+                votes_cap=VOTES_CAP,
+                era_width=ERA_WIDTH_YEARS,
+                limit=PRIOR_CANDIDATES,
+            )
         for tmdb_id in popular:
             sources.setdefault(tmdb_id, set()).add(CandidateSource.POPULAR)
 
@@ -293,7 +321,14 @@ class RecommendationService:
             if (film := films.get(t)) is not None
         ]
         scored = score_candidates(
-            candidates, taste, exclude=exclude, recent=recent, preferred_genres=genres, with_reasons=False
+            candidates,
+            taste,
+            exclude=exclude,
+            recent=recent,
+            preferred_genres=genres,
+            with_reasons=False,
+            cf_strength=strength,
+            weights=self.weights,
         )
         return Ranking(scored, taste, weights, cf_model, len(signals))
 

@@ -12,7 +12,7 @@ import math
 from collections import Counter, defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from statistics import fmean
+from statistics import fmean, median
 
 from recommender.types import (
     Candidate,
@@ -83,6 +83,46 @@ W_NOVELTY = 0.15
 W_REPEAT = 0.3
 REPEAT_FAIR_SHARE = 1 / 3
 
+# --- thin collaborative signal: a fresh install, or a user the CF model barely knows ----------
+# A self-hosted bot starts with one user and an empty CF model. Then the ranking leans on what
+# it knows without other users: the quality prior, the taste vector, the user's genre
+# affinities, how well-known a film is and whether it is from the era the user is watching.
+# The blend moves from these "fresh" weights to the CF weights above as the CF model covers
+# more of the user's history: cf_strength = the share of their positively weighted films
+# (at most CF_FULL_HISTORY of them) that the model has.
+# The FRESH_* defaults are the values `python -m bench.recommend_quality --fresh` chose on a
+# validation split carved from each user's train part (it prints its search).
+CF_FULL_HISTORY = 10
+# era: exp(−((year − era_year) / ERA_WIDTH_YEARS)²), 1 for a film from the median year of the
+# user's ERA_FILMS most recent films, 0.37 fifteen years away (a Gaussian kernel on years).
+ERA_FILMS = 20
+ERA_WIDTH_YEARS = 15.0
+# votes: log1p(vote count) / log1p(VOTES_CAP), capped at 1: how well-known a film is.
+VOTES_CAP = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class RankWeights:
+    """The weights of the personalised score's components (see `score_candidates`).
+
+    `cf`, `content`, `quality`, `tmdb` apply in full when the CF model knows the user's
+    history (cf_strength 1); the `fresh_*` ones take over as cf_strength falls to 0 (an empty
+    CF model). Defaults: the module's W_* constants and the values chosen on validation.
+    """
+
+    cf: float = W_CF
+    content: float = W_CONTENT
+    quality: float = W_QUALITY
+    tmdb: float = W_TMDB
+    fresh_content: float = 1.0
+    fresh_quality: float = 1.0
+    fresh_genres: float = 0.5
+    fresh_votes: float = 1.0
+    fresh_era: float = 1.0
+
+
+DEFAULT_WEIGHTS = RankWeights()
+
 # --- cold start: popular, well-rated, diverse (diversity comes from MMR in picks) -------------
 W_COLD_QUALITY = 1.0  # (weighted rating − C) / 2
 W_COLD_POPULARITY = 0.5  # popularity_term, 0–1
@@ -104,12 +144,13 @@ def decade_label(decade: int) -> str:
 
 
 def build_taste(history: Sequence[HistoryEntry]) -> TasteProfile:
-    """Summarise a history (any length, any order) into a `TasteProfile`.
+    """Summarise a history (any length, most recent first) into a `TasteProfile`.
 
     Each film's signal is its mean-centred rating (rating − the user's mean rating), +0.5 for a
     like without a rating, 0 for a film only watched. Genre and keyword affinities are the
     signals summed per name over rated-or-liked films and shrunk toward 0 as
-    sum / (n + AFFINITY_SHRINKAGE). If a film appears twice, the last entry wins.
+    sum / (n + AFFINITY_SHRINKAGE). If a film appears twice, the last entry wins. Only
+    `era_year` depends on the order: the median year of the first ERA_FILMS dated entries.
     """
     entries = list({entry.film.tmdb_id: entry for entry in history}.values())
     ratings = [entry.rating for entry in entries if entry.rating is not None]
@@ -131,7 +172,13 @@ def build_taste(history: Sequence[HistoryEntry]) -> TasteProfile:
         seed_signals=signals,
         loved=frozenset(e.film.tmdb_id for e in entries if _loved(e, mean)),
         genre_shares=_genre_shares(entries),
+        era_year=_era_year(entries),
     )
+
+
+def _era_year(entries: Sequence[HistoryEntry]) -> float | None:
+    years = [e.film.year for e in entries if e.film.year is not None][:ERA_FILMS]
+    return float(median(years)) if years else None
 
 
 def _loved(entry: HistoryEntry, mean: float | None) -> bool:
@@ -199,6 +246,27 @@ def bayesian_rating(vote_average: float, vote_count: int) -> float:
     return (v * r + BAYES_MIN_VOTES * BAYES_PRIOR_MEAN) / (v + BAYES_MIN_VOTES)
 
 
+def votes_term(vote_count: int) -> float:
+    """log1p(vote count) / log1p(VOTES_CAP), in [0, 1]: how well-known a film is on TMDB."""
+    return min(1.0, math.log1p(max(vote_count, 0)) / math.log1p(VOTES_CAP))
+
+
+def era_term(year: int | None, era_year: float | None) -> float:
+    """exp(−((year − era_year) / ERA_WIDTH_YEARS)²) in (0, 1]; 0 when either is unknown."""
+    if year is None or era_year is None:
+        return 0.0
+    return math.exp(-(((year - era_year) / ERA_WIDTH_YEARS) ** 2))
+
+
+def genres_term(genres: Sequence[str], taste: TasteProfile) -> float:
+    """The mean of the user's genre affinities (rating points, 0 for an unknown genre) over
+    the film's genres; 0 for a film without genres."""
+    if not genres:
+        return 0.0
+    names = dict.fromkeys(genres)
+    return sum(taste.genre_affinity.get(g, 0.0) for g in names) / len(names)
+
+
 def popularity_term(popularity: float) -> float:
     """log1p(popularity) / log1p(POPULARITY_CAP), in [0, 1] (negative popularity counts as 0)."""
     return min(1.0, math.log1p(max(popularity, 0.0)) / math.log1p(POPULARITY_CAP))
@@ -244,6 +312,8 @@ def score_candidates(
     recent: RecentPicks = RecentPicks(),
     preferred_genres: Collection[str] = (),
     with_reasons: bool = True,
+    cf_strength: float = 1.0,
+    weights: RankWeights = DEFAULT_WEIGHTS,
 ) -> list[ScoredCandidate]:
     """Score candidates for a user: best first (score desc, then tmdb_id asc).
 
@@ -251,8 +321,13 @@ def score_candidates(
     Duplicates (same tmdb_id) are merged (`merge_candidates`).
 
     Personalised (not `is_cold_start(taste)`, or any candidate has a CF or content signal),
-    score = W_CF·cf + W_CONTENT·content + W_QUALITY·quality + W_TMDB·tmdb + W_PREFERRED·preferred
-    − W_AVOID·avoid − W_NOVELTY·novelty − W_REPEAT·repeat (see the W_* constants).
+    with a = `cf_strength` (0–1, see CF_FULL_HISTORY) and w = `weights`:
+    score = a·w.cf·cf + (a·w.content + (1−a)·w.fresh_content)·content
+    + (a·w.quality + (1−a)·w.fresh_quality)·quality + w.tmdb·tmdb
+    + (1−a)·(w.fresh_genres·genres + w.fresh_votes·votes + w.fresh_era·era)
+    + W_PREFERRED·preferred − W_AVOID·avoid − W_NOVELTY·novelty − W_REPEAT·repeat
+    (genres, votes, era: `genres_term`, `votes_term`, `era_term`; components of zero weight
+    are left out of `components`).
     Cold start: W_COLD_QUALITY·quality + W_COLD_POPULARITY·popularity + W_PREFERRED·preferred
     − the same avoid, novelty and repeat terms. `components` holds each weighted term.
     `with_reasons=False` leaves `reasons` empty, for callers that `explain` only the films they
@@ -264,18 +339,24 @@ def score_candidates(
     scale = max((abs(v) for v in adjusted.values()), default=0.0)
     personal = not is_cold_start(taste) or scale > 0 or any(c.content is not None for c in merged)
     preferred = set(preferred_genres)
+    a = min(max(cf_strength, 0.0), 1.0)
+    b = 1.0 - a
     scored = []
     for c in merged:
         film = c.film
         quality = (bayesian_rating(film.vote_average, film.vote_count) - BAYES_PRIOR_MEAN) / 2
         components: dict[str, float] = {}
         if personal:
-            components["cf"] = W_CF * (adjusted[film.tmdb_id] / scale if scale else 0.0)
-            components["content"] = W_CONTENT * (c.content or 0.0)
-            components["quality"] = W_QUALITY * quality
-            components["tmdb"] = W_TMDB * math.log1p(
+            components["cf"] = a * weights.cf * (adjusted[film.tmdb_id] / scale if scale else 0.0)
+            components["content"] = (a * weights.content + b * weights.fresh_content) * (c.content or 0.0)
+            components["quality"] = (a * weights.quality + b * weights.fresh_quality) * quality
+            components["tmdb"] = weights.tmdb * math.log1p(
                 len(c.similar_seeds) if CandidateSource.TMDB in c.sources else 0
             )
+            if b:
+                components["genres"] = b * weights.fresh_genres * genres_term(film.genres, taste)
+                components["votes"] = b * weights.fresh_votes * votes_term(film.vote_count)
+                components["era"] = b * weights.fresh_era * era_term(film.year, taste.era_year)
         else:
             components["quality"] = W_COLD_QUALITY * quality
             components["popularity"] = W_COLD_POPULARITY * popularity_term(film.popularity)
@@ -309,6 +390,14 @@ def merge_candidates(candidates: Iterable[Candidate]) -> list[Candidate]:
             similar_seeds=tuple(dict.fromkeys(first.similar_seeds + c.similar_seeds)),
         )
     return list(merged.values())
+
+
+def cf_strength(in_model: int, loved: int) -> float:
+    """How far the CF model knows the user, 0–1: of the user's positively weighted history
+    films (`loved`, capped at CF_FULL_HISTORY), the share that are in the model (`in_model`),
+    capped at 1. 0 on a fresh install (no model) or when none of them is in it."""
+    needed = min(max(loved, 0), CF_FULL_HISTORY)
+    return min(1.0, max(in_model, 0) / needed) if needed else 0.0
 
 
 def _max_optional(a: float | None, b: float | None) -> float | None:

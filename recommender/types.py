@@ -158,6 +158,8 @@ class TasteProfile:
     - `loved`: tmdb ids a reason may call loved: liked, rated 5★, or rated at least
       `LOVED_MIN_RATING` and above the user's own mean (see `build_taste`).
     - `genre_shares`: genre → the share (0–1) of the user's rated films that have it.
+    - `era_year`: the median release year of the user's `ERA_FILMS` most recent history films
+      with a known year (None without any): the era they are watching now.
     """
 
     genre_affinity: Mapping[str, float]
@@ -171,6 +173,7 @@ class TasteProfile:
     seed_signals: Mapping[int, float] = field(default_factory=dict)
     loved: frozenset[int] = frozenset()
     genre_shares: Mapping[str, float] = field(default_factory=dict)
+    era_year: float | None = None
 
 
 __all__ = [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -273,6 +274,34 @@ class FilmRepository:
     ) -> list[int]:
         """The tmdb ids `popular` would return, in the same order."""
         return list(await self.session.scalars(_popular(select(Film.tmdb_id), exclude, genres, limit)))
+
+    async def prior_ids(
+        self,
+        *,
+        exclude: Iterable[int] = (),
+        era_year: float | None,
+        prior_votes: int,
+        prior_mean: float,
+        votes_cap: int,
+        era_width: float,
+        limit: int = 100,
+    ) -> list[int]:
+        """Catalog films (at least 50 votes, not in `exclude`) best by the film-level part of the
+        recommender's thin-CF score, best first: (weighted rating − C) / 2 + votes + era, the
+        terms of `recommender.scoring` (`bayesian_rating` with m = `prior_votes` and
+        C = `prior_mean`, `votes_term` with `votes_cap`, `era_term` with `era_width`; era 0
+        without `era_year` or a film's year)."""
+        rating = func.least(func.greatest(Film.vote_average, 0.0), 10.0)
+        weighted = (Film.vote_count * rating + prior_votes * prior_mean) / (Film.vote_count + prior_votes)
+        votes = func.least(1.0, func.ln(1 + Film.vote_count) / math.log1p(votes_cap))
+        score = (weighted - prior_mean) / 2 + votes
+        if era_year is not None:
+            score = score + func.coalesce(func.exp(-func.power((Film.year - era_year) / era_width, 2)), 0.0)
+        stmt = select(Film.tmdb_id).where(Film.vote_count >= 50)
+        excluded = list(set(exclude))
+        if excluded:
+            stmt = stmt.where(Film.tmdb_id != func.all(literal(excluded, ARRAY(Integer))))
+        return list(await self.session.scalars(stmt.order_by(score.desc(), Film.tmdb_id).limit(limit)))
 
     async def top_genres(self, limit: int) -> list[str]:
         """The catalog's most common genre names, most common first."""
