@@ -446,9 +446,20 @@ def cli() -> None:
     parser.add_argument("--datasets", type=Path, default=os.environ.get("WTW_DATASETS", "../shared/datasets"))
     parser.add_argument("--latency-calls", type=int, default=200)
     parser.add_argument("--users", type=int, help="evaluate only the first N users (quick check)")
+    parser.add_argument(
+        "--fresh",
+        action="store_true",
+        help="the fresh-install protocol: every user alone, without and with a 5-fold prior",
+    )
     args = parser.parse_args()
     if not (args.datasets / "movielens").is_dir():
         sys.exit(f"No datasets at {args.datasets}: set WTW_DATASETS or pass --datasets")
+    if args.fresh:
+        from bench import fresh_install
+
+        setup_logging("WARNING", json=False)
+        asyncio.run(fresh_install.main(args.datasets, users_limit=args.users))
+        return
     asyncio.run(main(args.datasets, latency_calls=args.latency_calls, users_limit=args.users))
 
 

@@ -116,9 +116,9 @@ class RankWeights:
     tmdb: float = W_TMDB
     fresh_content: float = 1.0
     fresh_quality: float = 1.0
-    fresh_genres: float = 0.5
-    fresh_votes: float = 1.0
-    fresh_era: float = 1.0
+    fresh_genres: float = 1.0
+    fresh_votes: float = 1.5
+    fresh_era: float = 1.5
 
 
 DEFAULT_WEIGHTS = RankWeights()
