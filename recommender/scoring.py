@@ -90,7 +90,7 @@ REPEAT_FAIR_SHARE = 1 / 3
 # The blend moves from these "fresh" weights to the CF weights above as the CF model covers
 # more of the user's history: cf_strength = the share of their positively weighted films
 # (at most CF_FULL_HISTORY of them) that the model has.
-# The FRESH_* defaults are the values `python -m bench.recommend_quality --fresh` chose on a
+# The `RankWeights.fresh_*` defaults are what `python -m bench.recommend_quality --fresh` chose on a
 # validation split carved from each user's train part (it prints its search).
 CF_FULL_HISTORY = 10
 # era: exp(−((year − era_year) / ERA_WIDTH_YEARS)²), 1 for a film from the median year of the
