@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell sha256sum requirements.lock | cut -c1-12)
 
-.PHONY: bench-reliability bench-import run test lint typecheck migrate console lock clean bench worker
+.PHONY: bench-fresh bench-ready bench-reliability bench-import run test lint typecheck migrate console lock clean bench worker
 
 $(STAMP): requirements.lock
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is needed (set PYTHON=...)")'
@@ -39,6 +39,10 @@ worker: $(STAMP)
 bench: $(STAMP)
 	WTW_DATASETS=$${WTW_DATASETS:-../shared/datasets} $(PY) -m bench.recommend_quality
 
+## make bench-fresh: the fresh-install protocol: every user alone, without and with a 5-fold ratings prior (needs WTW_DATASETS)
+bench-fresh: $(STAMP)
+	WTW_DATASETS=$${WTW_DATASETS:-../shared/datasets} $(PY) -m bench.recommend_quality --fresh
+
 ## make bench-import: Letterboxd import precision vs MovieLens, speed at 50 ms TMDB latency (needs WTW_DATASETS)
 bench-import: $(STAMP)
 	WTW_DATASETS=$${WTW_DATASETS:-../shared/datasets} $(PY) -m bench.import_quality
@@ -46,6 +50,10 @@ bench-import: $(STAMP)
 ## make bench-reliability: fuzzed updates, concurrent delivery, killed workers, TMDB faults, a DB restart (needs WTW_DATASETS)
 bench-reliability: $(STAMP)
 	WTW_DATASETS=$${WTW_DATASETS:-../shared/datasets} $(PY) -m bench.reliability
+
+## make bench-ready: new install → TMDB 5000 loaded and embedded → a Letterboxd import → seconds to a personal /recommend (needs WTW_DATASETS)
+bench-ready: $(STAMP)
+	WTW_DATASETS=$${WTW_DATASETS:-../shared/datasets} $(PY) -m bench.time_to_personal
 
 ## make lock: re-resolve requirements.lock from pyproject.toml (needs uv: pip install uv)
 lock:

@@ -10,6 +10,8 @@ import asyncio
 import contextlib
 import datetime as dt
 import gc
+import sys
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -24,14 +26,16 @@ from aiogram.types import BotCommand
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import lazy_gettext as __
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from tqdm import tqdm
 
 from bot.database import migrate, resolve_database_url
 from bot.dispatcher import build_dispatcher
-from bot.jobs import make_job_app, run_worker
+from bot.jobs import defer_films, embed_films_here, make_job_app, run_worker
 from bot.services import ServiceFactory
 from bot.settings import Settings
 from db.session import create_engine, create_session_factory
 from domain.catalog import CatalogService
+from domain.embeddings import EmbeddingService
 from domain.ports import Embedder
 from integrations.embeddings import OpenAIEmbedder, make_embedder
 from integrations.llm import OpenAIChatModel, make_language_model
@@ -175,14 +179,55 @@ async def prepare_for_traffic(
     gc.freeze()
 
 
-async def load_catalog_csv(app: App, path: Path) -> int:
-    """Load a TMDB-format CSV into the catalog; returns the number of films written."""
+@dataclass(frozen=True, slots=True)
+class CatalogLoad:
+    """What `load_catalog_csv` did: `films` written to the catalog; of those, `to_embed` had
+    no current vector, `embedded` were embedded here and `jobs` embedding jobs were queued
+    instead; `seconds` of wall-clock time for all of it."""
+
+    films: int
+    to_embed: int
+    embedded: int
+    jobs: int
+    seconds: float
+
+
+async def load_catalog_csv(
+    app: App, path: Path, *, embed: bool = True, progress: bool = False
+) -> CatalogLoad:
+    """Load a TMDB-format CSV into the catalog, then embed the loaded films that have no
+    current vector: here (`embed`, with a tqdm bar on stderr when `progress`; see
+    `bot.jobs.embed_films_here`: batches are committed one by one and the users with those
+    films in their history get a taste refresh queued), or by queueing `embed_films` jobs at
+    once for a worker (`embed=False`).
+
+    Raises:
+        integrations.tmdb_csv.TMDBCsvError: not a TMDB-format CSV (nothing is written).
+        OSError: the file cannot be read.
+        domain.ports.EmbeddingError: the embedder failed (films and the batches embedded
+            before stay; the sweep queues the rest).
+    """
+    started = time.perf_counter()
+    films = list(read_tmdb_csv(path))
     async with app.session_factory() as session:
         catalog = CatalogService(session, None, ttl=dt.timedelta(days=app.settings.tmdb.cache_ttl_days))
-        written = await catalog.store(read_tmdb_csv(path))
+        written = await catalog.store(films)
         await session.commit()
-    log.info("catalog_loaded", path=str(path), films=written)
-    return written
+        loaded = {film.tmdb_id for film in films}
+        todo = [i for i in await EmbeddingService(session, app.embedder).films_to_embed() if i in loaded]
+    log.info("catalog_loaded", path=str(path), films=written, to_embed=len(todo))
+    embedded = jobs = 0
+    if not embed:
+        jobs = await defer_films(app.job_app, todo)
+    elif todo:
+        bar = tqdm(total=len(todo), unit="film", desc="Embedding", file=sys.stderr, disable=not progress)
+        with bar:
+            embedded = await embed_films_here(
+                app.job_app, app.session_factory, app.embedder, todo, on_batch=bar.update
+            )
+    seconds = time.perf_counter() - started
+    log.info("catalog_embedded", films=len(todo), embedded=embedded, jobs=jobs, seconds=round(seconds, 1))
+    return CatalogLoad(written, len(todo), embedded, jobs, seconds)
 
 
 async def ensure_offline_catalog(app: App) -> str:
@@ -192,8 +237,8 @@ async def ensure_offline_catalog(app: App) -> str:
         return f"TMDB: {app.settings.tmdb.base_url}"
     async with app.session_factory() as session:
         size = await CatalogService(session, None, ttl=dt.timedelta(days=1)).size()
-    if size == 0:
-        size = await load_catalog_csv(app, DEMO_CATALOG)
+    if size == 0:  # the workers embed the demo films at once (queued, not waiting for the sweep)
+        size = (await load_catalog_csv(app, DEMO_CATALOG, embed=False)).films
         return (
             f"TMDB is not configured (set TMDB_API_KEY): using the demo catalog ({size} films). "
             "Load more with: python -m bot catalog load-csv PATH"

@@ -53,8 +53,15 @@ def _parser() -> argparse.ArgumentParser:
     imp.add_argument("--unmatched-out", type=Path, help="CSV for unmatched films (default: beside PATH)")
     catalog = sub.add_parser("catalog", help="catalog maintenance")
     catalog_sub = catalog.add_subparsers(dest="catalog_command", required=True)
-    load = catalog_sub.add_parser("load-csv", help="load a TMDB-format CSV (tmdb_5000_movies.csv layout)")
+    load = catalog_sub.add_parser(
+        "load-csv", help="load a TMDB-format CSV (tmdb_5000_movies.csv layout) and embed its films here"
+    )
     load.add_argument("path", type=Path)
+    load.add_argument(
+        "--no-embed",
+        action="store_true",
+        help="queue the embedding jobs at once for the workers instead of embedding here",
+    )
     worker = sub.add_parser(
         "worker", help="run a background job worker (imports, embeddings, taste vectors, CF model)"
     )
@@ -79,6 +86,16 @@ def _parser() -> argparse.ArgumentParser:
     cf = sub.add_parser("cf", help="collaborative-filtering model")
     cf_sub = cf.add_subparsers(dest="cf_command", required=True)
     cf_sub.add_parser("rebuild", help="retrain the CF model from all users' histories now")
+    load_ratings = cf_sub.add_parser(
+        "load-ratings",
+        help="load a public ratings dataset (MovieLens folder) as CF prior users, then retrain",
+    )
+    load_ratings.add_argument("path", type=Path, help="folder with ratings.csv and links.csv")
+    load_ratings.add_argument("--format", choices=["movielens"], default="movielens")
+    load_ratings.add_argument("--name", help="name of the prior (default: the folder's name); replaces one")
+    drop_prior = cf_sub.add_parser("drop-prior", help="remove a ratings prior (all without NAME), retrain")
+    drop_prior.add_argument("name", nargs="?")
+    cf_sub.add_parser("status", help="the loaded ratings priors and the newest CF model")
     jobs = sub.add_parser("jobs", help="background jobs (admins)")
     jobs_sub = jobs.add_subparsers(dest="jobs_command", required=True)
     jobs_sub.add_parser("failed", help="list jobs that failed after all their retries")
@@ -119,8 +136,7 @@ async def _dispatch(command: str, args: argparse.Namespace, settings: Settings) 
             if not args.path.is_file():
                 print(f"No such file: {args.path}", file=sys.stderr)
                 return 1
-            print(f"Loaded {await load_catalog_csv(app, args.path)} films into the catalog.")
-            return 0
+            return await _load_catalog(app, args)
         notice = await ensure_offline_catalog(app)
         await prepare_for_traffic(app.session_factory, app.services)
         polling = command == "run" and settings.telegram.bot_token is not None
@@ -140,7 +156,6 @@ async def _dispatch(command: str, args: argparse.Namespace, settings: Settings) 
 
 async def _admin(app: App, command: str, args: argparse.Namespace) -> int:
     from bot import jobs
-    from domain.cf import build_cf_model
 
     if command == "worker":
         queues = [q for arg in args.queues for q in arg.split(",") if q] if args.queues else None
@@ -173,14 +188,7 @@ async def _admin(app: App, command: str, args: argparse.Namespace) -> int:
             print("Done.")
         return 0
     if command == "cf":
-        async with app.session_factory() as session:
-            report = await build_cf_model(session)
-            await session.commit()
-        print(
-            f"CF model {report.version}: {report.users} users, {report.items} films, "
-            f"{report.interactions} ratings, {report.edges} weights, {report.seconds:.1f} s."
-        )
-        return 0
+        return await _cf(app, args)
     manager = app.job_app.job_manager
     if args.jobs_command == "failed":
         failed = list(await manager.list_jobs_async(status="failed"))
@@ -194,6 +202,69 @@ async def _admin(app: App, command: str, args: argparse.Namespace) -> int:
         return 1
     await manager.retry_job_by_id_async(args.job_id, retry_at=dt.datetime.now(dt.UTC))
     print(f"Job {args.job_id} ({found.task_name}) queued again.")
+    return 0
+
+
+async def _cf(app: App, args: argparse.Namespace) -> int:
+    """`cf rebuild | load-ratings | drop-prior | status`: priors change in one transaction,
+    then the model is rebuilt in another (a failed rebuild keeps the prior; the hourly job retries)."""
+    from sqlalchemy import func, select
+
+    from db.models import CFModelInfo, CFNeighbour
+    from domain.cf import build_cf_model
+    from domain.prior import PriorFormatError, drop_prior, list_priors, load_movielens
+
+    weight = app.settings.cf.prior_weight
+    if args.cf_command == "load-ratings":
+        try:
+            async with app.session_factory() as session:
+                loaded = await load_movielens(session, args.path, name=args.name)
+                await session.commit()
+        except PriorFormatError as exc:
+            print(f"load-ratings: {exc}", file=sys.stderr)
+            return 1
+        print(
+            f"Prior {loaded.name} ({loaded.format}): {loaded.users:,} users, {loaded.films:,} films, "
+            f"{loaded.ratings:,} ratings; skipped {loaded.unlinked:,} ratings of movies without a TMDB id, "
+            f"merged {loaded.merged:,} (two movies of one TMDB id); {loaded.seconds:.1f} s."
+        )
+    elif args.cf_command == "drop-prior":
+        async with app.session_factory() as session:
+            dropped = await drop_prior(session, args.name)
+            await session.commit()
+        if not dropped:
+            print(f"No prior named {args.name}." if args.name else "No prior loaded.", file=sys.stderr)
+            return 1 if args.name else 0
+        print(f"Dropped {args.name}." if args.name else f"Dropped {dropped} prior(s).")
+    elif args.cf_command == "status":
+        async with app.session_factory() as session:
+            priors = await list_priors(session)
+            model = await session.scalar(select(CFModelInfo).order_by(CFModelInfo.id.desc()).limit(1))
+            edges = await session.scalar(select(func.count()).select_from(CFNeighbour))
+        for p in priors:
+            print(
+                f"Prior {p.name} ({p.format}): {p.users:,} users, {p.films:,} films, {p.ratings:,} ratings, "
+                f"{p.unlinked:,} without a TMDB id; loaded {p.loaded_at:%Y-%m-%d %H:%M %Z}."
+            )
+        if not priors:
+            print("No ratings prior loaded (python -m bot cf load-ratings PATH).")
+        if model is None:
+            print("No CF model built yet (python -m bot cf rebuild).")
+        else:
+            print(
+                f"CF model {model.id}, built {model.built_at:%Y-%m-%d %H:%M %Z}: "
+                f"{model.n_users:,} bot users, {model.n_prior_users:,} prior users "
+                f"(weight {model.prior_weight:g}), {model.n_items:,} films, {edges or 0:,} weights."
+            )
+        return 0
+    async with app.session_factory() as session:
+        report = await build_cf_model(session, prior_weight=weight)
+        await session.commit()
+    print(
+        f"CF model {report.version}: {report.users:,} bot users, {report.prior_users:,} prior users "
+        f"(weight {report.prior_weight:g}), {report.items:,} films, {report.interactions:,} ratings, "
+        f"{report.edges:,} weights, {report.seconds:.1f} s."
+    )
     return 0
 
 
@@ -253,4 +324,47 @@ async def _import(app: App, args: argparse.Namespace) -> int:
         print(f"  {problem}")
     if unmatched_csv:
         print(f"Unmatched films written to {unmatched_csv}")
+    return 0
+
+
+async def _load_catalog(app: App, args: argparse.Namespace) -> int:
+    """`catalog load-csv PATH [--no-embed]`: load, embed (with a progress bar) and say how long
+    it took; an interrupted run keeps what it stored and embedded."""
+    from domain.ports import EmbeddingError
+    from integrations.tmdb_csv import TMDBCsvError
+
+    embed = not args.no_embed
+    try:
+        done = await load_catalog_csv(app, args.path, embed=embed, progress=embed)
+    except TMDBCsvError as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    except (EmbeddingError, asyncio.CancelledError) as exc:
+        print(
+            f"Embedding stopped ({exc!r}): the films loaded and the batches embedded so far are "
+            "kept; the workers' sweep (every 10 minutes) queues the rest.",
+            file=sys.stderr,
+        )
+        if isinstance(exc, asyncio.CancelledError):
+            raise
+        return 1
+    model = app.embedder.model
+    if embed:
+        current = done.films - done.embedded
+        print(
+            f"Loaded {done.films} films into the catalog and embedded {done.embedded} of them ({model})"
+            + (f"; {current} already had a current vector" if current else "")
+            + f". Took {done.seconds:.1f} s."
+        )
+    elif done.to_embed:
+        print(
+            f"Loaded {done.films} films into the catalog in {done.seconds:.1f} s and queued "
+            f"{done.to_embed} films for embedding ({done.jobs} jobs, {model}): a running worker "
+            "embeds them (python -m bot worker, or the one inside python -m bot run)."
+        )
+    else:
+        print(
+            f"Loaded {done.films} films into the catalog in {done.seconds:.1f} s; all of them "
+            f"already had a current vector ({model})."
+        )
     return 0

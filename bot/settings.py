@@ -164,6 +164,17 @@ class BotSettings(BaseSettings):
         return value
 
 
+class CFSettings(BaseSettings):
+    """The collaborative-filtering model (domain/cf.py)."""
+
+    model_config = _COMMON | SettingsConfigDict(env_prefix="CF_")
+
+    #: Weight of each prior user (a public ratings dataset loaded with `python -m bot cf
+    #: load-ratings`) in EASE's Gram matrix G = Xᵀ·diag(w)·X + λI, the bot's own users
+    #: weighing 1. 0 leaves the priors out of training. Same default as domain.cf.CF_PRIOR_WEIGHT.
+    prior_weight: float = Field(default=1.0, ge=0, allow_inf_nan=False)
+
+
 class Settings(BaseSettings):
     """All settings. Build with :func:`load_settings`."""
 
@@ -175,6 +186,7 @@ class Settings(BaseSettings):
     bot: BotSettings = Field(default_factory=BotSettings)
     openai: OpenAISettings = Field(default_factory=OpenAISettings)
     embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
+    cf: CFSettings = Field(default_factory=CFSettings)
 
     @model_validator(mode="after")
     def _tmdb_url(self) -> Settings:
@@ -201,6 +213,7 @@ def load_settings() -> Settings:
         "bot": (BotSettings, ""),
         "openai": (OpenAISettings, "OPENAI_"),
         "embedding": (EmbeddingSettings, "EMBEDDING_"),
+        "cf": (CFSettings, "CF_"),
     }
     built: dict[str, BaseSettings] = {}
     problems: list[str] = []

@@ -15,7 +15,7 @@ from bot.charts import GenreBar, ProfileChart
 from domain.avoid import MAX_TOPIC_CHARS, MAX_TOPICS, AvoidTopicInfo
 from domain.clarify import LONG_MIN_MINUTES, OLD_BEFORE, SHORT_MAX_MINUTES, QuestionKind
 from domain.entities import FilmInfo, Slot
-from domain.imports import ImportReport
+from domain.imports import HistoryUse, ImportReport
 from domain.letterboxd import MAX_UPLOAD_BYTES, SKIPPING_CODES, LetterboxdFormatError, Problem
 from domain.profile import ProfileSummary, ProfileView
 from domain.recommendations import ShownPick
@@ -350,8 +350,10 @@ def import_not_a_document() -> str:
     return _("That isn't a file I can import. Send the Letterboxd export .zip (or one of its CSV files).")
 
 
-def import_report(report: ImportReport, *, cancelled: bool = False) -> str:
-    """The summary that replaces the progress message."""
+def import_report(report: ImportReport, *, cancelled: bool = False, history: HistoryUse | None = None) -> str:
+    """The summary that replaces the progress message. Its last line says whether
+    /recommend already uses the history (`history`, see `HistoryUse`); EMPTY or None (not
+    known) add no such line."""
     head = _("⏹ Import stopped.") if cancelled else _("✅ Import finished.")
     lines = [
         f"<b>{head}</b>",
@@ -386,7 +388,12 @@ def import_report(report: ImportReport, *, cancelled: bool = False) -> str:
         lines.append(import_unchecked(report.unchecked))
     if report.unmatched:
         lines.append(_("The button below gives you the films I couldn't match, as a CSV file."))
-    lines.append(_("Your recommendations already use this history: try /recommend."))
+    if history is HistoryUse.READY:
+        lines.append(_("Your recommendations already use this history: try /recommend."))
+    elif history is HistoryUse.PENDING:
+        lines.append(
+            _("I'm still reading these films; your recommendations will use them within a few minutes.")
+        )
     return "\n".join(lines)
 
 

@@ -18,6 +18,8 @@ Tables:
     avoid_topics          a user's soft-avoid topics (/avoid), with the topic's vector.
     cf_items, cf_neighbours  the item-to-item collaborative-filtering model built from all users'
                           ratings (EASE, Steck 2019), truncated to the strongest neighbours.
+    cf_priors, cf_prior_ratings  public ratings datasets (MovieLens) loaded as anonymous prior
+                          users the CF model also trains on (`python -m bot cf load-ratings`).
 
 Vectors are `vector(384)` and carry the name of the model that made them; queries always filter
 on the model, so vectors of different models are never compared.
@@ -408,6 +410,38 @@ class CFModelInfo(Base):
     n_ratings: Mapped[int] = mapped_column(Integer)
     l2: Mapped[float] = mapped_column(Float)
     seconds: Mapped[float] = mapped_column(Float)
+    #: Anonymous users of the loaded ratings priors the model was trained on (0: none).
+    n_prior_users: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    #: Weight of each prior user's row in EASE's Gram matrix (`CF_PRIOR_WEIGHT`; 0: prior unused).
+    prior_weight: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+
+
+class CFPrior(Base):
+    """A public ratings dataset loaded as CF prior users (domain/prior.py). `n_unlinked` counts
+    its ratings whose movie had no TMDB id (skipped); `n_ratings` the ratings stored."""
+
+    __tablename__ = "cf_priors"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(Text, unique=True)
+    format: Mapped[str] = mapped_column(String(32))
+    loaded_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    n_users: Mapped[int] = mapped_column(Integer)
+    n_films: Mapped[int] = mapped_column(Integer)
+    n_ratings: Mapped[int] = mapped_column(Integer)
+    n_unlinked: Mapped[int] = mapped_column(Integer)
+
+
+class CFPriorRating(Base):
+    """One rating of a prior user (the dataset's own user id, not a row of `users`). No foreign
+    key to `films`: the catalog may be loaded after the prior; training joins on it."""
+
+    __tablename__ = "cf_prior_ratings"
+
+    prior_id: Mapped[int] = mapped_column(ForeignKey("cf_priors.id", ondelete="CASCADE"), primary_key=True)
+    prior_user: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tmdb_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    rating: Mapped[float] = mapped_column(Float)
 
 
 #: Who wrote a taste summary: the language model, or the template in domain/taste.py.

@@ -8,15 +8,16 @@ retried or duplicated job costs nothing but a query. The caller commits.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import structlog
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import Film
+from db.models import Film, UserFilm
 from db.repositories.films import to_info
-from db.repositories.library import LibraryRepository
-from db.repositories.vectors import VectorRepository
+from db.repositories.library import HAS_SIGNAL, LibraryRepository
+from db.repositories.vectors import VectorRepository, any_ids
 from domain.ports import Embedder
 from domain.recommendations import features, load_signals
 from recommender.cf import history_weights
@@ -26,6 +27,28 @@ log = structlog.get_logger(__name__)
 
 #: Films or reviews embedded per job (one embedder call; the local model batches inside it).
 JOB_BATCH = 256
+
+
+@dataclass(frozen=True, slots=True)
+class TasteRefresh:
+    """What one taste-vector refresh was built from.
+
+    - `films`: the user's history films that carry a signal (rated, watched, liked or 🚫);
+    - `missing`: those of them with no vector for the current model yet (tmdb ids, sorted);
+    - `reviews`: the user's review vectors used;
+    - `stored`: whether a taste vector was kept (False: none of the films, and no review,
+      has a vector yet; any old vector was deleted).
+    """
+
+    films: int
+    missing: tuple[int, ...]
+    reviews: int
+    stored: bool
+
+    @property
+    def complete(self) -> bool:
+        """The stored vector includes every film of the history (none is still unembedded)."""
+        return self.stored and not self.missing
 
 
 class EmbeddingService:
@@ -96,18 +119,44 @@ class EmbeddingService:
         """Recompute the user's taste vector from their weighted history and reviews
         (`recommender.content.taste_vector`); False (and no vector kept) when none of their
         films has a vector yet."""
+        return (await self.refresh_taste_report(user_id)).stored
+
+    async def refresh_taste_report(self, user_id: int) -> TasteRefresh:
+        """`refresh_taste`, saying what the vector was built from: how many history films,
+        which of them still lack a vector (so the caller can tell "ready" from "partly")."""
         weights = history_weights(await load_signals(self.library, user_id))
         film_vectors = await self.vectors.film_vectors(self.model, weights)
         review_vectors = await self.vectors.user_review_vectors(self.model, user_id)
+        missing = tuple(sorted(set(weights) - set(film_vectors)))
         vector = taste_vector(weights, film_vectors, review_vectors)
         if vector is None:
             await self.vectors.delete_taste(self.model, user_id)
-            return False
+            return TasteRefresh(len(weights), missing, len(review_vectors), stored=False)
         await self.vectors.upsert_taste(
             self.model, user_id, vector, n_films=len(film_vectors), n_reviews=len(review_vectors)
         )
-        log.info("taste_refreshed", user_id=user_id, films=len(film_vectors), reviews=len(review_vectors))
-        return True
+        log.info(
+            "taste_refreshed",
+            user_id=user_id,
+            films=len(film_vectors),
+            unembedded=len(missing),
+            reviews=len(review_vectors),
+        )
+        return TasteRefresh(len(weights), missing, len(review_vectors), stored=True)
+
+    async def users_with_films(self, tmdb_ids: Sequence[int]) -> list[int]:
+        """Ids of the users whose history (films with a signal: rated, watched, liked or 🚫)
+        holds any of these films, ascending: the users whose taste vector a new film vector
+        changes. One query."""
+        if not tmdb_ids:
+            return []
+        stmt = (
+            select(UserFilm.user_id)
+            .where(UserFilm.tmdb_id == any_ids(tmdb_ids), HAS_SIGNAL)
+            .distinct()
+            .order_by(UserFilm.user_id)
+        )
+        return list(await self.session.scalars(stmt))
 
     async def stale_tastes(self, limit: int = 1000) -> list[int]:
         """Users whose history changed after their taste vector was computed."""

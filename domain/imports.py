@@ -28,15 +28,18 @@ import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
+from enum import Enum
 from pathlib import Path
 from typing import Any, Final
 
 import structlog
+from sqlalchemy import exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from db.models import CFModelInfo, Import, UserFilm
 from db.repositories.films import FilmRepository
 from db.repositories.imports import ACTIVE, ImportRepository
-from db.repositories.library import LibraryRepository, LogRow, ReviewRow
+from db.repositories.library import HAS_SIGNAL, LibraryRepository, LogRow, ReviewRow
 from db.repositories.matches import TitleMatchRepository
 from domain.entities import Source
 from domain.letterboxd import (
@@ -139,15 +142,48 @@ class PendingImport:
     locale: str
 
 
+class HistoryUse(Enum):
+    """Whether the recommendations already use an imported history, as the report says it.
+
+    - READY: the user's taste vector was recomputed with every film of their history;
+    - PENDING: some films have no vector yet (they are queued): the taste vector follows
+      when they are embedded (`bot.jobs` refreshes it after each batch);
+    - EMPTY: the history has no film the recommender weighs (nothing matched, or only
+      watchlist entries), so there is nothing to say.
+    """
+
+    READY = "ready"
+    PENDING = "pending"
+    EMPTY = "empty"
+
+
 @dataclass(frozen=True, slots=True)
 class ImportOutcome:
     """What a finished import job tells the chat: `status` is "done", "cancelled" or "failed";
-    `error` is set when the file could not be read at all (then `report` is None)."""
+    `error` is set when the file could not be read at all (then `report` is None). `history`
+    says whether the recommendations use the history yet (None: not known, nothing is said)."""
 
     import_id: int
     status: str
     report: ImportReport | None
     error: LetterboxdFormatError | None = None
+    history: HistoryUse | None = None
+
+
+async def cf_model_due(session: AsyncSession) -> bool:
+    """Whether the CF model should be rebuilt now: some user has a history (a film rated,
+    watched, liked or 🚫) and either there is no model at all, or the newest one was built
+    before the newest finished import (done or cancelled: both store films). One query."""
+    built = select(func.max(CFModelInfo.built_at)).scalar_subquery()
+    imported = (
+        select(func.max(Import.finished_at)).where(Import.status.in_(("done", "cancelled"))).scalar_subquery()
+    )
+    history = exists(select(UserFilm.user_id).where(HAS_SIGNAL))
+    row = (await session.execute(select(history, built, imported))).one()
+    has_history, built_at, imported_at = row
+    if not has_history:
+        return False
+    return built_at is None or (imported_at is not None and built_at < imported_at)
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,11 @@ the signed, recency-weighted signal of `history_weights`. For each target film j
 `NEIGHBOURS_PER_ITEM` largest positive B[i, j] are kept, so the model is a sparse list of
 (source, target, weight) edges that fits in a table and in memory.
 
-Pure functions over numpy arrays; no I/O.
+Training from many users (the bot's own and the anonymous users of a public ratings prior,
+domain/prior.py) goes through a sparse Gram matrix: G = Xᵀ·diag(w)·X with a weight per user
+(`weighted_gram`), then `ease_from_gram`; `ease_weights` is the dense shortcut w = 1.
+
+Pure functions over numpy arrays and scipy.sparse matrices; no I/O.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+from scipy import sparse
 
 #: L2 regularisation λ of EASE. Steck (2019) reports λ in the hundreds for MovieLens-sized
 #: data; 200 is best on the MovieLens protocol of bench/recommend_quality.py.
@@ -96,19 +101,53 @@ def history_weights(signals: Sequence[Signal]) -> dict[int, float]:
 # --- training --------------------------------------------------------------------------------
 FloatArray = npt.NDArray[np.float32]
 IntArray = npt.NDArray[np.int64]
+GramArray = npt.NDArray[np.float64]
 
 
 def ease_weights(interactions: npt.NDArray[np.floating], l2: float = EASE_L2) -> FloatArray:
     """EASE's B (items × items, float32, zero diagonal) from a users × items 0/1 matrix.
 
-    Cost: one items × items inverse, O(items³) time and items² memory (5,000 items: ~2 s and
-    200 MB in float64). Raises numpy.linalg.LinAlgError only if λ ≤ 0 makes G singular.
+    G = XᵀX, then :func:`ease_from_gram`. Cost: one items × items inverse, O(items³) time and
+    items² memory (5,000 items: ~2 s and 200 MB in float64). Raises numpy.linalg.LinAlgError
+    only if λ ≤ 0 makes G singular.
     """
     x = np.asarray(interactions, dtype=np.float64)
-    gram = x.T @ x
-    diag = np.diag_indices_from(gram)
-    gram[diag] += l2
-    p = np.linalg.inv(gram)
+    return ease_from_gram(x.T @ x, l2, overwrite=True)
+
+
+def weighted_gram(interactions: sparse.csr_array, row_weights: npt.NDArray[np.floating]) -> GramArray:
+    """G = Xᵀ·diag(w)·X (items × items, dense float64) from a sparse users × items matrix.
+
+    `interactions`: scipy.sparse CSR, users × items (0/1 for EASE); `row_weights`: one weight
+    ≥ 0 per user (row), e.g. 1 for the bot's users and `CF_PRIOR_WEIGHT` for prior users, so
+    each user's row counts w times in G (a weighted least-squares EASE, Steck 2019 eq. 1 with
+    row weights). The product is sparse (scipy SpGEMM, O(Σᵤ nᵤ²) for nᵤ films of user u); only
+    the items × items result is dense. Raises ValueError when the weights do not match the rows.
+    """
+    n_rows, n_items = interactions.shape
+    w = np.asarray(row_weights, dtype=np.float64)
+    if w.shape != (n_rows,):
+        raise ValueError(f"row_weights has shape {w.shape}, expected ({n_rows},)")
+    x = sparse.csr_array(interactions, dtype=np.float64)
+    weighted = sparse.csr_array(sparse.diags_array(w) @ x)
+    gram = (x.T @ weighted).toarray() if n_items else np.zeros((0, 0), dtype=np.float64)
+    return np.asarray(gram, dtype=np.float64)
+
+
+def ease_from_gram(
+    gram: npt.NDArray[np.floating], l2: float = EASE_L2, *, overwrite: bool = False
+) -> FloatArray:
+    """EASE's B (items × items, float32, zero diagonal) from the Gram matrix G = XᵀX (or
+    Xᵀ·diag(w)·X, see :func:`weighted_gram`), items × items.
+
+    P = (G + λI)⁻¹, B[i, j] = −P[i, j] / P[j, j], B[j, j] = 0 (Steck 2019, eq. 8). With
+    `overwrite` a float64 `gram` is used as scratch space (saves items² × 8 bytes). Raises
+    numpy.linalg.LinAlgError only if λ ≤ 0 makes G singular.
+    """
+    g = np.array(gram, dtype=np.float64, copy=None if overwrite else True)
+    diag = np.diag_indices_from(g)
+    g[diag] += l2
+    p = np.linalg.inv(g)
     b = p / (-np.diag(p))
     b[diag] = 0.0
     return b.astype(np.float32)

@@ -80,7 +80,9 @@ class ImportNotifier:
                 text = texts.import_refused(outcome.error)
             else:
                 assert outcome.report is not None
-                text = texts.import_report(outcome.report, cancelled=outcome.status == "cancelled")
+                text = texts.import_report(
+                    outcome.report, cancelled=outcome.status == "cancelled", history=outcome.history
+                )
                 if outcome.report.unmatched:
                     markup = keyboards.import_report_keyboard(outcome.import_id)
         await self._show(text, markup)

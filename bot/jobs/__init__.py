@@ -20,6 +20,11 @@ update asks for, deferred after commit), `worker` (worker processes and their lo
 - A job that raises is retried with exponential backoff (RETRY); after the last attempt it
   stays `failed`, listed by `python -m bot jobs failed` and re-queued by `python -m bot jobs
   retry ID`.
+- Ready at once: `catalog load-csv` embeds the films it loads; every `embed_films` job queues
+  a taste refresh for the users with those films in their history; the import job computes
+  the user's taste vector before its report and queues a CF rebuild CF_REBUILD_DELAY_S later
+  (one for a burst of imports); a worker that starts with no CF model (or one older than the
+  newest import) queues a rebuild at once.
 - Nothing is lost when the worker is down or a deferral fails: the periodic `sweep` finds
   every film, review and topic without a vector for the current model and every stale taste
   vector, and queues them.
@@ -28,6 +33,7 @@ update asks for, deferred after commit), `worker` (worker processes and their lo
 from __future__ import annotations
 
 from bot.jobs.outbox import (
+    CF_REBUILD_DELAY_S,
     EMBED_FILMS,
     EMBED_REVIEWS,
     EMBED_TOPICS,
@@ -38,8 +44,11 @@ from bot.jobs.outbox import (
     RUN_IMPORT,
     SWEEP,
     JobOutbox,
+    defer_cf_rebuild,
+    defer_films,
     defer_summary,
     defer_taste,
+    defer_tastes,
 )
 from bot.jobs.tasks import (
     BULK_QUEUE,
@@ -51,6 +60,7 @@ from bot.jobs.tasks import (
     PRIORITY_CONTROL,
     PRIORITY_IMPORT,
     PRIORITY_USER,
+    PRIORITY_USER_FILMS,
     QUEUES,
     RETRY,
     STALL_CHECK_SECONDS,
@@ -60,8 +70,10 @@ from bot.jobs.tasks import (
     blueprint,
     embed_avoid_topics,
     embed_films,
+    embed_films_here,
     embed_reviews,
     make_job_app,
+    queue_cf_if_due,
     queue_missing,
     rebuild_cf,
     recover_stalled,
@@ -88,6 +100,7 @@ from bot.jobs.worker import (
 __all__ = [
     "BULK_LOOP",
     "BULK_QUEUE",
+    "CF_REBUILD_DELAY_S",
     "DEFAULT_LOOPS",
     "EMBED_FILMS",
     "EMBED_REVIEWS",
@@ -102,6 +115,7 @@ __all__ = [
     "PRIORITY_CONTROL",
     "PRIORITY_IMPORT",
     "PRIORITY_USER",
+    "PRIORITY_USER_FILMS",
     "QUEUES",
     "REBUILD_CF",
     "RECOVER_STALLED",
@@ -117,13 +131,18 @@ __all__ = [
     "WorkerLoop",
     "WorkerRuntime",
     "blueprint",
+    "defer_cf_rebuild",
+    "defer_films",
     "defer_summary",
     "defer_taste",
+    "defer_tastes",
     "drain",
     "embed_avoid_topics",
     "embed_films",
+    "embed_films_here",
     "embed_reviews",
     "make_job_app",
+    "queue_cf_if_due",
     "queue_missing",
     "rebuild_cf",
     "recover_stalled",

@@ -4,7 +4,7 @@ for (`JobOutbox`), deferred after its transaction commits."""
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,6 +33,54 @@ async def defer_taste(app: procrastinate.App, user_id: int) -> None:
     """Queue a taste refresh unless one for this user is already waiting."""
     with contextlib.suppress(AlreadyEnqueued):
         await app.configure_task(REFRESH_TASTE, queueing_lock=f"taste:{user_id}").defer_async(user_id=user_id)
+
+
+async def defer_tastes(app: procrastinate.App, user_ids: Iterable[int]) -> int:
+    """`defer_taste` for each user (one job per user at most waiting); returns how many
+    users were asked for."""
+    count = 0
+    for user_id in user_ids:
+        await defer_taste(app, user_id)
+        count += 1
+    return count
+
+
+async def defer_films(app: procrastinate.App, tmdb_ids: Sequence[int], *, priority: int | None = None) -> int:
+    """Queue `embed_films` jobs of JOB_BATCH films each for these films (the task's priority
+    unless `priority` is given: higher runs first); returns the number of jobs.
+
+    Raises:
+        procrastinate.exceptions.ConnectorException: the queue could not be reached.
+    """
+    chunks = _chunks(tmdb_ids, JOB_BATCH)
+    for chunk in chunks:
+        kwargs: dict[str, Any] = {"tmdb_ids": chunk}
+        await app.configure_task(EMBED_FILMS, priority=priority).defer_async(**kwargs)
+    return len(chunks)
+
+
+#: Seconds between an import's end and the CF rebuild it asks for. `rebuild_cf` has a
+#: queueing lock, so the imports that end while that rebuild waits share it: a burst of
+#: imports costs one rebuild, and the model still follows within about half a minute.
+CF_REBUILD_DELAY_S = 30.0
+
+
+async def defer_cf_rebuild(app: procrastinate.App, *, delay_s: float = CF_REBUILD_DELAY_S) -> bool:
+    """Queue a CF model rebuild in `delay_s` seconds; False (logged at info) when one is
+    already waiting, which then covers this request too.
+
+    Raises:
+        procrastinate.exceptions.ConnectorException: the queue could not be reached.
+    """
+    try:
+        await app.configure_task(
+            REBUILD_CF, queueing_lock=REBUILD_CF, schedule_in={"seconds": delay_s}
+        ).defer_async()
+    except AlreadyEnqueued:
+        log.info("cf_rebuild_already_queued")
+        return False
+    log.info("cf_rebuild_queued", delay_s=delay_s)
+    return True
 
 
 async def defer_summary(app: procrastinate.App, user_id: int) -> None:
@@ -97,8 +145,7 @@ class JobOutbox:
         if not self:
             return
         try:
-            for chunk in _chunks(sorted(self.tmdb_ids), JOB_BATCH):
-                await _defer(app, EMBED_FILMS, tmdb_ids=chunk)
+            await defer_films(app, sorted(self.tmdb_ids))
             if self.review_ids:
                 await _defer(app, EMBED_REVIEWS, review_ids=sorted(self.review_ids))
             if self.topic_ids:

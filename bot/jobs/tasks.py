@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import procrastinate
@@ -32,12 +32,21 @@ from bot.jobs.outbox import (
     JobOutbox,
     _chunks,
     _defer,
+    defer_cf_rebuild,
+    defer_films,
     defer_taste,
+    defer_tastes,
 )
 from db.session import sync_url
 from domain.cf import build_cf_model
-from domain.embeddings import JOB_BATCH, EmbeddingService
-from domain.imports import ImportProgress, ImportService, PendingImport
+from domain.embeddings import JOB_BATCH, EmbeddingService, TasteRefresh
+from domain.imports import (
+    HistoryUse,
+    ImportProgress,
+    ImportService,
+    PendingImport,
+    cf_model_due,
+)
 from domain.ports import Embedder, LanguageModel, MovieSource, MovieSourceError
 from domain.taste import TasteSummaryService
 
@@ -66,6 +75,9 @@ QUEUES = [IMPORT_QUEUE, USER_QUEUE, BULK_QUEUE, LEGACY_QUEUE]
 PRIORITY_CONTROL = 100
 PRIORITY_IMPORT = 50
 PRIORITY_USER = 20
+#: Films of a user who just imported that still lack a vector: on the bulk queue, ahead of
+#: the CF rebuild and of a catalog backlog, so that user's taste vector is complete soon.
+PRIORITY_USER_FILMS = 15
 #: The hourly CF rebuild goes ahead of a film-embedding backlog (one job an hour).
 PRIORITY_CF = 10
 #: Film embeddings and the sweep: oldest first. The sweep deliberately waits behind queued
@@ -130,8 +142,51 @@ async def _in_session(work: Callable[[EmbeddingService, AsyncSession], Awaitable
 
 @blueprint.task(name=EMBED_FILMS, queue=BULK_QUEUE, priority=PRIORITY_BULK, retry=RETRY)
 async def embed_films(tmdb_ids: list[int]) -> int:
-    """Embed up to JOB_BATCH catalog films (one embedder call)."""
-    return int(await _in_session(lambda svc, _s: svc.embed_films(tmdb_ids)))
+    """Embed up to JOB_BATCH catalog films (one embedder call), then queue a taste refresh
+    for every user with any of them in their history (their taste vector now misses them)."""
+    rt = _rt()
+    return await _embed_batch(rt.app, rt.session_factory, rt.embedder, tmdb_ids)
+
+
+async def embed_films_here(
+    app: procrastinate.App,
+    session_factory: async_sessionmaker[AsyncSession],
+    embedder: Embedder,
+    tmdb_ids: Sequence[int],
+    *,
+    on_batch: Callable[[int], object] | None = None,
+) -> int:
+    """Embed these films in this process, as `embed_films` jobs would (`catalog load-csv`):
+    JOB_BATCH films per embedder call and transaction, each committed, so an interrupted run
+    keeps what it embedded (the sweep queues the rest); after each batch, a taste refresh is
+    queued for the users with any of its films in their history. `on_batch(n)` is called
+    after each batch of n films (a progress bar). Returns how many vectors were written.
+
+    Raises:
+        domain.ports.EmbeddingError: the embedder failed (the batches before are kept).
+    """
+    written = 0
+    for chunk in _chunks(tmdb_ids, JOB_BATCH):
+        written += await _embed_batch(app, session_factory, embedder, chunk)
+        if on_batch is not None:
+            on_batch(len(chunk))
+    return written
+
+
+async def _embed_batch(
+    app: procrastinate.App,
+    session_factory: async_sessionmaker[AsyncSession],
+    embedder: Embedder,
+    tmdb_ids: Sequence[int],
+) -> int:
+    """One embedder call and one transaction; then one taste job per affected user."""
+    async with session_factory() as session:
+        svc = EmbeddingService(session, embedder)
+        written = await svc.embed_films(tmdb_ids)
+        users = await svc.users_with_films(tmdb_ids) if written else []
+        await session.commit()
+    await defer_tastes(app, users)
+    return written
 
 
 @blueprint.task(name=EMBED_REVIEWS, queue=USER_QUEUE, priority=PRIORITY_USER, retry=RETRY)
@@ -171,6 +226,10 @@ async def run_import(context: procrastinate.JobContext, import_id: int) -> str:
 
     Resumable: every chunk is committed and every title decision cached, so a retry (after a
     TMDB outage, or a dead worker via `recover_stalled`) continues where the last run stopped.
+    Before the report, the user's taste vector is recomputed here (`_refresh_taste`), so the
+    report can say truthfully whether /recommend already uses the history; films still
+    without a vector are queued ahead of the bulk backlog, and a CF rebuild is queued
+    (`defer_cf_rebuild`, CF_REBUILD_DELAY_S later).
     """
     rt = _rt()
     outbox = JobOutbox()
@@ -195,12 +254,55 @@ async def run_import(context: procrastinate.JobContext, import_id: int) -> str:
             if notifier:
                 await notifier.say(texts.import_tmdb_gave_up)
             return "failed"
+        imported = outcome is not None and outcome.report is not None
+        taste = await _refresh_taste(session, rt.embedder, pending.user_id) if imported else None
+    if taste is not None and taste.complete:
+        outbox.user_ids.discard(pending.user_id)  # the taste job the import asked for is done
     await outbox.flush(rt.app)
     if outcome is None:
         return "gone"
+    if (report := outcome.report) is not None:
+        outcome = replace(outcome, history=_history_use(taste))
+        await _after_import(rt.app, taste, stored=report.matched > 0)
     if notifier:
         await notifier.finish(outcome)
     return outcome.status
+
+
+async def _refresh_taste(session: AsyncSession, embedder: Embedder, user_id: int) -> TasteRefresh | None:
+    """Recompute the user's taste vector in the import job (committed); None when that
+    failed (logged): the taste job the import queued then does it."""
+    try:
+        taste = await EmbeddingService(session, embedder).refresh_taste_report(user_id)
+        await session.commit()
+    except Exception:
+        await session.rollback()
+        log.exception("import_taste_failed", user_id=user_id)
+        return None
+    return taste
+
+
+def _history_use(taste: TasteRefresh | None) -> HistoryUse:
+    if taste is None:
+        return HistoryUse.PENDING
+    if taste.films == 0:
+        return HistoryUse.EMPTY
+    return HistoryUse.READY if taste.complete else HistoryUse.PENDING
+
+
+async def _after_import(app: procrastinate.App, taste: TasteRefresh | None, *, stored: bool) -> None:
+    """Queue what makes an imported history count everywhere: the user's films that have no
+    vector yet (ahead of the bulk backlog; each batch then refreshes the taste vector) and,
+    when films were stored, one CF rebuild. A failure is logged: the sweep and the hourly
+    rebuild catch up."""
+    try:
+        if taste is not None and taste.missing:
+            jobs = await defer_films(app, taste.missing, priority=PRIORITY_USER_FILMS)
+            log.info("import_films_queued", films=len(taste.missing), jobs=jobs)
+        if stored:
+            await defer_cf_rebuild(app)
+    except Exception:
+        log.exception("import_follow_up_failed")
 
 
 async def _ignore(_progress: ImportProgress) -> None:
@@ -293,7 +395,9 @@ async def rebuild_cf(timestamp: int | None = None) -> int:
     """Retrain the CF model from every user's history (hourly, and on demand)."""
 
     async def work(_svc: EmbeddingService, session: AsyncSession) -> int:
-        return (await build_cf_model(session)).version
+        from bot.settings import load_settings  # WorkerRuntime carries no settings: CF_PRIOR_WEIGHT
+
+        return (await build_cf_model(session, prior_weight=load_settings().cf.prior_weight)).version
 
     return int(await _in_session(work))
 
@@ -317,8 +421,7 @@ async def queue_missing(
         reviews = await svc.reviews_to_embed()
         topics = [t for t, _ in await svc.vectors.topics_to_embed(svc.model)]
         users = await svc.stale_tastes()
-    for chunk in _chunks(films, JOB_BATCH):
-        await _defer(app, EMBED_FILMS, tmdb_ids=chunk)
+    await defer_films(app, films)
     for chunk in _chunks(reviews, JOB_BATCH):
         await _defer(app, EMBED_REVIEWS, review_ids=chunk)
     if topics:
@@ -328,6 +431,24 @@ async def queue_missing(
     counts = {"films": len(films), "reviews": len(reviews), "topics": len(topics), "users": len(users)}
     log.info("embeddings_queued", **counts)
     return counts
+
+
+async def queue_cf_if_due(app: procrastinate.App, session_factory: async_sessionmaker[AsyncSession]) -> bool:
+    """Queue a CF rebuild at once when `domain.imports.cf_model_due` says so (no model yet
+    but user histories, or a model older than the newest finished import); True when one
+    was queued. Every worker process checks at start (`bot.jobs.run_workers`), so a new
+    database never waits for the hourly rebuild.
+
+    Raises:
+        sqlalchemy.exc.SQLAlchemyError, procrastinate.exceptions.ConnectorException: the
+            database could not be reached.
+    """
+    async with session_factory() as session:
+        due = await cf_model_due(session)
+    if not due:
+        return False
+    log.info("cf_model_due")
+    return await defer_cf_rebuild(app, delay_s=0)
 
 
 def make_job_app(database_url: str, *, periodic: bool = True) -> procrastinate.App:

@@ -19,6 +19,7 @@ from bot.jobs.tasks import (
     STALL_CHECK_SECONDS,
     USER_QUEUE,
     WorkerRuntime,
+    queue_cf_if_due,
     use_runtime,
     watch_stalled,
 )
@@ -101,14 +102,23 @@ async def run_workers(
     `stall_check_seconds` (None: no stall check). This is what production runs (the
     in-process worker, `python -m bot worker`); benchmarks call it to start the same workers.
 
-    With `wait=False` every loop stops once its queues are empty (tests, benchmarks, CLI) and
-    there is no stall check. `language_model` words taste summaries (None: the template);
-    `bot` lets import jobs talk to the chat; `movie_source` is TMDB for matching imports
-    (None: the catalog). One worker set per process: the tasks read it from a module global.
+    With `wait=True` the process first queues a CF rebuild when the model is missing or older
+    than the newest finished import (`queue_cf_if_due`; a failed check is logged and the
+    worker starts anyway). With `wait=False` every loop stops once its queues are empty
+    (tests, benchmarks, CLI) and there is neither that check nor a stall check.
+
+    `language_model` words taste summaries (None: the template); `bot` lets import jobs talk
+    to the chat; `movie_source` is TMDB for matching imports (None: the catalog). One worker
+    set per process: the tasks read it from a module global.
     """
     runtime = WorkerRuntime(
         session_factory, embedder, app, language_model=language_model, bot=bot, movie_source=movie_source
     )
+    if wait:
+        try:
+            await queue_cf_if_due(app, session_factory)
+        except Exception as exc:  # the database is away: the hourly rebuild catches up
+            log.warning("cf_check_failed", error=repr(exc))
     with use_runtime(runtime):
         async with asyncio.TaskGroup() as group:
             for loop in loops:

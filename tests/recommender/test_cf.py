@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
+from scipy import sparse
 
 from recommender.cf import (
     EASE_L2,
@@ -23,10 +24,12 @@ from recommender.cf import (
     W_WATCHED_UNRATED,
     CFModel,
     Signal,
+    ease_from_gram,
     ease_weights,
     history_weights,
     signal_weight,
     truncate_by_target,
+    weighted_gram,
 )
 
 # A tiny hand-made interaction matrix: 6 users × 5 films.
@@ -95,6 +98,49 @@ def test_ease_zero_diagonal_and_closed_form_on_random_matrices(x: npt.NDArray[np
     b = ease_weights(x, l2=5.0)
     assert np.all(np.diag(b) == 0.0)
     np.testing.assert_allclose(b, steck(x, 5.0), rtol=1e-4, atol=1e-6)
+
+
+# --- the sparse, weighted Gram path (prior users) -------------------------------------------
+
+
+def random_interactions(seed: int, users: int = 60, items: int = 25) -> npt.NDArray[np.float64]:
+    rng = np.random.default_rng(seed)
+    return (rng.random((users, items)) < 0.2).astype(np.float64)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_sparse_gram_path_gives_the_dense_b(seed: int) -> None:
+    x = random_interactions(seed)
+    gram = weighted_gram(sparse.csr_array(x), np.ones(x.shape[0]))
+    assert gram.dtype == np.float64 and gram.shape == (25, 25)
+    np.testing.assert_allclose(gram, x.T @ x)
+    np.testing.assert_allclose(ease_from_gram(gram, EASE_L2), ease_weights(x, EASE_L2), rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(ease_from_gram(gram, 3.0), steck(x, 3.0), rtol=1e-4, atol=1e-6)
+
+
+def test_weighted_gram_is_x_transpose_diag_w_x() -> None:
+    x = random_interactions(3)
+    w = np.random.default_rng(4).uniform(0.0, 3.0, size=x.shape[0])
+    np.testing.assert_allclose(weighted_gram(sparse.csr_array(x), w), x.T @ np.diag(w) @ x, rtol=1e-12)
+
+
+def test_a_row_weight_of_2_is_that_row_twice() -> None:
+    x = random_interactions(5, users=20, items=10)
+    w = np.where(np.arange(20) < 8, 2.0, 1.0)  # the first 8 users weigh 2
+    doubled = np.vstack([x, x[:8]])
+    b_weighted = ease_from_gram(weighted_gram(sparse.csr_array(x), w), 4.0)
+    np.testing.assert_allclose(b_weighted, ease_weights(doubled, 4.0), rtol=1e-5, atol=1e-8)
+    zero = np.where(np.arange(20) < 8, 0.0, 1.0)  # weight 0: those rows are not there
+    np.testing.assert_allclose(weighted_gram(sparse.csr_array(x), zero), x[8:].T @ x[8:])
+
+
+def test_ease_from_gram_leaves_its_input_alone_unless_told() -> None:
+    gram = X.T @ X
+    before = gram.copy()
+    ease_from_gram(gram, 2.0)
+    np.testing.assert_array_equal(gram, before)
+    with pytest.raises(ValueError, match="row_weights"):
+        weighted_gram(sparse.csr_array(X), np.ones(X.shape[0] + 1))
 
 
 # --- truncate_by_target ----------------------------------------------------------------------
