@@ -7,7 +7,6 @@ all run the same code against the same database.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import gc
 import sys
@@ -16,20 +15,21 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Final
 
 import procrastinate
 import structlog
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
-from aiogram.types import BotCommand
-from aiogram.utils.i18n import I18n
-from aiogram.utils.i18n import lazy_gettext as __
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from tqdm import tqdm
 
 from bot.database import migrate, resolve_database_url
 from bot.dispatcher import build_dispatcher
+from bot.flood import install_request_middlewares
 from bot.jobs import defer_films, embed_films_here, make_job_app, run_worker
 from bot.services import ServiceFactory
 from bot.settings import Settings
@@ -127,23 +127,75 @@ def max_concurrent_updates(settings: Settings) -> int:
     return 2 * settings.database.db_pool_size
 
 
-def make_bot(settings: Settings) -> Bot:
-    """The real Bot API client (needs TELEGRAM_BOT_TOKEN), HTML parse mode by default."""
+def make_bot(settings: Settings, session_factory: async_sessionmaker[AsyncSession] | None = None) -> Bot:
+    """The real Bot API client (needs TELEGRAM_BOT_TOKEN), HTML parse mode by default, talking
+    to `TELEGRAM_API_BASE_URL` (api.telegram.org, a self-hosted Bot API server, or a fake),
+    with bot.flood's request middlewares: flood control (429 retry_after, pacing per chat and
+    overall; a 403 marks the user blocked in `session_factory`'s database) and Bot API metrics."""
     assert settings.telegram.bot_token is not None
-    return Bot(
+    bot = Bot(
         settings.telegram.bot_token.get_secret_value(),
+        session=AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram.api_base_url)),
         default=DefaultBotProperties(parse_mode=ParseMode.HTML),
     )
+    install_request_middlewares(bot, session_factory=session_factory)
+    return bot
+
+
+#: Seconds of the shutdown timeout kept for aborting the jobs still running, recording their
+#: status and unregistering the worker (procrastinate's grace is the rest, at least half).
+WORKER_STOP_SLACK_SECONDS: Final = 3.0
+
+
+def job_grace_seconds(shutdown_seconds: float) -> float:
+    """How long running jobs may go on after the stop (procrastinate's
+    `shutdown_graceful_timeout`): the shutdown timeout less WORKER_STOP_SLACK_SECONDS, at
+    least half of it."""
+    return max(shutdown_seconds - WORKER_STOP_SLACK_SECONDS, shutdown_seconds / 2)
+
+
+@dataclass
+class BackgroundWorker:
+    """The in-process job worker of `background_worker` (`task` None when
+    WORKER_IN_PROCESS=false). `stop()` lets running jobs finish for
+    `job_grace_seconds(timeout_seconds)`; procrastinate then aborts the rest, which go back to
+    the queue for a retry (every task has a retry strategy), and the worker unregisters."""
+
+    task: asyncio.Task[None] | None
+    timeout_seconds: float
+
+    async def stop(self) -> None:
+        """Stop the worker and wait for it, at most `timeout_seconds` (then it is left to be
+        cancelled with the event loop, and a warning is logged). Calling it again does nothing."""
+        task = self.task
+        if task is None or task.done():
+            return
+        started = time.perf_counter()
+        task.cancel()
+        done, _ = await asyncio.wait({task}, timeout=self.timeout_seconds)
+        seconds = round(time.perf_counter() - started, 2)
+        if not done:
+            log.warning("worker_stop_timeout", seconds=seconds)
+        elif not task.cancelled() and task.exception() is not None:
+            log.error("worker_failed", error=repr(task.exception()), seconds=seconds)
+        else:
+            log.info("worker_stopped", seconds=seconds)
 
 
 @asynccontextmanager
-async def background_worker(app: App, bot: Bot | None) -> AsyncIterator[None]:
+async def background_worker(app: App, bot: Bot | None) -> AsyncIterator[BackgroundWorker]:
     """Run a job worker in this process while the block runs (`WORKER_IN_PROCESS`): the same
     loops as `python -m bot worker` (bot.jobs.DEFAULT_LOOPS: interactive and bulk, plus the
-    stall watch). `bot` is how its import jobs talk to the chat."""
+    stall watch). `bot` is how its import jobs talk to the chat. Leaving the block stops it
+    (`BackgroundWorker.stop`) within `SHUTDOWN_TIMEOUT_SECONDS`."""
+    timeout = app.settings.bot.shutdown_timeout_seconds
     if not app.settings.bot.worker_in_process:
-        yield
+        yield BackgroundWorker(None, timeout)
         return
+    # procrastinate waits this long for running jobs when the worker is cancelled, then
+    # aborts them (AbortReason.SHUTDOWN: retried); without it, it would wait for ever
+    grace = job_grace_seconds(timeout)
+    app.job_app.worker_defaults = {**app.job_app.worker_defaults, "shutdown_graceful_timeout": grace}
     task = asyncio.create_task(
         run_worker(
             app.job_app,
@@ -156,12 +208,11 @@ async def background_worker(app: App, bot: Bot | None) -> AsyncIterator[None]:
         ),
         name="job-worker",
     )
+    worker = BackgroundWorker(task, timeout)
     try:
-        yield
+        yield worker
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await worker.stop()
 
 
 async def prepare_for_traffic(
@@ -244,42 +295,3 @@ async def ensure_offline_catalog(app: App) -> str:
             "Load more with: python -m bot catalog load-csv PATH"
         )
     return f"TMDB is not configured (set TMDB_API_KEY): using the local catalog ({size} films)."
-
-
-#: The command menu: (command, description). Descriptions are gettext messages, so the menu is
-#: set once per language (`set_bot_commands`).
-BOT_COMMANDS = (
-    ("recommend", __("Three films picked for you")),
-    ("review", __("Rate and review a film")),
-    ("avoid", __("Topics to show less of")),
-    ("import", __("Import your Letterboxd export")),
-    ("profile", __("Your taste in words and a picture")),
-    ("export", __("All your data as a CSV file")),
-    ("forget", __("Delete everything I know about you")),
-    ("language", __("Choose my language")),
-    ("myid", __("Your Telegram id")),
-    ("cancel", __("Leave the current step")),
-    ("help", __("What I can do")),
-)
-
-
-def bot_commands(i18n: I18n, locale: str) -> list[BotCommand]:
-    """The command menu in `locale`."""
-    with i18n.context(), i18n.use_locale(locale):
-        return [BotCommand(command=command, description=str(text)) for command, text in BOT_COMMANDS]
-
-
-async def set_bot_commands(bot: Bot, i18n: I18n) -> None:
-    """The menu in English for everyone, and in each translated language (es, pt, ru) for
-    Telegram clients set to it (setMyCommands `language_code`)."""
-    await bot.set_my_commands(bot_commands(i18n, i18n.default_locale))
-    for locale in sorted(i18n.available_locales):
-        await bot.set_my_commands(bot_commands(i18n, locale), language_code=locale)
-
-
-async def run_polling(app: App, bot: Bot) -> None:
-    """Long polling with the real Bot API (`bot` from make_bot)."""
-    async with bot:
-        await set_bot_commands(bot, app.dispatcher["i18n"])
-        await bot.delete_webhook(drop_pending_updates=False)
-        await app.dispatcher.start_polling(bot, allowed_updates=app.dispatcher.resolve_used_update_types())

@@ -21,10 +21,10 @@ from bot.app import (
     make_bot,
     open_app,
     prepare_for_traffic,
-    run_polling,
 )
 from bot.console import clock_message_id, console_bot
 from bot.logging import setup_logging
+from bot.service import run_service
 from bot.settings import PROJECT_ROOT, Settings, SettingsError, load_settings
 
 log = structlog.get_logger(__name__)
@@ -36,7 +36,9 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bot", description="WhatToWatch film-recommendation bot")
     sub = parser.add_subparsers(dest="command")
     run = sub.add_parser(
-        "run", help="start the bot: long polling with TELEGRAM_BOT_TOKEN, else a console chat"
+        "run",
+        help="start the bot: with TELEGRAM_BOT_TOKEN long polling (a webhook server with "
+        "TELEGRAM_WEBHOOK_URL), else a console chat",
     )
     run.add_argument("--telegram-id", type=int, default=DEFAULT_CONSOLE_ID, help="console user id")
     console = sub.add_parser("console", help="chat with the bot in this terminal (no Telegram needed)")
@@ -139,18 +141,14 @@ async def _dispatch(command: str, args: argparse.Namespace, settings: Settings) 
             return await _load_catalog(app, args)
         notice = await ensure_offline_catalog(app)
         await prepare_for_traffic(app.session_factory, app.services)
-        polling = command == "run" and settings.telegram.bot_token is not None
+        if command == "run" and settings.telegram.bot_token is not None:
+            # webhook (TELEGRAM_WEBHOOK_URL) or long polling, until SIGTERM / SIGINT: a graceful stop
+            print(notice)
+            await run_service(app, make_bot(settings, app.session_factory))
+            return 0
         # the console's message ids start from the clock: like Telegram's, they grow across restarts
-        bot = (
-            make_bot(settings)
-            if polling
-            else console_bot(on_output=print, first_message_id=clock_message_id())
-        )
+        bot = console_bot(on_output=print, first_message_id=clock_message_id())
         async with background_worker(app, bot):
-            if polling:
-                print(notice)
-                await run_polling(app, bot)
-                return 0
             return await _console(app, args, notice, bot)
 
 
@@ -172,7 +170,7 @@ async def _admin(app: App, command: str, args: argparse.Namespace) -> int:
             app.session_factory,
             app.embedder,
             loops=loops,
-            bot=make_bot(app.settings) if token is not None else None,
+            bot=make_bot(app.settings, app.session_factory) if token is not None else None,
             movie_source=app.tmdb,
             language_model=app.services.language_model,
         )
@@ -287,46 +285,6 @@ async def _console(app: App, args: argparse.Namespace, notice: str, bot: Bot) ->
     return 0
 
 
-async def _import(app: App, args: argparse.Namespace) -> int:
-    from bot.jobs import JobOutbox
-    from db.repositories.users import UserRepository
-    from domain.letterboxd import LetterboxdFormatError
-    from domain.ports import MovieSourceError
-
-    outbox = JobOutbox()
-    async with app.session_factory() as session:
-        user = await UserRepository(session).upsert(args.telegram_id, first_name=None, language_code=None)
-        imports = app.services.bind(session, outbox)["imports"]
-        try:
-            report, unmatched_csv = await imports.import_letterboxd(
-                user.id, args.path, unmatched_csv=args.unmatched_out
-            )
-        except LetterboxdFormatError as exc:
-            print(f"Import failed: {exc}", file=sys.stderr)
-            return 1
-        except MovieSourceError:
-            log.exception("import_tmdb_failed")
-            print(
-                "Import failed: TMDB is not answering. The films matched so far are saved; "
-                "run the import again later to finish it.",
-                file=sys.stderr,
-            )
-            return 1
-        await session.commit()
-    await outbox.flush(app.job_app)
-    print(
-        f"Films in export: {report.films}; matched: {report.matched}; unmatched: {report.unmatched}\n"
-        f"Stored: {report.ratings} ratings, {report.watched} watched, {report.viewings} diary entries, "
-        f"{report.reviews} reviews, {report.likes} likes, {report.watchlist} watchlist\n"
-        f"Rows that could not be read: {report.skipped_rows}"
-    )
-    for problem in report.problems:
-        print(f"  {problem}")
-    if unmatched_csv:
-        print(f"Unmatched films written to {unmatched_csv}")
-    return 0
-
-
 async def _load_catalog(app: App, args: argparse.Namespace) -> int:
     """`catalog load-csv PATH [--no-embed]`: load, embed (with a progress bar) and say how long
     it took; an interrupted run keeps what it stored and embedded."""
@@ -367,4 +325,44 @@ async def _load_catalog(app: App, args: argparse.Namespace) -> int:
             f"Loaded {done.films} films into the catalog in {done.seconds:.1f} s; all of them "
             f"already had a current vector ({model})."
         )
+    return 0
+
+
+async def _import(app: App, args: argparse.Namespace) -> int:
+    from bot.jobs import JobOutbox
+    from db.repositories.users import UserRepository
+    from domain.letterboxd import LetterboxdFormatError
+    from domain.ports import MovieSourceError
+
+    outbox = JobOutbox()
+    async with app.session_factory() as session:
+        user = await UserRepository(session).upsert(args.telegram_id, first_name=None, language_code=None)
+        imports = app.services.bind(session, outbox)["imports"]
+        try:
+            report, unmatched_csv = await imports.import_letterboxd(
+                user.id, args.path, unmatched_csv=args.unmatched_out
+            )
+        except LetterboxdFormatError as exc:
+            print(f"Import failed: {exc}", file=sys.stderr)
+            return 1
+        except MovieSourceError:
+            log.exception("import_tmdb_failed")
+            print(
+                "Import failed: TMDB is not answering. The films matched so far are saved; "
+                "run the import again later to finish it.",
+                file=sys.stderr,
+            )
+            return 1
+        await session.commit()
+    await outbox.flush(app.job_app)
+    print(
+        f"Films in export: {report.films}; matched: {report.matched}; unmatched: {report.unmatched}\n"
+        f"Stored: {report.ratings} ratings, {report.watched} watched, {report.viewings} diary entries, "
+        f"{report.reviews} reviews, {report.likes} likes, {report.watchlist} watchlist\n"
+        f"Rows that could not be read: {report.skipped_rows}"
+    )
+    for problem in report.problems:
+        print(f"  {problem}")
+    if unmatched_csv:
+        print(f"Unmatched films written to {unmatched_csv}")
     return 0

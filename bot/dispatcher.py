@@ -9,10 +9,22 @@ from aiogram.fsm.storage.base import BaseEventIsolation
 from aiogram.utils.chat_action import ChatActionMiddleware
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot import flood
 from bot.flows import review
 from bot.fsm import PostgresEventIsolation, PostgresStorage
-from bot.handlers import avoid, callbacks, clarify, commands, errors, fallback, imports, onboarding, profile
+from bot.handlers import (
+    avoid,
+    callbacks,
+    clarify,
+    commands,
+    errors,
+    fallback,
+    imports,
+    onboarding,
+    profile,
+)
 from bot.i18n import make_i18n
+from bot.metrics import METRICS, HandlerProbe, Metrics, UpdateMetricsMiddleware
 from bot.middlewares import (
     CommandLeavesFlowMiddleware,
     DatabaseMiddleware,
@@ -35,11 +47,13 @@ def build_dispatcher(
     engine: AsyncEngine | None = None,
     max_concurrent_updates: int = 10,
     job_app: procrastinate.App | None = None,
+    metrics: Metrics = METRICS,
 ) -> Dispatcher:
-    """Workflow data (`settings`, `session_factory`, `service_factory`, `job_app`, `db_health`)
-    reaches middlewares and handlers by name; `feed_update(..., **overrides)` can replace it
-    per update. Without `job_app`, background jobs the services asked for are not queued (the
-    worker's sweep still finds the work).
+    """Workflow data (`settings`, `session_factory`, `service_factory`, `job_app`, `db_health`,
+    `metrics`) reaches middlewares and handlers by name; `feed_update(..., **overrides)` can
+    replace it per update. Without `job_app`, background jobs the services asked for are not
+    queued (the worker's sweep still finds the work). `metrics` (default the process's, see
+    bot.metrics) counts and times every update and what handlers serve.
 
     Conversation state lives in PostgreSQL (`PostgresStorage` on `session_factory`). With
     `engine` (a pool of its own for chat locks), one update at a time per chat holds across
@@ -62,20 +76,28 @@ def build_dispatcher(
         job_app=job_app,
         i18n=i18n,
         db_health=health,
+        metrics=metrics,
     )
 
+    # first of ours: counts every update, and times all the middlewares below too
+    dp.update.outer_middleware(UpdateMetricsMiddleware())
     dp.update.outer_middleware(LogContextMiddleware())
     dp.update.outer_middleware(NulCharactersMiddleware())
     dp.update.outer_middleware(DatabaseMiddleware())
     dp.update.outer_middleware(UserMiddleware())
     # after the user: the locale is their /language choice first (no query of its own)
     dp.update.outer_middleware(UserLocaleMiddleware(i18n))
+    # which handler aiogram chose, for UpdateMetricsMiddleware (first: seen even if throttled)
+    for name, observer in dp.observers.items():
+        if name not in ("update", "error"):
+            observer.middleware(HandlerProbe())
     dp.message.middleware(ThrottleMiddleware())
     # "typing…" while a handler flagged chat_action runs (aiogram.utils.chat_action)
     dp.message.middleware(ChatActionMiddleware())
     dp.message.outer_middleware(CommandLeavesFlowMiddleware())
 
     dp.include_routers(
+        flood.router,  # before errors: a send refused with 403 (user blocked the bot) ends quietly
         errors.router,
         commands.router,
         imports.router,  # before the flows: an export is taken in any step

@@ -182,8 +182,8 @@ class PostgresEventIsolation(BaseEventIsolation):
                 yield
         finally:
             local.users -= 1
-            if local.users == 0:
-                del self._local[key]
+            if local.users == 0 and self._local.get(key) is local:
+                del self._local[key]  # (close() may have cleared the table meanwhile)
 
     @asynccontextmanager
     async def _across_processes(self, key: StorageKey) -> AsyncGenerator[None, None]:

@@ -130,6 +130,8 @@ class DatabaseMiddleware(BaseMiddleware):
 
 class UserMiddleware(BaseMiddleware):
     """Creates the user on first contact (and refreshes name/language) and passes `user`.
+    A user marked as having blocked the bot (`blocked_at`, bot.flood) is unmarked: they are
+    writing to it again.
 
     An update with no person behind it (a channel post, a message sent on behalf of a group
     by its anonymous admin or a linked channel, another bot) is not handled: every handler
@@ -148,9 +150,12 @@ class UserMiddleware(BaseMiddleware):
             log.info("update_without_user_ignored")
             return None
         session: AsyncSession = data["session"]
-        data["user"] = await UserRepository(session).upsert(
+        user = data["user"] = await UserRepository(session).upsert(
             tg_user.id, first_name=tg_user.first_name, language_code=tg_user.language_code
         )
+        if user.blocked_at is not None:  # they write again: Telegram delivers again (bot.flood)
+            user.blocked_at = None  # one UPDATE, flushed with the update's transaction
+            log.info("user_unblocked_bot")
         return await handler(event, data)
 
 

@@ -7,23 +7,79 @@ message that names the bad variable, so start-up fails with one readable line.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
-from typing import Literal
+from typing import Final, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 _COMMON = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
 
+#: HTTP_PORT in webhook mode when it is not set.
+WEBHOOK_DEFAULT_PORT: Final = 8080
+
+#: TELEGRAM_WEBHOOK_SECRET: Telegram's secret_token alphabet, at least 32 characters (guessing
+#: it must be hopeless: the header is the only thing that tells Telegram's requests apart).
+WEBHOOK_SECRET_PATTERN: Final = re.compile(r"[A-Za-z0-9_-]{32,256}")
+
 
 class TelegramSettings(BaseSettings):
-    """`TELEGRAM_BOT_TOKEN`: from @BotFather. Unset → the bot runs as a console chat."""
+    """`TELEGRAM_BOT_TOKEN`: from @BotFather. Unset → the bot runs as a console chat.
+
+    `TELEGRAM_API_BASE_URL`: the Bot API server (a self-hosted one, or a fake in tests).
+    `TELEGRAM_WEBHOOK_URL`: set → webhook mode (see bot/web.py); it then needs
+    `TELEGRAM_WEBHOOK_SECRET`, which Telegram sends back in every request's
+    `X-Telegram-Bot-Api-Secret-Token` header and which also names the webhook path.
+    """
 
     model_config = _COMMON | SettingsConfigDict(env_prefix="TELEGRAM_")
 
     bot_token: SecretStr | None = None
+    api_base_url: str = "https://api.telegram.org"
+    #: The public URL Telegram posts updates to (scheme and host, maybe a path prefix); the
+    #: webhook path (bot.web.webhook_path) is appended. None: long polling.
+    webhook_url: str | None = None
+    #: 32–256 characters of A–Z, a–z, 0–9, _ and - (Telegram allows 1–256 of these).
+    webhook_secret: SecretStr | None = Field(default=None, validate_default=True)
+
+    @field_validator("api_base_url")
+    @classmethod
+    def _api_url_shape(cls, value: str) -> str:
+        value = value.strip().rstrip("/") or "https://api.telegram.org"
+        if not value.startswith(("https://", "http://")):
+            raise ValueError("must be an http(s):// URL, e.g. https://api.telegram.org")
+        return value
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _webhook_url_shape(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        value = value.strip().rstrip("/")
+        if not value.startswith(("https://", "http://")) or "?" in value or "#" in value:
+            raise ValueError(
+                "must be the public https:// URL Telegram posts to, without a query, "
+                "e.g. https://bot.example.com"
+            )
+        return value
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _secret_shape(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        secret = value.get_secret_value().strip() if value is not None else ""
+        if not secret:
+            if info.data.get("webhook_url"):
+                raise ValueError("required when TELEGRAM_WEBHOOK_URL is set (32+ characters of A-Za-z0-9_-)")
+            return None
+        if not WEBHOOK_SECRET_PATTERN.fullmatch(secret):
+            raise ValueError(
+                "must be 32 to 256 characters of A-Z, a-z, 0-9, _ and - (Telegram's secret_token); "
+                "e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+            )
+        return SecretStr(secret)
 
     @field_validator("bot_token")
     @classmethod
@@ -154,6 +210,9 @@ class BotSettings(BaseSettings):
     #: `python -m bot run` also runs a job worker (embeddings, taste, CF model) in-process;
     #: set false when workers run separately (`python -m bot worker`).
     worker_in_process: bool = True
+    #: Seconds `python -m bot run` gives, after SIGTERM or SIGINT, to the updates being
+    #: handled and to the in-process worker's jobs before it stops them and exits.
+    shutdown_timeout_seconds: float = Field(default=25.0, gt=0, le=3600)
 
     @field_validator("log_level")
     @classmethod
@@ -162,6 +221,23 @@ class BotSettings(BaseSettings):
         if value not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
             raise ValueError("must be DEBUG, INFO, WARNING or ERROR")
         return value
+
+
+class HTTPSettings(BaseSettings):
+    """Where `python -m bot run` serves HTTP (`HTTP_HOST`, `HTTP_PORT`; port 0: any free port,
+    logged as `http_listening`): in webhook mode the webhook, /healthz, /readyz and /metrics
+    (port default WEBHOOK_DEFAULT_PORT); in polling mode the last three, only when `HTTP_PORT`
+    is set."""
+
+    model_config = _COMMON | SettingsConfigDict(env_prefix="HTTP_")
+
+    host: str = "0.0.0.0"  # every interface: a service in a container is reached from outside it
+    port: int | None = Field(default=None, ge=0, le=65535)
+
+    @property
+    def webhook_port(self) -> int:
+        """`port`, or WEBHOOK_DEFAULT_PORT (8080) when unset."""
+        return WEBHOOK_DEFAULT_PORT if self.port is None else self.port
 
 
 class CFSettings(BaseSettings):
@@ -187,12 +263,19 @@ class Settings(BaseSettings):
     openai: OpenAISettings = Field(default_factory=OpenAISettings)
     embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
     cf: CFSettings = Field(default_factory=CFSettings)
+    http: HTTPSettings = Field(default_factory=HTTPSettings)
 
     @model_validator(mode="after")
     def _tmdb_url(self) -> Settings:
         self.tmdb.base_url = self.tmdb.base_url.rstrip("/")
         if self.embedding.provider == "openai" and self.openai.api_key is None:
             raise ValueError("EMBEDDING_PROVIDER=openai needs OPENAI_API_KEY")
+        return self
+
+    @model_validator(mode="after")
+    def _webhook_needs_token(self) -> Settings:
+        if self.telegram.webhook_url is not None and self.telegram.bot_token is None:
+            raise ValueError("TELEGRAM_WEBHOOK_URL needs TELEGRAM_BOT_TOKEN")
         return self
 
 
@@ -214,6 +297,7 @@ def load_settings() -> Settings:
         "openai": (OpenAISettings, "OPENAI_"),
         "embedding": (EmbeddingSettings, "EMBEDDING_"),
         "cf": (CFSettings, "CF_"),
+        "http": (HTTPSettings, "HTTP_"),
     }
     built: dict[str, BaseSettings] = {}
     problems: list[str] = []

@@ -91,6 +91,9 @@ class User(Base):
     #: The /language choice ("en", "ru", "es", "pt"); None: follow Telegram's language_code.
     language: Mapped[str | None] = mapped_column(String(8))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    #: When Telegram last refused to deliver to this user (HTTP 403: they blocked the bot or
+    #: deleted their account; bot.flood); None again as soon as they write to the bot.
+    blocked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class Film(Base):

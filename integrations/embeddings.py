@@ -63,6 +63,7 @@ from openai import (
     AsyncOpenAI,
     AuthenticationError,
     BadRequestError,
+    DefaultAsyncHttpxClient,
     NotFoundError,
     OpenAIError,
     PermissionDeniedError,
@@ -79,6 +80,7 @@ from tenacity import (
 from tokenizers import Tokenizer
 
 from domain.ports import EMBEDDING_DIMENSIONS, Embedder, EmbeddingError
+from integrations.metrics import HTTP_METRICS, OPENAI_ROUTES, ExternalRequestMetrics
 from integrations.openai_retry import describe, error_code, is_transient, wait_seconds
 
 if TYPE_CHECKING:
@@ -301,6 +303,9 @@ class OpenAIEmbedder:
         backoff_multiplier: base of the jittered exponential backoff in seconds (the wait
             before retry n is random in [0, multiplier · 2ⁿ], at most 8 s); a ``Retry-After``
             the server sends wins (at most 30 s). Tests set 0.
+        metrics: where every HTTP attempt is counted by endpoint and status
+            (`wtw_external_requests_total{service="openai"}`, integrations/metrics.py);
+            default the process's.
 
     Use as ``async with OpenAIEmbedder(...) as embedder:`` or call :meth:`aclose`.
     """
@@ -315,6 +320,7 @@ class OpenAIEmbedder:
         max_attempts: int = 4,
         batch_size: int = 64,
         backoff_multiplier: float = 1.0,
+        metrics: ExternalRequestMetrics = HTTP_METRICS,
     ) -> None:
         if not api_key:
             raise EmbeddingError("OpenAI embedder needs an API key (OPENAI_API_KEY)")
@@ -328,7 +334,12 @@ class OpenAIEmbedder:
         self._backoff = wait_random_exponential(multiplier=backoff_multiplier, max=BACKOFF_CAP_S)
         self._api_key = api_key
         self._client = AsyncOpenAI(
-            api_key=api_key, base_url=base_url or None, timeout=timeout_seconds, max_retries=0
+            api_key=api_key,
+            base_url=base_url or None,
+            timeout=timeout_seconds,
+            max_retries=0,
+            # every HTTP attempt counted by endpoint and status (integrations/metrics.py)
+            http_client=DefaultAsyncHttpxClient(event_hooks=metrics.event_hooks("openai", OPENAI_ROUTES)),
         )
 
     async def embed(self, texts: Sequence[str]) -> list[list[float]]:

@@ -28,6 +28,7 @@ from openai import (
     AuthenticationError,
     BadRequestError,
     ContentFilterFinishReasonError,
+    DefaultAsyncHttpxClient,
     LengthFinishReasonError,
     NotFoundError,
     OpenAIError,
@@ -44,6 +45,7 @@ from tenacity import (
 )
 
 from domain.ports import LanguageModel, LanguageModelError, SchemaT
+from integrations.metrics import HTTP_METRICS, OPENAI_ROUTES, ExternalRequestMetrics
 from integrations.openai_retry import describe, error_code, is_transient, wait_seconds
 
 if TYPE_CHECKING:
@@ -69,6 +71,9 @@ class OpenAIChatModel:
         backoff_multiplier: base of the jittered exponential backoff in seconds (the wait
             before retry n is random in [0, multiplier · 2ⁿ], at most 8 s); a ``Retry-After``
             the server sends wins (at most 30 s). Tests set 0.
+        metrics: where every HTTP attempt is counted by endpoint and status
+            (`wtw_external_requests_total{service="openai"}`, integrations/metrics.py);
+            default the process's.
 
     Use as ``async with OpenAIChatModel(...) as model:`` or call :meth:`aclose`.
     """
@@ -82,6 +87,7 @@ class OpenAIChatModel:
         timeout_seconds: float = 20.0,
         max_attempts: int = 3,
         backoff_multiplier: float = 0.5,
+        metrics: ExternalRequestMetrics = HTTP_METRICS,
     ) -> None:
         if not api_key:
             raise LanguageModelError("the chat model needs an API key (OPENAI_API_KEY)")
@@ -92,7 +98,12 @@ class OpenAIChatModel:
         self._max_attempts = max_attempts
         self._backoff = wait_random_exponential(multiplier=backoff_multiplier, max=BACKOFF_CAP_S)
         self._client = AsyncOpenAI(
-            api_key=api_key, base_url=base_url or None, timeout=timeout_seconds, max_retries=0
+            api_key=api_key,
+            base_url=base_url or None,
+            timeout=timeout_seconds,
+            max_retries=0,
+            # every HTTP attempt counted by endpoint and status (integrations/metrics.py)
+            http_client=DefaultAsyncHttpxClient(event_hooks=metrics.event_hooks("openai", OPENAI_ROUTES)),
         )
 
     async def structured(self, *, system: str, user: str, schema: type[SchemaT]) -> SchemaT:

@@ -21,6 +21,9 @@ once attempts run out :class:`TMDBUnavailableError` is raised. 401 raises
 :class:`TMDBAuthError` at once; 404 is "unknown film" (left out or empty); any other 4xx
 raises :class:`TMDBError`.
 
+Metrics: every HTTP attempt is counted by route template ("/movie/{id}") and status in
+`wtw_external_requests_total{service="tmdb"}` (integrations/metrics.py, httpx event hooks).
+
 Secrets: error messages and log events name the request *path* only, never the URL with
 its query string, so neither the key nor the token can reach logs. (The `httpx` logger
 itself logs full URLs at INFO; keep it at WARNING when using a v3 key.)
@@ -49,6 +52,7 @@ from tenacity import (
 
 from domain.entities import FilmInfo, SearchPage
 from domain.ports import MovieSourceError, RelatedKind
+from integrations.metrics import HTTP_METRICS, TMDB_ROUTES, ExternalRequestMetrics, endpoint_of
 
 log = structlog.get_logger(__name__)
 
@@ -107,6 +111,10 @@ class TMDBClient:
             retry n is random in [0, multiplier · 2ⁿ], at most 8 s); tests make it tiny.
         http: a shared `httpx.AsyncClient`; when omitted one is created, and :meth:`aclose`
             closes only a client created here.
+        metrics: where every HTTP attempt is counted by route template and status
+            (`wtw_external_requests_total{service="tmdb"}`, integrations/metrics.py);
+            default the process's. Its event hooks are added to `http` too, so do not give
+            one `http` client to two TMDBClients.
     """
 
     def __init__(
@@ -122,6 +130,7 @@ class TMDBClient:
         max_attempts: int = 4,
         backoff_multiplier: float = 0.5,
         http: httpx.AsyncClient | None = None,
+        metrics: ExternalRequestMetrics = HTTP_METRICS,
     ) -> None:
         self._base_url = base_url.rstrip("/")
         self._language = language
@@ -137,6 +146,11 @@ class TMDBClient:
         self._secrets = tuple(secret for secret in (api_key, bearer_token) if secret)
         self._owns_http = http is None
         self._http = http if http is not None else httpx.AsyncClient(timeout=self._timeout)
+        self._metrics = metrics
+        hooks = metrics.event_hooks("tmdb", TMDB_ROUTES)
+        self._http.event_hooks = {
+            kind: [*self._http.event_hooks.get(kind, []), *hooks[kind]] for kind in ("request", "response")
+        }
         self._semaphore = asyncio.Semaphore(max_concurrency)
         self._limiter = AsyncLimiter(max_requests_per_second, time_period=1.0)
         self._genre_lock = asyncio.Lock()
@@ -336,6 +350,7 @@ class TMDBClient:
                     self._base_url + path, params=query, headers=self._headers, timeout=self._timeout
                 )
             except httpx.TransportError as exc:
+                self._metrics.failed("tmdb", endpoint_of(path, TMDB_ROUTES))
                 log.debug(
                     "tmdb_request",
                     path=path,

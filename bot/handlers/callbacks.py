@@ -10,6 +10,7 @@ from bot import texts
 from bot.filters import with_message
 from bot.flows.review import start_for_film
 from bot.keyboards import PickAction, PickCallback, remove_keyboard
+from bot.metrics import Metrics
 from db.models import User
 from domain.catalog import CatalogService
 from domain.entities import ItemStatus
@@ -33,9 +34,11 @@ async def skip_or_not_interested(
     message: Message,
     user: User,
     recommendations: RecommendationService,
+    metrics: Metrics,
 ) -> None:
     status, done_text = FEEDBACK[callback_data.action]
     outcome = await recommendations.feedback(user.id, callback_data.item_id, status)
+    metrics.feedback(callback_data.action, outcome)
     await _answer(callback, message, outcome, done_text=done_text())
 
 
@@ -49,9 +52,11 @@ async def watched(
     recommendations: RecommendationService,
     reviews: ReviewService,
     catalog: CatalogService,
+    metrics: Metrics,
 ) -> None:
     film = await recommendations.pick_film(user.id, callback_data.item_id)
     outcome = await recommendations.feedback(user.id, callback_data.item_id, ItemStatus.WATCHED)
+    metrics.feedback(callback_data.action, outcome if film else Feedback.NOT_FOUND)
     await _answer(
         callback, message, outcome if film else Feedback.NOT_FOUND, done_text=texts.marked_watched()
     )

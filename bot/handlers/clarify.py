@@ -20,6 +20,7 @@ from bot import keyboards, texts
 from bot.filters import with_message
 from bot.flows.onboarding import send_explained_picks
 from bot.keyboards import ClarifyAnswer, ClarifySkip, remove_keyboard
+from bot.metrics import Metrics
 from db.models import User
 from domain.clarify import ClarifyService, Question, QuestionKind
 from domain.explanations import ExplanationService
@@ -53,6 +54,7 @@ async def answered(
     i18n: I18n,
     clarify: ClarifyService,
     explanations: ExplanationService,
+    metrics: Metrics,
 ) -> None:
     """An option, or 🎬 Just recommend (no preference), of the question shown in `message`."""
     data = await state.get_data()
@@ -70,6 +72,7 @@ async def answered(
     await callback.answer()
     await remove_keyboard(message)
     await send_explained_picks(message, result, user.id, explanations, i18n.current_locale)
+    metrics.served(result.picks)
 
 
 @router.message(ClarifyFlow.asked, F.text)

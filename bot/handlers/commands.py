@@ -11,6 +11,7 @@ from aiogram.utils.i18n import I18n
 from bot import texts
 from bot.flows.onboarding import send_explained_picks, start_onboarding
 from bot.handlers.clarify import ask_question
+from bot.metrics import Metrics
 from db.models import User
 from domain.clarify import ClarifyService, Question
 from domain.explanations import ExplanationService
@@ -54,6 +55,7 @@ async def recommend(
     recommendations: RecommendationService,
     clarify: ClarifyService,
     explanations: ExplanationService,
+    metrics: Metrics,
 ) -> None:
     """Three cards; a user without any rated, watched or liked film gets the onboarding grid first,
     one whose signal is weak a clarifying question (bot/handlers/clarify.py)."""
@@ -66,3 +68,4 @@ async def recommend(
         await ask_question(message, state, outcome)
         return
     await send_explained_picks(message, outcome, user.id, explanations, i18n.current_locale)
+    metrics.served(outcome.picks)

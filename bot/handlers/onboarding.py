@@ -18,6 +18,7 @@ from bot import texts
 from bot.filters import with_message
 from bot.flows.onboarding import OnboardingFlow, grid, send_explained_picks
 from bot.keyboards import OnboardDone, OnboardFilm, OnboardGenre, remove_keyboard
+from bot.metrics import Metrics
 from db.models import User
 from domain.explanations import ExplanationService
 from domain.recommendations import RecommendationService
@@ -81,6 +82,7 @@ async def show_picks(
     recommendations: RecommendationService,
     explanations: ExplanationService,
     i18n: I18n,
+    metrics: Metrics,
 ) -> None:
     data = await _grid_data(callback, message, state)
     if data is None:
@@ -91,6 +93,7 @@ async def show_picks(
     await callback.answer()
     await remove_keyboard(message)
     await send_explained_picks(message, result, user.id, explanations, i18n.current_locale)
+    metrics.served(result.picks)
 
 
 @router.message(OnboardingFlow.choosing, F.text)

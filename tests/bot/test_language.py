@@ -13,10 +13,10 @@ from aiogram.types import User as TelegramUser
 from aiogram.utils.i18n import I18n
 
 from bot import texts
-from bot.app import BOT_COMMANDS, set_bot_commands
 from bot.console import LocalSession, console_bot
 from bot.i18n import make_i18n
 from bot.middlewares import UserLocaleMiddleware
+from bot.service import BOT_COMMANDS, set_bot_commands
 from db.models import User
 from db.repositories.library import LibraryRepository
 from db.repositories.users import UserRepository

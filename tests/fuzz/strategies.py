@@ -19,8 +19,8 @@ from functools import cache
 
 from hypothesis import strategies as st
 
-from bot.app import BOT_COMMANDS
 from bot.console import BOT_USERNAME
+from bot.service import BOT_COMMANDS
 
 #: Every command the bot knows, plus ones it does not.
 COMMANDS = ("start", *(name for name, _ in BOT_COMMANDS))
