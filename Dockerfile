@@ -20,4 +20,12 @@ COPY --chown=wtw:wtw migrations ./migrations
 USER wtw
 ENV PATH="/opt/venv/bin:$PATH" PYTHONUNBUFFERED=1 LOG_JSON=true
 # DATABASE_URL must point at PostgreSQL with pgvector (see docker-compose.yml); migrations run at start.
+# Webhook mode (TELEGRAM_WEBHOOK_URL) serves HTTP on 8080: the webhook, /healthz, /readyz, /metrics.
+EXPOSE 8080
+# Liveness only: readiness (/readyz) is for the load balancer (docker-compose.yml's health checks);
+# in long-polling mode set HTTP_PORT=8080 for this to answer.
+HEALTHCHECK --interval=15s --timeout=3s --start-period=60s --retries=3 \
+  CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8080/healthz', timeout=2)"
+# SIGTERM drains updates within SHUTDOWN_TIMEOUT_SECONDS (25): give the container 30 s to stop.
+STOPSIGNAL SIGTERM
 CMD ["python", "-m", "bot", "run"]
