@@ -13,6 +13,7 @@ from bot import flood
 from bot.flows import review
 from bot.fsm import PostgresEventIsolation, PostgresStorage
 from bot.handlers import (
+    admin,
     avoid,
     callbacks,
     clarify,
@@ -100,6 +101,7 @@ def build_dispatcher(
         flood.router,  # before errors: a send refused with 403 (user blocked the bot) ends quietly
         errors.router,
         commands.router,
+        admin.router,  # /stats; for anyone but an admin it matches nothing and falls through
         imports.router,  # before the flows: an export is taken in any step
         review.router,
         callbacks.router,

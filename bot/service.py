@@ -30,6 +30,7 @@ from yarl import URL
 
 from bot.app import App, BackgroundWorker, background_worker
 from bot.observability import serve_ops
+from bot.profile_setup import set_bot_profile
 from bot.web import UPDATE_GATE, WEBHOOK_PATH_PREFIX, build_web_app, webhook_url
 
 log = structlog.get_logger(__name__)
@@ -82,18 +83,21 @@ def setup_lock_id(bot_id: int) -> int:
 @dataclass(frozen=True, slots=True)
 class TelegramSetup:
     """What `configure_telegram` changed: `commands` menus set (of 1 + translated languages),
+    `profile_texts` descriptions and short descriptions set (`bot.profile_setup`),
     whether it called setWebhook (`webhook_set`) or deleteWebhook (`webhook_deleted`)."""
 
     commands: int
+    profile_texts: int
     webhook_set: bool
     webhook_deleted: bool
 
 
 async def configure_telegram(app: App, bot: Bot, *, webhook: str | None) -> TelegramSetup:
     """The start-up Bot API calls, made by one replica at a time and only where Telegram's
-    state differs: the command menu per language (setMyCommands where getMyCommands differs)
-    and either the webhook (`webhook`, the full URL: setWebhook with TELEGRAM_WEBHOOK_SECRET
-    as `secret_token` and the dispatcher's update types as `allowed_updates`, unless
+    state differs: the command menu per language (setMyCommands where getMyCommands differs),
+    the bot's description and short description per language (`set_bot_profile`), and
+    either the webhook (`webhook`, the full URL: setWebhook with TELEGRAM_WEBHOOK_SECRET as
+    `secret_token` and the dispatcher's update types as `allowed_updates`, unless
     getWebhookInfo shows both already) or, for long polling (`webhook` None), no webhook.
 
     Replicas serialise on a PostgreSQL transaction-level advisory lock (`setup_lock_id`,
@@ -121,6 +125,7 @@ async def configure_telegram(app: App, bot: Bot, *, webhook: str | None) -> Tele
             if [(c.command, c.description) for c in current] != [(c.command, c.description) for c in wanted]:
                 await bot.set_my_commands(wanted, language_code=locale)
                 commands += 1
+        profile = await set_bot_profile(bot, i18n)
         info = await bot.get_webhook_info()
         webhook_set = webhook_deleted = False
         if webhook is not None and (info.url != webhook or sorted(info.allowed_updates or []) != allowed):
@@ -131,11 +136,12 @@ async def configure_telegram(app: App, bot: Bot, *, webhook: str | None) -> Tele
         elif webhook is None and info.url:
             await bot.delete_webhook(drop_pending_updates=False)
             webhook_deleted = True
-    setup = TelegramSetup(commands, webhook_set, webhook_deleted)
+    setup = TelegramSetup(commands, profile, webhook_set, webhook_deleted)
     log.info(
         "telegram_configured",
         mode="webhook" if webhook else "polling",
         commands_set=commands,
+        profile_texts_set=profile,
         webhook_set=webhook_set,
         webhook_deleted=webhook_deleted,
         allowed_updates=allowed,

@@ -13,6 +13,7 @@ from typing import TypedDict
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.jobs.tasks import QUEUES
 from bot.settings import Settings
 from domain.avoid import AvoidService
 from domain.catalog import CatalogService, SourceBudget
@@ -24,6 +25,7 @@ from domain.ports import JobQueue, LanguageModel, MovieSource
 from domain.profile import ProfileService
 from domain.recommendations import RecommendationService
 from domain.reviews import ReviewService
+from domain.stats import StatsService
 from domain.taste import TasteSummaryService
 
 
@@ -38,6 +40,7 @@ class Services(TypedDict):
     avoid: AvoidService
     explanations: ExplanationService
     clarify: ClarifyService
+    stats: StatsService
 
 
 @dataclass(frozen=True)
@@ -85,4 +88,5 @@ class ServiceFactory:
                 summaries=TasteSummaryService(session),
             ),
             clarify=ClarifyService(recommendations),
+            stats=StatsService(session, queues=QUEUES),
         )

@@ -7,12 +7,13 @@ message that names the bad variable, so start-up fails with one readable line.
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
-from typing import Final, Literal
+from typing import Annotated, Final, Literal
 
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -204,7 +205,8 @@ class BotSettings(BaseSettings):
     recommend_cooldown_seconds: int = Field(default=60, ge=0)
     recommend_repeat_window_days: int = Field(default=60, ge=1)
     max_review_chars: int = Field(default=50_000, ge=100)
-    admin_telegram_ids: list[int] = Field(default_factory=list)
+    #: Telegram ids allowed to use /stats: "123, 456" (or a JSON list, "[123, 456]"); empty: nobody.
+    admin_telegram_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
     log_level: str = "INFO"
     log_json: bool = False
     #: `python -m bot run` also runs a job worker (embeddings, taste, CF model) in-process;
@@ -213,6 +215,16 @@ class BotSettings(BaseSettings):
     #: Seconds `python -m bot run` gives, after SIGTERM or SIGINT, to the updates being
     #: handled and to the in-process worker's jobs before it stops them and exits.
     shutdown_timeout_seconds: float = Field(default=25.0, gt=0, le=3600)
+
+    @field_validator("admin_telegram_ids", mode="before")
+    @classmethod
+    def _comma_separated_ids(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        value = value.strip()
+        if value.startswith("["):
+            return json.loads(value)  # a JSONDecodeError is a ValueError: reported as this variable
+        return [part.strip() for part in value.split(",") if part.strip()]
 
     @field_validator("log_level")
     @classmethod

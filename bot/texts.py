@@ -3,6 +3,7 @@ language from `bot/locales/`; film titles and user text are HTML-escaped here.""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 
 from aiogram.utils.i18n import get_i18n, ngettext
@@ -19,6 +20,7 @@ from domain.imports import HistoryUse, ImportReport
 from domain.letterboxd import MAX_UPLOAD_BYTES, SKIPPING_CODES, LetterboxdFormatError, Problem
 from domain.profile import ProfileSummary, ProfileView
 from domain.recommendations import ShownPick
+from domain.stats import BotStats, PickCounts, RequestCounts
 from domain.taste import GroupScore, TasteStats
 from recommender import Reason, ReasonKind
 
@@ -766,3 +768,139 @@ def clarify_option(kind: QuestionKind, option: str) -> str:
 
 def clarify_use_buttons() -> str:
     return _("Tap one of the answers above, or 🎬 Just recommend.")
+
+
+# --- /stats (admins) -----------------------------------------------------------------------------
+
+
+def share(part: int, whole: int) -> int:
+    """`part` of `whole` in whole percent, rounded half up (1 of 8 → 13); 0 when `whole` is 0."""
+    return (200 * part + whole) // (2 * whole) if whole else 0
+
+
+def _utc(moment: dt.datetime) -> str:
+    """'2026-11-30 14:05 UTC'."""
+    return f"{moment.astimezone(dt.UTC):%Y-%m-%d %H:%M} UTC"
+
+
+def age_text(age: dt.timedelta) -> str:
+    """A duration, cut down to whole units: under 2 hours in minutes ("95 min"), under 2 days
+    in hours ("47 h"), else in days ("3 d")."""
+    minutes = max(0, int(age.total_seconds() // 60))
+    if minutes < 120:
+        return _("{n} min").format(n=minutes)
+    if minutes < 48 * 60:
+        return _("{n} h").format(n=minutes // 60)
+    return _("{n} d").format(n=minutes // (24 * 60))
+
+
+def _picks_answers(picks: PickCounts) -> str:
+    """'✅ 3 (10%) · ⏭ 6 (20%) · 🚫 1 (3%) · no answer: 20 (67%)' (shares of `picks.shown`)."""
+
+    def part(n: int) -> str:
+        return f"{n} ({share(n, picks.shown)}%)"
+
+    return _("✅ {watched} · ⏭ {skipped} · 🚫 {not_interested} · no answer: {unanswered}").format(
+        watched=part(picks.watched),
+        skipped=part(picks.skipped),
+        not_interested=part(picks.not_interested),
+        unanswered=part(picks.unanswered),
+    )
+
+
+def _picks_line(label: str, picks: PickCounts) -> str:
+    head = f"• {label}: {picks.shown}"
+    return head + " — " + _picks_answers(picks) if picks.shown else head
+
+
+def _tmdb_line(tmdb: RequestCounts) -> str:
+    if not tmdb.total:
+        return _("<b>TMDB</b> since this process started ({time}): no requests.").format(
+            time=_utc(tmdb.since)
+        )
+    return _(
+        "<b>TMDB</b> since this process started ({time}): {errors} of {total} requests failed "
+        "({percent}%). Failed: no answer, or an HTTP status other than 2xx. Only this process "
+        "counts; separate workers and other replicas keep their own figures."
+    ).format(
+        time=_utc(tmdb.since), errors=tmdb.errors, total=tmdb.total, percent=share(tmdb.errors, tmdb.total)
+    )
+
+
+def stats_text(stats: BotStats) -> str:
+    """/stats as HTML: users, picks shown and their answers, imports, job queues, the CF model
+    and TMDB's error rate (the rules behind each figure: domain.stats)."""
+    days = stats.window.days
+    window = ngettext("in the last {n} day", "in the last {n} days", days).format(n=days)
+    users = stats.users
+    imports = stats.imports
+    lines = [
+        _("📊 <b>Bot figures</b>, {time}").format(time=_utc(stats.taken_at)),
+        "",
+        _("<b>Users:</b> {total} in all · active {window}: {active} · blocked the bot: {blocked}").format(
+            total=users.total, window=window, active=users.active, blocked=users.blocked
+        ),
+        "",
+        _("<b>Picks shown</b> and their answers (✅ watched, ⏭ skipped, 🚫 not interested):"),
+        _picks_line(window, stats.picks_recent),
+        _picks_line(_("all time"), stats.picks_all),
+        "",
+        _(
+            "<b>Imports:</b> queued or running now: {in_progress}; ended {window}: finished {done} · "
+            "stopped {cancelled} · failed {failed}; films matched in the finished and stopped ones: {matched}"
+        ).format(
+            in_progress=imports.in_progress,
+            window=window,
+            done=imports.done,
+            cancelled=imports.cancelled,
+            failed=imports.failed,
+            matched=imports.films_matched,
+        ),
+        "",
+        _("<b>Job queues</b> (waiting · running · failed):"),
+        *(f"• {hd.quote(q.queue)}: {q.waiting} · {q.running} · {q.failed}" for q in stats.queues),
+        "",
+    ]
+    model = stats.cf_model
+    if model is None:
+        lines.append(_("<b>CF model:</b> none built yet."))
+    else:
+        lines.append(
+            _(
+                "<b>CF model:</b> built {age} ago ({time}) · films: {films} · users: {users} · "
+                "prior users: {prior}"
+            ).format(
+                age=age_text(stats.taken_at - model.built_at),
+                time=_utc(model.built_at),
+                films=model.n_items,
+                users=model.n_users,
+                prior=model.n_prior_users,
+            )
+        )
+    if stats.tmdb is not None:
+        lines += ["", _tmdb_line(stats.tmdb)]
+    return "\n".join(lines)
+
+
+# --- the bot's profile (setMyDescription, setMyShortDescription) -----------------------------------
+
+#: Telegram's limits, in characters.
+MAX_DESCRIPTION_CHARS = 512
+MAX_SHORT_DESCRIPTION_CHARS = 120
+
+
+def bot_description() -> str:
+    """What an empty chat with the bot shows ("What can this bot do?"); plain text, at most
+    MAX_DESCRIPTION_CHARS."""
+    return _(
+        "I recommend films, three at a time: 🎯 a safe pick, 🧭 something adjacent and 🎲 a wildcard, "
+        "each with the reason in plain words.\n\n"
+        "Rate films you've seen with /review, or bring your whole Letterboxd history with /import, "
+        "and my picks get personal. Then ask /recommend.\n\n"
+        "Film data from TMDB; this bot is not endorsed or certified by TMDB."
+    )
+
+
+def bot_short_description() -> str:
+    """The bot's profile page and shared links; plain text, at most MAX_SHORT_DESCRIPTION_CHARS."""
+    return _("Films picked for you, each with a reason: a safe pick, something adjacent and a wildcard.")

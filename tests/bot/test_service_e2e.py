@@ -276,6 +276,8 @@ async def test_the_webhook_refuses_a_wrong_secret_before_reading_the_body(
     assert sorted(s["webhook_set"] for s in setups) == [False, True]
     # the menu: once per language (English + 3 translations), by the same replica
     assert len(fake.calls_of("setMyCommands")) == 4
+    # the profile's texts too: once per language (en default, es, pt, ru), by one replica
+    assert len(fake.calls_of("setMyDescription")) == len(fake.calls_of("setMyShortDescription")) == 4
     assert sorted(s["commands_set"] for s in setups) == [0, 4]
     assert cluster.secret not in cluster.replica_1.log.read_text() + cluster.replica_2.log.read_text()
 
