@@ -27,6 +27,7 @@ from aiogram.utils.i18n import I18n, SimpleI18nMiddleware
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import texts
+from bot.flows import review
 from bot.fsm import bind_session
 from bot.jobs import JobOutbox
 from bot.outage import DatabaseHealth
@@ -57,13 +58,21 @@ class LogContextMiddleware(BaseMiddleware):
 
 class CommandLeavesFlowMiddleware(BaseMiddleware):
     """A command always wins over a flow: any "/command" leaves the current flow before
-    routing, so flow handlers never see it. `left_state` tells /cancel what was left."""
+    routing, so flow handlers never see it. `left_state` tells /cancel what was left. A
+    rating given in /review whose text had not come yet is saved first (anything but /cancel:
+    `bot.flows.review.keep_rating_on_leave`)."""
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         data["left_state"] = None
         if isinstance(event, Message) and (event.text or "").startswith("/") and data.get("raw_state"):
             state: FSMContext = data["state"]
             data["left_state"] = data["raw_state"]
+            command = (event.text or "").split(maxsplit=1)[0].split("@")[0]
+            if data["raw_state"] == review.ReviewFlow.text.state and command != "/cancel":
+                draft = (await state.get_data()).get(review.DRAFT)
+                await review.keep_rating_on_leave(
+                    event, draft, data["user"], data["reviews"], data["catalog"]
+                )
             await state.clear()
             data["raw_state"] = None
         return await handler(event, data)

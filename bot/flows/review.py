@@ -11,6 +11,8 @@ Every word typed is kept in a `domain.reviews.ReviewDraft` in the conversation s
   soon as its first part arrives, and every further text message while the flow is in `more`
   is added, in `message_id` order whatever order they arrive in, until the user taps
   ✅ Done or sends a command;
+- a rating given without its text yet is saved when the user moves on with another command
+  (`keep_rating_on_leave`): only /cancel drops it;
 - a message delivered twice is taken once.
 """
 
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from typing import Any
 
 from aiogram import F, Router
 from aiogram.filters import Command, CommandObject, StateFilter
@@ -312,3 +315,23 @@ async def _take_buttons(callback: CallbackQuery, message: Message) -> None:
     """Acknowledge the tap and remove the keyboard it came from (no double taps)."""
     await callback.answer()
     await remove_keyboard(message)
+
+
+async def keep_rating_on_leave(
+    message: Message,
+    draft_json: dict[str, Any] | None,
+    user: User,
+    reviews: ReviewService,
+    catalog: CatalogService,
+) -> None:
+    """A command other than /cancel arrived while the flow waited for the review text: the
+    rating the user gave is saved (without a review) and they are told, before the command
+    is answered. Called by `bot.middlewares.CommandLeavesFlowMiddleware` for ReviewFlow.text."""
+    if not draft_json:
+        return
+    draft = ReviewDraft.from_json(draft_json)
+    if draft.tmdb_id is None or draft.rating is None or draft.text:
+        return
+    await reviews.save(user.id, draft.tmdb_id, draft.rating, draft.text, recommendation_item_id=draft.item_id)
+    film = (await catalog.known([draft.tmdb_id]))[draft.tmdb_id]
+    await message.answer(texts.rating_saved(film, keyboards.stars(int(draft.rating * 2))))

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.fsm import PostgresEventIsolation, PostgresStorage, lock_id
 from bot.outage import DatabaseHealth, is_database_unavailable
-from db.models import AvoidTopic, FsmState, Review
+from db.models import AvoidTopic, FsmState, Review, UserFilm
 from db.models import User as DbUser
 from tests.bot import conftest as harness_module
 from tests.bot.conftest import BotHarness
@@ -78,6 +78,37 @@ async def test_rating_typed_after_the_text_keeps_the_text(harness: BotHarness) -
         and review.text == "great cast but too long"
         and review.rating == Decimal("3.5")
     )
+
+
+async def ratings_of(harness: BotHarness, telegram_id: int) -> dict[int, Decimal | None]:
+    async with harness.session_factory() as session:
+        rows = await session.execute(
+            select(UserFilm.tmdb_id, UserFilm.rating)
+            .join(DbUser, DbUser.id == UserFilm.user_id)
+            .where(DbUser.telegram_id == telegram_id)
+        )
+        return {row.tmdb_id: row.rating for row in rows.all()}
+
+
+async def test_a_rating_given_before_another_command_is_saved_not_lost(harness: BotHarness) -> None:
+    """ "5", then /recommend instead of a review: the 5★ is kept (and said), then the command
+    is answered; /cancel at the same step drops the rating, as it says."""
+    chat = harness.chat(7010)
+    await chat.say("/review Heat 1995")
+    [ask] = await chat.say("5")
+    assert "Now your review" in ask
+    replies = await chat.say("/help")
+    assert replies[0].startswith("Saved: Heat") and "★★★★★" in replies[0]
+    assert "/recommend" in replies[-1]  # then /help's own answer
+    assert await ratings_of(harness, 7010) == {HEAT: Decimal("5")}
+    [rated] = await reviews_of(harness, chat)  # as "💾 Save without a review" does
+    assert not rated.text and rated.rating == Decimal("5")
+
+    await chat.say("/review Heat 1995")
+    await chat.say("2")
+    [cancelled] = await chat.say("/cancel")
+    assert "Saved" not in cancelled
+    assert await ratings_of(harness, 7010) == {HEAT: Decimal("5")}  # the 2★ was dropped
 
 
 async def test_a_review_typed_while_candidates_are_shown_waits_for_the_film(harness: BotHarness) -> None:
