@@ -1,5 +1,6 @@
 """The HTTP side of `python -m bot run` in webhook mode: aiogram's aiohttp webhook handler,
-`GET /healthz`, and the gate that closes on shutdown.
+`GET /healthz`, bot.observability's `GET /readyz` and `GET /metrics`, and the gate that closes
+on shutdown.
 
 - Telegram POSTs each update to `TELEGRAM_WEBHOOK_URL` + :func:`webhook_path`, a path
   derived from the secret (`/telegram/<first 32 hex digits of sha256(secret)>`): it names
