@@ -217,7 +217,8 @@ async def deliver(fake: FakeBot, update: dict[str, Any], within: float = 30.0) -
 
 async def test_polling_answers_start_and_stops_after_the_update_in_flight(cluster: Cluster) -> None:
     fake = cluster.polling_bot
-    assert fake.calls_of("getUpdates"), "the polling process never polled"
+    # polling starts right after the set-up calls: wait for its first getUpdates
+    await fake.wait_for(lambda: bool(fake.calls_of("getUpdates")), within=20)
     fake.deliver(fake.message_update(POLLING_USER, "/start", first_name="Ann"))
     [welcome] = await answered(fake, POLLING_USER)
     assert "Ann" in welcome and "/review" in welcome
