@@ -83,6 +83,7 @@ def build_dispatcher(
     # first of ours: counts every update, and times all the middlewares below too
     dp.update.outer_middleware(UpdateMetricsMiddleware())
     dp.update.outer_middleware(LogContextMiddleware())
+    dp.update.outer_middleware(flood.ReplyContextMiddleware())  # replies are not paced (bot.flood)
     dp.update.outer_middleware(NulCharactersMiddleware())
     dp.update.outer_middleware(DatabaseMiddleware())
     dp.update.outer_middleware(UserMiddleware())

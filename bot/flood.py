@@ -10,7 +10,12 @@ which aiogram raises as `TelegramRetryAfter`.
 `FloodControlMiddleware` (an aiogram request middleware, `bot.session.middleware(...)`):
 
 - **Paces** the methods that send or edit messages (`PACED_METHODS`; not answerCallbackQuery,
-  getUpdates, getMe, sendChatAction, …): each chat gets an aiolimiter leaky bucket of
+  getUpdates, getMe, sendChatAction, …) when they are sent in bulk: from background jobs
+  (import progress edits and reports) or to another chat than the one whose update is being
+  handled. A reply into the chat of the update being handled (`REPLYING_TO`, set by
+  `ReplyContextMiddleware`) is not paced: its volume is bounded by what that user sends, and
+  /recommend's four messages must not take four seconds; a 429 is still honoured. Paced:
+  each chat gets an aiolimiter leaky bucket of
   `per_chat_rate` sends per second (a burst of one), a group (negative chat id) also one of
   `group_per_minute` per minute, and all of them share one of `global_rate` per second (a
   burst of that many). Buckets are kept for the `max_chats` most recently used chats.
@@ -40,17 +45,19 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, Final, cast
 
 import structlog
-from aiogram import Bot, Router
+from aiogram import BaseMiddleware, Bot, Router
 from aiogram.client.session.middlewares.base import BaseRequestMiddleware, NextRequestMiddlewareType
 from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError, TelegramRetryAfter
 from aiogram.filters import ExceptionTypeFilter
 from aiogram.methods import Response, TelegramMethod
 from aiogram.methods.base import TelegramType
-from aiogram.types import ErrorEvent
+from aiogram.types import ErrorEvent, TelegramObject
 from aiolimiter import AsyncLimiter
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -93,6 +100,28 @@ PACED_METHODS = frozenset(
         "stopMessageLiveLocation",
     }
 )
+
+#: The chat whose update this task is handling (None in background jobs): sends into it are
+#: replies, not bulk, and are not paced. Set by ReplyContextMiddleware.
+REPLYING_TO: ContextVar[int | str | None] = ContextVar("replying_to", default=None)
+
+
+class ReplyContextMiddleware(BaseMiddleware):
+    """An outer update middleware: sets `REPLYING_TO` to the update's chat while it is handled."""
+
+    async def __call__(
+        self,
+        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+        event: TelegramObject,
+        data: dict[str, Any],
+    ) -> Any:
+        chat = data.get("event_chat")
+        token = REPLYING_TO.set(chat.id if chat is not None else None)
+        try:
+            return await handler(event, data)
+        finally:
+            REPLYING_TO.reset(token)
+
 
 #: Seconds the blocked_at UPDATE may take; it must never hold up the update being handled.
 MARK_TIMEOUT_S = 2.0
@@ -182,7 +211,7 @@ class FloodControlMiddleware(BaseRequestMiddleware):
     ) -> Response[TelegramType]:
         name = method.__api_method__
         chat_id: int | str | None = getattr(method, "chat_id", None)
-        paced = name in PACED_METHODS
+        paced = name in PACED_METHODS and (chat_id is None or chat_id != REPLYING_TO.get())
         attempt = 0
         while True:
             attempt += 1

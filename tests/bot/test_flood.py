@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from aiogram import Bot
+from aiogram import Bot, Dispatcher
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import TelegramRetryAfter
@@ -22,7 +22,8 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.flood import BotBlockedError, FloodControlMiddleware, install_request_middlewares
+from bot import flood
+from bot.flood import REPLYING_TO, BotBlockedError, FloodControlMiddleware, install_request_middlewares
 from bot.metrics import Metrics
 from db.models import User
 from db.repositories.users import UserRepository
@@ -103,6 +104,43 @@ async def test_sends_to_one_chat_are_paced_other_chats_are_not(api: MiniBotAPI, 
     started = time.monotonic()
     await asyncio.gather(*(bot.send_message(7100 + i, "hi") for i in range(5)))
     assert time.monotonic() - started < 0.5  # five chats: no waiting for each other
+
+
+async def test_replies_to_the_chat_being_handled_are_not_paced(api: MiniBotAPI, make_bot: Any) -> None:
+    """/recommend's four messages go at once; a send to another chat from the same handler, or
+    from a background job (no update), is bulk and paced."""
+    bot = make_bot(per_chat_rate=1.0, global_rate=100.0)
+
+    async def reply(chat_id: int) -> float:
+        token = REPLYING_TO.set(7200)  # as ReplyContextMiddleware does for an update of chat 7200
+        try:
+            started = time.monotonic()
+            for i in range(4):
+                await bot.send_message(chat_id, f"card {i}")
+            return time.monotonic() - started
+        finally:
+            REPLYING_TO.reset(token)
+
+    assert await reply(7200) < 0.5  # replies: no pacing
+    assert await reply(7201) >= 2.5  # another chat: one per second
+    started = time.monotonic()
+    for i in range(3):
+        await bot.send_message(7202, f"progress {i}")  # a job: paced
+    assert time.monotonic() - started >= 1.5
+
+
+async def test_the_dispatcher_marks_the_chat_being_handled(dispatcher: Dispatcher) -> None:
+    seen: list[int | str | None] = []
+
+    async def probe(event: Any, data: dict[str, Any]) -> None:
+        seen.append(REPLYING_TO.get())
+
+    middleware = flood.ReplyContextMiddleware()
+    chat = type("ChatStub", (), {"id": 7300})()
+    await middleware(probe, object(), {"event_chat": chat})  # type: ignore[arg-type]
+    await middleware(probe, object(), {})  # type: ignore[arg-type]
+    assert seen == [7300, None] and REPLYING_TO.get() is None
+    assert any(isinstance(m, flood.ReplyContextMiddleware) for m in dispatcher.update.outer_middleware)
 
 
 async def test_all_sends_share_the_global_rate(api: MiniBotAPI, make_bot: Any) -> None:
