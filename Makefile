@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell sha256sum requirements.lock | cut -c1-12)
 
-.PHONY: bench-fresh bench-ready bench-reliability bench-import run test lint typecheck migrate console lock clean bench worker
+.PHONY: bench-fresh bench-ready bench-reliability bench-load bench-import run test lint typecheck migrate console lock clean bench worker
 
 $(STAMP): requirements.lock
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is needed (set PYTHON=...)")'
@@ -54,6 +54,10 @@ bench-reliability: $(STAMP)
 ## make bench-ready: new install → TMDB 5000 loaded and embedded → a Letterboxd import → seconds to a personal /recommend (needs WTW_DATASETS)
 bench-ready: $(STAMP)
 	WTW_DATASETS=$${WTW_DATASETS:-../shared/datasets} $(PY) -m bench.time_to_personal
+
+## make bench-load: two webhook replicas + a worker under a rising rate of updates from 1,000 users (fake Bot API)
+bench-load: $(STAMP)
+	$(PY) -m bench.load
 
 ## make lock: re-resolve requirements.lock from pyproject.toml (needs uv: pip install uv)
 lock:
