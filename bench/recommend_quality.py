@@ -5,22 +5,30 @@
 Protocol (issue 3):
 - Data: MovieLens ml-latest-small ratings, movieId → tmdbId through links.csv, kept where the
   TMDB id is in tmdb_5000_movies.csv (loaded as the catalog): 610 users, 4,803 films.
-- Split per user by timestamp: the last 20% of their ratings (round(0.2·n), at least one)
-  are the test part; the rest is loaded into PostgreSQL as that user's history (every user's,
-  so collaborative filtering sees the whole user base). Relevant = test rating ≥ 4.0; users
-  without a relevant test film are skipped (590 remain).
+- Split per user (`--split`): temporal (default) = the last 20% of their ratings by timestamp
+  (round(0.2·n), at least one) are the test part; random = the same number drawn at random
+  (`random.Random(SEED + userId)`). The rest, in time order, is loaded into PostgreSQL as that
+  user's history (every user's, so collaborative filtering sees the whole user base).
+  Relevant = test rating ≥ 4.0; users without a relevant test film are skipped (590 remain on
+  the temporal split).
+- Validation: carved from each user's train part by the same rule (its last 20%, or a seeded
+  random 20%), relevant = rating ≥ 4.0. Tuned baselines choose their constants there
+  (bench/baselines.py) and are retrained on the whole train part; the test part is never
+  used to choose anything. The project's own constants are not tuned here.
 - Every method ranks all catalog films the user has not rated in train. Metrics: NDCG@10
   (binary gains, Järvelin & Kekäläinen 2002), Recall@10 (hits / min(10, #relevant)),
   HitRate@3, catalog coverage of the top-10 lists (distinct films / catalog size), and for the
   project also HitRate@3 of the three picks the bot shows (after MMR and the slots).
 - Baselines, computed with numpy from the same train part: most popular; item-kNN (cosine,
   100 neighbours, Sarwar et al. 2001); EASE (Steck 2019) with λ tuned on a time split of the
-  train part; content-only (mean vector of liked films − 0.7 × mean of disliked ones, the
-  shape of the system this one replaces).
+  validation split (λ ∈ 50…1600); EASE on a time-decayed input (τ, λ); RP3beta (Paudel et
+  al. 2016; α, β; k = 200); content-only (mean vector of liked films − 0.7 × mean of disliked
+  ones, the shape of the system this one replaces).
 - The project's ranking runs end to end: its catalog, embedding jobs' code, CF model build
   and `RecommendationService` on a real PostgreSQL (a separate `wtw_bench` database).
 - Latency: `/recommend` through the dispatcher (Telegram faked at the Bot API boundary) for
-  the user with the most ratings, warm caches, no LLM, TMDB not configured: p50 / p95 of 200.
+  the user with the most ratings, warm caches, no LLM, TMDB not configured: p50 / p95 of 200
+  (`--latency-calls`). `--users N` evaluates the first N users only (a quick check).
 
 Film vectors are kept between runs (keyed by model and text hash); everything else is reloaded.
 """
@@ -32,6 +40,7 @@ import asyncio
 import csv
 import datetime as dt
 import os
+import random
 import statistics
 import sys
 import time
@@ -46,6 +55,15 @@ import numpy as np
 from sqlalchemy import select, text
 from sqlalchemy.engine import make_url
 
+from bench.baselines import (
+    DISCOUNTS,
+    History,
+    K,
+    interaction_matrix,
+    item_knn,
+    rating_matrix,
+    tuned_baselines,
+)
 from bot.app import prepare_for_traffic
 from bot.console import ChatUser, UpdateFactory, console_bot
 from bot.database import migrate, resolve_database_url
@@ -61,10 +79,11 @@ from domain.cf import build_cf_model
 from domain.embeddings import JOB_BATCH, EmbeddingService
 from integrations.embeddings import LocalEmbedder
 from integrations.tmdb_csv import read_tmdb_csv
-from recommender.cf import ease_weights
 
-K = 10
+SEED = 13
+VALIDATION_SEED = SEED + 1_000_000  # the validation draw of user u uses VALIDATION_SEED + u
 BENCH_DATABASE = "wtw_bench"
+PARAM_NAMES = {"l2": "λ", "tau": "τ", "alpha": "α", "beta": "β"}
 TELEGRAM_ID_BASE = 9_000_000_000  # bench users' fake Telegram ids: base + MovieLens userId
 
 
@@ -74,9 +93,33 @@ class Split:
     catalog: list[int]  # tmdb ids, sorted
     train: dict[int, list[tuple[int, float, int]]]  # ML user → [(tmdb id, rating, timestamp)], by time
     relevant: dict[int, set[int]]  # ML user → relevant test films (users with none are left out)
+    kind: str = "temporal"  # or "random"
 
 
-def load_split(datasets: Path) -> Split:
+def hold_out(history: History, n: int, kind: str, seed: int) -> tuple[History, History]:
+    """(rest, held out) of a time-ordered history: its last n, or n drawn with `seed`; both
+    parts stay in time order."""
+    if kind == "temporal":
+        return history[: len(history) - n], history[len(history) - n :]
+    held = set(random.Random(seed).sample(range(len(history)), n))
+    return [h for i, h in enumerate(history) if i not in held], [
+        h for i, h in enumerate(history) if i in held
+    ]
+
+
+def validation(split: Split) -> tuple[dict[int, History], dict[int, set[int]]]:
+    """Each user's train part minus its validation part, and the validation films rated ≥ 4,
+    carved by the rule that carved the test part (users with one train rating keep it)."""
+    fit: dict[int, History] = {}
+    held: dict[int, set[int]] = {}
+    for user, history in split.train.items():
+        n_val = max(1, round(0.2 * len(history))) if len(history) > 1 else 0
+        fit[user], val = hold_out(history, n_val, split.kind, VALIDATION_SEED + user)
+        held[user] = {t for t, r, _ in val if r >= 4.0}
+    return fit, held
+
+
+def load_split(datasets: Path, kind: str = "temporal") -> Split:
     catalog = sorted(int(row["id"]) for row in _rows(datasets / "tmdb_5000" / "tmdb_5000_movies.csv"))
     in_catalog = set(catalog)
     links = {
@@ -100,11 +143,11 @@ def load_split(datasets: Path) -> Split:
     for user, films in sorted(by_user.items()):
         history = list(films.values())  # insertion order = time order
         n_test = max(1, round(0.2 * len(history)))
-        train[user] = history[:-n_test]
-        liked = {t for t, r, _ in history[-n_test:] if r >= 4.0}
+        train[user], test = hold_out(history, n_test, kind, SEED + user)
+        liked = {t for t, r, _ in test if r >= 4.0}
         if liked:
             relevant[user] = liked
-    return Split(catalog, train, relevant)
+    return Split(catalog, train, relevant, kind)
 
 
 def _rows(path: Path) -> list[dict[str, str]]:
@@ -114,9 +157,6 @@ def _rows(path: Path) -> list[dict[str, str]]:
 
 
 # --- metrics ---------------------------------------------------------------------------------
-DISCOUNTS = 1 / np.log2(np.arange(2, K + 2))
-
-
 @dataclass
 class Scores:
     ndcg: list[float]
@@ -143,56 +183,6 @@ def rank_dense(scores: np.ndarray, seen: np.ndarray, items: np.ndarray) -> list[
     top = np.argpartition(-s, K)[:K]
     top = top[np.argsort(-s[top], kind="stable")]
     return [int(items[i]) for i in top]
-
-
-# --- baselines -------------------------------------------------------------------------------
-def interaction_matrix(split: Split, users: list[int], items: np.ndarray, *, part: float = 1.0) -> np.ndarray:
-    index = {int(t): i for i, t in enumerate(items)}
-    x = np.zeros((len(users), len(items)), dtype=np.float32)
-    for u, user in enumerate(users):
-        history = split.train[user]
-        keep = history[: len(history) - round((1 - part) * len(history))] if part < 1 else history
-        for tmdb_id, _r, _ts in keep:
-            x[u, index[tmdb_id]] = 1.0
-    return x
-
-
-def item_knn(x: np.ndarray, neighbours: int = 100) -> np.ndarray:
-    """Cosine item-item similarity keeping each item's `neighbours` most similar items."""
-    norms = np.linalg.norm(x, axis=0)
-    norms[norms == 0] = 1
-    sim = (x.T @ x) / np.outer(norms, norms)
-    np.fill_diagonal(sim, 0)
-    cut = np.argpartition(-sim, neighbours, axis=1)[:, neighbours:]
-    np.put_along_axis(sim, cut, 0, axis=1)
-    return sim
-
-
-def tune_ease(split: Split, users: list[int], items: np.ndarray) -> tuple[float, dict[float, float]]:
-    """λ with the best NDCG@10 when each user's last 20% of train is held out (train only)."""
-    index = {int(t): i for i, t in enumerate(items)}
-    x = np.zeros((len(users), len(items)), dtype=np.float32)
-    held: dict[int, set[int]] = {}
-    for u, user in enumerate(users):
-        history = split.train[user]
-        n_val = max(1, round(0.2 * len(history))) if len(history) > 1 else 0
-        for tmdb_id, _r, _ts in history[: len(history) - n_val]:
-            x[u, index[tmdb_id]] = 1.0
-        rel = {index[t] for t, r, _ in history[len(history) - n_val :] if r >= 4.0}
-        if rel:
-            held[u] = rel
-    results = {}
-    for lam in (50.0, 100.0, 200.0, 400.0, 800.0):
-        scores = x @ ease_weights(x, lam)
-        scores[x > 0] = -np.inf
-        ndcg = []
-        for u, rel in held.items():
-            top = np.argpartition(-scores[u], K)[:K]
-            top = top[np.argsort(-scores[u][top])]
-            gains = np.array([t in rel for t in top], dtype=float)
-            ndcg.append((gains * DISCOUNTS).sum() / DISCOUNTS[: min(len(rel), K)].sum())
-        results[lam] = float(np.mean(ndcg))
-    return max(results, key=lambda lam: results[lam]), results
 
 
 # --- database --------------------------------------------------------------------------------
@@ -224,12 +214,12 @@ def say(msg: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
-async def main(datasets: Path, *, latency_calls: int, users_limit: int | None) -> None:
+async def main(datasets: Path, *, latency_calls: int, users_limit: int | None, kind: str) -> None:
     setup_logging("WARNING", json=False)
     started = time.perf_counter()
-    split = load_split(datasets)
+    split = load_split(datasets, kind)
     say(
-        f"data: {len(split.train)} users, {len(split.catalog)} films, "
+        f"{kind} split: {len(split.train)} users, {len(split.catalog)} films, "
         f"{sum(len(h) for h in split.train.values())} train ratings, {len(split.relevant)} evaluated users"
     )
     settings = bench_settings(recommend_cooldown_seconds=0)
@@ -295,7 +285,7 @@ async def main(datasets: Path, *, latency_calls: int, users_limit: int | None) -
     # baselines ----------------------------------------------------------------------------------
     ml_users = sorted(split.train)
     items = np.asarray(split.catalog)
-    x = interaction_matrix(split, ml_users, items)
+    x = interaction_matrix(split.train, ml_users, items)
     row = {u: i for i, u in enumerate(ml_users)}
     eval_rows = [row[u] for u in evaluated]
     seen = x > 0
@@ -313,12 +303,14 @@ async def main(datasets: Path, *, latency_calls: int, users_limit: int | None) -
     table["most popular"] = evaluate(lambda r: pop)
     knn = item_knn(x)
     table["item-kNN (cosine, k=100)"] = evaluate(lambda r: x[r] @ knn)
-    lam, tuned = tune_ease(split, ml_users, items)
-    say("EASE λ tuned on train: " + ", ".join(f"{k:g}: {v:.4f}" for k, v in tuned.items()))
-    b = ease_weights(x, lam)
-    table[f"EASE (λ={lam:g}, tuned on train)"] = evaluate(lambda r: x[r] @ b)
+    say(f"tuning on the validation split carved from the train part ({kind}):")
+    for name, chosen, scores in tuned_baselines(split.train, validation(split), ml_users, items):
+        label = ", ".join(
+            f"{PARAM_NAMES[k]}={'∞' if v == float('inf') else f'{v:g}'}" for k, v in chosen.items()
+        )
+        table[f"{name} ({label})"] = evaluate(lambda r, s=scores: s[r])
     vectors = await film_vector_matrix(engine, embedder.model, items)
-    ratings = rating_matrix(split, ml_users, items)
+    ratings = rating_matrix(split.train, ml_users, items)
     liked, disliked = (ratings >= 4.0), (ratings > 0) & (ratings <= 2.0)
 
     def content(r: int) -> np.ndarray:
@@ -330,7 +322,8 @@ async def main(datasets: Path, *, latency_calls: int, users_limit: int | None) -
 
     await engine.dispose()
 
-    print_table(table, picks, len(split.catalog), len(evaluated), latency, time.perf_counter() - started)
+    seconds = time.perf_counter() - started
+    print_table(table, picks, len(split.catalog), len(evaluated), latency, seconds, kind)
 
 
 async def load_history(engine, split: Split) -> dict[int, int]:  # type: ignore[no-untyped-def]
@@ -377,15 +370,6 @@ async def film_vector_matrix(engine, model: str, items: np.ndarray) -> np.ndarra
     return matrix
 
 
-def rating_matrix(split: Split, users: list[int], items: np.ndarray) -> np.ndarray:
-    index = {int(t): i for i, t in enumerate(items)}
-    r = np.zeros((len(users), len(items)), dtype=np.float32)
-    for u, user in enumerate(users):
-        for tmdb_id, rating, _ts in split.train[user]:
-            r[u, index[tmdb_id]] = rating
-    return r
-
-
 def _mean_rows(vectors: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return vectors[mask].mean(axis=0) if mask.any() else np.zeros(vectors.shape[1], dtype=np.float32)
 
@@ -419,11 +403,11 @@ async def measure_latency(settings, session_factory, services, split, user_ids, 
     }
 
 
-def print_table(table, picks, catalog_size, n_users, latency, seconds) -> None:  # type: ignore[no-untyped-def]
+def print_table(table, picks, catalog_size, n_users, latency, seconds, kind) -> None:  # type: ignore[no-untyped-def]
     print()
     print(
         f"Recommendation quality — MovieLens ml-latest-small ∩ TMDB 5000, {n_users} users, "
-        "temporal 80/20 split"
+        f"{kind} 80/20 split (baselines tuned on a {kind} validation split of the train part)"
     )
     print(f"{'method':<40} {'NDCG@10':>8} {'Recall@10':>10} {'HitRate@3':>10} {'Coverage@10':>12}")
     for name, s in table.items():
@@ -445,6 +429,12 @@ def cli() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--datasets", type=Path, default=os.environ.get("WTW_DATASETS", "../shared/datasets"))
     parser.add_argument("--latency-calls", type=int, default=200)
+    parser.add_argument(
+        "--split",
+        choices=("temporal", "random"),
+        default="temporal",
+        help="test part: each user's last 20%% of ratings, or a seeded random 20%%",
+    )
     parser.add_argument("--users", type=int, help="evaluate only the first N users (quick check)")
     parser.add_argument(
         "--fresh",
@@ -460,7 +450,9 @@ def cli() -> None:
         setup_logging("WARNING", json=False)
         asyncio.run(fresh_install.main(args.datasets, users_limit=args.users))
         return
-    asyncio.run(main(args.datasets, latency_calls=args.latency_calls, users_limit=args.users))
+    asyncio.run(
+        main(args.datasets, latency_calls=args.latency_calls, users_limit=args.users, kind=args.split)
+    )
 
 
 if __name__ == "__main__":
