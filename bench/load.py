@@ -64,7 +64,6 @@ import contextlib
 import functools
 import heapq
 import itertools
-import json
 import os
 import random
 import secrets
@@ -86,12 +85,9 @@ import psutil
 from sqlalchemy.engine import make_url
 
 from tests.fakes.telegram_server import (
-    Attempt,
     Call,
-    Delivery,
     FakeBot,
     FakeTelegramServer,
-    Webhook,
     make_token,
 )
 
@@ -116,68 +112,6 @@ REVIEW_WORDS = ("tense", "moving", "slow", "funny", "gorgeous", "long", "sharp",
 
 def say(msg: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
-
-
-# --- the fake Telegram, with keep-alive webhook connections -----------------------------------
-
-
-class KeepAliveBot(FakeBot):
-    """FakeBot whose webhook POSTs share one aiohttp session (connections kept alive, as
-    Telegram keeps them to a webhook), at most `max_connections` at once; otherwise as
-    `FakeBot._post`: retried after a non-2xx answer or a connection error."""
-
-    http: aiohttp.ClientSession | None = None
-
-    async def _post(self, delivery: Delivery, hook: Webhook) -> None:
-        if self._sending is None:
-            self._sending = asyncio.Semaphore(hook.max_connections)
-        if self.http is None:
-            self.http = aiohttp.ClientSession(
-                timeout=aiohttp.ClientTimeout(total=self.webhook_timeout),
-                connector=aiohttp.TCPConnector(limit=0),
-            )
-        body = json.dumps(delivery.update).encode()
-        headers = {"Content-Type": "application/json"}
-        if hook.secret_token:
-            headers["X-Telegram-Bot-Api-Secret-Token"] = hook.secret_token
-        try:
-            for delay in (0.0, *self.retry_delays):
-                await asyncio.sleep(delay)
-                attempt_url = self._upstream(hook.url)
-                attempt = Attempt(attempt_url, time.time())
-                delivery.attempts.append(attempt)
-                async with self._sending:
-                    try:
-                        async with self.http.post(attempt_url, data=body, headers=headers) as response:
-                            attempt.status = response.status
-                            if attempt.ok:
-                                await self._webhook_reply(response)
-                            else:
-                                attempt.error = (await response.text())[:200]
-                    except (aiohttp.ClientError, TimeoutError) as exc:
-                        attempt.error = f"{type(exc).__name__}: {exc}"[:200]
-                attempt.ended = time.time()
-                if attempt.ok:
-                    delivery.ok = True
-                    return
-                hook.last_error_date = int(attempt.ended)
-                hook.last_error_message = f"Wrong response from the webhook: {attempt.status}"
-        finally:
-            delivery.done.set()
-            await self._notify()
-
-    async def aclose(self) -> None:
-        await super().aclose()
-        if self.http is not None:
-            await self.http.close()
-
-
-class LoadTelegramServer(FakeTelegramServer):
-    def bot(self, token: str) -> FakeBot:
-        if token not in self.bots:
-            super().bot(token)  # validates the token
-            self.bots[token] = KeepAliveBot(self, token)
-        return self.bots[token]
 
 
 # --- users ------------------------------------------------------------------------------------
@@ -592,7 +526,7 @@ async def run(args: argparse.Namespace, global_rate: float | None) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="wtw-bench-load-"))
     rng = random.Random(args.seed)
     children: list[Child] = []
-    async with LoadTelegramServer() as telegram, aiohttp.ClientSession() as http:
+    async with FakeTelegramServer() as telegram, aiohttp.ClientSession() as http:
         common = {
             "DATABASE_URL": url,
             "TELEGRAM_API_BASE_URL": telegram.base_url,

@@ -362,6 +362,9 @@ class FakeBot:
         self._message_ids: dict[int, int] = {}
         self._callbacks: dict[str, bool] = {}  # query id → answered
         self._sending: asyncio.Semaphore | None = None
+        #: one HTTP session for every webhook POST: connections are kept alive, as Telegram
+        #: keeps them to a webhook (made on the first POST, closed by `aclose`)
+        self._http: aiohttp.ClientSession | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._changed = asyncio.Condition()
 
@@ -545,6 +548,9 @@ class FakeBot:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         if self._poll is not None:
             self._poll.wake.set()
+        if self._http is not None:
+            await self._http.close()
+            self._http = None
 
     def _spawn(self, coro: Awaitable[None]) -> None:
         task: asyncio.Task[None] = asyncio.ensure_future(coro)
@@ -559,7 +565,12 @@ class FakeBot:
         headers = {"Content-Type": "application/json"}
         if hook.secret_token:
             headers["X-Telegram-Bot-Api-Secret-Token"] = hook.secret_token
-        timeout = aiohttp.ClientTimeout(total=self.webhook_timeout)
+        if self._http is None:
+            self._http = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=self.webhook_timeout),
+                connector=aiohttp.TCPConnector(limit=0),  # `_sending` caps the connections
+            )
+        http = self._http
         try:
             for delay in (0.0, *self.retry_delays):
                 await asyncio.sleep(delay)
@@ -568,10 +579,7 @@ class FakeBot:
                 delivery.attempts.append(attempt)
                 async with self._sending:
                     try:
-                        async with (
-                            aiohttp.ClientSession(timeout=timeout) as http,
-                            http.post(url, data=body, headers=headers) as response,
-                        ):
+                        async with http.post(url, data=body, headers=headers) as response:
                             attempt.status = response.status
                             if attempt.ok:
                                 await self._webhook_reply(response)
