@@ -20,6 +20,7 @@ from bot.handlers import (
     commands,
     errors,
     fallback,
+    group,
     imports,
     onboarding,
     profile,
@@ -101,6 +102,7 @@ def build_dispatcher(
     dp.include_routers(
         flood.router,  # before errors: a send refused with 403 (user blocked the bot) ends quietly
         errors.router,
+        group.router,  # group chats: watch together; everything private stays out of groups
         commands.router,
         admin.router,  # /stats; for anyone but an admin it matches nothing and falls through
         imports.router,  # before the flows: an export is taken in any step

@@ -20,7 +20,9 @@ from aiogram.dispatcher.middlewares.user_context import (
     EVENT_FROM_USER_KEY,
     UserContextMiddleware,
 )
+from aiogram.enums import ChatType
 from aiogram.fsm.context import FSMContext
+from aiogram.types import Chat as TelegramChat
 from aiogram.types import Message, TelegramObject, Update
 from aiogram.types import User as TelegramUser
 from aiogram.utils.i18n import I18n, SimpleI18nMiddleware
@@ -159,8 +161,12 @@ class UserMiddleware(BaseMiddleware):
             log.info("update_without_user_ignored")
             return None
         session: AsyncSession = data["session"]
+        chat: TelegramChat | None = data.get(EVENT_CHAT_KEY)
         user = data["user"] = await UserRepository(session).upsert(
-            tg_user.id, first_name=tg_user.first_name, language_code=tg_user.language_code
+            tg_user.id,
+            first_name=tg_user.first_name,
+            language_code=tg_user.language_code,
+            private=chat is not None and chat.type == ChatType.PRIVATE,
         )
         if user.blocked_at is not None:  # they write again: Telegram delivers again (bot.flood)
             user.blocked_at = None  # one UPDATE, flushed with the update's transaction

@@ -20,6 +20,7 @@ from domain.catalog import CatalogService, SourceBudget
 from domain.cf import CFModelCache
 from domain.clarify import ClarifyService
 from domain.explanations import ExplanationService
+from domain.groups import GroupService
 from domain.imports import ImportService
 from domain.ports import JobQueue, LanguageModel, MovieSource
 from domain.profile import ProfileService
@@ -41,6 +42,7 @@ class Services(TypedDict):
     explanations: ExplanationService
     clarify: ClarifyService
     stats: StatsService
+    groups: GroupService
 
 
 @dataclass(frozen=True)
@@ -89,4 +91,12 @@ class ServiceFactory:
             ),
             clarify=ClarifyService(recommendations),
             stats=StatsService(session, queues=QUEUES),
+            groups=GroupService(
+                session,
+                catalog,
+                jobs,
+                recommendations=recommendations,
+                vote_timeout=dt.timedelta(minutes=self.settings.bot.group_vote_minutes),
+                repeat_window=dt.timedelta(days=self.settings.bot.recommend_repeat_window_days),
+            ),
         )

@@ -204,6 +204,8 @@ class BotSettings(BaseSettings):
 
     recommend_cooldown_seconds: int = Field(default=60, ge=0)
     recommend_repeat_window_days: int = Field(default=60, ge=1)
+    #: How long a group's vote on its three picks stays open (/together, domain.groups).
+    group_vote_minutes: float = Field(default=10.0, gt=0)
     max_review_chars: int = Field(default=50_000, ge=100)
     #: Telegram ids allowed to use /stats: "123, 456" (or a JSON list, "[123, 456]"); empty: nobody.
     admin_telegram_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)

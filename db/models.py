@@ -20,6 +20,9 @@ Tables:
                           ratings (EASE, Steck 2019), truncated to the strongest neighbours.
     cf_priors, cf_prior_ratings  public ratings datasets (MovieLens) loaded as anonymous prior
                           users the CF model also trains on (`python -m bot cf load-ratings`).
+    group_chats, group_members  group chats the bot is in and the members who /join'ed its
+                          rounds; group_rounds (one /together), group_round_members,
+                          group_picks (the films shown to the group) and group_votes.
 
 Vectors are `vector(384)` and carry the name of the model that made them; queries always filter
 on the model, so vectors of different models are never compared.
@@ -94,6 +97,9 @@ class User(Base):
     #: When Telegram last refused to deliver to this user (HTTP 403: they blocked the bot or
     #: deleted their account; bot.flood); None again as soon as they write to the bot.
     blocked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    #: When the user first wrote to the bot in a private chat (None: only ever seen in groups,
+    #: so a group round asks them to open a private chat first).
+    private_since: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class Film(Base):
@@ -494,3 +500,105 @@ class FsmState(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
     )
+
+
+#: A group round's life: members join, then vote on three picks, then a winner (or a cancel).
+ROUND_STATUSES = ("joining", "voting", "decided", "cancelled")
+OPEN_ROUND_STATUSES = ("joining", "voting")
+
+
+class GroupChat(Base):
+    """A group or supergroup the bot was added to. `telegram_chat_id` follows a migration to a
+    supergroup; `active` is False once the bot was removed; `show_names`: vote cards name the
+    voters (`/together names`), else they show counts only."""
+
+    __tablename__ = "group_chats"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    telegram_chat_id: Mapped[int] = mapped_column(BigInteger, unique=True)
+    title: Mapped[str | None] = mapped_column(Text)
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
+    show_names: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class GroupMember(Base):
+    """A member who /join'ed the group's rounds: they are in every round from its start."""
+
+    __tablename__ = "group_members"
+
+    group_id: Mapped[int] = mapped_column(ForeignKey("group_chats.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    joined_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class GroupRound(Base):
+    """One /together: `status` in ROUND_STATUSES; at most one open round (joining or voting)
+    per group. `message_id` is the 🙋 message; `deadline` ends the vote; `winner_pick_id` is
+    the group pick that won."""
+
+    __tablename__ = "group_rounds"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("group_chats.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(16), default="joining", server_default="joining")
+    message_id: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    deadline: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    winner_pick_id: Mapped[int | None] = mapped_column(Integer)
+    #: The language of the member who asked for the picks: the round's end is announced in it.
+    locale: Mapped[str | None] = mapped_column(String(8))
+
+    __table_args__ = (
+        CheckConstraint(
+            "status IN (" + ", ".join(f"'{s}'" for s in ROUND_STATUSES) + ")", name="status_known"
+        ),
+        Index(
+            "ix_group_rounds_open",
+            "group_id",
+            unique=True,
+            postgresql_where=text("status IN ('joining', 'voting')"),
+        ),
+    )
+
+
+class GroupRoundMember(Base):
+    """A member in one round (tapped 🙋, /join'ed, or carried over by 🔄)."""
+
+    __tablename__ = "group_round_members"
+
+    round_id: Mapped[int] = mapped_column(ForeignKey("group_rounds.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    joined_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class GroupPick(Base):
+    """A film shown to a group in a round: `position` 1–3, `score` the group score
+    (recommender.group), `reasons` as [[kind, [member user ids], [values]], …]."""
+
+    __tablename__ = "group_picks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("group_rounds.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    tmdb_id: Mapped[int] = mapped_column(ForeignKey("films.tmdb_id"))
+    score: Mapped[float] = mapped_column(Float)
+    reasons: Mapped[list[Any]] = mapped_column(JSONB, default=list, server_default=text("'[]'::jsonb"))
+    message_id: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    __table_args__ = (UniqueConstraint("round_id", "position"),)
+
+
+class GroupVote(Base):
+    """One member's vote on one group pick: +1 (👍) or −1 (👎); a new tap replaces it."""
+
+    __tablename__ = "group_votes"
+
+    pick_id: Mapped[int] = mapped_column(ForeignKey("group_picks.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    vote: Mapped[int] = mapped_column(Integer)
+    voted_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    __table_args__ = (CheckConstraint("vote IN (-1, 1)", name="vote_sign"),)

@@ -132,3 +132,8 @@ class JobQueue(Protocol):
     def run_import(self, import_id: int) -> None:
         """Run this queued Letterboxd import (see `domain.imports.ImportService.run`)."""
         ...
+
+    def close_group_round(self, round_id: int, delay_seconds: float) -> None:
+        """End this group round's vote in `delay_seconds` if it is still open then
+        (`domain.groups.GroupService.close_due`)."""
+        ...

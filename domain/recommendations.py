@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 from enum import Enum
 
@@ -226,13 +226,21 @@ class RecommendationService:
         self.weights = weights
 
     async def rank(
-        self, user_id: int, *, genres: Sequence[str] = (), preferences: Preferences | None = None
+        self,
+        user_id: int,
+        *,
+        genres: Sequence[str] = (),
+        preferences: Preferences | None = None,
+        extra: Collection[int] = (),
+        skip_recently_shown: bool = True,
     ) -> Ranking:
         """Score every candidate for the user, best first (no picks, nothing stored).
 
-        Hard rules: never a film the user rated, watched, marked 🚫, or was shown within the
-        repeat window. `preferences` (a clarifying answer) filter the candidates and add their
-        genres to `genres`. Raises MovieSourceError only when TMDB is configured, fails and
+        Hard rules: never a film the user rated, watched, marked 🚫, or (unless
+        `skip_recently_shown` is False: a group's picks, domain.groups) was shown within the
+        repeat window. `preferences` (a clarifying answer) filter the candidates and add their genres
+        to `genres`. `extra`: catalog films scored too, beside the user's own candidates (a
+        group's shared pool). Raises MovieSourceError only when TMDB is configured, fails and
         the catalog service has no budget (with one, TMDB's part is left out instead).
         """
         if preferences is not None:
@@ -245,7 +253,8 @@ class RecommendationService:
         taste = build_taste(history)
         weights = history_weights(signals)
         exclude = {s.tmdb_id for s in signals if s.rating is not None or s.watched or s.not_interested}
-        exclude |= await self.items.recent_tmdb_ids(user_id, self.repeat_window)
+        if skip_recently_shown:
+            exclude |= await self.items.recent_tmdb_ids(user_id, self.repeat_window)
         recent = RecentPicks(
             tuple(features(to_info(f)) for f in await self.items.recent_films(user_id, RECENT_PICKS))
         )
@@ -292,6 +301,8 @@ class RecommendationService:
             )
         for tmdb_id in popular:
             sources.setdefault(tmdb_id, set()).add(CandidateSource.POPULAR)
+        for tmdb_id in extra:
+            sources.setdefault(tmdb_id, set())
 
         pool = [t for t in sources if t not in exclude]
         films = await self.films.rows_many(pool)

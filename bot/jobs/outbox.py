@@ -27,6 +27,7 @@ REBUILD_CF = "rebuild_cf"
 SWEEP = "sweep"
 RUN_IMPORT = "run_import"
 RECOVER_STALLED = "recover_stalled"
+CLOSE_GROUP_ROUND = "close_group_round"
 
 
 async def defer_taste(app: procrastinate.App, user_id: int) -> None:
@@ -83,6 +84,14 @@ async def defer_cf_rebuild(app: procrastinate.App, *, delay_s: float = CF_REBUIL
     return True
 
 
+async def defer_round_close(app: procrastinate.App, round_id: int, delay_s: float) -> None:
+    """Queue the end of a group round's vote in `delay_s` seconds (one job per round)."""
+    with contextlib.suppress(AlreadyEnqueued):
+        await app.configure_task(
+            CLOSE_GROUP_ROUND, queueing_lock=f"round:{round_id}", schedule_in={"seconds": delay_s}
+        ).defer_async(round_id=round_id)
+
+
 async def defer_summary(app: procrastinate.App, user_id: int) -> None:
     """Queue a taste-summary refresh unless one for this user is already waiting."""
     with contextlib.suppress(AlreadyEnqueued):
@@ -110,6 +119,8 @@ class JobOutbox:
     user_ids: set[int] = field(default_factory=set)
     summary_user_ids: set[int] = field(default_factory=set)
     import_ids: set[int] = field(default_factory=set)
+    #: group round id → seconds until its vote closes
+    group_rounds: dict[int, float] = field(default_factory=dict)
 
     def embed_reviews(self, review_ids: Sequence[int]) -> None:
         self.review_ids.update(review_ids)
@@ -129,6 +140,9 @@ class JobOutbox:
     def run_import(self, import_id: int) -> None:
         self.import_ids.add(import_id)
 
+    def close_group_round(self, round_id: int, delay_seconds: float) -> None:
+        self.group_rounds[round_id] = delay_seconds
+
     def __bool__(self) -> bool:
         return bool(
             self.review_ids
@@ -137,6 +151,7 @@ class JobOutbox:
             or self.user_ids
             or self.summary_user_ids
             or self.import_ids
+            or self.group_rounds
         )
 
     async def flush(self, app: procrastinate.App) -> None:
@@ -156,6 +171,8 @@ class JobOutbox:
                 await defer_summary(app, user_id)
             for import_id in sorted(self.import_ids):
                 await _defer(app, RUN_IMPORT, import_id=import_id)
+            for round_id, delay in sorted(self.group_rounds.items()):
+                await defer_round_close(app, round_id, delay)
         except Exception:
             log.exception("jobs_defer_failed", reviews=len(self.review_ids), users=len(self.user_ids))
         finally:
@@ -165,3 +182,4 @@ class JobOutbox:
             self.user_ids.clear()
             self.summary_user_ids.clear()
             self.import_ids.clear()
+            self.group_rounds.clear()

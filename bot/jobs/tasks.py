@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -16,10 +17,11 @@ from aiogram.utils.i18n import I18n
 from procrastinate.exceptions import ConnectorException
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot import texts
+from bot import texts, together
 from bot.flows.imports import ImportNotifier
 from bot.i18n import make_i18n
 from bot.jobs.outbox import (
+    CLOSE_GROUP_ROUND,
     EMBED_FILMS,
     EMBED_REVIEWS,
     EMBED_TOPICS,
@@ -38,8 +40,10 @@ from bot.jobs.outbox import (
     defer_tastes,
 )
 from db.session import sync_url
+from domain.catalog import CatalogService
 from domain.cf import build_cf_model
 from domain.embeddings import JOB_BATCH, EmbeddingService, TasteRefresh
+from domain.groups import GroupService
 from domain.imports import (
     HistoryUse,
     ImportProgress,
@@ -267,6 +271,32 @@ async def run_import(context: procrastinate.JobContext, import_id: int) -> str:
     if notifier:
         await notifier.finish(outcome)
     return outcome.status
+
+
+@blueprint.task(name=CLOSE_GROUP_ROUND, queue=USER_QUEUE, priority=PRIORITY_USER, retry=RETRY)
+async def close_group_round(round_id: int) -> str:
+    """A group round's vote ran out of time: decide it (if no tap has already) and announce
+    the winner in the group, in the language of who asked for the picks."""
+    rt = _rt()
+    async with rt.session_factory() as session:
+        groups = GroupService(
+            session,
+            CatalogService(session, None, ttl=dt.timedelta(days=1)),  # the picks' films are stored
+            JobOutbox(),
+            recommendations=None,
+            vote_timeout=dt.timedelta(0),
+            repeat_window=dt.timedelta(0),
+        )
+        due = await groups.close_due(round_id)
+        await session.commit()
+    if due is None:
+        return "nothing to close"
+    if rt.bot is None:
+        log.warning("group_round_closed_without_bot", round_id=round_id)
+        return "decided"
+    with rt.i18n.context(), rt.i18n.use_locale(due.locale or rt.i18n.default_locale):
+        await together.announce(rt.bot, due.chat_id, due.decision)
+    return "decided"
 
 
 async def _refresh_taste(session: AsyncSession, embedder: Embedder, user_id: int) -> TasteRefresh | None:
