@@ -36,9 +36,11 @@ from bot.jobs.outbox import (
     _defer,
     defer_cf_rebuild,
     defer_films,
+    defer_round_close,
     defer_taste,
     defer_tastes,
 )
+from db.repositories.groups import GroupRepository
 from db.session import sync_url
 from domain.catalog import CatalogService
 from domain.cf import build_cf_model
@@ -435,8 +437,24 @@ async def rebuild_cf(timestamp: int | None = None) -> int:
 @blueprint.periodic(cron="*/10 * * * *")
 @blueprint.task(name=SWEEP, queue=BULK_QUEUE, priority=PRIORITY_BULK, queueing_lock=SWEEP, lock=SWEEP)
 async def sweep(timestamp: int | None = None) -> dict[str, int]:
-    """Queue whatever still lacks a vector for the current model, and stale tastes."""
-    return await queue_missing(_rt().app, _rt().session_factory, _rt().embedder)
+    """Queue whatever still lacks a vector for the current model, and stale tastes; and the
+    end of every group vote whose time ran out without its job (a lost defer)."""
+    rt = _rt()
+    counts = await queue_missing(rt.app, rt.session_factory, rt.embedder)
+    return {**counts, "group_rounds": await queue_overdue_rounds(rt.app, rt.session_factory)}
+
+
+async def queue_overdue_rounds(
+    app: procrastinate.App, session_factory: async_sessionmaker[AsyncSession]
+) -> int:
+    """Queue the end of every group vote still open a minute past its deadline; returns how many."""
+    async with session_factory() as session:
+        overdue = await GroupRepository(session).overdue_rounds()
+    for round_id in overdue:
+        await defer_round_close(app, round_id, 0.0)
+    if overdue:
+        log.warning("group_rounds_overdue", rounds=overdue)
+    return len(overdue)
 
 
 async def queue_missing(

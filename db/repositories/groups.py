@@ -232,6 +232,14 @@ class GroupRepository:
             delete(GroupVote).where(GroupVote.user_id == user_id, GroupVote.pick_id.in_(picks))
         )
 
+    async def overdue_rounds(self, grace: dt.timedelta = dt.timedelta(minutes=1)) -> list[int]:
+        """Rounds still voting more than `grace` after their deadline (their closing job was
+        lost): the periodic sweep queues it again."""
+        stmt = select(GroupRound.id).where(
+            GroupRound.status == "voting", GroupRound.deadline < func.now() - grace
+        )
+        return list(await self.session.scalars(stmt))
+
     async def recent_tmdb_ids(self, group_id: int, window: dt.timedelta) -> set[int]:
         """Films shown to the group within `window`."""
         stmt = (
