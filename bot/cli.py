@@ -48,6 +48,21 @@ def _parser() -> argparse.ArgumentParser:
     console.add_argument("--script", type=Path, help="feed the lines of FILE one by one, print replies, exit")
     console.add_argument("--first-name", default="Console")
     console.add_argument("--language", default="en", help="language code of the console user")
+    console.add_argument(
+        "--group-id",
+        type=_group_id,
+        help="play a group chat with this negative id instead: each line starts with who says it, "
+        "@<user id> (e.g. @101 /together); --telegram-id, --first-name and --language are not used",
+    )
+    console.add_argument("--group-title", default="Console group", help="the group's title (--group-id)")
+    console.add_argument(
+        "--member",
+        type=_member,
+        action="append",
+        default=[],
+        metavar="ID=NAME",
+        help="name a group member, e.g. 101=Anna (repeatable; others are named Anna, Ben, … as they speak)",
+    )
     sub.add_parser("migrate", help="apply database migrations and exit")
     imp = sub.add_parser("import-letterboxd", help="import a Letterboxd export (.zip or folder) for a user")
     imp.add_argument("path", type=Path)
@@ -104,6 +119,27 @@ def _parser() -> argparse.ArgumentParser:
     retry = jobs_sub.add_parser("retry", help="queue a failed job again")
     retry.add_argument("job_id", type=int)
     return parser
+
+
+def _group_id(value: str) -> int:
+    """``--group-id``: a negative integer, as Telegram's group and supergroup ids are."""
+    try:
+        group_id = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {value!r}") from None
+    if group_id >= 0:
+        raise argparse.ArgumentTypeError(f"a group id is negative (e.g. -100123), not {group_id}")
+    return group_id
+
+
+def _member(value: str) -> tuple[int, str]:
+    """``--member 101=Anna``: (user id, first name)."""
+    user_id, _, name = value.partition("=")
+    if not user_id.strip().isdigit() or not name.strip():
+        raise argparse.ArgumentTypeError(
+            f"expected ID=NAME with a positive user id, e.g. 101=Anna, not {value!r}"
+        )
+    return int(user_id), name.strip()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -267,14 +303,25 @@ async def _cf(app: App, args: argparse.Namespace) -> int:
 
 
 async def _console(app: App, args: argparse.Namespace, notice: str, bot: Bot) -> int:
-    from bot.console import ChatUser, ConsoleChat
+    """The console chat as one user (``--telegram-id``), or with ``--group-id`` a group whose
+    members speak in turn (``@101 /together``; see ``bot.console.GROUP_BANNER``)."""
+    from bot.console import ChatUser, ConsoleChat, GroupChat
 
-    user = ChatUser(
-        telegram_id=args.telegram_id,
-        first_name=getattr(args, "first_name", "Console"),
-        language_code=getattr(args, "language", "en"),
-    )
-    chat = ConsoleChat(app.dispatcher, bot, user)
+    group_id: int | None = getattr(args, "group_id", None)
+    members: list[tuple[int, str]] = getattr(args, "member", [])
+    if group_id is not None:
+        group = GroupChat(group_id, title=getattr(args, "group_title", "Console group"))
+        chat = ConsoleChat(app.dispatcher, bot, group=group, members=dict(members))
+    elif members:
+        print("console: --member names group members; it needs --group-id", file=sys.stderr)
+        return 2
+    else:
+        user = ChatUser(
+            telegram_id=args.telegram_id,
+            first_name=getattr(args, "first_name", "Console"),
+            language_code=getattr(args, "language", "en"),
+        )
+        chat = ConsoleChat(app.dispatcher, bot, user)
     async with bot:
         script: Path | None = getattr(args, "script", None)
         if script is not None:

@@ -14,6 +14,7 @@ import contextlib
 import hashlib
 import signal
 import time
+from collections.abc import Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from typing import Any, Final
@@ -21,7 +22,7 @@ from typing import Any, Final
 import structlog
 from aiogram import Bot, Dispatcher
 from aiogram.dispatcher.event.handler import HandlerObject
-from aiogram.types import BotCommand
+from aiogram.types import BotCommand, BotCommandScopeAllGroupChats
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import lazy_gettext as __
 from aiohttp import web
@@ -53,18 +54,34 @@ BOT_COMMANDS = (
 )
 
 
-def bot_commands(i18n: I18n, locale: str) -> list[BotCommand]:
-    """The command menu in `locale`."""
+#: The menu in group chats (watch together; everything else is private: bot/handlers/group.py).
+GROUP_COMMANDS = (
+    ("together", __("Choose a film together")),
+    ("join", __("Be in every round of this group")),
+    ("leave", __("Stop being in this group's rounds")),
+    ("help", __("What I can do here")),
+)
+
+
+def bot_commands(
+    i18n: I18n, locale: str, commands: Sequence[tuple[str, Any]] = BOT_COMMANDS
+) -> list[BotCommand]:
+    """The command menu (`commands`: BOT_COMMANDS or GROUP_COMMANDS) in `locale`."""
     with i18n.context(), i18n.use_locale(locale):
-        return [BotCommand(command=command, description=str(text)) for command, text in BOT_COMMANDS]
+        return [BotCommand(command=command, description=str(text)) for command, text in commands]
 
 
 async def set_bot_commands(bot: Bot, i18n: I18n) -> None:
-    """The menu in English for everyone, and in each translated language (es, pt, ru) for
-    Telegram clients set to it (setMyCommands `language_code`)."""
-    await bot.set_my_commands(bot_commands(i18n, i18n.default_locale))
-    for locale in sorted(i18n.available_locales):
-        await bot.set_my_commands(bot_commands(i18n, locale), language_code=locale)
+    """The menus in English for everyone, and in each translated language (es, pt, ru) for
+    Telegram clients set to it (setMyCommands `language_code`): BOT_COMMANDS by default and
+    GROUP_COMMANDS in group chats (scope all_group_chats)."""
+    groups = BotCommandScopeAllGroupChats()
+    for locale in (None, *sorted(i18n.available_locales)):
+        menu_locale = locale or i18n.default_locale
+        await bot.set_my_commands(bot_commands(i18n, menu_locale), language_code=locale)
+        await bot.set_my_commands(
+            bot_commands(i18n, menu_locale, GROUP_COMMANDS), scope=groups, language_code=locale
+        )
 
 
 # --- running as a service: long polling or webhook, one setup across replicas, graceful stop ---

@@ -35,6 +35,7 @@ def commands_help() -> str:
         "/export — all your data as a CSV file\n"
         "/forget — delete everything I know about you\n"
         "/language — choose my language\n"
+        "Add me to a group chat: /together there picks a film for everyone\n"
         "/myid — your Telegram id (for the Letterboxd import)\n"
         "/cancel — leave what you are doing\n"
         "/help — this list"

@@ -1,7 +1,8 @@
 """A local Bot API: the console chat, and the fake Telegram for handler tests.
 
 Modules: `session` (the local Bot API session), `updates` (the update factory), `chat` (the
-chat loop), `html` (Telegram's HTML parse mode).
+chat loop), `rules` (what Telegram rejects; chat member objects), `html` (Telegram's HTML parse
+mode).
 
 Telegram is faked at the Bot API boundary only. :class:`LocalSession` is an aiogram
 :class:`~aiogram.client.session.base.BaseSession` whose ``make_request`` answers Bot API methods
@@ -18,13 +19,33 @@ editing a missing or unchanged message), so those bugs fail in tests instead of 
 
 :class:`UpdateFactory` builds the incoming updates (text, commands, button taps, documents) and
 :class:`ConsoleChat` glues it together: a line typed in the terminal becomes an update fed to
-``Dispatcher.feed_update``; ``[n]`` taps button *n* of the last inline keyboard.
+``Dispatcher.feed_update``; ``[n]`` taps button *n* of the last inline keyboard, ``[m.n]`` of the
+m-th latest.
+
+Groups: a :class:`GroupChat` (negative id) takes messages from members (``chat=`` on
+:meth:`UpdateFactory.message` and :meth:`UpdateFactory.document`), and the factory builds the
+group events (the bot added or removed: ``my_chat_member``; members leaving or joining; a group
+migrating to a supergroup). The session answers getChatMember from its member registry
+(:meth:`LocalSession.set_chat_member`) and, with ``label_chats``, prefixes each output with its
+chat: ``[group Film club]``, ``[private Anna]``. ``ConsoleChat(..., group=...)`` plays every
+member of a group: each line starts with a speaker, ``@101 /together``, ``@102 [2.1]``,
+``@101 :private /start`` (see :data:`GROUP_BANNER`).
 """
 
-from bot.console.chat import BANNER, ConsoleChat, clock_message_id, console_bot
+from bot.console.chat import (
+    BANNER,
+    DEFAULT_MEMBER_NAMES,
+    GROUP_BANNER,
+    GROUP_HINT,
+    ConsoleChat,
+    clock_message_id,
+    console_bot,
+)
 from bot.console.html import HTMLParseError, html_to_text
+from bot.console.rules import MEMBER_STATUSES, chat_member
 from bot.console.session import (
     BOT_FIRST_NAME,
+    BOT_ID,
     BOT_USERNAME,
     CONSOLE_TOKEN,
     LocalSession,
@@ -35,15 +56,21 @@ from bot.console.session import (
     inline_buttons,
     render_inline_keyboard,
 )
-from bot.console.updates import ChatUser, UpdateFactory
+from bot.console.updates import ChatUser, GroupChat, UpdateFactory
 
 __all__ = [
     "BANNER",
     "BOT_FIRST_NAME",
+    "BOT_ID",
     "BOT_USERNAME",
     "CONSOLE_TOKEN",
+    "DEFAULT_MEMBER_NAMES",
+    "GROUP_BANNER",
+    "GROUP_HINT",
+    "MEMBER_STATUSES",
     "ChatUser",
     "ConsoleChat",
+    "GroupChat",
     "HTMLParseError",
     "LocalSession",
     "OutputCallback",
@@ -51,6 +78,7 @@ __all__ = [
     "SentPhoto",
     "StoredFile",
     "UpdateFactory",
+    "chat_member",
     "clock_message_id",
     "console_bot",
     "html_to_text",

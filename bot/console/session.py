@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import itertools
 import mimetypes
-import re
 from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from enum import Enum
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, TypeVar, cast
 
 from aiogram import Bot
 from aiogram.client.default import Default
@@ -23,6 +21,7 @@ from aiogram.methods import (
     DeleteWebhook,
     EditMessageReplyMarkup,
     EditMessageText,
+    GetChatMember,
     GetFile,
     GetMe,
     GetMyCommands,
@@ -48,31 +47,34 @@ from aiogram.types import (
     Message,
     PhotoSize,
     ReplyKeyboardMarkup,
+    ResultChatMemberUnion,
+    TelegramObject,
     URLInputFile,
     User,
 )
 
-if TYPE_CHECKING:
-    pass
-
-
-from bot.console.html import HTMLParseError, html_to_text
+from bot.console.rules import (
+    MAX_PHOTO_BYTES,
+    MAX_PHOTO_RATIO,
+    MAX_PHOTO_SIDES,
+    MEMBER_STATUSES,
+    chat_member,
+    check_commands,
+    check_markup,
+    checked_text,
+    image_size,
+    same_markup,
+)
 
 CONSOLE_TOKEN = "1234567890:CONSOLE-local-session-no-network-aaaa"
 """A shape-valid fake token: ``Bot`` accepts it, the bot id is 1234567890, nothing reaches Telegram."""
+BOT_ID = int(CONSOLE_TOKEN.split(":", 1)[0])
 
 BOT_USERNAME = "WhatToWatchBot"
 BOT_FIRST_NAME = "WhatToWatch"
 
-MAX_TEXT_LENGTH = 4096
-MAX_CAPTION_LENGTH = 1024
-MAX_CALLBACK_DATA_BYTES = 64
-#: sendPhoto limits (Bot API docs): 10 MB, width + height at most 10000, ratio at most 20.
-MAX_PHOTO_BYTES = 10 * 1024 * 1024
-MAX_PHOTO_SIDES = 10_000
-MAX_PHOTO_RATIO = 20
-
 OutputCallback = Callable[[str], None]
+_Object = TypeVar("_Object", bound=TelegramObject)
 
 # --------------------------------------------------------------------------------------------------
 # The session
@@ -144,8 +146,14 @@ class LocalSession(BaseSession):
     Answered: getMe, sendMessage, editMessageText, editMessageReplyMarkup, deleteMessage,
     answerCallbackQuery, sendChatAction, setMyCommands, getMyCommands, deleteMyCommands,
     deleteWebhook, close, logOut, sendDocument, sendPhoto (``photos``), getFile (files registered
-    with :meth:`add_file`) and getUpdates (always ``[]``: nothing polls). Any other method raises
-    ``NotImplementedError`` naming it, so a handler that needs a new method fails loudly in tests.
+    with :meth:`add_file`), getChatMember (from ``chat_members``, see :meth:`set_chat_member`) and
+    getUpdates (always ``[]``: nothing polls). Any other method raises ``NotImplementedError``
+    naming it, so a handler that needs a new method fails loudly in tests.
+
+    Groups (negative chat ids): the bot's messages there are in a ``supergroup`` chat titled from
+    ``chat_titles``. With ``label_chats`` every output line starts with the chat it went to,
+    ``[group Film club]`` or ``[private Anna]`` (names from ``user_names``, else the id), and a
+    callback answer names who saw it: ``[group Film club → Ben]``.
     """
 
     def __init__(
@@ -154,14 +162,20 @@ class LocalSession(BaseSession):
         *,
         bot_username: str = BOT_USERNAME,
         bot_first_name: str = BOT_FIRST_NAME,
+        bot_id: int = BOT_ID,
         first_message_id: int = 1,
+        label_chats: bool = False,
     ) -> None:
         super().__init__()
         self.on_output = on_output
+        self.label_chats = label_chats
+        """Prefix every output with its chat (the console's group mode); off for one private chat."""
         #: Message ids start here in every chat. Telegram's ids only grow, across restarts
         #: too, and the bot relies on it (review parts are ordered by message id), so the
         #: console chat starts from the clock (`clock_message_id`); tests start from 1.
         self.first_message_id = first_message_id
+        self.bot_id = bot_id
+        """The bot's user id (the token's prefix): whose membership ``my_chat_member`` updates change."""
         self.bot_username = bot_username
         self.bot_first_name = bot_first_name
         self.calls: list[TelegramMethod[Any]] = []
@@ -174,6 +188,14 @@ class LocalSession(BaseSession):
         """answerCallbackQuery calls by callback_query_id (so tests can check every tap was answered)."""
         self.commands: list[BotCommand] = []
         self.files: dict[str, StoredFile] = {}
+        self.chat_members: dict[int, dict[int, str]] = {}
+        """chat id → user id → status (:data:`MEMBER_STATUSES`), what getChatMember answers."""
+        self.chat_titles: dict[int, str] = {}
+        """Group chat id → title (the bot's messages there, output labels)."""
+        self.user_names: dict[int, str] = {}
+        """User id → first name (getChatMember's users, output labels); UpdateFactory fills it."""
+        self.callback_origins: dict[str, tuple[int, int]] = {}
+        """Callback query id → (chat id, user id) of the tap, so its answer is labelled."""
         self._texts: list[tuple[int, str, str]] = []  # (chat_id, raw text, plain text) that went out
         self._last_message_id: dict[int, int] = {}
         self._deleted: set[tuple[int, int]] = set()
@@ -200,6 +222,15 @@ class LocalSession(BaseSession):
                 return message
         return None
 
+    def keyboard_messages(self, chat_id: int) -> list[Message]:
+        """The messages in ``chat_id`` that still carry an inline keyboard, newest first
+        (``[m.n]`` in the console taps button n of the m-th of them)."""
+        return [
+            message
+            for (chat, _), message in sorted(self.messages.items(), key=lambda item: -item[0][1])
+            if chat == chat_id and message.reply_markup is not None
+        ]
+
     def last_markup(self, chat_id: int) -> InlineKeyboardMarkup | None:
         """The inline keyboard of the newest message in ``chat_id`` that still has one."""
         message = self.last_keyboard_message(chat_id)
@@ -210,6 +241,22 @@ class LocalSession(BaseSession):
         self._last_message_id[chat_id] = self._last_message_id.get(chat_id, self.first_message_id - 1) + 1
         return self._last_message_id[chat_id]
 
+    def set_chat_member(
+        self, chat_id: int, user_id: int, status: str = "member", *, first_name: str | None = None
+    ) -> None:
+        """Make getChatMember(chat_id, user_id) answer ``status`` (see :data:`MEMBER_STATUSES`)."""
+        if status not in MEMBER_STATUSES:
+            raise ValueError(f"unknown chat member status {status!r} (one of {sorted(MEMBER_STATUSES)})")
+        self.chat_members.setdefault(chat_id, {})[user_id] = status
+        if first_name is not None:
+            self.user_names[user_id] = first_name
+
+    def chat_label(self, chat_id: int) -> str:
+        """``[group <title>]`` for a group, ``[private <first name>]`` for a user (ids when unknown)."""
+        if chat_id < 0:
+            return f"[group {self.chat_titles.get(chat_id, chat_id)}]"
+        return f"[private {self.user_names.get(chat_id, chat_id)}]"
+
     def add_file(self, file_id: str, data: bytes, file_name: str | None = None) -> StoredFile:
         """Put a file "on the server" so ``bot.get_file``/``bot.download(file_id)`` can fetch it."""
         stored = StoredFile(
@@ -219,12 +266,14 @@ class LocalSession(BaseSession):
         return stored
 
     def clear(self) -> None:
-        """Forget the transcript (calls, messages, texts, documents, photos, answers); keep files and ids."""
+        """Forget the transcript (calls, messages, texts, documents, photos, answers); keep files, ids,
+        chat members, titles and names."""
         self.calls.clear()
         self.messages.clear()
         self.documents.clear()
         self.photos.clear()
         self.callback_answers.clear()
+        self.callback_origins.clear()
         self._texts.clear()
         self._deleted.clear()
 
@@ -280,8 +329,10 @@ class LocalSession(BaseSession):
             return await self._send_photo(bot, method)
         if isinstance(method, GetFile):
             return self._get_file(method)
+        if isinstance(method, GetChatMember):
+            return self._get_chat_member(bot, method)
         if isinstance(method, SetMyCommands):
-            self._check_commands(method)
+            check_commands(method)
             self.commands = list(method.commands)
             return True
         if isinstance(method, GetMyCommands):
@@ -306,10 +357,24 @@ class LocalSession(BaseSession):
             supports_inline_queries=False,
         ).as_(bot)
 
+    def _get_chat_member(self, bot: Bot, method: GetChatMember) -> ResultChatMemberUnion:
+        """A group answers from ``chat_members``: the bot is a member unless registered otherwise,
+        unknown users have left. A private chat has its user and the bot; anyone else is not found."""
+        chat_id, user_id = _chat_id(method, method.chat_id), method.user_id
+        insiders = (bot.id,) if chat_id < 0 else (bot.id, chat_id)
+        status = self.chat_members.get(chat_id, {}).get(user_id)
+        if status is None and chat_id > 0 and user_id not in insiders:
+            raise TelegramBadRequest(method=method, message="Bad Request: user not found")
+        if user_id == bot.id:
+            user = self._bot_user(bot)
+        else:
+            user = User(id=user_id, is_bot=False, first_name=self.user_names.get(user_id, str(user_id)))
+        return _bound(bot, chat_member(user, status or ("member" if user_id in insiders else "left")))
+
     def _send_message(self, bot: Bot, method: SendMessage) -> Message:
         parse_mode = _resolve(bot, method.parse_mode)
-        plain = self._checked_text(method, method.text, parse_mode)
-        self._check_markup(method, method.reply_markup)
+        plain = checked_text(method, method.text, parse_mode)
+        check_markup(method, method.reply_markup)
         chat_id = _chat_id(method, method.chat_id)
         inline = method.reply_markup if isinstance(method.reply_markup, InlineKeyboardMarkup) else None
         message = self._new_message(bot, chat_id, text=method.text, reply_markup=inline)
@@ -317,23 +382,23 @@ class LocalSession(BaseSession):
         lines = [plain]
         if isinstance(method.reply_markup, ReplyKeyboardMarkup):
             lines += ["⌨️ " + " | ".join(b.text for b in row) for row in method.reply_markup.keyboard]
-        self._emit("\n".join(lines + render_inline_keyboard(inline)))
+        self._emit("\n".join(lines + render_inline_keyboard(inline)), chat_id)
         return message
 
     def _edit_text(self, bot: Bot, method: EditMessageText) -> Message | bool:
         parse_mode = _resolve(bot, method.parse_mode)
-        plain = self._checked_text(method, method.text or "", parse_mode)
+        plain = checked_text(method, method.text or "", parse_mode)
         text = cast(str, method.text)
-        self._check_markup(method, method.reply_markup)
+        check_markup(method, method.reply_markup)
         if method.inline_message_id is not None:
-            self._emit("\n".join(["✏️ " + plain, *render_inline_keyboard(method.reply_markup)]))
+            self._emit("\n".join(["✏️ " + plain, *render_inline_keyboard(method.reply_markup)]), None)
             return True
         key, old = self._editable(method, method.chat_id, method.message_id)
         if old.text is None:
             raise TelegramBadRequest(
                 method=method, message="Bad Request: there is no text in the message to edit"
             )
-        if old.text == text and _same_markup(old.reply_markup, method.reply_markup):
+        if old.text == text and same_markup(old.reply_markup, method.reply_markup):
             raise TelegramBadRequest(
                 method=method,
                 message="Bad Request: message is not modified: specified new message content and reply "
@@ -341,25 +406,25 @@ class LocalSession(BaseSession):
             )
         edited = self._replace(bot, key, old, text=text, reply_markup=method.reply_markup)
         self._texts.append((key[0], text, plain))
-        self._emit("\n".join(["✏️ " + plain, *render_inline_keyboard(method.reply_markup)]))
+        self._emit("\n".join(["✏️ " + plain, *render_inline_keyboard(method.reply_markup)]), key[0])
         return edited
 
     def _edit_markup(self, bot: Bot, method: EditMessageReplyMarkup) -> Message | bool:
-        self._check_markup(method, method.reply_markup)
+        check_markup(method, method.reply_markup)
         rows = render_inline_keyboard(method.reply_markup)
         summary = "✏️ (buttons updated)" if method.reply_markup is not None else "✏️ (buttons removed)"
         if method.inline_message_id is not None:
-            self._emit("\n".join([summary, *rows]))
+            self._emit("\n".join([summary, *rows]), None)
             return True
         key, old = self._editable(method, method.chat_id, method.message_id)
-        if _same_markup(old.reply_markup, method.reply_markup):
+        if same_markup(old.reply_markup, method.reply_markup):
             raise TelegramBadRequest(
                 method=method,
                 message="Bad Request: message is not modified: specified new message content and reply "
                 "markup are exactly the same as a current content and reply markup of the message",
             )
         edited = self._replace(bot, key, old, reply_markup=method.reply_markup)
-        self._emit("\n".join([summary, *rows]))
+        self._emit("\n".join([summary, *rows]), key[0])
         return edited
 
     def _delete(self, method: DeleteMessage) -> bool:
@@ -369,7 +434,7 @@ class LocalSession(BaseSession):
             raise TelegramBadRequest(method=method, message="Bad Request: message to delete not found")
         self._deleted.add(key)
         if self.messages.pop(key, None) is not None:
-            self._emit("🗑 (message deleted)")
+            self._emit("🗑 (message deleted)", key[0])
         return True
 
     def _answer_callback(self, method: AnswerCallbackQuery) -> bool:
@@ -379,10 +444,11 @@ class LocalSession(BaseSession):
                 message="Bad Request: query is too old and response timeout expired or query ID is invalid",
             )
         self.callback_answers[method.callback_query_id] = method
+        chat_id, user_id = self.callback_origins.get(method.callback_query_id, (None, None))
         if method.text:
-            self._emit(("⚠️ " if method.show_alert else "💬 ") + method.text)
+            self._emit(("⚠️ " if method.show_alert else "💬 ") + method.text, chat_id, user_id)
         if method.url:
-            self._emit(f"🔗 {method.url}")
+            self._emit(f"🔗 {method.url}", chat_id, user_id)
         return True
 
     async def _upload(self, bot: Bot, file: InputFile | str, default_name: str) -> tuple[str, bytes | None]:
@@ -403,8 +469,8 @@ class LocalSession(BaseSession):
         parse_mode = _resolve(bot, method.parse_mode)
         caption_plain = None
         if method.caption is not None:
-            caption_plain = self._checked_text(method, method.caption, parse_mode, caption=True)
-        self._check_markup(method, method.reply_markup)
+            caption_plain = checked_text(method, method.caption, parse_mode, caption=True)
+        check_markup(method, method.reply_markup)
         chat_id = _chat_id(method, method.chat_id)
         file_name, data = await self._upload(bot, method.document, "file")
         document_number = len(self.documents) + 1
@@ -423,7 +489,7 @@ class LocalSession(BaseSession):
         if data is not None:
             self.add_file(document.file_id, data, file_name)
         lines = [f"📎 {file_name}"] + ([caption_plain] if caption_plain else [])
-        self._emit("\n".join(lines + render_inline_keyboard(inline)))
+        self._emit("\n".join(lines + render_inline_keyboard(inline)), chat_id)
         return message
 
     async def _send_photo(self, bot: Bot, method: SendPhoto) -> Message:
@@ -432,13 +498,13 @@ class LocalSession(BaseSession):
         parse_mode = _resolve(bot, method.parse_mode)
         caption_plain = None
         if method.caption is not None:
-            caption_plain = self._checked_text(method, method.caption, parse_mode, caption=True)
-        self._check_markup(method, method.reply_markup)
+            caption_plain = checked_text(method, method.caption, parse_mode, caption=True)
+        check_markup(method, method.reply_markup)
         chat_id = _chat_id(method, method.chat_id)
         file_name, data = await self._upload(bot, method.photo, "photo")
         width = height = 0
         if data is not None:
-            size = _image_size(data)
+            size = image_size(data)
             if size is None:
                 raise TelegramBadRequest(method=method, message="Bad Request: IMAGE_PROCESS_FAILED")
             width, height = size
@@ -461,7 +527,7 @@ class LocalSession(BaseSession):
             self.add_file(photo.file_id, data, file_name)
         size_note = f" ({width}×{height})" if data is not None else ""
         lines = [f"🖼 {file_name}{size_note}"] + ([caption_plain] if caption_plain else [])
-        self._emit("\n".join(lines + render_inline_keyboard(inline)))
+        self._emit("\n".join(lines + render_inline_keyboard(inline)), chat_id)
         return message
 
     def _get_file(self, method: GetFile) -> File:
@@ -479,57 +545,6 @@ class LocalSession(BaseSession):
 
     # -- validation and bookkeeping ------------------------------------------------------------
 
-    @staticmethod
-    def _checked_text(
-        method: TelegramMethod[Any],
-        text: str,
-        parse_mode: Any,
-        *,
-        caption: bool = False,
-    ) -> str:
-        """Plain text as the user would see it; raise what Telegram raises for bad text or caption."""
-        plain = text
-        mode = parse_mode.value if isinstance(parse_mode, Enum) else parse_mode
-        if isinstance(mode, str) and mode.upper() == "HTML":
-            try:
-                plain = html_to_text(text)
-            except HTMLParseError as error:
-                raise TelegramBadRequest(
-                    method=method, message=f"Bad Request: can't parse entities: {error}"
-                ) from None
-        if caption:
-            if len(plain.strip()) > MAX_CAPTION_LENGTH:
-                raise TelegramBadRequest(method=method, message="Bad Request: message caption is too long")
-            return plain
-        if not plain.strip():
-            raise TelegramBadRequest(method=method, message="Bad Request: message text is empty")
-        if len(plain.strip()) > MAX_TEXT_LENGTH:
-            raise TelegramBadRequest(method=method, message="Bad Request: message is too long")
-        return plain
-
-    @staticmethod
-    def _check_markup(method: TelegramMethod[Any], markup: Any) -> None:
-        if not isinstance(markup, InlineKeyboardMarkup):
-            return
-        for button in inline_buttons(markup):
-            if button.callback_data is not None:
-                if not 1 <= len(button.callback_data.encode("utf-8")) <= MAX_CALLBACK_DATA_BYTES:
-                    raise TelegramBadRequest(method=method, message="Bad Request: BUTTON_DATA_INVALID")
-            elif not _has_action(button):
-                raise TelegramBadRequest(
-                    method=method,
-                    message="Bad Request: can't parse inline keyboard button: "
-                    "Text buttons are unallowed in the inline keyboard",
-                )
-
-    @staticmethod
-    def _check_commands(method: SetMyCommands) -> None:
-        for command in method.commands:
-            if not re.fullmatch(r"[a-z0-9_]{1,32}", command.command):
-                raise TelegramBadRequest(method=method, message="Bad Request: BOT_COMMAND_INVALID")
-            if not 1 <= len(command.description) <= 256:
-                raise TelegramBadRequest(method=method, message="Bad Request: command description is empty")
-
     def _editable(
         self, method: TelegramMethod[Any], chat_id: int | str | None, message_id: int | None
     ) -> tuple[tuple[int, int], Message]:
@@ -545,42 +560,40 @@ class LocalSession(BaseSession):
         draft = Message(
             message_id=self.next_message_id(chat_id),
             date=datetime.now(UTC),
-            chat=Chat(id=chat_id, type="private" if chat_id > 0 else "supergroup"),
+            chat=(
+                Chat(id=chat_id, type="private")
+                if chat_id > 0
+                else Chat(id=chat_id, type="supergroup", title=self.chat_titles.get(chat_id))
+            ),
             from_user=self._bot_user(bot),
             **fields,
         )
-        message = _as_response(bot, draft)
+        message = _bound(bot, draft)
         self.messages[(chat_id, message.message_id)] = message
         return message
 
     def _replace(self, bot: Bot, key: tuple[int, int], old: Message, **changes: Any) -> Message:
         edit_date = int(datetime.now(UTC).timestamp())
-        edited = _as_response(bot, old.model_copy(update={**changes, "edit_date": edit_date}))
+        edited = _bound(bot, old.model_copy(update={**changes, "edit_date": edit_date}))
         self.messages[key] = edited
         return edited
 
-    def _emit(self, text: str) -> None:
-        if self.on_output is not None:
-            self.on_output(text)
+    def _emit(self, text: str, chat_id: int | None, to_user: int | None = None) -> None:
+        """Show ``text``; with ``label_chats``, after the label of ``chat_id`` when known, naming
+        ``to_user`` if only they see it in a group (a callback answer): ``[group Film club → Ben]``."""
+        if self.on_output is None:
+            return
+        if self.label_chats and chat_id is not None:
+            label = self.chat_label(chat_id)
+            if to_user is not None and to_user != chat_id:
+                label = f"{label[:-1]} → {self.user_names.get(to_user, to_user)}]"
+            text = f"{label} {text}"
+        self.on_output(text)
 
 
-def _as_response(bot: Bot, message: Message) -> Message:
-    """Round-trip ``message`` like a real API response, so it and every nested object are bound to ``bot``."""
-    return Message.model_validate(message.model_dump(exclude_none=True, warnings=False), context={"bot": bot})
-
-
-def _image_size(data: bytes) -> tuple[int, int] | None:
-    """(width, height) of a PNG or JPEG, read from its header; None for anything else."""
-    if data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) >= 24 and data[12:16] == b"IHDR":
-        return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
-    if data.startswith(b"\xff\xd8"):
-        i = 2
-        while i + 9 < len(data) and data[i] == 0xFF:
-            marker, length = data[i + 1], int.from_bytes(data[i + 2 : i + 4], "big")
-            if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):  # a start-of-frame
-                return int.from_bytes(data[i + 7 : i + 9], "big"), int.from_bytes(data[i + 5 : i + 7], "big")
-            i += 2 + length
-    return None
+def _bound(bot: Bot, obj: _Object) -> _Object:
+    """Round-trip ``obj`` like a real API response, so it and every nested object are bound to ``bot``."""
+    return type(obj).model_validate(obj.model_dump(exclude_none=True, warnings=False), context={"bot": bot})
 
 
 def _resolve(bot: Bot, value: Any) -> Any:
@@ -594,25 +607,3 @@ def _chat_id(method: TelegramMethod[Any], chat_id: int | str) -> int:
     if chat_id.lstrip("-").isdigit():
         return int(chat_id)
     raise TelegramBadRequest(method=method, message="Bad Request: chat not found")
-
-
-def _same_markup(old: InlineKeyboardMarkup | None, new: InlineKeyboardMarkup | None) -> bool:
-    if old is None or new is None:
-        return old is new
-    return old.model_dump(exclude_none=True) == new.model_dump(exclude_none=True)
-
-
-def _has_action(button: InlineKeyboardButton) -> bool:
-    actions = (
-        button.url,
-        button.callback_data,
-        button.web_app,
-        button.login_url,
-        button.switch_inline_query,
-        button.switch_inline_query_current_chat,
-        button.switch_inline_query_chosen_chat,
-        button.copy_text,
-        button.callback_game,
-        button.pay,
-    )
-    return any(action is not None for action in actions)

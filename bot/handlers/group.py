@@ -34,6 +34,20 @@ router.message.filter(F.chat.type.in_(GROUPS))
 router.callback_query.filter(F.message.chat.type.in_(GROUPS))
 router.my_chat_member.filter(F.chat.type.in_(GROUPS))
 
+#: Commands of the private chat (the private menu, bot.service.BOT_COMMANDS, and /start's
+#: neighbours): in a group they answer "let's do that in private".
+PRIVATE_COMMANDS = (
+    "recommend",
+    "review",
+    "avoid",
+    "import",
+    "profile",
+    "export",
+    "forget",
+    "language",
+    "myid",
+    "cancel",
+)
 #: Statuses of someone in the chat (getChatMember); "restricted" counts while `is_member`.
 IN_CHAT = {ChatMemberStatus.CREATOR, ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.MEMBER}
 
@@ -124,14 +138,11 @@ async def group_help(message: Message) -> None:
     await message.answer(together.group_help())
 
 
-@router.message(F.text.startswith("/"))
+@router.message(Command(*PRIVATE_COMMANDS))
 async def private_only(message: Message, bot: Bot) -> None:
-    """Any other command of ours: "let's do that in private" with a deep link (a command
-    addressed to another bot, /cmd@otherbot, is not ours to answer)."""
+    """A command of the private chat: "let's do that in private" with a deep link. (Command
+    ignores /cmd@otherbot: it is another bot's. Unknown commands get no answer in a group.)"""
     me = await bot.me()
-    mention = (message.text or "").split(maxsplit=1)[0].partition("@")[2]
-    if mention and mention.casefold() != (me.username or "").casefold():
-        return
     await message.answer(together.in_private_only(), reply_markup=together.private_keyboard(me.username))
 
 

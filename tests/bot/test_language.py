@@ -128,10 +128,13 @@ async def test_the_command_menu_is_set_in_every_language() -> None:
     async with bot:
         await set_bot_commands(bot, i18n)
         assert isinstance(bot.session, LocalSession)
-        menus = {
-            call.language_code: call.commands for call in bot.session.calls if isinstance(call, SetMyCommands)
-        }
-    assert set(menus) == {None, "es", "pt", "ru"}
+        calls = [call for call in bot.session.calls if isinstance(call, SetMyCommands)]
+        menus = {call.language_code: call.commands for call in calls if call.scope is None}
+        group_menus = {call.language_code: call.commands for call in calls if call.scope is not None}
+    assert set(menus) == set(group_menus) == {None, "es", "pt", "ru"}
+    assert all(c.scope.type == "all_group_chats" for c in calls if c.scope is not None)  # type: ignore[union-attr]
+    assert [c.command for c in group_menus["ru"]] == ["together", "join", "leave", "help"]
+    assert group_menus["ru"][0].description == ru("Choose a film together")
     names = [command for command, _ in BOT_COMMANDS]
     assert {"profile", "export", "forget", "language"} <= set(names)
     for commands in menus.values():
