@@ -20,6 +20,7 @@ Tables:
                           ratings (EASE, Steck 2019), truncated to the strongest neighbours.
     cf_priors, cf_prior_ratings  public ratings datasets (MovieLens) loaded as anonymous prior
                           users the CF model also trains on (`python -m bot cf load-ratings`).
+    user_settings         a user's standing filters (/settings).
     group_chats, group_members  group chats the bot is in and the members who /join'ed its
                           rounds; group_rounds (one /together), group_round_members,
                           group_picks (the films shown to the group) and group_votes.
@@ -169,7 +170,7 @@ class UserFilm(Base):
 
     __table_args__ = (
         CheckConstraint(RATING_CHECK, name="rating_half_steps"),
-        CheckConstraint("source IN ('bot', 'letterboxd', 'movielens')", name="source_known"),
+        CheckConstraint("source IN ('bot', 'letterboxd', 'imdb', 'movielens')", name="source_known"),
         Index("ix_user_films_tmdb_id", "tmdb_id"),
     )
 
@@ -197,7 +198,7 @@ class Review(Base):
     __table_args__ = (
         UniqueConstraint("user_id", "tmdb_id"),
         CheckConstraint(RATING_CHECK, name="rating_half_steps"),
-        CheckConstraint("source IN ('bot', 'letterboxd')", name="source_known"),
+        CheckConstraint("source IN ('bot', 'letterboxd', 'imdb')", name="source_known"),
     )
 
 
@@ -602,3 +603,26 @@ class GroupVote(Base):
     voted_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
     __table_args__ = (CheckConstraint("vote IN (-1, 1)", name="vote_sign"),)
+
+
+class UserSettings(Base):
+    """A user's standing filters (/settings), honoured by every recommendation path.
+
+    `excluded_genres`: TMDB genre names never picked; `min_year`/`max_year`: release years
+    (inclusive); `max_runtime`: minutes; `languages_include` / `languages_exclude`: ISO 639-1
+    original languages (include empty: any); `from_watchlist`: picks may be watchlisted films.
+    """
+
+    __tablename__ = "user_settings"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    excluded_genres: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list, server_default="{}")
+    min_year: Mapped[int | None] = mapped_column(Integer)
+    max_year: Mapped[int | None] = mapped_column(Integer)
+    max_runtime: Mapped[int | None] = mapped_column(Integer)
+    languages_include: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list, server_default="{}")
+    languages_exclude: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list, server_default="{}")
+    from_watchlist: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
+    updated_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )

@@ -11,6 +11,7 @@ class Source(StrEnum):
 
     BOT = "bot"
     LETTERBOXD = "letterboxd"
+    IMDB = "imdb"  # an IMDb ratings export
     MOVIELENS = "movielens"  # ratings loaded by bench/recommend_quality.py
 
 
