@@ -24,6 +24,10 @@ from bot.handlers import (
     imports,
     onboarding,
     profile,
+    ratings,
+    user_settings,
+    watchlist,
+    wishes,
 )
 from bot.i18n import make_i18n
 from bot.metrics import METRICS, HandlerProbe, Metrics, UpdateMetricsMiddleware
@@ -103,6 +107,8 @@ def build_dispatcher(
         flood.router,  # before errors: a send refused with 403 (user blocked the bot) ends quietly
         errors.router,
         group.router,  # group chats: watch together; everything private stays out of groups
+        watchlist.router,  # before commands: `/recommend watchlist` is taken here, not as words
+        wishes.router,  # before commands: `/recommend <words>` (a one-off filter); the plain one goes on
         commands.router,
         admin.router,  # /stats; for anyone but an admin it matches nothing and falls through
         imports.router,  # before the flows: an export is taken in any step
@@ -112,6 +118,8 @@ def build_dispatcher(
         onboarding.router,
         clarify.router,
         profile.router,
+        ratings.router,  # /ratings and ↩️ Undo under pick cards
+        user_settings.router,  # /settings (standing filters); its buttons only in the tapper's own chat
         fallback.router,  # last: answers whatever nothing else took
     )
     return dp

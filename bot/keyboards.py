@@ -106,7 +106,9 @@ def stars(halves: int) -> str:
     return "★" * (halves // 2) + ("½" if halves % 2 else "")
 
 
-def pick_keyboard(item_id: int) -> InlineKeyboardMarkup:
+def pick_keyboard(item_id: int, tmdb_id: int | None = None) -> InlineKeyboardMarkup:
+    """✅ ⏭ 🚫 for recommendation item `item_id`; with `tmdb_id` (the card's film), a 🔖 Save
+    row under them (bot/watchlist_ui.py)."""
     kb = InlineKeyboardBuilder()
     kb.button(text=_("✅ Watched"), callback_data=PickCallback(action=PickAction.WATCHED, item_id=item_id))
     kb.button(text=_("⏭ Skip"), callback_data=PickCallback(action=PickAction.SKIP, item_id=item_id))
@@ -114,7 +116,11 @@ def pick_keyboard(item_id: int) -> InlineKeyboardMarkup:
         text=_("🚫 Not interested"),
         callback_data=PickCallback(action=PickAction.NOT_INTERESTED, item_id=item_id),
     )
-    return kb.as_markup()
+    if tmdb_id is None:
+        return kb.as_markup()
+    from bot import watchlist_ui  # here: watchlist_ui imports this module's DbId
+
+    return watchlist_ui.with_save_button(kb.as_markup(), tmdb_id, watchlist_ui.SaveOrigin.PICK)
 
 
 def avoid_keyboard(topics: Sequence[AvoidTopicInfo]) -> InlineKeyboardMarkup | None:

@@ -42,8 +42,11 @@ log = structlog.get_logger(__name__)
 BOT_COMMANDS = (
     ("recommend", __("Three films picked for you")),
     ("review", __("Rate and review a film")),
+    ("watchlist", __("Films you saved for later")),
+    ("ratings", __("Your ratings: change or delete one")),
+    ("settings", __("Filters every pick follows")),
     ("avoid", __("Topics to show less of")),
-    ("import", __("Import your Letterboxd export")),
+    ("import", __("Import your Letterboxd or IMDb export")),
     ("profile", __("Your taste in words and a picture")),
     ("export", __("All your data as a CSV file")),
     ("forget", __("Delete everything I know about you")),

@@ -20,14 +20,20 @@ from domain.catalog import CatalogService, SourceBudget
 from domain.cf import CFModelCache
 from domain.clarify import ClarifyService
 from domain.explanations import ExplanationService
+from domain.feedback import FeedbackService
 from domain.groups import GroupService
 from domain.imports import ImportService
+from domain.letterboxd_export import LetterboxdExportService
 from domain.ports import JobQueue, LanguageModel, MovieSource
 from domain.profile import ProfileService
+from domain.ratings import RatingsService
 from domain.recommendations import RecommendationService
 from domain.reviews import ReviewService
+from domain.settings import UserSettingsService
 from domain.stats import StatsService
 from domain.taste import TasteSummaryService
+from domain.watchlist import WatchlistService
+from domain.wish_picks import WishService
 
 
 class Services(TypedDict):
@@ -38,11 +44,17 @@ class Services(TypedDict):
     recommendations: RecommendationService
     imports: ImportService
     profile: ProfileService
+    letterboxd_export: LetterboxdExportService  # /export letterboxd
     avoid: AvoidService
     explanations: ExplanationService
     clarify: ClarifyService
     stats: StatsService
     groups: GroupService
+    ratings: RatingsService  # /ratings
+    feedback: FeedbackService  # ↩️ Undo of ✅ / ⏭ / 🚫
+    watchlist: WatchlistService  # 🔖, /watchlist, /recommend watchlist
+    user_settings: UserSettingsService  # /settings (standing filters)
+    wishes: WishService  # /recommend <words>
 
 
 @dataclass(frozen=True)
@@ -82,6 +94,7 @@ class ServiceFactory:
             recommendations=recommendations,
             imports=ImportService(session, self.movie_source, jobs),
             profile=ProfileService(session, jobs),
+            letterboxd_export=LetterboxdExportService(session),
             avoid=avoid,
             explanations=ExplanationService(
                 self.language_model,
@@ -98,5 +111,17 @@ class ServiceFactory:
                 recommendations=recommendations,
                 vote_timeout=dt.timedelta(minutes=self.settings.bot.group_vote_minutes),
                 repeat_window=dt.timedelta(days=self.settings.bot.recommend_repeat_window_days),
+            ),
+            ratings=RatingsService(session, jobs),
+            feedback=FeedbackService(session, jobs),
+            watchlist=WatchlistService(session, jobs, recommendations),
+            user_settings=recommendations.user_settings,
+            wishes=WishService(
+                session,
+                recommendations,
+                catalog,
+                model=self.language_model,
+                budget_seconds=self.settings.openai.explanation_budget_seconds,
+                embedding_model=self.embedding_model,
             ),
         )

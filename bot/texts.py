@@ -15,7 +15,7 @@ from babel.numbers import format_decimal
 from bot.charts import GenreBar, ProfileChart
 from domain.avoid import MAX_TOPIC_CHARS, MAX_TOPICS, AvoidTopicInfo
 from domain.clarify import LONG_MIN_MINUTES, OLD_BEFORE, SHORT_MAX_MINUTES, QuestionKind
-from domain.entities import FilmInfo, Slot
+from domain.entities import FilmInfo, Slot, Source
 from domain.imports import HistoryUse, ImportReport
 from domain.letterboxd import MAX_UPLOAD_BYTES, SKIPPING_CODES, LetterboxdFormatError, Problem
 from domain.profile import ProfileSummary, ProfileView
@@ -28,11 +28,15 @@ from recommender import Reason, ReasonKind
 def commands_help() -> str:
     return _(
         "/review — rate and review a film you watched\n"
-        "/recommend — three films picked for you\n"
+        "/recommend — three films picked for you; ask in words too: /recommend a short 90s comedy\n"
+        "/recommend watchlist — three from your watchlist for tonight\n"
+        "/watchlist — the films you saved with 🔖\n"
+        "/ratings — your ratings: change or delete one\n"
+        "/settings — filters every pick follows (genres, decades, runtime, languages)\n"
         "/avoid — see less of a topic, e.g. /avoid gore\n"
-        "/import — bring your Letterboxd history (send the export file)\n"
+        "/import — bring your Letterboxd or IMDb history (send the export file)\n"
         "/profile — your taste in words and a picture\n"
-        "/export — all your data as a CSV file\n"
+        "/export — all your data as a CSV file; /export letterboxd — a file for Letterboxd's importer\n"
         "/forget — delete everything I know about you\n"
         "/language — choose my language\n"
         "Add me to a group chat: /together there picks a film for everyone\n"
@@ -302,11 +306,16 @@ def already_done() -> str:
 
 
 def import_how_to() -> str:
-    return _(
+    letterboxd = _(
         "On Letterboxd open <b>Settings → Import &amp; Export → Export your data</b> and download the .zip.\n"
         "Send me that file here (or just its ratings.csv or diary.csv): I'll import your ratings, diary, "
         "reviews, likes and watchlist."
     )
+    imdb = _(
+        "From IMDb: open <b>Your ratings → Export</b>, download the CSV from <b>Your exports</b> and send it "
+        "to me: I'll import your film ratings (10/10 becomes 5 stars)."
+    )
+    return f"{letterboxd}\n{imdb}"
 
 
 def import_queued(file_name: str, films: int) -> str:
@@ -375,7 +384,10 @@ def import_report(report: ImportReport, *, cancelled: bool = False, history: His
             watchlist=report.watchlist,
         ),
     ]
-    notes = [p for p in report.problems if p.code not in SKIPPING_CODES]
+    if report.source == Source.IMDB:  # an IMDb export has ratings only: no other count to give
+        lines[-1] = import_imdb_saved(report.ratings)
+    lines += [f"• {problem_text(p)}" for p in report.problems if p.code == "not_films"]
+    notes = [p for p in report.problems if p.code not in SKIPPING_CODES and p.code != "not_films"]
     skipped = [p for p in report.problems if p.code in SKIPPING_CODES]
     if report.skipped_rows:
         lines.append(
@@ -398,6 +410,15 @@ def import_report(report: ImportReport, *, cancelled: bool = False, history: His
             _("I'm still reading these films; your recommendations will use them within a few minutes.")
         )
     return "\n".join(lines)
+
+
+def import_imdb_saved(ratings: int) -> str:
+    """The report's "saved" line for an IMDb export (ratings only, IMDb's 10 points as half stars)."""
+    return ngettext(
+        "Saved: {count} rating (IMDb's 1–10 as ½–5 stars).",
+        "Saved: {count} ratings (IMDb's 1–10 as ½–5 stars).",
+        ratings,
+    ).format(count=ratings)
 
 
 def import_unchecked(count: int) -> str:
@@ -432,8 +453,20 @@ def problem_text(problem: Problem) -> str:
         "wrong_columns": _("no {value} column, so the file was skipped").format(value=value),
         "unreadable": _("not readable as CSV from here on"),
         "encoding": _("not UTF-8 text; read as {value}").format(value=value),
+        "bad_imdb_rating": _("rating {value} isn't 1–10").format(value=value),
+        "bad_const": _("{value} isn't an IMDb id (Const)").format(value=value),
+        "not_films": _imdb_not_films(problem.value),
     }.get(problem.code, problem.code)
     return f"{where}: {why}"
+
+
+def _imdb_not_films(value: str) -> str:
+    count = int(value) if value.isdigit() else 0
+    return ngettext(
+        "{count} TV series, episode or other title that isn't a film was left out (I import films only)",
+        "{count} TV series, episodes or other titles that aren't films were left out (I import films only)",
+        count,
+    ).format(count=count)
 
 
 def import_refused(error: LetterboxdFormatError) -> str:
@@ -461,12 +494,24 @@ def import_refused(error: LetterboxdFormatError) -> str:
             file=file, missing=hd.quote(error.params.get("missing", ""))
         ),
         "unreadable": _("{file} isn't readable CSV text.").format(file=file),
+        "imdb_columns": _("This looks like an IMDb export, but it has no {missing} column.").format(
+            missing=hd.quote(error.params.get("missing", ""))
+        ),
+        "imdb_no_films": _(
+            "I found no rated films in this IMDb export (TV series and episodes aren't imported)."
+        ),
     }.get(error.code, _("I couldn't read that file."))
+    if error.code.startswith("imdb_"):
+        return reason + "\n" + import_imdb_how_to()
     return (
         reason
         + "\n"
         + _("On Letterboxd: Settings → Import &amp; Export → Export your data, then send me that .zip.")
     )
+
+
+def import_imdb_how_to() -> str:
+    return _("On IMDb: Your ratings → Export, then send me the CSV from Your exports.")
 
 
 # --- cold-start onboarding -----------------------------------------------------------------
@@ -692,6 +737,33 @@ def export_caption(rows: int) -> str:
 
 def export_empty() -> str:
     return _("I don't store anything about you yet, so there is nothing to export.")
+
+
+def export_letterboxd_caption(films: int, reviews: int) -> str:
+    """The caption of the `/export letterboxd` file: what is in it, and where to import it."""
+    parts = [
+        ngettext("{count} film for Letterboxd.", "{count} films for Letterboxd.", films).format(count=films)
+    ]
+    if reviews:
+        parts.append(
+            ngettext(
+                "It has the review you wrote here.", "It has the {count} reviews you wrote here.", reviews
+            ).format(count=reviews)
+        )
+    parts.append(
+        _(
+            "On Letterboxd open Settings → Import &amp; Export → Import data (letterboxd.com/import) "
+            "and choose this file."
+        )
+    )
+    return " ".join(parts)
+
+
+def export_letterboxd_empty() -> str:
+    return _(
+        "You haven't rated or watched a film here yet, so there is nothing to take to Letterboxd. "
+        "Rate one with /review."
+    )
 
 
 def forget_confirm() -> str:

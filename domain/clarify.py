@@ -204,9 +204,11 @@ class ClarifyService:
         kind = decide(signal)
         if kind is None:
             return await self.recommendations.recommend(user_id, ranking=ranking)
-        genres = (
-            await self.recommendations.onboarding_genres(GENRE_OPTIONS) if kind is QuestionKind.GENRE else []
-        )
+        genres: list[str] = []
+        if kind is QuestionKind.GENRE:  # never offer a genre the user excluded in /settings
+            excluded = (await self.recommendations.user_settings.get(user_id)).excluded_genres
+            offered = await self.recommendations.onboarding_genres(GENRE_OPTIONS + len(excluded))
+            genres = [g for g in offered if g not in excluded]
         question = make_question(kind, genres)
         log.info(
             "clarify_asked",

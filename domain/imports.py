@@ -1,4 +1,10 @@
-"""Letterboxd import: parse an export, match its films to TMDB, store them with source `letterboxd`.
+"""Letterboxd and IMDb imports: parse an export, match its films to TMDB, store them with
+source `letterboxd` (or `imdb`).
+
+A file sent in the chat is read by `read_sent_file`: an IMDb ratings export (recognised by its
+columns, `domain.imdb`) or a Letterboxd export (`domain.letterboxd`). Both become one
+`LetterboxdExport`; IMDb films carry their IMDb id and are matched by it (`domain.imdb.ImdbMatcher`),
+Letterboxd films by name and year (`domain.matching.TitleMatcher`).
 
 Two ways in, one code path (`ImportService.store_export`):
 
@@ -42,7 +48,9 @@ from db.repositories.imports import ACTIVE, ImportRepository
 from db.repositories.library import HAS_SIGNAL, LibraryRepository, LogRow, ReviewRow
 from db.repositories.matches import TitleMatchRepository
 from domain.entities import Source
+from domain.imdb import ImdbMatcher, ImdbOutcome, imdb_csv_in_zip, looks_like_imdb, read_imdb_bytes
 from domain.letterboxd import (
+    MAX_UPLOAD_BYTES,
     LetterboxdExport,
     LetterboxdFilm,
     LetterboxdFormatError,
@@ -67,6 +75,25 @@ RETRY_WAITS: Final[tuple[float, ...]] = (2.0, 5.0, 10.0, 20.0, 40.0)
 RETRY_BUDGET_S: Final = 90.0
 
 
+def read_sent_file(data: bytes, file_name: str) -> LetterboxdExport:
+    """Parse a file sent to be imported: an IMDb ratings export (a CSV whose header is IMDb's,
+    whatever its name, or a zip of that one CSV; `domain.imdb`), else a Letterboxd export, the
+    zip or one of its CSV files (`domain.letterboxd.read_export_bytes`).
+
+    Raises:
+        LetterboxdFormatError: nothing in the file can be imported (`code` says why).
+    """
+    if len(data) <= MAX_UPLOAD_BYTES and looks_like_imdb(data):
+        return read_imdb_bytes(data, file_name)
+    try:
+        return read_export_bytes(data, file_name)
+    except LetterboxdFormatError as exc:
+        # a zip without Letterboxd's files, or whose ratings.csv is IMDb's
+        if exc.code not in ("no_files", "other_site") or (inner := imdb_csv_in_zip(data)) is None:
+            raise
+        return read_imdb_bytes(inner, file_name)
+
+
 def unmatched_csv_path(export: Path) -> Path:
     """Where the CLI writes unmatched films: beside the export, `<name>-unmatched.csv`."""
     export = export.resolve()
@@ -87,6 +114,7 @@ class ImportReport:
     - `viewings`: dated diary entries stored (a rewatch is one more viewing).
     - `skipped_rows`, `problems`: rows that could not be read, and why (see `Problem`).
     - `unmatched_films`: the films no TMDB film fits, for the unmatched CSV.
+    - `source`: the export's site, "letterboxd" or "imdb" (`domain.entities.Source`).
     """
 
     films: int
@@ -102,6 +130,7 @@ class ImportReport:
     skipped_rows: int = 0
     problems: tuple[Problem, ...] = ()
     unmatched_films: tuple[LetterboxdFilm, ...] = field(default=(), repr=False)
+    source: str = Source.LETTERBOXD.value
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-safe dict (the `imports.report` column); `from_json` reads it back."""
@@ -199,7 +228,7 @@ ProgressCallback = Callable[[ImportProgress], Awaitable[None]]
 
 
 class ImportService:
-    """Letterboxd imports for one session. `source`: TMDB (None: the catalog only).
+    """Letterboxd and IMDb imports for one session. `source`: TMDB (None: the catalog only).
     `retry_waits`: seconds before each round of retrying deferred titles (`RETRY_WAITS`;
     tests make them tiny). Match decisions are committed on this session as they are made."""
 
@@ -217,6 +246,13 @@ class ImportService:
         self.matcher = TitleMatcher(
             FilmRepository(session), TitleMatchRepository(session), source, checkpoint=session.commit
         )
+        self.imdb_matcher = ImdbMatcher(
+            FilmRepository(session),
+            TitleMatchRepository(session),
+            source,
+            self.matcher,
+            checkpoint=session.commit,
+        )
         self.jobs = jobs
         self.retry_waits = tuple(retry_waits)
 
@@ -231,7 +267,7 @@ class ImportService:
             LetterboxdFormatError: nothing in the file can be imported (`code` says why).
             ImportInProgressError: the user's previous import is still queued or running.
         """
-        export = await asyncio.to_thread(read_export_bytes, data, file_name)
+        export = await asyncio.to_thread(read_sent_file, data, file_name)
         row = await self.imports.create(
             user_id=user_id,
             chat_id=chat_id,
@@ -288,7 +324,7 @@ class ImportService:
         try:
             if payload is None:
                 raise LetterboxdFormatError("The file is gone.", code="empty")
-            export = await asyncio.to_thread(read_export_bytes, payload, row.file_name)
+            export = await asyncio.to_thread(read_sent_file, payload, row.file_name)
         except LetterboxdFormatError as exc:
             await self.imports.finish(import_id, status="failed", report={"error": exc.code}, films_done=0)
             await self.session.commit()
@@ -329,14 +365,15 @@ class ImportService:
     async def import_letterboxd(
         self, user_id: int, path: Path, *, unmatched_csv: Path | None = None
     ) -> tuple[ImportReport, Path | None]:
-        """Import an export on disk (`.zip` or its unpacked folder) for a user; returns the
-        report and where the unmatched films were written (None when all matched).
+        """Import an export on disk (`.zip` or its unpacked folder; an IMDb ratings CSV too)
+        for a user; returns the report and where the unmatched films were written (None when
+        all matched).
 
         Raises:
             LetterboxdFormatError: not a readable Letterboxd export (message is user-safe).
             MovieSourceError: TMDB looks down; what is stored so far stays, a re-run resumes.
         """
-        export = await asyncio.to_thread(read_export, path)
+        export = await asyncio.to_thread(_read_path, path)
         report = await self.store_export(user_id, export)
         written: Path | None = None
         if report.unmatched_films:
@@ -372,7 +409,7 @@ class ImportService:
         """
         films = sorted(export.films, key=lambda f: not f.watched)
         history = sum(1 for f in films if f.watched)
-        tally = _Tally()
+        tally = _Tally(source=export.source)
         deferred: list[LetterboxdFilm] = []
         stopped = False
         done = 0
@@ -412,6 +449,7 @@ class ImportService:
             skipped_rows=export.skipped_rows,
             problems=export.problems,
             unmatched_films=tuple(tally.unmatched),
+            source=export.source.value,
         )
 
     async def _retry_deferred(
@@ -445,16 +483,26 @@ class ImportService:
         self, user_id: int, films: Sequence[LetterboxdFilm], tally: _Tally
     ) -> list[LetterboxdFilm]:
         """Match films and store those decided, in one transaction (committed); returns the
-        films TMDB failed on (deferred: not stored, not counted)."""
-        outcome = await self.matcher.match_deferring([(f.name, f.year) for f in films])
-        tally.note(outcome)
+        films TMDB failed on (deferred: not stored, not counted). Films with an IMDb id are
+        matched by it, the others by name and year."""
+        decided: dict[str | Pair, int | None] = {}
+        by_title = [(f.name, f.year) for f in films if f.imdb_id is None]
+        if by_title:
+            outcome = await self.matcher.match_deferring(by_title)
+            tally.note(outcome)
+            decided.update(outcome.decided)
+        by_imdb = [(f.imdb_id, (f.name, f.year)) for f in films if f.imdb_id is not None]
+        if by_imdb:
+            found = await self.imdb_matcher.match_deferring(by_imdb)
+            tally.note(found)
+            decided.update(found.decided)
         groups: dict[int, list[LetterboxdFilm]] = {}
         deferred: list[LetterboxdFilm] = []
         for film in films:
-            pair: Pair = (film.name, film.year)
-            if pair not in outcome.decided:
+            key: str | Pair = film.imdb_id or (film.name, film.year)
+            if key not in decided:
                 deferred.append(film)
-            elif (tmdb_id := outcome.decided[pair]) is None:
+            elif (tmdb_id := decided[key]) is None:
                 tally.unmatched.append(film)
             else:
                 groups.setdefault(tmdb_id, []).append(film)
@@ -463,8 +511,8 @@ class ImportService:
         watches = [
             (i, day, rating) for i, group in groups.items() for f in group for day, rating in f.watches
         ]
-        await self.library.merge_log(user_id, rows, source=Source.LETTERBOXD)
-        await self.library.merge_reviews(user_id, review_rows, source=Source.LETTERBOXD)
+        await self.library.merge_log(user_id, rows, source=tally.source)
+        await self.library.merge_reviews(user_id, review_rows, source=tally.source)
         await self.library.merge_watches(user_id, watches)
         await self.session.commit()
         tally.stored.update({r.tmdb_id: r for r in rows})
@@ -478,6 +526,7 @@ class ImportService:
 class _Tally:
     """What one import has stored so far (private to `ImportService.store_export`)."""
 
+    source: Source = Source.LETTERBOXD
     stored: dict[int, LogRow] = field(default_factory=dict)
     reviews: dict[int, ReviewRow] = field(default_factory=dict)
     viewings: set[tuple[int, dt.date]] = field(default_factory=set)
@@ -488,7 +537,7 @@ class _Tally:
     error: MovieSourceError | None = None
     retried: bool = False
 
-    def note(self, outcome: MatchOutcome) -> None:
+    def note(self, outcome: MatchOutcome | ImdbOutcome) -> None:
         self.answered += outcome.answered
         self.error = outcome.error or self.error
 
@@ -500,6 +549,17 @@ def _counts(report: ImportReport) -> dict[str, int]:
         "unmatched": report.unmatched,
         "skipped_rows": report.skipped_rows,
     }
+
+
+def _read_path(path: Path) -> LetterboxdExport:
+    """An export on disk: a file as `read_sent_file` reads it, a folder as Letterboxd's."""
+    if path.is_file():
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise LetterboxdFormatError(f"I couldn't open “{path.name}”.", code="missing") from exc
+        return read_sent_file(data, path.name)
+    return read_export(path)
 
 
 def _earlier(row: LogRow | None) -> Sequence[LetterboxdFilm]:
@@ -570,6 +630,7 @@ def _film_json(film: LetterboxdFilm) -> dict[str, Any]:
         "liked": film.liked,
         "on_watchlist": film.on_watchlist,
         "review": film.review,
+        "imdb_id": film.imdb_id,
     }
 
 
@@ -583,4 +644,5 @@ def _film_from_json(data: dict[str, Any]) -> LetterboxdFilm:
         liked=data["liked"],
         on_watchlist=data["on_watchlist"],
         review=data["review"],
+        imdb_id=data.get("imdb_id"),
     )

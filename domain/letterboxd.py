@@ -59,6 +59,8 @@ from bs4.element import NavigableString, PageElement, Tag
 from charset_normalizer import from_bytes
 from dateutil import parser as date_parser
 
+from domain.entities import Source
+
 __all__ = [
     "MAX_EXPORT_BYTES",
     "MAX_PROBLEMS",
@@ -157,6 +159,9 @@ class Problem:
       skipped); `wrong_columns` (the file was skipped; `value` lists the missing columns);
       `unreadable` (the rest of the file from `row` on is not CSV); `encoding` (the file is not
       UTF-8 and was read as `value`, e.g. "cp1252": nothing was skipped).
+      IMDb exports (domain.imdb) add `bad_imdb_rating` (not 1–10) and `bad_const` (no IMDb
+      id), which skip the row, and `not_films` (row None, `value` the count: TV series,
+      episodes and other titles that are not films, left out on purpose).
     - `value`: the offending cell, shortened to 30 characters, or the detail named above.
     """
 
@@ -180,10 +185,15 @@ _PROBLEM_TEXT: Final[Mapping[str, str]] = MappingProxyType(
         "wrong_columns": "no {value} column, file skipped",
         "unreadable": "not readable as CSV from here on",
         "encoding": "not UTF-8, read as {value}",
+        "bad_imdb_rating": "rating {value} is not 1–10",
+        "bad_const": "Const {value} is not an IMDb id",
+        "not_films": "{value} TV series, episodes or other titles that are not films left out",
     }
 )
 #: Problem codes that mean rows were skipped (the others are notes).
-SKIPPING_CODES: Final = frozenset({"empty_name", "bad_year", "bad_date", "bad_rating", "no_rating"})
+SKIPPING_CODES: Final = frozenset(
+    {"empty_name", "bad_year", "bad_date", "bad_rating", "no_rating", "bad_imdb_rating", "bad_const"}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,6 +222,8 @@ class LetterboxdFilm:
       joined by Name, Year and Watched Date).
     - `watches`: every dated viewing, `(Watched Date, rating of that diary entry or None)`,
       oldest first, one per date: a rewatch is one more date, not another film.
+    - `imdb_id`: the IMDb title id ("tt0078748") when the film comes from an IMDb export
+      (domain.imdb): it is then matched by that id, not by name and year. None for Letterboxd.
     """
 
     name: str
@@ -226,6 +238,7 @@ class LetterboxdFilm:
     review_rating: Decimal | None = None
     watches: tuple[tuple[date, Decimal | None], ...] = ()
     rated_on: date | None = None
+    imdb_id: str | None = None
 
     @property
     def key(self) -> tuple[str, int | None]:
@@ -247,6 +260,8 @@ class LetterboxdExport:
       the rows of files skipped whole (wrong columns) or cut short (broken CSV).
     - `problems`: the first `MAX_PROBLEMS` problems (see `Problem`), in reading order;
       `str(problem)` reads e.g. `"ratings.csv row 7: rating '7' is not 0.5–5 in half steps"`.
+    - `source`: where the export comes from: `Source.LETTERBOXD`, or `Source.IMDB` for an IMDb
+      ratings export read by `domain.imdb.read_imdb_bytes` (same shape, ratings only).
     """
 
     films: tuple[LetterboxdFilm, ...]
@@ -254,6 +269,7 @@ class LetterboxdExport:
     rows_read: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
     skipped_rows: int = 0
     problems: tuple[Problem, ...] = ()
+    source: Source = Source.LETTERBOXD
 
 
 # ---------------------------------------------------------------------------------------------
@@ -351,12 +367,15 @@ def unmatched_csv_bytes(films: Iterable[LetterboxdFilm]) -> bytes:
     Columns: `Name,Year,Rating,Watched Date,Watched,Liked,Watchlist,Review`. Year and Rating
     are empty when None; dates are YYYY-MM-DD; the flags are `Yes` or empty (like Letterboxd's
     `Rewatch`); Review is the plain text (newlines quoted by the csv module). UTF-8 with a BOM
-    (so spreadsheets open it as UTF-8), `\r\n` row ends (csv default).
+    (so spreadsheets open it as UTF-8), `\r\n` row ends (csv default). Films of an IMDb export
+    (with `imdb_id`) add a last column `imdbID` ("tt0078748").
     """
+    listed = list(films)
+    with_imdb = any(film.imdb_id for film in listed)
     out = io.StringIO(newline="")
     writer = csv.writer(out)
-    writer.writerow(UNMATCHED_COLUMNS)
-    for film in films:
+    writer.writerow([*UNMATCHED_COLUMNS, *(["imdbID"] if with_imdb else [])])
+    for film in listed:
         writer.writerow(
             [
                 film.name,
@@ -367,6 +386,7 @@ def unmatched_csv_bytes(films: Iterable[LetterboxdFilm]) -> bytes:
                 "Yes" if film.liked else "",
                 "Yes" if film.on_watchlist else "",
                 film.review or "",
+                *([film.imdb_id or ""] if with_imdb else []),
             ]
         )
     return out.getvalue().encode("utf-8-sig")

@@ -44,6 +44,12 @@ class MovieSource(Protocol):
         (mapped to TMDB genre ids with `/genre/movie/list`). Raises MovieSourceError."""
         ...
 
+    async def find_by_imdb(self, imdb_id: str) -> FilmInfo | None:
+        """The film TMDB links to this IMDb title id ("tt0078748"; `/find/{id}` with
+        `external_source=imdb_id`), as a list record; None when TMDB has no film with that id.
+        Raises ValueError for a malformed id, MovieSourceError."""
+        ...
+
 
 #: Length of every stored vector: all-MiniLM-L6-v2's size; OpenAI embeddings are asked for it
 #: with the `dimensions` parameter. The database columns are vector(384).

@@ -32,6 +32,7 @@ from domain.catalog import CatalogService
 from domain.cf import CFModelCache
 from domain.entities import FilmInfo, ItemStatus, Slot
 from domain.ports import JobQueue, MovieSourceError
+from domain.settings import Setting, StandingFilters, UserSettingsService
 from recommender import (
     Candidate,
     CandidateSource,
@@ -97,12 +98,20 @@ PREFERENCE_MIN_FILMS = 3
 
 @dataclass(frozen=True, slots=True)
 class Preferences:
-    """Wishes for one answer only (the reply to a clarifying question, see `domain.clarify`).
+    """Wishes for one answer only (the reply to a clarifying question, see `domain.clarify`, or
+    a wish typed after /recommend, see `domain.wishes`).
 
-    Candidates must have one of `genres` (when any), a release year in [min_year, max_year]
-    and a runtime in [min_runtime, max_runtime] minutes (inclusive; None = unbounded). A film
-    whose year or runtime is unknown fails a bound on it. `genres` are also preferred in the
-    score. When fewer than PREFERENCE_MIN_FILMS candidates pass, the filter is dropped.
+    Candidates must have one of `genres` (when any), every one of `required_genres`, none of
+    `without_genres`, a release year in [min_year, max_year] and a runtime in [min_runtime,
+    max_runtime] minutes (inclusive; None = unbounded), an original language among
+    `languages` and a production country among `countries` (ISO 639-1 / 3166-1 codes, as
+    TMDB's; when any). A film whose year, runtime, language or countries are unknown fails a
+    bound on them. `like` (a reference film's tmdb id) is never a candidate itself. `genres`
+    are also preferred in the score.
+
+    When at least PREFERENCE_MIN_FILMS passing candidates are among `near` (films close to
+    `like`), only those are kept. When fewer than PREFERENCE_MIN_FILMS candidates pass, the
+    filter is dropped, unless `strict` (a typed wish: the caller then says few or none match).
     """
 
     genres: tuple[str, ...] = ()
@@ -110,10 +119,28 @@ class Preferences:
     max_year: int | None = None
     min_runtime: int | None = None
     max_runtime: int | None = None
+    required_genres: tuple[str, ...] = ()
+    without_genres: tuple[str, ...] = ()
+    languages: tuple[str, ...] = ()
+    countries: tuple[str, ...] = ()
+    like: int | None = None
+    near: tuple[int, ...] = ()
+    strict: bool = False
 
     def admits(self, film: FilmRow) -> bool:
-        """Whether `film` passes every bound (an unknown year or runtime fails a bound on it)."""
+        """Whether `film` passes every bound (an unknown year, runtime, language or country
+        fails a bound on it)."""
         if self.genres and not set(self.genres).intersection(film.genres):
+            return False
+        if not set(self.required_genres).issubset(film.genres):
+            return False
+        if set(self.without_genres).intersection(film.genres):
+            return False
+        if self.languages and film.original_language not in self.languages:
+            return False
+        if self.countries and not set(self.countries).intersection(film.countries):
+            return False
+        if self.like is not None and film.tmdb_id == self.like:
             return False
         for value, low, high in (
             (film.year, self.min_year, self.max_year),
@@ -140,13 +167,16 @@ class ShownPick:
 
 @dataclass(frozen=True, slots=True)
 class RecommendationResult:
-    """Up to three picks (fewer only if the catalog runs dry). `cold_start` when nothing
-    personal (no CF or taste-vector signal) reached the ranking: the picks are popular,
-    well-rated films (and preferred genres)."""
+    """Up to three picks (fewer only if the catalog runs dry, or the user's standing filters
+    leave too few films). `cold_start` when nothing personal (no CF or taste-vector signal)
+    reached the ranking: the picks are popular, well-rated films (and preferred genres).
+    `loosen`: with fewer than three picks, the /settings setting that removed the most
+    candidates (None when the settings removed none)."""
 
     picks: tuple[ShownPick, ...]
     cold_start: bool
     history_size: int
+    loosen: Setting | None = None
 
 
 class Feedback(Enum):
@@ -173,10 +203,11 @@ def features(film: FilmInfo | FilmRow) -> FilmFeatures:
 
 
 async def load_signals(library: LibraryRepository, user_id: int) -> list[Signal]:
-    """The user's whole history as the recommender's signals, most recent first."""
+    """The user's whole history as the recommender's signals, most recent first (with the
+    watchlist, a weak positive: `LibraryRepository.signals`)."""
     return [
-        Signal(tmdb_id=t, rating=r, liked=liked, watched=watched, not_interested=no)
-        for t, r, liked, watched, no in await library.signals(user_id)
+        Signal(tmdb_id=t, rating=r, liked=liked, watched=watched, not_interested=no, on_watchlist=wl)
+        for t, r, liked, watched, no, wl in await library.signals(user_id)
     ]
 
 
@@ -193,7 +224,10 @@ class Ranking:
     taste: TasteProfile
     weights: dict[int, float]
     cf_model: CFModel
+    #: Films the user logged: rated, liked, watched or 🚫 (a watchlist-only film is not counted).
     history_size: int
+    #: The /settings setting that removed the most candidates (None: it removed none).
+    loosen: Setting | None = None
 
     @property
     def personal(self) -> bool:
@@ -217,6 +251,7 @@ class RecommendationService:
         self.items = RecommendationRepository(session)
         self.vectors = VectorRepository(session)
         self.films = FilmRepository(session)
+        self.user_settings = UserSettingsService(session)
         self.session = session
         self.catalog = catalog
         self.repeat_window = repeat_window
@@ -238,7 +273,9 @@ class RecommendationService:
 
         Hard rules: never a film the user rated, watched, marked 🚫, or (unless
         `skip_recently_shown` is False: a group's picks, domain.groups) was shown within the
-        repeat window. `preferences` (a clarifying answer) filter the candidates and add their genres
+        repeat window; never a film failing the user's standing filters (/settings,
+        `domain.settings`; `Ranking.loosen` names the setting that removed the most).
+        `preferences` (a clarifying answer) filter the candidates and add their genres
         to `genres`. `extra`: catalog films scored too, beside the user's own candidates (a
         group's shared pool). Raises MovieSourceError only when TMDB is configured, fails and
         the catalog service has no budget (with one, TMDB's part is left out instead).
@@ -299,6 +336,11 @@ class RecommendationService:
                 era_width=ERA_WIDTH_YEARS,
                 limit=PRIOR_CANDIDATES,
             )
+        standing = await self.user_settings.get(user_id)
+        if not standing.is_default:  # a strict setting may leave out every film of the lists above
+            popular += await self.user_settings.popular_ids(
+                standing, exclude=exclude, limit=POPULAR_CANDIDATES
+            )
         for tmdb_id in popular:
             sources.setdefault(tmdb_id, set()).add(CandidateSource.POPULAR)
         for tmdb_id in extra:
@@ -306,6 +348,7 @@ class RecommendationService:
 
         pool = [t for t in sources if t not in exclude]
         films = await self.films.rows_many(pool)
+        films, loosen = await self._standing(user_id, standing, films, extra)
         if preferences is not None:
             films = _preferred(films, preferences)
         content: dict[int, float] = {}
@@ -341,7 +384,26 @@ class RecommendationService:
             cf_strength=strength,
             weights=self.weights,
         )
-        return Ranking(scored, taste, weights, cf_model, len(signals))
+        logged = sum(1 for s in signals if s.rating is not None or s.liked or s.watched or s.not_interested)
+        return Ranking(scored, taste, weights, cf_model, logged, loosen)
+
+    async def _standing(
+        self, user_id: int, standing: StandingFilters, films: dict[int, FilmRow], extra: Collection[int]
+    ) -> tuple[dict[int, FilmRow], Setting | None]:
+        """The candidates that pass the user's standing filters (/settings), and the setting
+        that removed the most of them (None: none removed). The watchlist setting leaves
+        `extra` films alone (a list the caller chose, e.g. the watchlist itself)."""
+        if standing.is_default:
+            return films, None
+        watchlisted: set[int] = set()
+        if not standing.from_watchlist:
+            watchlisted = await self.user_settings.watchlisted(user_id, films) - set(extra)
+        kept = {t: f for t, f in films.items() if standing.admits(f, watchlisted=t in watchlisted)}
+        if len(kept) == len(films):
+            return films, None
+        loosen = standing.loosen(films.values(), watchlisted=watchlisted)
+        log.info("settings_applied", user_id=user_id, candidates=len(films), passing=len(kept), loosen=loosen)
+        return kept, loosen
 
     async def recommend(
         self,
@@ -367,7 +429,7 @@ class RecommendationService:
         """
         if ranking is None:
             ranking = await self.rank(user_id, genres=genres, preferences=preferences)
-        if not ranking.scored and self.catalog.degraded:
+        if not ranking.scored and self.catalog.degraded and ranking.loosen is None:
             raise MovieSourceError("TMDB gave no answer in time and the catalog has no candidates")
         stats = CatalogStats(*await self.films.vote_medians(BAYES_MIN_VOTES, BAYES_PRIOR_MEAN))
         picks = await self._explained(pick_three(ranking.scored, ranking.taste, stats), ranking)
@@ -390,7 +452,8 @@ class RecommendationService:
             slots=[p.slot.value for p in picks],
             degraded=self.catalog.degraded,
         )
-        return RecommendationResult(shown, not ranking.personal, ranking.history_size)
+        loosen = ranking.loosen if len(shown) < LOOSEN_BELOW_PICKS else None
+        return RecommendationResult(shown, not ranking.personal, ranking.history_size, loosen)
 
     async def _explained(self, picks: list[Pick], ranking: Ranking) -> list[Pick]:
         """Explain each pick (ranking skips reasons): the liked films behind its CF score, the
@@ -454,7 +517,8 @@ class RecommendationService:
 
     async def onboarding_films(self, user_id: int, limit: int = 8) -> list[FilmInfo]:
         """Popular, well-rated films of different genres and decades (MMR over the most
-        popular ones), for a new user to tap the ones they liked.
+        popular ones that pass the user's standing filters, /settings), for a new user to tap
+        the ones they liked.
 
         Raises MovieSourceError only when TMDB is configured and fails, and, with a time
         budget, the catalog alone has no film to offer."""
@@ -462,6 +526,9 @@ class RecommendationService:
         popular = await self.catalog.popular(exclude=seen, limit=ONBOARDING_POOL)
         if not popular and self.catalog.degraded:
             raise MovieSourceError("TMDB gave no answer in time and the catalog has no films")
+        standing = await self.user_settings.get(user_id)
+        if not standing.is_default:
+            popular = await self._admitted_popular(user_id, standing, seen)
         rank = {film.tmdb_id: i for i, film in enumerate(popular)}
         chosen = mmr_select(
             [features(f) for f in popular],
@@ -472,6 +539,18 @@ class RecommendationService:
         )
         by_id = {f.tmdb_id: f for f in popular}
         return [by_id[f.tmdb_id] for f in chosen]
+
+    async def _admitted_popular(
+        self, user_id: int, standing: StandingFilters, seen: set[int]
+    ) -> list[FilmInfo]:
+        """The ONBOARDING_POOL most popular catalog films (as `CatalogService.popular`) that
+        pass `standing`, not in `seen`."""
+        ids = await self.user_settings.popular_ids(standing, exclude=seen, limit=2 * ONBOARDING_POOL)
+        watchlisted = set() if standing.from_watchlist else await self.user_settings.watchlisted(user_id, ids)
+        rows = await self.films.get_many(ids)
+        films = [to_info(rows[t]) for t in ids if t in rows]
+        admitted = [f for f in films if standing.admits(f, watchlisted=f.tmdb_id in watchlisted)]
+        return admitted[:ONBOARDING_POOL]
 
     async def onboarding_genres(self, limit: int = 9) -> list[str]:
         """The catalog's most common genres, most common first."""
@@ -487,7 +566,48 @@ class RecommendationService:
         self.jobs.refresh_taste(user_id)
         return to_info(film)
 
+    # --- picks from a given list (the watchlist) -------------------------------------------------
+    async def recommend_from(self, user_id: int, tmdb_ids: Collection[int]) -> RecommendationResult:
+        """Up to three of `tmdb_ids` (catalog films: the user's watchlist), ranked by the user's
+        taste as `rank` scores its candidates, explained and stored like `recommend`'s picks
+        (strategy "watchlist"): 🎯 the best fit, 🧭 and 🎲 by `pick_three` without the quality
+        floor (the user chose these films). Never a film the user rated, watched or marked 🚫.
+        Films shown within the repeat window are left out while at least three others remain.
 
+        `cold_start` is False (the films are the user's own choice, not popular fallbacks);
+        no picks when none of `tmdb_ids` is left. Raises MovieSourceError as `rank` does.
+        """
+        wanted = set(tmdb_ids)
+        if not wanted:
+            return RecommendationResult((), False, 0)
+        ranking = await self.rank(user_id, extra=wanted, skip_recently_shown=False)
+        scored = [s for s in ranking.scored if s.film.tmdb_id in wanted]
+        shown_lately = await self.items.recent_tmdb_ids(user_id, self.repeat_window)
+        fresh = [s for s in scored if s.film.tmdb_id not in shown_lately]
+        ranking = replace(ranking, scored=fresh if len({s.film.tmdb_id for s in fresh}) >= 3 else scored)
+        picks = await self._explained(pick_three(ranking.scored, ranking.taste), ranking)
+        details = await self.catalog.get([p.film.tmdb_id for p in picks])
+        stored = await self.items.create(
+            user_id,
+            "watchlist",
+            [NewItem(p.film.tmdb_id, p.slot.value, p.score, encode_reasons(p.reasons)) for p in picks],
+        )
+        shown = tuple(
+            ShownPick(item.id, details.get(p.film.tmdb_id) or _from_features(p.film), p.slot, p.reasons)
+            for item, p in zip(stored, picks, strict=True)
+        )
+        log.info(
+            "recommended_from_list",
+            user_id=user_id,
+            listed=len(wanted),
+            picks=[p.film.tmdb_id for p in picks],
+        )
+        return RecommendationResult(shown, False, ranking.history_size)
+
+
+#: With fewer picks than this and candidates removed by /settings, the result names the setting
+#: to loosen (`RecommendationResult.loosen`).
+LOOSEN_BELOW_PICKS = 3
 #: Slot reasons pick_three puts first; kept when the reasons are rebuilt with seeds.
 SLOT_REASONS = frozenset({ReasonKind.NEW_GENRE, ReasonKind.NEW_DECADE, ReasonKind.HIDDEN_GEM})
 #: Popular films the onboarding grid is chosen from, and how much it favours variety.
@@ -520,10 +640,16 @@ def _seeds(rows: Sequence[HistoryRow]) -> list[int]:
 
 
 def _preferred(films: dict[int, FilmRow], preferences: Preferences) -> dict[int, FilmRow]:
-    """The candidates that pass `preferences`, or all of them when fewer than
-    PREFERENCE_MIN_FILMS would."""
+    """The candidates that pass `preferences` (only those near `preferences.like` when at
+    least PREFERENCE_MIN_FILMS of them are), or all of them when fewer than
+    PREFERENCE_MIN_FILMS would pass and the preferences are not `strict`."""
     kept = {t: f for t, f in films.items() if preferences.admits(f)}
-    if len(kept) < PREFERENCE_MIN_FILMS:
+    if preferences.near:
+        near = set(preferences.near)
+        close = {t: f for t, f in kept.items() if t in near}
+        if len(close) >= PREFERENCE_MIN_FILMS:
+            kept = close
+    if len(kept) < PREFERENCE_MIN_FILMS and not preferences.strict:
         log.info("preferences_relaxed", candidates=len(films), passing=len(kept))
         return films
     return kept

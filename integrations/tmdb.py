@@ -9,6 +9,7 @@ Endpoints used (reference: https://developer.themoviedb.org/reference/intro/gett
 - `GET /movie/{id}/similar` — https://developer.themoviedb.org/reference/movie-similar
 - `GET /discover/movie` — https://developer.themoviedb.org/reference/discover-movie
 - `GET /genre/movie/list` — https://developer.themoviedb.org/reference/genre-movie-list
+- `GET /find/{external_id}?external_source=imdb_id` — https://developer.themoviedb.org/reference/find-by-id
 
 Authentication (https://developer.themoviedb.org/docs/authentication-application): a v3 API
 key goes in the `api_key` query parameter, a v4 read access token in an
@@ -32,6 +33,7 @@ itself logs full URLs at INFO; keep it at WARNING when using a v3 key.)
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import Mapping, Sequence
 from functools import partial
@@ -61,6 +63,8 @@ BACKOFF_CAP_S = 8.0  # longest exponential backoff between two attempts
 
 Json = dict[str, Any]
 Params = Mapping[str, str | int]
+#: An IMDb title id as `find_by_imdb` accepts it: "tt" and 7 or more digits.
+IMDB_ID = re.compile(r"tt\d{7,12}")
 
 
 class TMDBError(MovieSourceError):
@@ -259,6 +263,30 @@ class TMDBClient:
                 params["with_genres"] = "|".join(str(genre_id) for genre_id in dict.fromkeys(wanted))
         data = await self._get("/discover/movie", params)
         return await self._list_results(data)
+
+    async def find_by_imdb(self, imdb_id: str) -> FilmInfo | None:
+        """The film TMDB links to this IMDb title id ("tt0078748"), a list record
+        (`has_details=False`); None when TMDB has no film with that id (TV results are ignored).
+        See https://developer.themoviedb.org/reference/find-by-id.
+
+        Raises:
+            ValueError: `imdb_id` is not "tt" and 7 or more digits.
+            TMDBUnavailableError, TMDBAuthError, TMDBError.
+        """
+        if not IMDB_ID.fullmatch(imdb_id):
+            raise ValueError(f"not an IMDb title id: {imdb_id!r}")
+        path = f"/find/{imdb_id}"
+        try:
+            data = await self._get(path, {"external_source": "imdb_id"})
+        except TMDBNotFoundError:
+            return None
+        results = data.get("movie_results")
+        if not isinstance(results, list):
+            raise TMDBError(f"TMDB {path}: no movie_results list")
+        if not results:
+            return None
+        [film] = await self._list_results({"results": results[:1]})
+        return film
 
     # --- mapping
 

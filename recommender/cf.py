@@ -43,6 +43,16 @@ W_MIDDLING = 0.3
 W_DISLIKED = -0.5
 W_WATCHED_UNRATED = 0.3
 W_NOT_INTERESTED = -0.5
+# A film on the user's watchlist (🔖 in the bot, or a Letterboxd watchlist.csv) that they have
+# not rated, liked, watched or marked 🚫: a weak positive. Above W_WATCHED_UNRATED, because
+# saving a film is a deliberate choice of that film for its own appeal, while an unrated watch
+# also covers films seen for someone else's sake or logged long after without an opinion; well
+# below W_LIKED, because it is intent, not enjoyment: the user has not seen it yet. Not tuned:
+# the benchmark's data (bench/) has no watchlists, so 0.4 is a judgement, not a measurement.
+# Such films usually sit at the end of the history (saved without a `rated_at`, see
+# LibraryRepository.signals), so their recency factor is near RECENCY_FLOOR and a long
+# imported watchlist does not outweigh the films the user actually rated.
+W_WATCHLIST = 0.4
 # Recency: the k-th most recent film (k = 0, 1, …) is weighted RECENCY_FLOOR + exp(−k / τ), so
 # the last few dozen films weigh up to 4× more than old ones: tastes drift, and what someone
 # watched lately predicts what they watch next (the temporal split of the benchmark shows it).
@@ -55,7 +65,8 @@ class Signal:
     """One film of a user's history as the recommender sees it.
 
     `rating` 0.5–5 in half steps or None; `liked` a Letterboxd heart or an onboarding tap;
-    `watched` logged as seen; `not_interested` the user tapped 🚫 on it.
+    `watched` logged as seen; `not_interested` the user tapped 🚫 on it; `on_watchlist` saved
+    to watch later (🔖, or a Letterboxd watchlist).
     """
 
     tmdb_id: int
@@ -63,10 +74,13 @@ class Signal:
     liked: bool = False
     watched: bool = False
     not_interested: bool = False
+    on_watchlist: bool = False
 
 
 def signal_weight(signal: Signal) -> float:
-    """The unweighted-by-recency signal of one film, in [W_DISLIKED, W_LIKED]."""
+    """The unweighted-by-recency signal of one film, in [W_DISLIKED, W_LIKED]. A watchlist
+    film counts (W_WATCHLIST) only when nothing stronger is known of it: a rating, like, watch
+    or 🚫 decides instead."""
     if signal.not_interested:
         return W_NOT_INTERESTED
     if signal.rating is not None:
@@ -77,7 +91,9 @@ def signal_weight(signal: Signal) -> float:
         return W_DISLIKED
     if signal.liked:
         return W_LIKED
-    return W_WATCHED_UNRATED if signal.watched else 0.0
+    if signal.watched:
+        return W_WATCHED_UNRATED
+    return W_WATCHLIST if signal.on_watchlist else 0.0
 
 
 def history_weights(signals: Sequence[Signal]) -> dict[int, float]:

@@ -18,6 +18,7 @@ from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import InlineKeyboardMarkup, Message
 
 from bot import keyboards, texts
+from bot.user_settings_ui import loosen_hint
 from domain.explanations import ExplanationService
 from domain.recommendations import RecommendationResult, RecommendationService
 
@@ -81,10 +82,13 @@ async def send_picks(
     if result.cold_start:  # "I don't know your taste" only to someone with no history at all
         hint = texts.early_taste_hint(result.history_size) if result.history_size else texts.cold_start_hint()
         await message.answer(hint)
-    if not result.picks:
+    if result.loosen is not None:  # the user's /settings leave too few films: say which to loosen
+        await message.answer(loosen_hint(result.loosen))
+    elif not result.picks:
         await message.answer(texts.no_picks())
     for pick in result.picks:
         explanation = (explanations or {}).get(pick.film.tmdb_id)
         await message.answer(
-            texts.pick_card_explained(pick, explanation), reply_markup=keyboards.pick_keyboard(pick.item_id)
+            texts.pick_card_explained(pick, explanation),
+            reply_markup=keyboards.pick_keyboard(pick.item_id, pick.film.tmdb_id),
         )

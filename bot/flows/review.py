@@ -28,9 +28,10 @@ from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
 
-from bot import keyboards, texts
+from bot import keyboards, texts, watchlist_ui
 from bot.filters import with_message
 from bot.keyboards import FilmChoice, FlowAction, FlowCallback, RatingChoice, remove_keyboard
+from bot.watchlist_ui import SaveOrigin
 from db.models import User
 from domain.catalog import CatalogService
 from domain.entities import FilmInfo
@@ -70,9 +71,11 @@ async def start_for_film(
     user: User,
     *,
     item_id: int | None = None,
+    offer_save: bool = False,
 ) -> None:
     """Go on with the film chosen (a search, a candidate tap, or ✅ Watched on a pick): with
-    whatever the draft already holds, save, or ask for what is missing."""
+    whatever the draft already holds, save, or ask for what is missing. `offer_save` (a film
+    found by a search): the rating question also offers 🔖 Save, to keep it for later instead."""
     draft = await _draft(state)
     draft.tmdb_id, draft.item_id = film.tmdb_id, item_id if item_id is not None else draft.item_id
     await state.set_state(ReviewFlow.rating)
@@ -84,7 +87,10 @@ async def start_for_film(
     elif draft.text:
         await message.answer(texts.ask_rating_for_draft(film), reply_markup=keyboards.rating_keyboard())
     else:
-        await message.answer(texts.ask_rating(film), reply_markup=keyboards.rating_keyboard())
+        markup = keyboards.rating_keyboard()
+        if offer_save:
+            markup = watchlist_ui.with_save_button(markup, film.tmdb_id, SaveOrigin.REVIEW, before_last=True)
+        await message.answer(texts.ask_rating(film), reply_markup=markup)
 
 
 @router.message(Command("review"))
@@ -145,7 +151,7 @@ async def _search(
     if outcome.chosen is not None:
         film_id = outcome.chosen.tmdb_id  # search results lack runtime: fetch the full record now
         film = (await catalog.get([film_id])).get(film_id, outcome.chosen)
-        await start_for_film(message, state, film, reviews, catalog, user)
+        await start_for_film(message, state, film, reviews, catalog, user, offer_save=True)
     elif outcome.options:
         await state.set_state(ReviewFlow.choosing)
         await state.update_data({OPTIONS: [f.tmdb_id for f in outcome.options]})
@@ -173,7 +179,7 @@ async def film_chosen(
         await callback.answer(texts.button_invalid(), show_alert=True)
         return
     await _take_buttons(callback, message)
-    await start_for_film(message, state, film, reviews, catalog, user)
+    await start_for_film(message, state, film, reviews, catalog, user, offer_save=True)
 
 
 @router.message(ReviewFlow.rating, F.text)

@@ -39,6 +39,9 @@ router.my_chat_member.filter(F.chat.type.in_(GROUPS))
 PRIVATE_COMMANDS = (
     "recommend",
     "review",
+    "watchlist",
+    "ratings",
+    "settings",
     "avoid",
     "import",
     "profile",

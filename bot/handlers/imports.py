@@ -1,4 +1,7 @@
-"""Letterboxd import in the chat: /import explains, a sent export starts an import job.
+"""Letterboxd and IMDb imports in the chat: /import explains, a sent export starts an import job.
+
+A Letterboxd export (the .zip or one of its CSVs) and an IMDb ratings export (a CSV, recognised
+by its columns: domain.imports.read_sent_file) take the same path.
 
 The handler only checks and queues the file (a quick parse, in a thread) and answers with a
 progress message; the background job (bot.jobs.run_import) matches and stores the films and
@@ -43,7 +46,7 @@ async def import_command(message: Message) -> None:
 
 @router.message(sends_export)
 async def export_received(message: Message, bot: Bot, user: User, imports: ImportService, i18n: I18n) -> None:
-    """Any time, in any step: a .zip or .csv document is taken as a Letterboxd export."""
+    """Any time, in any step: a .zip or .csv document is taken as a Letterboxd or IMDb export."""
     document = message.document
     assert document is not None
     file_name = document.file_name or "letterboxd.zip"

@@ -1,4 +1,5 @@
-"""/profile (taste in words and a PNG), /export (a CSV of all the user's data), /forget
+"""/profile (taste in words and a PNG), /export (a CSV of all the user's data; `/export
+letterboxd`: a CSV for Letterboxd's importer), /forget
 (delete it all, after Yes / Keep) and /language (English, Русский, Español, Português).
 
 Every handler acts on the user of the update (`user`, from UserMiddleware), never on an id
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import secrets
 
-from aiogram import Router
+from aiogram import F, Router
 from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
@@ -21,6 +22,7 @@ from bot import charts, keyboards, texts
 from bot.filters import with_message
 from bot.keyboards import ForgetAnswer, ForgetConfirm, LanguageChoice
 from db.models import User
+from domain.letterboxd_export import LetterboxdExportService
 from domain.profile import ProfileService
 
 router = Router(name=__name__)
@@ -42,6 +44,22 @@ async def profile_command(message: Message, user: User, profile: ProfileService,
     await message.answer(texts.profile_text(view))
     png = await charts.profile_chart_png(texts.profile_chart(view))
     await message.answer_photo(BufferedInputFile(png, "profile.png"), caption=texts.profile_photo_caption())
+
+
+@router.message(Command("export", magic=F.args.casefold() == "letterboxd"))
+async def export_letterboxd_command(
+    message: Message, user: User, letterboxd_export: LetterboxdExportService
+) -> None:
+    """`/export letterboxd`: the rated and watched films and the bot's reviews as a CSV in
+    Letterboxd's import format (before plain /export, which takes any other argument)."""
+    export = await letterboxd_export.export(user.id, user.telegram_id)
+    if not export.films:
+        await message.answer(texts.export_letterboxd_empty())
+        return
+    await message.answer_document(
+        BufferedInputFile(export.data, export.file_name),
+        caption=texts.export_letterboxd_caption(export.films, export.reviews),
+    )
 
 
 @router.message(Command("export"))

@@ -92,6 +92,7 @@ class FilmRow:
     vote_count: int
     original_language: str | None
     runtime: int | None = None  # minutes
+    countries: tuple[str, ...] = ()  # ISO 3166-1 alpha-2 production countries (details only)
 
 
 FILM_ROW_COLUMNS = (
@@ -105,6 +106,7 @@ FILM_ROW_COLUMNS = (
     Film.vote_count,
     Film.original_language,
     Film.runtime,
+    Film.countries,
 )
 
 
@@ -121,6 +123,7 @@ def film_row(row: Any) -> FilmRow:
         vote_count=row[7],
         original_language=row[8],
         runtime=row[9],
+        countries=tuple(row[10] or ()),
     )
 
 

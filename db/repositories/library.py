@@ -35,6 +35,7 @@ from sqlalchemy import (
     any_,
     bindparam,
     case,
+    delete,
     func,
     literal,
     literal_column,
@@ -97,8 +98,11 @@ def _keep_rating_source(source: str) -> Any:
     return case((UserFilm.rating.is_(None), literal(source)), else_=UserFilm.source)
 
 
-#: A log row the recommender learns from: rated, watched, liked or marked 🚫.
-HAS_SIGNAL = or_(UserFilm.rating.is_not(None), UserFilm.watched, UserFilm.liked, UserFilm.not_interested)
+#: A film the user logged: rated, watched, liked or marked 🚫 (their history, `history`).
+LOGGED = or_(UserFilm.rating.is_not(None), UserFilm.watched, UserFilm.liked, UserFilm.not_interested)
+#: A log row the recommender learns from (`signals`): a logged film, or one on the watchlist
+#: (a weak positive, `recommender.cf.W_WATCHLIST`).
+HAS_SIGNAL = or_(LOGGED, UserFilm.on_watchlist)
 #: History order: when the rating (or watch) was logged, newest first.
 MOST_RECENT_FIRST = (UserFilm.rated_at.desc().nulls_last(), UserFilm.updated_at.desc(), UserFilm.tmdb_id)
 
@@ -115,8 +119,9 @@ class LibraryRepository:
         A row's rating replaces the stored one only when it is not older (the newest-rating
         rule of the module docstring); then `rated_at` and `source` follow the new rating,
         otherwise the stored rating keeps its time and source. Watched and liked flags are
-        OR-ed; a film stays on the watchlist only until it is watched; the latest watch date
-        wins. The films' review ratings are then brought in line with their ratings.
+        OR-ed; a film stays on the watchlist only until it is watched or rated (in the
+        export or before); the latest watch date wins. The films' review ratings are then
+        brought in line with their ratings.
         """
         uf = UserFilm.__table__.c
         for start in range(0, len(rows), batch):
@@ -128,7 +133,8 @@ class LibraryRepository:
                     "watched": r.watched,
                     "watched_on": r.watched_on,
                     "liked": r.liked,
-                    "on_watchlist": r.on_watchlist,
+                    # rated or watched wins over an export's watchlist.csv
+                    "on_watchlist": r.on_watchlist and r.rating is None and not r.watched,
                     "rated_at": r.rated_at,
                     "source": source,
                 }
@@ -152,8 +158,11 @@ class LibraryRepository:
                         "watched": uf.watched | ex.watched,
                         "watched_on": func.greatest(uf.watched_on, ex.watched_on),
                         "liked": uf.liked | ex.liked,
-                        # a watchlist film that has since been watched leaves the watchlist
-                        "on_watchlist": (uf.on_watchlist | ex.on_watchlist) & ~(uf.watched | ex.watched),
+                        # a watchlist film that has since been watched or rated leaves the watchlist
+                        "on_watchlist": (uf.on_watchlist | ex.on_watchlist)
+                        & ~(uf.watched | ex.watched)
+                        & uf.rating.is_(None)
+                        & ex.rating.is_(None),
                         "rated_at": case(
                             (uf.rating.is_(None), func.greatest(uf.rated_at, ex.rated_at)),
                             (newer, func.coalesce(ex.rated_at, uf.rated_at)),
@@ -189,7 +198,8 @@ class LibraryRepository:
         """Record that the user watched (and, with `rating`, rated) a film, now.
 
         With a rating: it replaces the stored one, stamped `now()` (the newest rating), and the
-        film's review takes it too. Without: the stored rating and its time stay.
+        film's review takes it too. Without: the stored rating and its time stay. Either way the
+        film leaves the watchlist.
         """
         stmt = insert(UserFilm).values(
             user_id=user_id,
@@ -249,7 +259,7 @@ class LibraryRepository:
                 *FILM_ROW_COLUMNS, UserFilm.rating, UserFilm.liked, UserFilm.watched, UserFilm.not_interested
             )
             .join(Film, Film.tmdb_id == UserFilm.tmdb_id)
-            .where(UserFilm.user_id == user_id, HAS_SIGNAL)
+            .where(UserFilm.user_id == user_id, LOGGED)
             .order_by(*MOST_RECENT_FIRST)
             .limit(limit)
         )
@@ -266,19 +276,26 @@ class LibraryRepository:
             for row in rows
         ]
 
-    async def signals(self, user_id: int) -> list[tuple[int, float | None, bool, bool, bool]]:
-        """(tmdb id, rating, liked, watched, not interested) of every film in the user's log
-        that carries a signal, most recent first: the light form of `history` (no film columns)."""
+    async def signals(self, user_id: int) -> list[tuple[int, float | None, bool, bool, bool, bool]]:
+        """(tmdb id, rating, liked, watched, not interested, on watchlist) of every film in the
+        user's log that carries a signal (`HAS_SIGNAL`: the films of `history`, and those on the
+        watchlist), most recent first: the light form of `history` (no film columns). Watchlist
+        films have no `rated_at` unless something else set it, so they usually come last."""
         stmt = (
             select(
-                UserFilm.tmdb_id, UserFilm.rating, UserFilm.liked, UserFilm.watched, UserFilm.not_interested
+                UserFilm.tmdb_id,
+                UserFilm.rating,
+                UserFilm.liked,
+                UserFilm.watched,
+                UserFilm.not_interested,
+                UserFilm.on_watchlist,
             )
             .where(UserFilm.user_id == user_id, HAS_SIGNAL)
             .order_by(*MOST_RECENT_FIRST)
         )
         return [
-            (t, float(r) if r is not None else None, bool(liked), bool(watched), bool(no))
-            for t, r, liked, watched, no in (await self.session.execute(stmt)).all()
+            (t, float(r) if r is not None else None, bool(liked), bool(watched), bool(no), bool(wl))
+            for t, r, liked, watched, no, wl in (await self.session.execute(stmt)).all()
         ]
 
     async def seen_ids(self, user_id: int) -> set[int]:
@@ -417,3 +434,24 @@ class LibraryRepository:
         )
         reviews = await self.session.scalar(select(func.count()).where(Review.user_id == user_id))
         return {"rated": int(rated or 0), "watched": int(watched or 0), "reviews": int(reviews or 0)}
+
+    async def unmark_not_interested(self, user_id: int, tmdb_id: int) -> None:
+        """Take 🚫 back (↩️ Undo): the film may be recommended again. A log row that then says
+        nothing (no rating, not watched, liked or on the watchlist: the 🚫 tap made it) is
+        deleted."""
+        await self.session.execute(
+            update(UserFilm)
+            .where(UserFilm.user_id == user_id, UserFilm.tmdb_id == tmdb_id, UserFilm.not_interested)
+            .values(not_interested=False)
+        )
+        await self.session.execute(
+            delete(UserFilm).where(
+                UserFilm.user_id == user_id,
+                UserFilm.tmdb_id == tmdb_id,
+                UserFilm.rating.is_(None),
+                ~UserFilm.watched,
+                ~UserFilm.liked,
+                ~UserFilm.on_watchlist,
+                ~UserFilm.not_interested,
+            )
+        )

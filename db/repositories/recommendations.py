@@ -85,3 +85,30 @@ class RecommendationRepository:
             .returning(RecommendationItem.tmdb_id)
         )
         return await self.session.scalar(stmt)
+
+    async def reopen(self, item_id: int, user_id: int, status: str, status_at: dt.datetime) -> bool:
+        """↩️ Undo: put this user's item back to `shown` (`status_at` NULL, as never answered),
+        only if it still has the `status` and `status_at` the caller read (a concurrent tap
+        or undo changed it otherwise). True when the item was reopened."""
+        stmt = (
+            update(RecommendationItem)
+            .where(
+                RecommendationItem.id == item_id,
+                RecommendationItem.user_id == user_id,
+                RecommendationItem.status == status,
+                RecommendationItem.status_at == status_at,
+            )
+            .values(status="shown", status_at=None)
+            .returning(RecommendationItem.id)
+        )
+        return await self.session.scalar(stmt) is not None
+
+    async def answered_elsewhere(self, user_id: int, tmdb_id: int, status: str, *, besides: int) -> bool:
+        """Whether another of the user's items of this film (not `besides`) has `status`."""
+        stmt = select(RecommendationItem.id).where(
+            RecommendationItem.user_id == user_id,
+            RecommendationItem.tmdb_id == tmdb_id,
+            RecommendationItem.status == status,
+            RecommendationItem.id != besides,
+        )
+        return await self.session.scalar(stmt.limit(1)) is not None

@@ -112,12 +112,6 @@ async def test_a_sent_export_is_imported_in_the_background_and_reported(
         ("ratings.csv", b"", None, "That file is empty"),
         ("export.zip", b"PK\x03\x04 not a zip at all", None, "isn't a zip file"),
         ("letterboxd.zip", None, 25 * 1024 * 1024, "too big"),
-        (
-            "ratings.csv",
-            b"Const,Your Rating,Date Rated,Title,URL,Title Type\ntt0078748,9,2020-01-01,Alien,u,movie\n",
-            None,
-            "export from IMDb, not from Letterboxd",
-        ),
         ("films.csv", b"title;score\nAlien;5\n", None, "doesn't have Letterboxd's columns"),
         ("other.zip", zipped({"notes.txt": b"hello"}), None, "I found no Letterboxd files in it"),
     ],

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import threading
-import time
 from decimal import Decimal
 
 import pytest
@@ -92,18 +91,15 @@ async def test_profile_sends_the_taste_summary_and_a_png(
     assert threads and threads[0] != threading.get_ident()  # drawn in a worker thread, off the loop
 
 
-def test_chart_renders_in_well_under_a_second() -> None:
+def test_chart_renders_a_png_and_refuses_an_empty_distribution() -> None:
     genres = [GenreBar(f"Genre {i}", 5 - i * 0.4, f"{5 - i * 0.4:.1f}★ · {i + 2} films") for i in range(8)]
     distribution = (1, 2, 3, 5, 8, 13, 21, 13, 8, 5)
     chart = ProfileChart(
         "Your taste in films", "80 films rated", "Your ratings", "Stars", "Films", distribution,
         "Your main genres by average rating", genres, 3.6, "your average",
     )  # fmt: skip
-    for _ in range(3):
-        started = time.perf_counter()
-        png = render_profile_chart(chart)
-        assert time.perf_counter() - started < 1.0
-        assert png.startswith(PNG)
+    png = render_profile_chart(chart)  # its speed is a bench matter, not a test's (README: Measured)
+    assert png.startswith(PNG) and len(png) > 1000
     with pytest.raises(ValueError, match="no ratings"):
         render_profile_chart(ProfileChart("t", "s", "r", "x", "y", (0,) * 10, "g", [], 0.0, "avg"))
 

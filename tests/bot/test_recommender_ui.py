@@ -49,7 +49,7 @@ async def test_every_pick_has_three_buttons(harness: BotHarness) -> None:
     await chat.say("/recommend")
     for title in CARD_TITLES:
         labels = [b.text for b in buttons(chat, card(chat, title))]
-        assert labels == ["✅ Watched", "⏭ Skip", "🚫 Not interested"]
+        assert labels == ["✅ Watched", "⏭ Skip", "🚫 Not interested", "🔖 Save"]
 
 
 async def test_not_interested_marks_the_item_and_the_film(harness: BotHarness) -> None:
@@ -59,7 +59,8 @@ async def test_not_interested_marks_the_item_and_the_film(harness: BotHarness) -
     safe = card(chat, "🎯 Safe pick")
     answers = await chat.tap("Not interested", message=safe)
     assert answers == ["🚫 Got it: I won't suggest it again."]
-    assert card(chat, "🎯 Safe pick").reply_markup is None  # buttons taken: no double taps
+    # buttons taken (no double taps): only ↩️ Undo is left (tests/bot/test_undo.py)
+    assert [b.text for b in buttons(chat, card(chat, "🎯 Safe pick"))] == ["↩️ Undo"]
     async with harness.session_factory() as session:
         items = {i.position: i for i in await session.scalars(select(RecommendationItem))}
         marked = await session.scalar(select(UserFilm).filter_by(tmdb_id=items[0].tmdb_id))

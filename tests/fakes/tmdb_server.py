@@ -15,6 +15,12 @@ is the only difference for the bot. Endpoints:
 - `GET /3/genre/movie/list`: every genre in the CSV.
 - `GET /3/discover/movie` (`with_genres`: ',' = AND, '|' = OR; `sort_by`, default
   `popularity.desc`; `page`).
+- `GET /3/find/{external_id}?external_source=imdb_id`: `{"movie_results": [the film], …}`, or
+  empty lists for an id no film has. The CSV has no IMDb ids, so every film gets a made-up,
+  deterministic one, :func:`fake_imdb_id` ("tt9" + its TMDB id in 7 digits: 348 →
+  "tt90000348"), and tests may link more ids (real ones, "tt0078748" → 348) with the
+  `imdb_ids` argument or :attr:`FakeTMDBServer.imdb_ids`. `/movie/{id}` gives the film's first
+  id as `imdb_id`.
 
 Errors use TMDB's body and status codes (https://developer.themoviedb.org/docs/errors):
 unknown id or path → 404 code 34; no `api_key` and no `Authorization: Bearer …` → 401 code 7
@@ -195,6 +201,12 @@ class CatalogFilm:
         }
 
 
+def fake_imdb_id(tmdb_id: int) -> str:
+    """The made-up IMDb id the fake gives a film: "tt9" + the TMDB id in 7 digits (348 →
+    "tt90000348"); one per film, never a real id's shape of 7 digits."""
+    return f"tt9{tmdb_id:07d}"
+
+
 def _int_or_none(text: str) -> int | None:
     return int(float(text)) if text.strip() else None
 
@@ -370,15 +382,25 @@ class FakeTMDBServer(LoopbackServer):
         knobs: failure injection (:class:`Knobs`), mutable at run time.
         requests: every request received, as (path, query parameters), e.g.
             ("/3/movie/348", {"append_to_response": "keywords", "api_key": "…"}).
+        imdb_ids: IMDb id → TMDB id, for `/find`: every film's `fake_imdb_id`, plus the
+            `imdb_ids` given (which win); mutable at run time.
     """
 
     prefix = "/3"
     label = "fake TMDB server"
 
     def __init__(
-        self, csv_path: str | Path, *, host: str = "127.0.0.1", port: int = 0, seed: int = 0
+        self,
+        csv_path: str | Path,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        seed: int = 0,
+        imdb_ids: dict[str, int] | None = None,
     ) -> None:
         self.catalog = Catalog.load(csv_path)
+        self.imdb_ids: dict[str, int] = {fake_imdb_id(tmdb_id): tmdb_id for tmdb_id in self.catalog.films}
+        self.imdb_ids.update(imdb_ids or {})
         self.knobs = Knobs()
         self.requests: list[tuple[str, dict[str, str]]] = []
         self._random = random.Random(seed)
@@ -400,6 +422,7 @@ class FakeTMDBServer(LoopbackServer):
             web.get(r"/3/movie/{id:\d+}/recommendations", self._recommendations),
             web.get("/3/genre/movie/list", self._genre_list),
             web.get("/3/discover/movie", self._discover),
+            web.get("/3/find/{external_id}", self._find),
         ]
 
     @web.middleware
@@ -446,6 +469,7 @@ class FakeTMDBServer(LoopbackServer):
     async def _details(self, request: web.Request) -> web.Response:
         film = self._film(request)
         body = film.details()
+        body["imdb_id"] = next((i for i, tmdb_id in self.imdb_ids.items() if tmdb_id == film.id), None)
         if "keywords" in request.query.get("append_to_response", "").split(","):
             body["keywords"] = {"keywords": list(film.keywords)}
         return web.json_response(body)
@@ -461,6 +485,22 @@ class FakeTMDBServer(LoopbackServer):
     async def _recommendations(self, request: web.Request) -> web.Response:
         film = self._film(request)
         return web.json_response(_paginated(self.catalog.recommendations(film), _page(request)))
+
+    async def _find(self, request: web.Request) -> web.Response:
+        """TMDB's "find by external id" for IMDb ids (other sources are not served: 422)."""
+        if request.query.get("external_source") != "imdb_id":
+            raise invalid_parameters()
+        tmdb_id = self.imdb_ids.get(request.match_info["external_id"])
+        film = self.catalog.films.get(tmdb_id) if tmdb_id is not None else None
+        return web.json_response(
+            {
+                "movie_results": [film.list_item()] if film is not None else [],
+                "person_results": [],
+                "tv_results": [],
+                "tv_episode_results": [],
+                "tv_season_results": [],
+            }
+        )
 
     async def _genre_list(self, request: web.Request) -> web.Response:
         return web.json_response({"genres": self.catalog.genres})
