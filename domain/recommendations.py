@@ -177,6 +177,8 @@ class RecommendationResult:
     cold_start: bool
     history_size: int
     loosen: Setting | None = None
+    #: The picks come from the user's watchlist (`recommend_from`): their cards need no 🔖.
+    from_watchlist: bool = False
 
 
 class Feedback(Enum):
@@ -602,7 +604,7 @@ class RecommendationService:
             listed=len(wanted),
             picks=[p.film.tmdb_id for p in picks],
         )
-        return RecommendationResult(shown, False, ranking.history_size)
+        return RecommendationResult(shown, False, ranking.history_size, from_watchlist=True)
 
 
 #: With fewer picks than this and candidates removed by /settings, the result names the setting

@@ -90,5 +90,7 @@ async def send_picks(
         explanation = (explanations or {}).get(pick.film.tmdb_id)
         await message.answer(
             texts.pick_card_explained(pick, explanation),
-            reply_markup=keyboards.pick_keyboard(pick.item_id, pick.film.tmdb_id),
+            reply_markup=keyboards.pick_keyboard(
+                pick.item_id, None if result.from_watchlist else pick.film.tmdb_id
+            ),
         )
