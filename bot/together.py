@@ -246,13 +246,17 @@ async def edit_card(bot: Bot, chat_id: int, card: Card, *, open_vote: bool) -> N
     a deleted message is not an error."""
     if card.message_id is None:
         return
+    markup = vote_keyboard(card.pick_id) if open_vote else None
+    await edit_in_group(bot, chat_id, card.message_id, card_text(card), markup)
+
+
+async def edit_in_group(
+    bot: Bot, chat_id: int, message_id: int, text: str, markup: InlineKeyboardMarkup | None
+) -> None:
+    """Edit one of the bot's group messages. Members tap at once, so an edit that changes
+    nothing, or one of a message someone deleted, is expected and not an error."""
     try:
-        await bot.edit_message_text(
-            text=card_text(card),
-            chat_id=chat_id,
-            message_id=card.message_id,
-            reply_markup=vote_keyboard(card.pick_id) if open_vote else None,
-        )
+        await bot.edit_message_text(text=text, chat_id=chat_id, message_id=message_id, reply_markup=markup)
     except TelegramBadRequest as exc:
         if "message is not modified" not in exc.message and "message to edit not found" not in exc.message:
             raise

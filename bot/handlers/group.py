@@ -267,16 +267,8 @@ async def _refresh_round(bot: Bot, chat_id: int, view: RoundView) -> None:
     if view.message_id is None:
         return
     me = await bot.me()
-    try:
-        await bot.edit_message_text(
-            text=together.round_text(view.members),
-            chat_id=chat_id,
-            message_id=view.message_id,
-            reply_markup=together.round_keyboard(view.round_id, me.username),
-        )
-    except TelegramBadRequest as exc:
-        if "message is not modified" not in exc.message and "message to edit not found" not in exc.message:
-            raise
+    markup = together.round_keyboard(view.round_id, me.username)
+    await together.edit_in_group(bot, chat_id, view.message_id, together.round_text(view.members), markup)
 
 
 async def _show(
