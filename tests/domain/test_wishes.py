@@ -1,4 +1,4 @@
-"""The rules that read a wish typed after /recommend (domain/wishes.py), the validation of a
+"""The rules that read a wish typed after /recommend (domain/wishes/), the validation of a
 language model's answer, and the one-off filter a wish becomes (Preferences)."""
 
 from __future__ import annotations
