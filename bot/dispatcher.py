@@ -22,11 +22,14 @@ from bot.handlers import (
     fallback,
     group,
     imports,
+    inline,
     onboarding,
     profile,
     ratings,
+    similar,
     user_settings,
     watchlist,
+    where,
     wishes,
 )
 from bot.i18n import make_i18n
@@ -109,6 +112,7 @@ def build_dispatcher(
         group.router,  # group chats: watch together; everything private stays out of groups
         watchlist.router,  # before commands: `/recommend watchlist` is taken here, not as words
         wishes.router,  # before commands: `/recommend <words>` (a one-off filter); the plain one goes on
+        inline.router,  # before commands: `/start film_<id>` opens a film; inline queries (@bot <title>)
         commands.router,
         admin.router,  # /stats; for anyone but an admin it matches nothing and falls through
         imports.router,  # before the flows: an export is taken in any step
@@ -120,6 +124,8 @@ def build_dispatcher(
         profile.router,
         ratings.router,  # /ratings and ↩️ Undo under pick cards
         user_settings.router,  # /settings (standing filters); its buttons only in the tapper's own chat
+        similar.router,  # /similar <title> and 🔁 More like this on pick cards
+        where.router,  # 📺 where to watch on pick cards, /country, /services
         fallback.router,  # last: answers whatever nothing else took
     )
     return dp

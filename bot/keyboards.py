@@ -8,7 +8,7 @@ from typing import Annotated
 
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters.callback_data import CallbackData
-from aiogram.types import InlineKeyboardMarkup, Message
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from pydantic import Field
@@ -106,9 +106,20 @@ def stars(halves: int) -> str:
     return "★" * (halves // 2) + ("½" if halves % 2 else "")
 
 
-def pick_keyboard(item_id: int, tmdb_id: int | None = None) -> InlineKeyboardMarkup:
+def pick_keyboard(
+    item_id: int,
+    tmdb_id: int | None = None,
+    links: Sequence[InlineKeyboardButton] = (),
+    *,
+    online: bool = False,
+) -> InlineKeyboardMarkup:
     """✅ ⏭ 🚫 for recommendation item `item_id`; with `tmdb_id` (the card's film), a 🔖 Save
-    row under them (bot/watchlist_ui.py)."""
+    row under them (bot/watchlist_ui.py), with 🔁 and, when TMDB is configured (`online`,
+    bot/cards.py `CardStyle.online`), 📺 where to watch (bot/where_ui.py); with `links` (URL
+    buttons, bot/cards.py `link_row`), a last row of them."""
+    if links:
+        markup = pick_keyboard(item_id, tmdb_id, online=online)
+        return InlineKeyboardMarkup(inline_keyboard=[*markup.inline_keyboard, list(links)])
     kb = InlineKeyboardBuilder()
     kb.button(text=_("✅ Watched"), callback_data=PickCallback(action=PickAction.WATCHED, item_id=item_id))
     kb.button(text=_("⏭ Skip"), callback_data=PickCallback(action=PickAction.SKIP, item_id=item_id))
@@ -118,9 +129,13 @@ def pick_keyboard(item_id: int, tmdb_id: int | None = None) -> InlineKeyboardMar
     )
     if tmdb_id is None:
         return kb.as_markup()
-    from bot import watchlist_ui  # here: watchlist_ui imports this module's DbId
+    from bot import similar_ui, watchlist_ui, where_ui  # here: they import this module's DbId
 
-    return watchlist_ui.with_save_button(kb.as_markup(), tmdb_id, watchlist_ui.SaveOrigin.PICK)
+    markup = watchlist_ui.with_save_button(kb.as_markup(), tmdb_id, watchlist_ui.SaveOrigin.PICK)
+    markup.inline_keyboard[-1].append(similar_ui.more_button(tmdb_id))  # 🔁 beside 🔖
+    if online:
+        markup.inline_keyboard[-1].append(where_ui.watch_button(tmdb_id))  # 📺 beside 🔁
+    return markup
 
 
 def avoid_keyboard(topics: Sequence[AvoidTopicInfo]) -> InlineKeyboardMarkup | None:

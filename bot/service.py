@@ -42,9 +42,12 @@ log = structlog.get_logger(__name__)
 BOT_COMMANDS = (
     ("recommend", __("Three films picked for you")),
     ("review", __("Rate and review a film")),
+    ("similar", __("Films like one you name")),
     ("watchlist", __("Films you saved for later")),
     ("ratings", __("Your ratings: change or delete one")),
     ("settings", __("Filters every pick follows")),
+    ("country", __("Your country, for where to watch")),
+    ("services", __("The streaming services you pay for")),
     ("avoid", __("Topics to show less of")),
     ("import", __("Import your Letterboxd or IMDb export")),
     ("profile", __("Your taste in words and a picture")),

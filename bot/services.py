@@ -13,6 +13,7 @@ from typing import TypedDict
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.cards import CardStyle
 from bot.jobs.tasks import QUEUES
 from bot.settings import Settings
 from domain.avoid import AvoidService
@@ -23,6 +24,7 @@ from domain.explanations import ExplanationService
 from domain.feedback import FeedbackService
 from domain.groups import GroupService
 from domain.imports import ImportService
+from domain.inline import InlineService
 from domain.letterboxd_export import LetterboxdExportService
 from domain.ports import JobQueue, LanguageModel, MovieSource
 from domain.profile import ProfileService
@@ -30,9 +32,11 @@ from domain.ratings import RatingsService
 from domain.recommendations import RecommendationService
 from domain.reviews import ReviewService
 from domain.settings import UserSettingsService
+from domain.similar import SimilarService
 from domain.stats import StatsService
 from domain.taste import TasteSummaryService
 from domain.watchlist import WatchlistService
+from domain.where_to_watch import WhereToWatchService
 from domain.wish_picks import WishService
 
 
@@ -55,6 +59,10 @@ class Services(TypedDict):
     watchlist: WatchlistService  # 🔖, /watchlist, /recommend watchlist
     user_settings: UserSettingsService  # /settings (standing filters)
     wishes: WishService  # /recommend <words>
+    cards: CardStyle  # poster cards (bot/cards.py): the image base URL when TMDB is configured
+    inline_films: InlineService  # inline mode (@bot <title>) and /start film_<id>
+    similar: SimilarService  # /similar <title>, 🔁 More like this
+    where: WhereToWatchService  # 📺 on pick cards, /country, /services
 
 
 @dataclass(frozen=True)
@@ -88,6 +96,7 @@ class ServiceFactory:
             jobs=jobs,
         )
         avoid = AvoidService(session, jobs)
+        where = WhereToWatchService(session, self.movie_source, budget=budget)
         return Services(
             catalog=catalog,
             reviews=ReviewService(session, jobs, max_chars=self.settings.bot.max_review_chars),
@@ -116,6 +125,14 @@ class ServiceFactory:
             feedback=FeedbackService(session, jobs),
             watchlist=WatchlistService(session, jobs, recommendations),
             user_settings=recommendations.user_settings,
+            inline_films=InlineService(session, catalog),
+            similar=SimilarService(
+                session,
+                catalog,
+                recommendations,
+                cooldown=dt.timedelta(seconds=self.settings.bot.recommend_cooldown_seconds),
+                embedding_model=self.embedding_model,
+            ),
             wishes=WishService(
                 session,
                 recommendations,
@@ -124,4 +141,6 @@ class ServiceFactory:
                 budget_seconds=self.settings.openai.explanation_budget_seconds,
                 embedding_model=self.embedding_model,
             ),
+            cards=CardStyle.from_settings(self.settings, online=self.movie_source is not None, where=where),
+            where=where,
         )

@@ -129,6 +129,9 @@ class TMDBSettings(BaseSettings):
     api_key: SecretStr | None = None
     read_access_token: SecretStr | None = None
     base_url: str = "https://api.themoviedb.org/3"
+    #: Root of poster images: a card's photo is `<image_base_url>/w500<poster_path>`
+    #: (https://developer.themoviedb.org/docs/image-basics); Telegram downloads it.
+    image_base_url: str = "https://image.tmdb.org/t/p"
     language: str = "en-US"
     timeout_seconds: float = Field(default=10.0, gt=0)
     max_concurrency: int = Field(default=8, ge=1, le=64)

@@ -24,6 +24,8 @@ Tables:
     group_chats, group_members  group chats the bot is in and the members who /join'ed its
                           rounds; group_rounds (one /together), group_round_members,
                           group_picks (the films shown to the group) and group_votes.
+    film_providers, region_providers  where to watch (TMDB/JustWatch), cached for a day.
+    user_services         the streaming services a user pays for (/services).
 
 Vectors are `vector(384)` and carry the name of the model that made them; queries always filter
 on the model, so vectors of different models are never compared.
@@ -101,6 +103,9 @@ class User(Base):
     #: When the user first wrote to the bot in a private chat (None: only ever seen in groups,
     #: so a group round asks them to open a private chat first).
     private_since: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    #: The /country choice (ISO 3166-1 alpha-2, "DE") for where to watch; None: derived from
+    #: `language_code` (domain/where_to_watch.py `default_country`).
+    country: Mapped[str | None] = mapped_column(String(2))
 
 
 class Film(Base):
@@ -123,6 +128,14 @@ class Film(Base):
     popularity: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
     vote_average: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
     vote_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    #: The card (bot/cards.py): TMDB's poster path ("/abc.jpg"), directors, the first three
+    #: billed actors, the IMDb id and the official YouTube trailer's key; details only, except
+    #: the poster, which list records carry too. Empty for CSV catalogs.
+    poster_path: Mapped[str | None] = mapped_column(Text)
+    directors: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list, server_default="{}")
+    cast_names: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list, server_default="{}")
+    imdb_id: Mapped[str | None] = mapped_column(String(16))
+    trailer_key: Mapped[str | None] = mapped_column(String(32))
     fetched_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     details_fetched_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
@@ -626,3 +639,36 @@ class UserSettings(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
     )
+
+
+class FilmProviders(Base):
+    """Where a film streams (TMDB `/movie/{id}/watch/providers`, JustWatch data), cached for a
+    day: `data` is {country: {"link": url, "flatrate"|"rent"|"buy"|"free"|"ads": [[provider_id,
+    name], …]}} (domain/where_to_watch.py); `fetched_at` dates it."""
+
+    __tablename__ = "film_providers"
+
+    tmdb_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    fetched_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    data: Mapped[dict[str, Any]] = mapped_column(JSONB)
+
+
+class RegionProviders(Base):
+    """The streaming services TMDB knows in a country (`/watch/providers/movie?watch_region=`),
+    cached for a day: `data` is [[provider_id, name], …] in TMDB's display order."""
+
+    __tablename__ = "region_providers"
+
+    country: Mapped[str] = mapped_column(String(2), primary_key=True)
+    fetched_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    data: Mapped[list[Any]] = mapped_column(JSONB)
+
+
+class UserService(Base):
+    """A streaming service a user pays for (/services): TMDB's provider id and its name."""
+
+    __tablename__ = "user_services"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    provider_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    provider_name: Mapped[str] = mapped_column(Text)

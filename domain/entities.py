@@ -40,6 +40,12 @@ class FilmInfo:
     are ISO 3166-1 codes; `runtime` is minutes; `popularity`, `vote_average` (0–10) and
     `vote_count` are TMDB's figures. `has_details` is False for search results, which
     lack runtime, keywords and countries.
+
+    The card's data (empty offline: TMDB-format CSVs carry none): `poster_path` is TMDB's
+    image path ("/abc.jpg", joined to an image base URL and a size); `directors` and
+    `cast_names` (the first three billed actors) come from TMDB credits, `imdb_id`
+    ("tt0078748") from its external ids, `trailer_key` (a YouTube video id) from its videos.
+    Only details carry credits, ids and videos; list records may carry a poster.
     """
 
     tmdb_id: int
@@ -57,6 +63,11 @@ class FilmInfo:
     vote_average: float = 0.0
     vote_count: int = 0
     has_details: bool = False
+    poster_path: str | None = None
+    directors: tuple[str, ...] = ()
+    cast_names: tuple[str, ...] = ()
+    imdb_id: str | None = None
+    trailer_key: str | None = None
 
     @property
     def label(self) -> str:

@@ -6,13 +6,19 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal, Protocol, TypeVar
+from typing import Any, Literal, Protocol, TypeVar
 
 from pydantic import BaseModel
 
 from domain.entities import FilmInfo, SearchPage
 
 RelatedKind = Literal["recommendations", "similar"]
+#: A streaming service as TMDB names it: (provider_id, provider_name), e.g. (8, "Netflix").
+Provider = tuple[int, str]
+#: How a film is offered in one country: "link" (TMDB's watch page, str or None) and the
+#: providers of each kind ("flatrate", "rent", "buy", "free", "ads": lists of [id, name] in
+#: TMDB's display order). JSON-shaped: it is cached as is (db.models.FilmProviders).
+ProviderOffers = dict[str, Any]
 
 
 class MovieSourceError(Exception):
@@ -48,6 +54,17 @@ class MovieSource(Protocol):
         """The film TMDB links to this IMDb title id ("tt0078748"; `/find/{id}` with
         `external_source=imdb_id`), as a list record; None when TMDB has no film with that id.
         Raises ValueError for a malformed id, MovieSourceError."""
+        ...
+
+    async def watch_providers(self, tmdb_id: int) -> dict[str, ProviderOffers]:
+        """Where the film streams, rents and sells, per ISO 3166-1 country ("US"), from
+        `/movie/{id}/watch/providers` (JustWatch data); empty for an unknown id or a film
+        nowhere. Raises MovieSourceError."""
+        ...
+
+    async def region_providers(self, country: str) -> list[Provider]:
+        """The streaming services TMDB knows in `country` (ISO 3166-1, "DE"), TMDB's display
+        order (`/watch/providers/movie?watch_region=`). Raises MovieSourceError."""
         ...
 
 

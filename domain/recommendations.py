@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from enum import Enum
 
@@ -605,6 +605,34 @@ class RecommendationService:
             picks=[p.film.tmdb_id for p in picks],
         )
         return RecommendationResult(shown, False, ranking.history_size, from_watchlist=True)
+
+    # --- picks chosen elsewhere ("more like this", domain/similar.py) ---------------------------
+    async def store_picks(
+        self, user_id: int, picks: Sequence[Pick], strategy: str, reasons: Mapping[int, str]
+    ) -> tuple[ShownPick, ...]:
+        """Store `picks` as one recommendation of `strategy` (so ✅ ⏭ 🚫 work on them and the
+        repeat window counts them) and return them with full film records. `reasons` (tmdb id →
+        JSON as in `recommendation_items.reason`) replace the picks' own stored reasons."""
+        if not picks:
+            return ()
+        details = await self.catalog.get([p.film.tmdb_id for p in picks])
+        stored = await self.items.create(
+            user_id,
+            strategy,
+            [
+                NewItem(
+                    p.film.tmdb_id,
+                    p.slot.value,
+                    p.score,
+                    reasons.get(p.film.tmdb_id) or encode_reasons(p.reasons),
+                )
+                for p in picks
+            ],
+        )
+        return tuple(
+            ShownPick(item.id, details.get(p.film.tmdb_id) or _from_features(p.film), p.slot, p.reasons)
+            for item, p in zip(stored, picks, strict=True)
+        )
 
 
 #: With fewer picks than this and candidates removed by /settings, the result names the setting

@@ -55,10 +55,11 @@ Route = tuple[re.Pattern[str], str]
 
 def routes(*templates: str) -> tuple[Route, ...]:
     """Route templates → patterns matching the END of a request path, so the API's prefix
-    ("/3", "/v1") does not matter: "{id}" matches one run of digits, the rest literally."""
+    ("/3", "/v1") does not matter: "{id}" matches one run of digits (after an optional "tt",
+    an IMDb id), the rest literally."""
     compiled = []
     for template in templates:
-        pattern = re.escape(template).replace(re.escape("{id}"), r"\d+")
+        pattern = re.escape(template).replace(re.escape("{id}"), r"(?:tt)?\d+")
         compiled.append((re.compile(f"{pattern}$"), template))
     return tuple(compiled)
 
@@ -71,6 +72,9 @@ TMDB_ROUTES = routes(
     "/movie/{id}/similar",
     "/discover/movie",
     "/genre/movie/list",
+    "/find/{id}",
+    "/movie/{id}/watch/providers",
+    "/watch/providers/movie",
 )
 #: OpenAI endpoints the clients use (integrations/llm.py, integrations/embeddings.py).
 OPENAI_ROUTES = routes("/chat/completions", "/embeddings")

@@ -3,13 +3,21 @@
 Endpoints used (reference: https://developer.themoviedb.org/reference/intro/getting-started):
 
 - `GET /search/movie` — https://developer.themoviedb.org/reference/search-movie
-- `GET /movie/{id}?append_to_response=keywords` — https://developer.themoviedb.org/reference/movie-details
-  and https://developer.themoviedb.org/docs/append-to-response
+- `GET /movie/{id}?append_to_response=keywords,credits,external_ids,videos` —
+  https://developer.themoviedb.org/reference/movie-details,
+  https://developer.themoviedb.org/docs/append-to-response,
+  https://developer.themoviedb.org/reference/movie-credits,
+  https://developer.themoviedb.org/reference/movie-external-ids and
+  https://developer.themoviedb.org/reference/movie-videos
 - `GET /movie/{id}/recommendations` — https://developer.themoviedb.org/reference/movie-recommendations
 - `GET /movie/{id}/similar` — https://developer.themoviedb.org/reference/movie-similar
 - `GET /discover/movie` — https://developer.themoviedb.org/reference/discover-movie
 - `GET /genre/movie/list` — https://developer.themoviedb.org/reference/genre-movie-list
 - `GET /find/{external_id}?external_source=imdb_id` — https://developer.themoviedb.org/reference/find-by-id
+- `GET /movie/{id}/watch/providers` — https://developer.themoviedb.org/reference/movie-watch-providers
+  (JustWatch data: TMDB asks apps to credit JustWatch wherever it is shown)
+- `GET /watch/providers/movie?watch_region=XX` —
+  https://developer.themoviedb.org/reference/watch-providers-movie-list
 
 Authentication (https://developer.themoviedb.org/docs/authentication-application): a v3 API
 key goes in the `api_key` query parameter, a v4 read access token in an
@@ -53,7 +61,7 @@ from tenacity import (
 )
 
 from domain.entities import FilmInfo, SearchPage
-from domain.ports import MovieSourceError, RelatedKind
+from domain.ports import MovieSourceError, Provider, ProviderOffers, RelatedKind
 from integrations.metrics import HTTP_METRICS, TMDB_ROUTES, ExternalRequestMetrics, endpoint_of
 
 log = structlog.get_logger(__name__)
@@ -65,6 +73,16 @@ Json = dict[str, Any]
 Params = Mapping[str, str | int]
 #: An IMDb title id as `find_by_imdb` accepts it: "tt" and 7 or more digits.
 IMDB_ID = re.compile(r"tt\d{7,12}")
+#: What `details` appends to each film (one request per film).
+APPEND = "keywords,credits,external_ids,videos"
+#: Leading actors kept per film (TMDB's billing order).
+CAST_LIMIT = 3
+#: An ISO 3166-1 alpha-2 country code as TMDB keys watch providers ("US").
+COUNTRY = re.compile(r"[A-Z]{2}")
+#: The kinds of offers `/movie/{id}/watch/providers` lists per country.
+OFFER_KINDS = ("flatrate", "rent", "buy", "free", "ads")
+#: A YouTube video id as TMDB gives it in `videos` (11 characters today; room to spare).
+VIDEO_KEY = re.compile(r"[A-Za-z0-9_-]{1,32}")
 
 
 class TMDBError(MovieSourceError):
@@ -201,7 +219,8 @@ class TMDBClient:
             raise TMDBError(f"TMDB /search/movie: unexpected paging fields ({exc})") from None
 
     async def details(self, tmdb_ids: Sequence[int]) -> list[FilmInfo]:
-        """Full records (`has_details=True`, with runtime, keywords and countries) for these ids.
+        """Full records (`has_details=True`, with runtime, keywords, countries, directors, the
+        first three billed actors, the IMDb id and the official YouTube trailer) for these ids.
 
         Fetched concurrently (at most `max_concurrency` at once), each id once; the result
         follows the order of first appearance in `tmdb_ids`, one film per distinct id, and
@@ -288,12 +307,67 @@ class TMDBClient:
         [film] = await self._list_results({"results": results[:1]})
         return film
 
+    async def watch_providers(self, tmdb_id: int) -> dict[str, ProviderOffers]:
+        """Where the film is offered, per country: {"US": {"link": TMDB's watch page,
+        "flatrate": [[8, "Netflix"], …], "rent": […], "buy": […], "free": […], "ads": […]}},
+        each list in TMDB's `display_priority` order; empty for an id TMDB does not know.
+        Malformed entries are skipped. See
+        https://developer.themoviedb.org/reference/movie-watch-providers.
+
+        Raises:
+            TMDBUnavailableError, TMDBAuthError, TMDBError.
+        """
+        path = f"/movie/{int(tmdb_id)}/watch/providers"
+        try:
+            data = await self._get(path)
+        except TMDBNotFoundError:
+            return {}
+        results = data.get("results")
+        if not isinstance(results, dict):
+            raise TMDBError(f"TMDB {path}: no results object")
+        offers: dict[str, ProviderOffers] = {}
+        for country, entry in results.items():
+            if not (isinstance(country, str) and COUNTRY.fullmatch(country) and isinstance(entry, dict)):
+                continue
+            link = entry.get("link")
+            offer: ProviderOffers = {
+                "link": link if isinstance(link, str) and link.startswith("http") else None
+            }
+            for kind in OFFER_KINDS:
+                offer[kind] = [list(p) for p in _providers(entry.get(kind))]
+            offers[country] = offer
+        return offers
+
+    async def region_providers(self, country: str) -> list[Provider]:
+        """The services TMDB lists for movies in `country` ("DE"), by their display priority
+        there. See https://developer.themoviedb.org/reference/watch-providers-movie-list.
+
+        Raises:
+            ValueError: `country` is not two letters.
+            TMDBUnavailableError, TMDBAuthError, TMDBError.
+        """
+        country = country.upper()
+        if not COUNTRY.fullmatch(country):
+            raise ValueError(f"not an ISO 3166-1 alpha-2 code: {country!r}")
+        data = await self._get("/watch/providers/movie", {"watch_region": country})
+        entries = data.get("results")
+        if not isinstance(entries, list):
+            raise TMDBError("TMDB /watch/providers/movie: no results list")
+        priority = [
+            (entry.get("display_priorities") or {}).get(country, entry.get("display_priority"))
+            if isinstance(entry, dict)
+            else None
+            for entry in entries
+        ]
+        ordered = [e for _, e in sorted(zip(priority, entries, strict=True), key=_by_priority)]
+        return _providers(ordered, sort=False)
+
     # --- mapping
 
     async def _details_one(self, tmdb_id: int) -> FilmInfo | None:
         path = f"/movie/{tmdb_id}"
         try:
-            data = await self._get(path, {"append_to_response": "keywords"})
+            data = await self._get(path, {"append_to_response": APPEND})
         except TMDBNotFoundError:
             log.debug("tmdb_unknown_id", tmdb_id=tmdb_id)
             return None
@@ -305,6 +379,7 @@ class TMDBClient:
                 countries=tuple(str(c["iso_3166_1"]) for c in data.get("production_countries") or ()),
                 runtime=int(data["runtime"]) if data.get("runtime") else None,
                 has_details=True,
+                **_card(data),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise TMDBError(f"TMDB {path}: unexpected response shape ({type(exc).__name__}: {exc})") from None
@@ -429,9 +504,10 @@ def _film(
     countries: tuple[str, ...] = (),
     runtime: int | None = None,
     has_details: bool = False,
+    **card: Any,
 ) -> FilmInfo:
     """A TMDB movie object (list record or details) → FilmInfo; the caller maps genres and
-    anything that only details carry."""
+    anything that only details carry (`card`: the fields of :func:`_card`)."""
     release_date = data.get("release_date") or None
     year = int(release_date[:4]) if release_date and release_date[:4].isdigit() else None
     return FilmInfo(
@@ -450,7 +526,92 @@ def _film(
         vote_average=float(data.get("vote_average") or 0.0),
         vote_count=int(data.get("vote_count") or 0),
         has_details=has_details,
+        poster_path=_poster_path(data.get("poster_path")),
+        **card,
     )
+
+
+def _by_priority(pair: tuple[object, object]) -> int:
+    priority = pair[0]
+    return priority if isinstance(priority, int) else 10**6
+
+
+def _providers(entries: object, *, sort: bool = True) -> list[Provider]:
+    """`[{provider_id, provider_name, display_priority, …}, …]` → [(id, name), …], by
+    `display_priority` (unless `sort` is False), each id once; malformed entries skipped."""
+    if not isinstance(entries, list):
+        return []
+    valid = [
+        e
+        for e in entries
+        if isinstance(e, dict)
+        and isinstance(e.get("provider_id"), int)
+        and e["provider_id"] > 0
+        and isinstance(e.get("provider_name"), str)
+        and e["provider_name"].strip()
+    ]
+    if sort:
+        valid.sort(key=lambda e: _by_priority((e.get("display_priority"), e)))
+    found: dict[int, str] = {}
+    for e in valid:
+        found.setdefault(int(e["provider_id"]), str(e["provider_name"]).strip()[:100])
+    return list(found.items())
+
+
+def _poster_path(value: object) -> str | None:
+    """TMDB's `poster_path` ("/abc.jpg") when it is one; None when absent or malformed."""
+    if isinstance(value, str) and value.startswith("/") and " " not in value and len(value) < 200:
+        return value
+    return None
+
+
+def _card(data: Json) -> dict[str, Any]:
+    """The card's fields of a details answer with credits, external_ids and videos appended:
+    `directors` (crew with job "Director", in TMDB's order, each once), `cast_names` (the
+    first CAST_LIMIT by `order`), `imdb_id` (when it looks like one) and `trailer_key`
+    (:func:`trailer_key`). A part that is missing leaves its fields empty."""
+    credits = data.get("credits") or {}
+    directors = [
+        str(p["name"]) for p in credits.get("crew") or () if p.get("job") == "Director" and p.get("name")
+    ]
+    cast = sorted(
+        (p for p in credits.get("cast") or () if p.get("name")),
+        key=lambda p: int(p.get("order") if p.get("order") is not None else 10**6),
+    )
+    imdb_id = (data.get("external_ids") or {}).get("imdb_id") or data.get("imdb_id")
+    return {
+        "directors": tuple(dict.fromkeys(directors)),
+        "cast_names": tuple(str(p["name"]) for p in cast[:CAST_LIMIT]),
+        "imdb_id": imdb_id if isinstance(imdb_id, str) and IMDB_ID.fullmatch(imdb_id) else None,
+        "trailer_key": trailer_key((data.get("videos") or {}).get("results") or ()),
+    }
+
+
+def trailer_key(videos: Sequence[Json]) -> str | None:
+    """The YouTube key of the film's trailer among TMDB `videos` results: type "Trailer" on
+    site "YouTube" only; an `official` one first, then the earliest `published_at` (TMDB
+    lists newest first; the first trailer is usually the theatrical one), then list order.
+    None when there is no such video."""
+    trailers = [
+        (index, video)
+        for index, video in enumerate(videos)
+        if isinstance(video, dict)
+        and video.get("type") == "Trailer"
+        and video.get("site") == "YouTube"
+        and isinstance(video.get("key"), str)
+        and VIDEO_KEY.fullmatch(video["key"])
+    ]
+    if not trailers:
+        return None
+    _, best = min(
+        trailers,
+        key=lambda pair: (
+            not pair[1].get("official", False),
+            str(pair[1].get("published_at") or "~"),
+            pair[0],
+        ),
+    )
+    return str(best["key"])
 
 
 def _retry_after_s(response: httpx.Response) -> float | None:

@@ -21,7 +21,14 @@ if TYPE_CHECKING:
     from aiogram import Dispatcher
 
 
-from bot.console.session import CONSOLE_TOKEN, LocalSession, OutputCallback, inline_buttons
+from bot.console.html import html_to_text
+from bot.console.session import (
+    CONSOLE_TOKEN,
+    LocalSession,
+    OutputCallback,
+    inline_buttons,
+    render_inline_keyboard,
+)
 from bot.console.updates import ChatUser, GroupChat, UpdateFactory
 
 # --------------------------------------------------------------------------------------------------
@@ -36,10 +43,14 @@ _FILE = re.compile(r"^:file\s+(.+)$")
 _WAIT = re.compile(r"^:wait\s+(\d+(?:\.\d+)?)$")
 _SPEAKER = re.compile(r"^@(\d+)(?:\s+(.*))?$")
 _PRIVATE = re.compile(r"^:private\s+(.+)$")
+_INLINE = re.compile(r"^:inline(?:\s+(.*))?$")
+_CHOOSE = re.compile(r"^:choose\s+(\d+)$")
 BANNER = (
     "WhatToWatch console chat (no Telegram): type a message or /command; "
     "[n] taps button n of the last keyboard ([m.n]: of the m-th latest); "
     ":file PATH sends a file (your Letterboxd export); "
+    ":inline QUERY asks for films as @bot QUERY in any chat would (:inline alone: your latest picks), "
+    ":choose N posts result N; "
     ":wait N lets background jobs run for N seconds; "
     "/quit or Ctrl-D leaves."
 )
@@ -199,10 +210,41 @@ class ConsoleChat:
         """``user`` taps, sends a file or says ``line`` in ``chat`` (None: their private chat)."""
         if tap := _TAP.match(line.strip()):
             await self._tap(user, chat, int(tap.group(1) or 1), int(tap.group(2)))
+        elif inline := _INLINE.match(line.strip()):
+            await self._feed(self.updates.inline_query(user, inline.group(1) or ""))
+        elif choose := _CHOOSE.match(line.strip()):
+            self._choose(user, int(choose.group(1)))
         elif file := _FILE.match(line.strip()):
             await self._send_file(user, chat, Path(file.group(1)))
         else:
             await self._feed(self.updates.message(user, line, chat))
+
+    def _choose(self, user: ChatUser, number: int) -> None:
+        """Print the card that choosing result ``number`` of the latest inline answer posts
+        (in whatever chat the user typed ``@bot``); its URL button is printed as a link."""
+        answers = list(self.session.inline_answers.values())
+        results = answers[-1].results if answers else []
+        if not 1 <= number <= len(results):
+            self.out(f"No inline result [{number}]: send :inline QUERY first.")
+            return
+        result = results[number - 1]
+        content = getattr(result, "input_message_content", None)
+        text = getattr(content, "message_text", None)
+        if text is None:
+            self.out(f"Inline result [{number}] posts nothing the console can show.")
+            return
+        markup = getattr(result, "reply_markup", None)
+        urls = [f"↗ {button.url}" for button in inline_buttons(markup) if button.url]
+        self.out(
+            "\n".join(
+                [
+                    f"📤 {user.first_name} posts via @{self.session.bot_username}:",
+                    html_to_text(text),
+                    *render_inline_keyboard(markup),
+                    *urls,
+                ]
+            )
+        )
 
     async def _send_file(self, user: ChatUser, chat: GroupChat | None, path: Path) -> None:
         try:

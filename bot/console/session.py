@@ -15,10 +15,12 @@ from aiogram.client.session.base import BaseSession
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.methods import (
     AnswerCallbackQuery,
+    AnswerInlineQuery,
     Close,
     DeleteMessage,
     DeleteMyCommands,
     DeleteWebhook,
+    EditMessageCaption,
     EditMessageReplyMarkup,
     EditMessageText,
     GetChatMember,
@@ -43,7 +45,9 @@ from aiogram.types import (
     File,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
+    InlineQueryResultArticle,
     InputFile,
+    InputTextMessageContent,
     Message,
     PhotoSize,
     ReplyKeyboardMarkup,
@@ -53,6 +57,7 @@ from aiogram.types import (
     User,
 )
 
+from bot.console.html import html_to_text
 from bot.console.rules import (
     MAX_PHOTO_BYTES,
     MAX_PHOTO_RATIO,
@@ -143,12 +148,13 @@ class LocalSession(BaseSession):
     * handler tests: ``calls``/``messages``/``sent_texts``/``last_markup`` are the transcript to
       assert on, and Telegram-like validation turns "would be a 400 in production" into an error.
 
-    Answered: getMe, sendMessage, editMessageText, editMessageReplyMarkup, deleteMessage,
-    answerCallbackQuery, sendChatAction, setMyCommands, getMyCommands, deleteMyCommands,
-    deleteWebhook, close, logOut, sendDocument, sendPhoto (``photos``), getFile (files registered
-    with :meth:`add_file`), getChatMember (from ``chat_members``, see :meth:`set_chat_member`) and
-    getUpdates (always ``[]``: nothing polls). Any other method raises ``NotImplementedError``
-    naming it, so a handler that needs a new method fails loudly in tests.
+    Answered: getMe, sendMessage, editMessageText, editMessageCaption, editMessageReplyMarkup,
+    deleteMessage, answerCallbackQuery, answerInlineQuery (``inline_answers``), sendChatAction, setMyCommands,
+    getMyCommands, deleteMyCommands, deleteWebhook, close, logOut, sendDocument, sendPhoto
+    (``photos``), getFile (files registered with :meth:`add_file`), getChatMember (from
+    ``chat_members``, see :meth:`set_chat_member`) and getUpdates (always ``[]``: nothing polls).
+    Any other method raises ``NotImplementedError`` naming it, so a handler that needs a new
+    method fails loudly in tests.
 
     Groups (negative chat ids): the bot's messages there are in a ``supergroup`` chat titled from
     ``chat_titles``. With ``label_chats`` every output line starts with the chat it went to,
@@ -196,6 +202,10 @@ class LocalSession(BaseSession):
         """User id → first name (getChatMember's users, output labels); UpdateFactory fills it."""
         self.callback_origins: dict[str, tuple[int, int]] = {}
         """Callback query id → (chat id, user id) of the tap, so its answer is labelled."""
+        self.inline_answers: dict[str, AnswerInlineQuery] = {}
+        """answerInlineQuery calls by inline_query_id, in order (each query is answered once)."""
+        self.inline_queries: dict[str, str] = {}
+        """Inline query id → its text (UpdateFactory fills it), so its answer is labelled."""
         self._texts: list[tuple[int, str, str]] = []  # (chat_id, raw text, plain text) that went out
         self._last_message_id: dict[int, int] = {}
         self._deleted: set[tuple[int, int]] = set()
@@ -208,6 +218,15 @@ class LocalSession(BaseSession):
             plain_text if plain else raw
             for chat, raw, plain_text in self._texts
             if chat_id is None or chat == chat_id
+        ]
+
+    def sent_captions(self, chat_id: int | None = None, *, plain: bool = False) -> list[str]:
+        """Captions of accepted sendPhoto calls (e.g. poster cards), in order (raw HTML, or
+        ``plain`` as the HTML parse mode shows it)."""
+        return [
+            html_to_text(photo.caption) if plain else photo.caption
+            for photo in self.photos
+            if photo.caption and (chat_id is None or photo.chat_id == chat_id)
         ]
 
     def last_message(self, chat_id: int) -> Message | None:
@@ -274,6 +293,8 @@ class LocalSession(BaseSession):
         self.photos.clear()
         self.callback_answers.clear()
         self.callback_origins.clear()
+        self.inline_answers.clear()
+        self.inline_queries.clear()
         self._texts.clear()
         self._deleted.clear()
 
@@ -317,12 +338,16 @@ class LocalSession(BaseSession):
             return self._send_message(bot, method)
         if isinstance(method, EditMessageText):
             return self._edit_text(bot, method)
+        if isinstance(method, EditMessageCaption):
+            return self._edit_caption(bot, method)
         if isinstance(method, EditMessageReplyMarkup):
             return self._edit_markup(bot, method)
         if isinstance(method, DeleteMessage):
             return self._delete(method)
         if isinstance(method, AnswerCallbackQuery):
             return self._answer_callback(method)
+        if isinstance(method, AnswerInlineQuery):
+            return self._answer_inline(bot, method)
         if isinstance(method, SendDocument):
             return await self._send_document(bot, method)
         if isinstance(method, SendPhoto):
@@ -354,7 +379,7 @@ class LocalSession(BaseSession):
             username=self.bot_username,
             can_join_groups=False,
             can_read_all_group_messages=False,
-            supports_inline_queries=False,
+            supports_inline_queries=True,
         ).as_(bot)
 
     def _get_chat_member(self, bot: Bot, method: GetChatMember) -> ResultChatMemberUnion:
@@ -409,6 +434,30 @@ class LocalSession(BaseSession):
         self._emit("\n".join(["✏️ " + plain, *render_inline_keyboard(method.reply_markup)]), key[0])
         return edited
 
+    def _edit_caption(self, bot: Bot, method: EditMessageCaption) -> Message | bool:
+        """editMessageCaption: only a message with media has a caption to edit (as in Telegram)."""
+        parse_mode = _resolve(bot, method.parse_mode)
+        plain = checked_text(method, method.caption or "", parse_mode, caption=True)
+        check_markup(method, method.reply_markup)
+        if method.inline_message_id is not None:
+            self._emit("\n".join(["✏️ " + plain, *render_inline_keyboard(method.reply_markup)]), None)
+            return True
+        key, old = self._editable(method, method.chat_id, method.message_id)
+        if old.photo is None and old.document is None:
+            raise TelegramBadRequest(
+                method=method, message="Bad Request: there is no caption in the message to edit"
+            )
+        unchanged = (old.caption or "") == (method.caption or "")
+        if unchanged and same_markup(old.reply_markup, method.reply_markup):
+            raise TelegramBadRequest(
+                method=method,
+                message="Bad Request: message is not modified: specified new message content and reply "
+                "markup are exactly the same as a current content and reply markup of the message",
+            )
+        edited = self._replace(bot, key, old, caption=method.caption, reply_markup=method.reply_markup)
+        self._emit("\n".join(["✏️ " + plain, *render_inline_keyboard(method.reply_markup)]), key[0])
+        return edited
+
     def _edit_markup(self, bot: Bot, method: EditMessageReplyMarkup) -> Message | bool:
         check_markup(method, method.reply_markup)
         rows = render_inline_keyboard(method.reply_markup)
@@ -449,6 +498,39 @@ class LocalSession(BaseSession):
             self._emit(("⚠️ " if method.show_alert else "💬 ") + method.text, chat_id, user_id)
         if method.url:
             self._emit(f"🔗 {method.url}", chat_id, user_id)
+        return True
+
+    def _answer_inline(self, bot: Bot, method: AnswerInlineQuery) -> bool:
+        """Check what Telegram checks (answered once, at most 50 results with distinct ids of
+        1–64 bytes, each card's text and buttons) and print the results, numbered for
+        ``:choose N``. Only articles with a text card are taken (what this bot sends)."""
+        if method.inline_query_id in self.inline_answers:
+            raise TelegramBadRequest(
+                method=method,
+                message="Bad Request: query is too old and response timeout expired or query ID is invalid",
+            )
+        if len(method.results) > 50:
+            raise TelegramBadRequest(method=method, message="Bad Request: RESULTS_TOO_MUCH")
+        ids = [result.id for result in method.results]
+        if len(set(ids)) != len(ids) or not all(1 <= len(i.encode()) <= 64 for i in ids):
+            raise TelegramBadRequest(method=method, message="Bad Request: RESULT_ID_INVALID")
+        lines = []
+        for number, result in enumerate(method.results, 1):
+            if not isinstance(result, InlineQueryResultArticle) or not isinstance(
+                result.input_message_content, InputTextMessageContent
+            ):
+                raise NotImplementedError(f"LocalSession answers article results only, not {type(result)}")
+            content = result.input_message_content
+            checked_text(method, content.message_text, _resolve(bot, content.parse_mode))
+            check_markup(method, result.reply_markup)
+            about = f" — {result.description}" if result.description else ""
+            lines.append(f"[{number}] {result.title}{about}{' 🖼' if result.thumbnail_url else ''}")
+        self.inline_answers[method.inline_query_id] = method
+        query = self.inline_queries.get(method.inline_query_id, "")
+        heading = f"🔎 inline “{query}”: {len(method.results)} result(s)"
+        if method.button is not None:
+            lines.append(f"[↗ {method.button.text}] (/start {method.button.start_parameter})")
+        self._emit("\n".join([heading, *lines]), None)
         return True
 
     async def _upload(self, bot: Bot, file: InputFile | str, default_name: str) -> tuple[str, bytes | None]:
@@ -494,7 +576,8 @@ class LocalSession(BaseSession):
 
     async def _send_photo(self, bot: Bot, method: SendPhoto) -> Message:
         """Uploaded photos must be a PNG or JPEG within Telegram's limits (10 MB, width + height
-        ≤ 10000, sides at most 20:1), as the real Bot API checks; URLs and file ids are taken."""
+        ≤ 10000, sides at most 20:1), as the real Bot API checks; URLs and file ids are taken
+        (not fetched): a URL is printed as is ("🖼 https://…"), then the caption and buttons."""
         parse_mode = _resolve(bot, method.parse_mode)
         caption_plain = None
         if method.caption is not None:
@@ -526,7 +609,8 @@ class LocalSession(BaseSession):
         if data is not None:
             self.add_file(photo.file_id, data, file_name)
         size_note = f" ({width}×{height})" if data is not None else ""
-        lines = [f"🖼 {file_name}{size_note}"] + ([caption_plain] if caption_plain else [])
+        shown = method.photo if isinstance(method.photo, str) and "://" in method.photo else file_name
+        lines = [f"🖼 {shown}{size_note}"] + ([caption_plain] if caption_plain else [])
         self._emit("\n".join(lines + render_inline_keyboard(inline)), chat_id)
         return message
 

@@ -16,6 +16,7 @@ from aiogram.types import (
     Chat,
     ChatMemberUpdated,
     Document,
+    InlineQuery,
     Message,
     MessageEntity,
     Update,
@@ -72,9 +73,9 @@ class GroupChat:
 
 class UpdateFactory:
     """Builds the updates Telegram would deliver: text messages, commands, button taps, documents,
-    in a user's private chat or (``chat=``) from a member in a :class:`GroupChat`, and the group
-    events: :meth:`my_chat_member`, :meth:`member_left`, :meth:`member_joined`, :meth:`migrated`,
-    :meth:`migrated_from`.
+    inline queries (:meth:`inline_query`), in a user's private chat or (``chat=``) from a member in
+    a :class:`GroupChat`, and the group events: :meth:`my_chat_member`, :meth:`member_left`,
+    :meth:`member_joined`, :meth:`migrated`, :meth:`migrated_from`.
 
     Pass the :class:`LocalSession` to share its per-chat message-id counter (in Telegram, user and
     bot messages in a chat are numbered in one sequence), to let :meth:`document` put the file's
@@ -112,6 +113,17 @@ class UpdateFactory:
             self.session.user_names[user.telegram_id] = user.first_name
             self.session.callback_origins[query.id] = (message.chat.id, user.telegram_id)
         return Update(update_id=next(self._update_ids), callback_query=query)
+
+    def inline_query(self, user: ChatUser, query: str) -> Update:
+        """``user`` types ``@bot query`` in some chat: an inline query (no chat; Telegram cuts
+        the text at 256 characters)."""
+        inline = InlineQuery(
+            id=f"iq-{next(self._callback_ids)}", from_user=user.as_user(), query=query[:256], offset=""
+        )
+        if self.session is not None:
+            self.session.user_names[user.telegram_id] = user.first_name
+            self.session.inline_queries[inline.id] = inline.query
+        return Update(update_id=next(self._update_ids), inline_query=inline)
 
     def document(
         self,

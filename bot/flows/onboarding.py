@@ -17,7 +17,9 @@ from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import InlineKeyboardMarkup, Message
 
+from bot import cards as bot_cards
 from bot import keyboards, texts
+from bot.cards import CardStyle
 from bot.user_settings_ui import loosen_hint
 from domain.explanations import ExplanationService
 from domain.recommendations import RecommendationResult, RecommendationService
@@ -66,19 +68,29 @@ async def send_explained_picks(
     user_id: int,
     explanations: ExplanationService,
     locale: str,
+    *,
+    cards: CardStyle | None = None,
 ) -> None:
     """The cards, each explained by the language model when it answered in time, else by the
     template built from the same reasons (/recommend, the clarifying answer, the end of
-    onboarding)."""
+    onboarding). `cards`: see `send_picks`."""
     worded = await explanations.explain(user_id, result.picks, language=locale)
-    await send_picks(message, result, worded)
+    await send_picks(message, result, worded, cards=cards, user_id=user_id)
 
 
 async def send_picks(
-    message: Message, result: RecommendationResult, explanations: Mapping[int, str] | None = None
+    message: Message,
+    result: RecommendationResult,
+    explanations: Mapping[int, str] | None = None,
+    *,
+    cards: CardStyle | None = None,
+    user_id: int | None = None,
 ) -> None:
     """The three cards, as /recommend and the end of onboarding show them. `explanations`
-    (tmdb_id → text worded by the language model) replace the template reasons of those films."""
+    (tmdb_id → text worded by the language model) replace the template reasons of those films.
+    With `cards` (the `cards` service) films with a poster are photo cards (bot/cards.py);
+    without, every card is text. Each card has the link row (Letterboxd, TMDB, …); with TMDB
+    a 📺 button, and with `user_id` the "📺 On Netflix for you" note (CardStyle.notes)."""
     if result.cold_start:  # "I don't know your taste" only to someone with no history at all
         hint = texts.early_taste_hint(result.history_size) if result.history_size else texts.cold_start_hint()
         await message.answer(hint)
@@ -86,11 +98,21 @@ async def send_picks(
         await message.answer(loosen_hint(result.loosen))
     elif not result.picks:
         await message.answer(texts.no_picks())
+    notes = await cards.notes(user_id, [p.film.tmdb_id for p in result.picks]) if cards is not None else {}
     for pick in result.picks:
         explanation = (explanations or {}).get(pick.film.tmdb_id)
-        await message.answer(
-            texts.pick_card_explained(pick, explanation),
-            reply_markup=keyboards.pick_keyboard(
-                pick.item_id, None if result.from_watchlist else pick.film.tmdb_id
-            ),
+        markup = keyboards.pick_keyboard(
+            pick.item_id,
+            None if result.from_watchlist else pick.film.tmdb_id,
+            bot_cards.link_row(pick.film),
+            online=cards is not None and cards.online,
+        )
+        await bot_cards.send_card(
+            message,
+            pick,
+            markup,
+            cards,
+            explanation=explanation,
+            text_card=texts.pick_card_explained(pick, explanation),
+            note=notes.get(pick.film.tmdb_id),
         )

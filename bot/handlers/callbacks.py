@@ -73,7 +73,8 @@ async def _answer(
     callback: CallbackQuery, message: Message, outcome: Feedback, *, done_text: str, item_id: int
 ) -> None:
     """Invalid for someone else's or a deleted item; "already noted" for a second tap. An
-    answer taken replaces the buttons with ↩️ Undo (bot/handlers/ratings.py, domain/feedback.py)."""
+    answer taken replaces the buttons with ↩️ Undo (bot/handlers/ratings.py, domain/feedback.py),
+    on text and photo cards alike (undo brings back the buttons and the card's links)."""
     if outcome is Feedback.NOT_FOUND:
         await callback.answer(texts.button_invalid(), show_alert=True)
         return

@@ -17,6 +17,7 @@ from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import I18n
 
 from bot import keyboards, texts
+from bot.cards import CardStyle
 from bot.filters import with_message
 from bot.flows.onboarding import send_explained_picks
 from bot.keyboards import ClarifyAnswer, ClarifySkip, remove_keyboard
@@ -54,6 +55,7 @@ async def answered(
     i18n: I18n,
     clarify: ClarifyService,
     explanations: ExplanationService,
+    cards: CardStyle,
     metrics: Metrics,
 ) -> None:
     """An option, or 🎬 Just recommend (no preference), of the question shown in `message`."""
@@ -71,7 +73,7 @@ async def answered(
     await state.clear()
     await callback.answer()
     await remove_keyboard(message)
-    await send_explained_picks(message, result, user.id, explanations, i18n.current_locale)
+    await send_explained_picks(message, result, user.id, explanations, i18n.current_locale, cards=cards)
     metrics.served(result.picks)
 
 

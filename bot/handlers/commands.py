@@ -9,6 +9,7 @@ from aiogram.types import Message
 from aiogram.utils.i18n import I18n
 
 from bot import texts
+from bot.cards import CardStyle
 from bot.flows.onboarding import send_explained_picks, start_onboarding
 from bot.handlers.clarify import ask_question
 from bot.metrics import Metrics
@@ -55,6 +56,7 @@ async def recommend(
     recommendations: RecommendationService,
     clarify: ClarifyService,
     explanations: ExplanationService,
+    cards: CardStyle,
     metrics: Metrics,
 ) -> None:
     """Three cards; a user without any rated, watched or liked film gets the onboarding grid first,
@@ -67,5 +69,5 @@ async def recommend(
     if isinstance(outcome, Question):
         await ask_question(message, state, outcome)
         return
-    await send_explained_picks(message, outcome, user.id, explanations, i18n.current_locale)
+    await send_explained_picks(message, outcome, user.id, explanations, i18n.current_locale, cards=cards)
     metrics.served(outcome.picks)

@@ -39,9 +39,12 @@ router.my_chat_member.filter(F.chat.type.in_(GROUPS))
 PRIVATE_COMMANDS = (
     "recommend",
     "review",
+    "similar",
     "watchlist",
     "ratings",
     "settings",
+    "country",
+    "services",
     "avoid",
     "import",
     "profile",

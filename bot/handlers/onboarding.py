@@ -15,6 +15,7 @@ from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import I18n
 
 from bot import texts
+from bot.cards import CardStyle
 from bot.filters import with_message
 from bot.flows.onboarding import OnboardingFlow, grid, send_explained_picks
 from bot.keyboards import OnboardDone, OnboardFilm, OnboardGenre, remove_keyboard
@@ -81,6 +82,7 @@ async def show_picks(
     state: FSMContext,
     recommendations: RecommendationService,
     explanations: ExplanationService,
+    cards: CardStyle,
     i18n: I18n,
     metrics: Metrics,
 ) -> None:
@@ -92,7 +94,7 @@ async def show_picks(
     await state.clear()
     await callback.answer()
     await remove_keyboard(message)
-    await send_explained_picks(message, result, user.id, explanations, i18n.current_locale)
+    await send_explained_picks(message, result, user.id, explanations, i18n.current_locale, cards=cards)
     metrics.served(result.picks)
 
 

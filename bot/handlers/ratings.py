@@ -16,9 +16,9 @@ from decimal import Decimal
 from aiogram import Router
 from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
-from aiogram.types import CallbackQuery, Message
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 
-from bot import keyboards, ratings_ui, texts
+from bot import cards, keyboards, ratings_ui, texts
 from bot.filters import with_message
 from bot.flows.review import DRAFT, ReviewFlow
 from bot.ratings_ui import (
@@ -31,6 +31,7 @@ from bot.ratings_ui import (
     UndoFeedback,
 )
 from db.models import User
+from domain.catalog import CatalogService
 from domain.entities import ItemStatus
 from domain.feedback import FeedbackService, UndoOutcome
 from domain.ratings import RatingsPage, RatingsService
@@ -141,8 +142,10 @@ async def undo(
     user: User,
     state: FSMContext,
     feedback: FeedbackService,
+    catalog: CatalogService,
 ) -> None:
-    """Take back a ✅ / ⏭ / 🚫 (domain.feedback): the pick's buttons come back. Undoing ✅ also
+    """Take back a ✅ / ⏭ / 🚫 (domain.feedback): the pick's buttons come back with the card's
+    links (bot/cards.py), on a text or photo card; too late, only the links stay. Undoing ✅ also
     leaves the review it started, if that review flow is still open."""
     result = await feedback.undo(user.id, callback_data.item_id, dt.datetime.now(dt.UTC))
     if result.outcome is UndoOutcome.NOT_FOUND:
@@ -150,13 +153,21 @@ async def undo(
         return
     if result.outcome is UndoOutcome.TOO_LATE:
         await callback.answer(ratings_ui.undo_too_late(), show_alert=True)
-        await ratings_ui.set_buttons(message, None)
+        await ratings_ui.set_buttons(message, await _links(catalog, result.tmdb_id))
         return
     answer = ratings_ui.undone()
     if result.status is ItemStatus.WATCHED:
         answer = await _leave_review(state, callback_data.item_id) or answer
     await callback.answer(answer)
-    await ratings_ui.set_buttons(message, keyboards.pick_keyboard(callback_data.item_id, result.tmdb_id))
+    links = await _links(catalog, result.tmdb_id)
+    restored = keyboards.pick_keyboard(callback_data.item_id, result.tmdb_id, online=catalog.online)
+    await ratings_ui.set_buttons(message, cards.keep_links(restored, links))
+
+
+async def _links(catalog: CatalogService, tmdb_id: int | None) -> InlineKeyboardMarkup | None:
+    """The link row of a card's film (bot/cards.py), from the catalog; None without the film."""
+    film = (await catalog.known([tmdb_id])).get(tmdb_id) if tmdb_id is not None else None
+    return InlineKeyboardMarkup(inline_keyboard=[cards.link_row(film)]) if film is not None else None
 
 
 async def _leave_review(state: FSMContext, item_id: int) -> str | None:

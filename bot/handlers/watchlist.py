@@ -15,6 +15,7 @@ from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import I18n
 
 from bot import texts, watchlist_ui
+from bot.cards import CardStyle
 from bot.filters import with_message
 from bot.flows.onboarding import send_explained_picks
 from bot.flows.review import DRAFT, ReviewFlow, start_for_film
@@ -45,6 +46,7 @@ async def recommend_watchlist(
     i18n: I18n,
     watchlist: WatchlistService,
     explanations: ExplanationService,
+    cards: CardStyle,
     metrics: Metrics,
 ) -> None:
     """Up to three watchlist films for tonight, as the usual cards with reasons."""
@@ -53,7 +55,7 @@ async def recommend_watchlist(
         await message.answer(watchlist_ui.recommend_empty())
         return
     await message.answer(watchlist_ui.recommend_heading(len(result.picks)))
-    await send_explained_picks(message, result, user.id, explanations, i18n.current_locale)
+    await send_explained_picks(message, result, user.id, explanations, i18n.current_locale, cards=cards)
     metrics.served(result.picks)
 
 

@@ -17,6 +17,7 @@ from aiogram.utils.i18n import I18n
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import wishes_ui
+from bot.cards import CardStyle
 from bot.flows.onboarding import send_explained_picks
 from bot.metrics import Metrics
 from db.models import User
@@ -46,6 +47,7 @@ async def recommend_wish(
     i18n: I18n,
     wishes: WishService,
     explanations: ExplanationService,
+    cards: CardStyle,
     metrics: Metrics,
 ) -> None:
     """What was understood, then up to three cards that fit it; or why there are none."""
@@ -56,5 +58,7 @@ async def recommend_wish(
         return
     await message.answer(wishes_ui.understood(outcome))
     if outcome.result.picks:
-        await send_explained_picks(message, outcome.result, user.id, explanations, i18n.current_locale)
+        await send_explained_picks(
+            message, outcome.result, user.id, explanations, i18n.current_locale, cards=cards
+        )
         metrics.served(outcome.result.picks)

@@ -29,7 +29,7 @@ _BASIC = (
     "vote_average",
     "vote_count",
 )
-_DETAILED = (*_BASIC, "keywords", "runtime", "countries")
+_DETAILED = (*_BASIC, "keywords", "runtime", "countries", "directors", "cast_names", "imdb_id", "trailer_key")
 
 
 def to_info(film: Film) -> FilmInfo:
@@ -50,6 +50,11 @@ def to_info(film: Film) -> FilmInfo:
         vote_average=film.vote_average,
         vote_count=film.vote_count,
         has_details=film.details_fetched_at is not None,
+        poster_path=film.poster_path,
+        directors=tuple(film.directors or ()),
+        cast_names=tuple(film.cast_names or ()),
+        imdb_id=film.imdb_id,
+        trailer_key=film.trailer_key,
     )
 
 
@@ -75,6 +80,11 @@ def _row(info: FilmInfo) -> dict[str, object]:
         "popularity": info.popularity,
         "vote_average": info.vote_average,
         "vote_count": info.vote_count,
+        "poster_path": info.poster_path,
+        "directors": list(info.directors),
+        "cast_names": list(info.cast_names),
+        "imdb_id": info.imdb_id,
+        "trailer_key": info.trailer_key,
     }
 
 
@@ -135,7 +145,8 @@ class FilmRepository:
         """Write films through to the catalog in batches; returns how many rows were written.
 
         Full records (`has_details`) overwrite everything and set `details_fetched_at`;
-        search results update only the basic columns, so they never erase known details.
+        search results update only the basic columns, so they never erase known details. A
+        poster is never erased by a record without one (a CSV row, or a list record).
         """
         unique: dict[int, FilmInfo] = {}
         for info in films:
@@ -151,7 +162,10 @@ class FilmRepository:
                 if detailed:
                     chunk = [row | {"details_fetched_at": func.now()} for row in chunk]
                 stmt = insert(Film).values(chunk)
-                update = {c: stmt.excluded[c] for c in columns} | {"fetched_at": func.now()}
+                update = {c: stmt.excluded[c] for c in columns} | {
+                    "fetched_at": func.now(),
+                    "poster_path": func.coalesce(stmt.excluded.poster_path, Film.poster_path),
+                }
                 if detailed:
                     update["details_fetched_at"] = func.now()
                 await self.session.execute(

@@ -125,7 +125,9 @@ async def test_import_in_the_chat_then_recommend_review_and_buttons(
 
     async for harness in make_harness(dispatcher, session_factory, tmdb, load_demo=False):
         chat = harness.chat(5_000_001, first_name=export)
+        shown = len(chat.session.sent_captions(chat.user.telegram_id))
         replies = await chat.say("/recommend")
+        replies += chat.session.sent_captions(chat.user.telegram_id, plain=True)[shown:]  # poster cards
         cards = [
             r for r in replies if r.split("\n")[0] in ("🎯 Safe pick", "🧭 Something adjacent", "🎲 Wildcard")
         ]

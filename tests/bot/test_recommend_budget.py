@@ -88,6 +88,7 @@ async def _with_history(harness: BotHarness, telegram_id: int) -> None:
 async def _timed(chat: Chat, text: str) -> tuple[list[str], float]:
     started = time.perf_counter()
     replies = await chat.say(text)
+    replies += chat.session.sent_captions(chat.user.telegram_id, plain=True)  # poster cards
     return replies, time.perf_counter() - started
 
 

@@ -50,7 +50,7 @@ async def test_recommend_uses_tmdb_related_films_of_top_rated(online: BotHarness
     await chat.say("/review Alien (1979)")
     await chat.say("5 perfect")
     tmdb_server.reset_log()
-    replies = await chat.say("/recommend")
+    replies = await chat.say("/recommend") + chat.session.sent_captions(2002, plain=True)  # poster cards
     assert tmdb_server.count("/3/movie/348/recommendations") == 1
     assert tmdb_server.count("/3/movie/348/similar") == 1
     cards = [r for r in replies if r.startswith(("🎯", "🧭", "🎲"))]
@@ -72,7 +72,7 @@ async def test_tmdb_outage_gets_a_friendly_reply_and_costs_nothing(online: BotHa
         assert await session.scalar(select(func.count()).select_from(RateLimit)) == 0
     tmdb_server.knobs.fail_all = False
     await chat.say("/recommend")  # a new user: the onboarding grid first
-    replies = await chat.tap("Show picks")
+    replies = await chat.tap("Show picks") + chat.session.sent_captions(2003, plain=True)  # poster cards
     assert any(r.startswith("🎯") for r in replies)
 
 

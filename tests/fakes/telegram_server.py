@@ -16,10 +16,10 @@ Pointing `TELEGRAM_API_BASE_URL` (aiogram's `TelegramAPIServer.from_base`) at
   `timeout` in seconds, `allowed_updates`; 409 while a webhook is set, and a newer
   getUpdates ends an older one with 409, as Telegram does to a second poller);
 - sendMessage, editMessageText, editMessageReplyMarkup, editMessageCaption, deleteMessage,
-  answerCallbackQuery (once per query), sendChatAction, sendDocument, sendPhoto, getFile and
-  file downloads at `/file/bot<token>/<file_path>`; setMyCommands / getMyCommands /
-  deleteMyCommands (per scope and `language_code`), setMyDescription / getMyDescription,
-  setMyShortDescription / getMyShortDescription.
+  answerCallbackQuery (once per query), answerInlineQuery (`inline_answers`), sendChatAction,
+  sendDocument, sendPhoto, getFile and file downloads at `/file/bot<token>/<file_path>`;
+  setMyCommands / getMyCommands / deleteMyCommands (per scope and `language_code`),
+  setMyDescription / getMyDescription, setMyShortDescription / getMyShortDescription.
 
 Results are Bot API objects: messages carry `message_id` (one counter per chat, shared with
 the user's messages as in Telegram), `from` (the bot), `chat`, `date`, the plain `text`
@@ -361,6 +361,8 @@ class FakeBot:
         self._upstream_turn = itertools.count()
         self._message_ids: dict[int, int] = {}
         self._callbacks: dict[str, bool] = {}  # query id → answered
+        #: answerInlineQuery calls by inline query id: {"results": [...], "cache_time": …}
+        self.inline_answers: dict[str, Json] = {}
         self._sending: asyncio.Semaphore | None = None
         #: one HTTP session for every webhook POST: connections are kept alive, as Telegram
         #: keeps them to a webhook (made on the first POST, closed by `aclose`)
@@ -646,7 +648,7 @@ class FakeBot:
             "username": self.username,
             "can_join_groups": False,
             "can_read_all_group_messages": False,
-            "supports_inline_queries": False,
+            "supports_inline_queries": True,
             "can_connect_to_business": False,
             "has_main_web_app": False,
         }
@@ -915,6 +917,16 @@ class FakeTelegramServer(LoopbackServer):
         fake._callbacks[query_id] = True
         return True
 
+    async def _answer_inline_query(self, fake: FakeBot, params: Json) -> Any:
+        query_id = str(params.get("inline_query_id") or "")
+        results = params.get("results")
+        if not query_id or query_id in fake.inline_answers:
+            raise bad_request(QUERY_INVALID.removeprefix("Bad Request: "))
+        if not isinstance(results, list) or len(results) > 50:
+            raise bad_request("RESULTS_TOO_MUCH")
+        fake.inline_answers[query_id] = params
+        return True
+
     async def _send_chat_action(self, fake: FakeBot, params: Json) -> Any:
         fake._chat(_int_param(params, "chat_id"))
         if params.get("action") not in _CHAT_ACTIONS:
@@ -1007,6 +1019,7 @@ _METHODS: dict[str, Method] = {
     "editmessagecaption": FakeTelegramServer._edit_message_caption,
     "deletemessage": FakeTelegramServer._delete_message,
     "answercallbackquery": FakeTelegramServer._answer_callback_query,
+    "answerinlinequery": FakeTelegramServer._answer_inline_query,
     "sendchataction": FakeTelegramServer._send_chat_action,
     "senddocument": FakeTelegramServer._send_document,
     "sendphoto": FakeTelegramServer._send_photo,

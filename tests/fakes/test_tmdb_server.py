@@ -82,7 +82,7 @@ async def test_search_answers_a_page_of_list_records(http: httpx.AsyncClient) ->
         348,
         [27, 878],
         False,
-        None,
+        "/poster-348.png",
     )
 
 

@@ -7,14 +7,29 @@ is the only difference for the bot. Endpoints:
 - `GET /3/search/movie` (`query`, `year`, `page`): every query word must start a word of the
   title or original title (case, accents and punctuation ignored); exact titles first, then
   by popularity; 20 results a page.
-- `GET /3/movie/{id}` (`append_to_response=keywords` adds `"keywords": {"keywords": [...]}`),
-  `GET /3/movie/{id}/keywords`.
+- `GET /3/movie/{id}` (`append_to_response` adds any of `keywords`, `credits`, `external_ids`
+  and `videos`, comma-separated, as TMDB does), and each of them alone:
+  `GET /3/movie/{id}/keywords`, `/credits`, `/external_ids`, `/videos`.
+- Posters: most films have a `poster_path`, "/poster-<id>.png" (:func:`fake_poster_path`),
+  in list results and details; films in :attr:`FakeTMDBServer.posterless` (by default those
+  whose id is a multiple of 7, e.g. 238 The Godfather) have none. `GET /t/p/<size>/poster-<id>.png`
+  (no key needed, as on image.tmdb.org) answers a small generated PNG: point
+  `TMDB_IMAGE_BASE_URL` at :attr:`FakeTMDBServer.image_base_url`.
+- Credits, videos: the CSV has no people, so each film gets made-up, deterministic ones
+  (:func:`fake_credits`: one director, four actors in billing order, some crew); videos
+  (:func:`fake_videos`) are a teaser, a non-official trailer and the official trailer
+  "trailer-<id>" (films whose id is a multiple of 5 have no videos at all).
 - `GET /3/movie/{id}/similar` (most shared keywords and genres, by Jaccard index) and
   `GET /3/movie/{id}/recommendations` (shared genres weighted by popularity and rating);
   deterministic, never the film itself.
 - `GET /3/genre/movie/list`: every genre in the CSV.
 - `GET /3/discover/movie` (`with_genres`: ',' = AND, '|' = OR; `sort_by`, default
   `popularity.desc`; `page`).
+- `GET /3/movie/{id}/watch/providers`: deterministic offers per film (:func:`fake_watch_providers`:
+  streaming, rent and buy in US, GB and DE); films in :attr:`FakeTMDBServer.providerless`
+  (by default ids that are multiples of 11) stream nowhere (`results` empty).
+- `GET /3/watch/providers/movie?watch_region=XX`: the streaming services of that country
+  (:data:`REGION_SERVICES`; every service without `watch_region`), with `display_priorities`.
 - `GET /3/find/{external_id}?external_source=imdb_id`: `{"movie_results": [the film], …}`, or
   empty lists for an id no film has. The CSV has no IMDb ids, so every film gets a made-up,
   deterministic one, :func:`fake_imdb_id` ("tt9" + its TMDB id in 7 digits: 348 →
@@ -43,7 +58,9 @@ import json
 import math
 import random
 import re
+import struct
 import unicodedata
+import zlib
 from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
@@ -162,7 +179,7 @@ class CatalogFilm:
             "original_title": self.original_title,
             "overview": self.overview,
             "popularity": self.popularity,
-            "poster_path": None,
+            "poster_path": fake_poster_path(self.id),
             "release_date": self.release_date,
             "title": self.title,
             "video": False,
@@ -185,7 +202,7 @@ class CatalogFilm:
             "original_title": self.original_title,
             "overview": self.overview,
             "popularity": self.popularity,
-            "poster_path": None,
+            "poster_path": fake_poster_path(self.id),
             "production_companies": json.loads(self.production_companies_json or "[]"),
             "production_countries": list(self.production_countries),
             "release_date": self.release_date,
@@ -205,6 +222,156 @@ def fake_imdb_id(tmdb_id: int) -> str:
     """The made-up IMDb id the fake gives a film: "tt9" + the TMDB id in 7 digits (348 →
     "tt90000348"); one per film, never a real id's shape of 7 digits."""
     return f"tt9{tmdb_id:07d}"
+
+
+def fake_poster_path(tmdb_id: int) -> str:
+    """The poster path the fake gives a film: "/poster-<id>.png" (served under /t/p/<size>)."""
+    return f"/poster-{tmdb_id}.png"
+
+
+_FIRST = (
+    "Ada",
+    "Bruno",
+    "Carla",
+    "Dmitri",
+    "Elena",
+    "Farid",
+    "Greta",
+    "Hiro",
+    "Ines",
+    "Jonas",
+    "Kaia",
+    "Luca",
+)
+_LAST = ("Moreau", "Novak", "Okafor", "Park", "Quinn", "Rossi", "Sato", "Torres", "Ulloa", "Vance", "Weber")
+
+
+def fake_person(tmdb_id: int, n: int) -> str:
+    """A made-up, deterministic person name for the `n`-th credit of film `tmdb_id`."""
+    seed = tmdb_id * 31 + n * 7
+    return f"{_FIRST[seed % len(_FIRST)]} {_LAST[(seed // len(_FIRST) + n) % len(_LAST)]}"
+
+
+def fake_credits(tmdb_id: int) -> Json:
+    """`/movie/{id}/credits` for a film: four actors (listed out of billing order, as the
+    `order` field is what counts), a director (person 0), a writer and a producer."""
+    cast = [
+        {"id": tmdb_id * 10 + n, "name": fake_person(tmdb_id, n), "character": f"Role {n}", "order": n - 1}
+        for n in (2, 1, 4, 3)
+    ]
+    crew = [
+        {
+            "id": tmdb_id * 10 + 5,
+            "name": fake_person(tmdb_id, 5),
+            "job": "Screenplay",
+            "department": "Writing",
+        },
+        {"id": tmdb_id * 10, "name": fake_person(tmdb_id, 0), "job": "Director", "department": "Directing"},
+        {
+            "id": tmdb_id * 10 + 6,
+            "name": fake_person(tmdb_id, 6),
+            "job": "Producer",
+            "department": "Production",
+        },
+    ]
+    return {"id": tmdb_id, "cast": cast, "crew": crew}
+
+
+def fake_videos(tmdb_id: int) -> Json:
+    """`/movie/{id}/videos`: a teaser, an unofficial trailer and the official trailer, whose
+    key is "trailer-<id>" (none for ids that are multiples of 5)."""
+    if tmdb_id % 5 == 0:
+        return {"id": tmdb_id, "results": []}
+
+    def video(key: str, kind: str, official: bool, published: str) -> Json:
+        return {
+            "iso_639_1": "en",
+            "iso_3166_1": "US",
+            "name": f"{kind} {key}",
+            "key": key,
+            "site": "YouTube",
+            "size": 1080,
+            "type": kind,
+            "official": official,
+            "published_at": published,
+            "id": f"v{tmdb_id}{key}",
+        }
+
+    return {
+        "id": tmdb_id,
+        "results": [
+            video(f"teaser-{tmdb_id}", "Teaser", True, "2020-01-03T10:00:00.000Z"),
+            video(f"fan-{tmdb_id}", "Trailer", False, "2019-01-01T10:00:00.000Z"),
+            video(f"trailer-{tmdb_id}", "Trailer", True, "2020-01-02T10:00:00.000Z"),
+        ],
+    }
+
+
+def fake_png(tmdb_id: int, width: int = 50, height: int = 75) -> bytes:
+    """A small poster-shaped PNG (a flat colour from the id), built with zlib: no imaging library."""
+    colour = bytes(((tmdb_id * 67) % 256, (tmdb_id * 131) % 256, (tmdb_id * 199) % 256))
+    raw = b"".join(b"\x00" + colour * width for _ in range(height))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(raw))
+        + chunk(b"IEND", b"")
+    )
+
+
+#: TMDB provider ids and names of the services the fake knows (ids as on TMDB).
+SERVICES = {
+    8: "Netflix",
+    9: "Amazon Prime Video",
+    337: "Disney Plus",
+    350: "Apple TV Plus",
+    1899: "Max",
+    15: "Hulu",
+    531: "Paramount Plus",
+    11: "MUBI",
+    2: "Apple TV",
+    3: "Google Play Movies",
+}
+#: The streaming services of each country the fake serves, in display order.
+REGION_SERVICES = {
+    "US": (8, 9, 337, 1899, 15, 531, 350, 11),
+    "GB": (8, 9, 337, 350, 11),
+    "DE": (8, 9, 337, 11),
+}
+
+
+def _provider(provider_id: int, priority: int) -> Json:
+    return {
+        "logo_path": f"/logo-{provider_id}.png",
+        "provider_id": provider_id,
+        "provider_name": SERVICES[provider_id],
+        "display_priority": priority,
+    }
+
+
+def fake_watch_providers(tmdb_id: int) -> Json:
+    """`/movie/{id}/watch/providers` `results` for a film: in the US it streams on Netflix
+    (even ids) or Hulu (odd), plus Disney Plus for multiples of 3; in GB on Netflix for odd
+    ids only; in DE on Amazon Prime Video, plus MUBI for multiples of 4. Everywhere it rents
+    and sells on Apple TV and Google Play Movies."""
+    us = [8 if tmdb_id % 2 == 0 else 15] + ([337] if tmdb_id % 3 == 0 else [])
+    gb = [8] if tmdb_id % 2 else []
+    de = [9] + ([11] if tmdb_id % 4 == 0 else [])
+    store = [_provider(2, 0), _provider(3, 1)]
+    results: Json = {}
+    for country, streams in (("US", us), ("GB", gb), ("DE", de)):
+        entry: Json = {"link": f"https://www.themoviedb.org/movie/{tmdb_id}/watch?locale={country}"}
+        if streams:  # TMDB leaves out a kind nobody offers
+            entry["flatrate"] = [_provider(pid, n) for n, pid in enumerate(streams)]
+        entry["rent"] = store
+        entry["buy"] = store
+        results[country] = entry
+    return results
 
 
 def _int_or_none(text: str) -> int | None:
@@ -352,11 +519,14 @@ def _genre_groups(expression: str) -> list[frozenset[int]]:
     return groups
 
 
-def _paginated(films: list[CatalogFilm], page: int) -> Json:
+def _paginated(films: list[CatalogFilm], page: int, posterless: set[int]) -> Json:
     start = (page - 1) * PAGE_SIZE
     return {
         "page": page,
-        "results": [film.list_item() for film in films[start : start + PAGE_SIZE]],
+        "results": [
+            film.list_item() | ({"poster_path": None} if film.id in posterless else {})
+            for film in films[start : start + PAGE_SIZE]
+        ],
         "total_pages": max(1, math.ceil(len(films) / PAGE_SIZE)),
         "total_results": len(films),
     }
@@ -384,6 +554,10 @@ class FakeTMDBServer(LoopbackServer):
             ("/3/movie/348", {"append_to_response": "keywords", "api_key": "…"}).
         imdb_ids: IMDb id → TMDB id, for `/find`: every film's `fake_imdb_id`, plus the
             `imdb_ids` given (which win); mutable at run time.
+        posterless: ids of films served without a poster (default: ids that are multiples
+            of 7); mutable at run time.
+        providerless: ids of films that stream nowhere (`/watch/providers` answers empty
+            `results`; default: ids that are multiples of 11); mutable at run time.
     """
 
     prefix = "/3"
@@ -401,6 +575,8 @@ class FakeTMDBServer(LoopbackServer):
         self.catalog = Catalog.load(csv_path)
         self.imdb_ids: dict[str, int] = {fake_imdb_id(tmdb_id): tmdb_id for tmdb_id in self.catalog.films}
         self.imdb_ids.update(imdb_ids or {})
+        self.posterless: set[int] = {tmdb_id for tmdb_id in self.catalog.films if tmdb_id % 7 == 0}
+        self.providerless: set[int] = {tmdb_id for tmdb_id in self.catalog.films if tmdb_id % 11 == 0}
         self.knobs = Knobs()
         self.requests: list[tuple[str, dict[str, str]]] = []
         self._random = random.Random(seed)
@@ -413,16 +589,44 @@ class FakeTMDBServer(LoopbackServer):
     def reset_log(self) -> None:
         self.requests.clear()
 
+    @property
+    def image_base_url(self) -> str:
+        """What `TMDB_IMAGE_BASE_URL` is for this fake: "http://127.0.0.1:<port>/t/p"."""
+        return self.base_url.removesuffix(self.prefix) + "/t/p"
+
+    def _poster(self, film: CatalogFilm, body: Json) -> Json:
+        body["poster_path"] = None if film.id in self.posterless else fake_poster_path(film.id)
+        return body
+
+    def _imdb_id(self, film: CatalogFilm) -> str | None:
+        return next((i for i, tmdb_id in self.imdb_ids.items() if tmdb_id == film.id), None)
+
+    def _external_ids(self, film: CatalogFilm) -> Json:
+        return {
+            "id": film.id,
+            "imdb_id": self._imdb_id(film),
+            "wikidata_id": None,
+            "facebook_id": None,
+            "instagram_id": None,
+            "twitter_id": None,
+        }
+
     def routes(self) -> list[web.RouteDef]:
         return [
             web.get("/3/search/movie", self._search),
             web.get(r"/3/movie/{id:\d+}", self._details),
             web.get(r"/3/movie/{id:\d+}/keywords", self._keywords),
+            web.get(r"/3/movie/{id:\d+}/credits", self._credits),
+            web.get(r"/3/movie/{id:\d+}/external_ids", self._external_ids_route),
+            web.get(r"/3/movie/{id:\d+}/videos", self._videos),
+            web.get(r"/t/p/{size:[a-z0-9]+}/poster-{id:\d+}.png", self._image),
             web.get(r"/3/movie/{id:\d+}/similar", self._similar),
             web.get(r"/3/movie/{id:\d+}/recommendations", self._recommendations),
             web.get("/3/genre/movie/list", self._genre_list),
             web.get("/3/discover/movie", self._discover),
             web.get("/3/find/{external_id}", self._find),
+            web.get(r"/3/movie/{id:\d+}/watch/providers", self._watch_providers),
+            web.get("/3/watch/providers/movie", self._region_providers),
         ]
 
     @web.middleware
@@ -447,8 +651,8 @@ class FakeTMDBServer(LoopbackServer):
                 )
             if knobs.error_rate > 0 and self._random.random() < knobs.error_rate:
                 raise ApiError(500, 11, "Internal error: Something went wrong, contact TMDB.")
-            if not _authorized(request):
-                raise invalid_key()
+            if not _authorized(request) and request.path.startswith(self.prefix + "/"):
+                raise invalid_key()  # images (/t/p/…) need no key, as on image.tmdb.org
             return await handler(request)
         except ApiError as error:
             return error.response()
@@ -464,15 +668,38 @@ class FakeTMDBServer(LoopbackServer):
     async def _search(self, request: web.Request) -> web.Response:
         page = _page(request)
         hits = self.catalog.search(request.query.get("query", ""), _optional_int(request, "year"))
-        return web.json_response(_paginated(hits, page))
+        return web.json_response(_paginated(hits, page, self.posterless))
 
     async def _details(self, request: web.Request) -> web.Response:
         film = self._film(request)
-        body = film.details()
-        body["imdb_id"] = next((i for i, tmdb_id in self.imdb_ids.items() if tmdb_id == film.id), None)
-        if "keywords" in request.query.get("append_to_response", "").split(","):
+        body = self._poster(film, film.details())
+        body["imdb_id"] = self._imdb_id(film)
+        appended = request.query.get("append_to_response", "").split(",")
+        if "keywords" in appended:
             body["keywords"] = {"keywords": list(film.keywords)}
+        if "credits" in appended:
+            body["credits"] = {k: v for k, v in fake_credits(film.id).items() if k != "id"}
+        if "external_ids" in appended:
+            body["external_ids"] = {k: v for k, v in self._external_ids(film).items() if k != "id"}
+        if "videos" in appended:
+            body["videos"] = {"results": fake_videos(film.id)["results"]}
         return web.json_response(body)
+
+    async def _credits(self, request: web.Request) -> web.Response:
+        return web.json_response(fake_credits(self._film(request).id))
+
+    async def _external_ids_route(self, request: web.Request) -> web.Response:
+        return web.json_response(self._external_ids(self._film(request)))
+
+    async def _videos(self, request: web.Request) -> web.Response:
+        return web.json_response(fake_videos(self._film(request).id))
+
+    async def _image(self, request: web.Request) -> web.Response:
+        """A poster image: 404 (a plain one, as a CDN answers) for a film without a poster."""
+        film = self.catalog.films.get(int(request.match_info["id"]))
+        if film is None or film.id in self.posterless:
+            return web.Response(status=404, text="Not Found")
+        return web.Response(body=fake_png(film.id), content_type="image/png")
 
     async def _keywords(self, request: web.Request) -> web.Response:
         film = self._film(request)
@@ -480,11 +707,13 @@ class FakeTMDBServer(LoopbackServer):
 
     async def _similar(self, request: web.Request) -> web.Response:
         film = self._film(request)
-        return web.json_response(_paginated(self.catalog.similar(film), _page(request)))
+        return web.json_response(_paginated(self.catalog.similar(film), _page(request), self.posterless))
 
     async def _recommendations(self, request: web.Request) -> web.Response:
         film = self._film(request)
-        return web.json_response(_paginated(self.catalog.recommendations(film), _page(request)))
+        return web.json_response(
+            _paginated(self.catalog.recommendations(film), _page(request), self.posterless)
+        )
 
     async def _find(self, request: web.Request) -> web.Response:
         """TMDB's "find by external id" for IMDb ids (other sources are not served: 422)."""
@@ -494,13 +723,32 @@ class FakeTMDBServer(LoopbackServer):
         film = self.catalog.films.get(tmdb_id) if tmdb_id is not None else None
         return web.json_response(
             {
-                "movie_results": [film.list_item()] if film is not None else [],
+                "movie_results": [self._poster(film, film.list_item())] if film is not None else [],
                 "person_results": [],
                 "tv_results": [],
                 "tv_episode_results": [],
                 "tv_season_results": [],
             }
         )
+
+    async def _watch_providers(self, request: web.Request) -> web.Response:
+        film = self._film(request)
+        results = {} if film.id in self.providerless else fake_watch_providers(film.id)
+        return web.json_response({"id": film.id, "results": results})
+
+    async def _region_providers(self, request: web.Request) -> web.Response:
+        """The services of `watch_region` (all of them without it; none for other countries)."""
+        region = request.query.get("watch_region", "").upper()
+        if region:
+            wanted = REGION_SERVICES.get(region, ())
+        else:
+            wanted = tuple(dict.fromkeys(pid for ids in REGION_SERVICES.values() for pid in ids))
+        results = [
+            _provider(pid, n)
+            | {"display_priorities": {c: ids.index(pid) for c, ids in REGION_SERVICES.items() if pid in ids}}
+            for n, pid in enumerate(wanted)
+        ]
+        return web.json_response({"results": results})
 
     async def _genre_list(self, request: web.Request) -> web.Response:
         return web.json_response({"genres": self.catalog.genres})
@@ -512,7 +760,7 @@ class FakeTMDBServer(LoopbackServer):
             raise invalid_parameters()
         groups = _genre_groups(request.query.get("with_genres", ""))
         hits = self.catalog.discover(groups, _SORT_FIELDS[field_name], descending=direction == "desc")
-        return web.json_response(_paginated(hits, page))
+        return web.json_response(_paginated(hits, page, self.posterless))
 
 
 # --- by hand

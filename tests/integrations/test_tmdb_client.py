@@ -107,7 +107,10 @@ async def test_details_fetches_each_id_once_keeps_order_and_leaves_out_unknown(
     assert all(film.has_details for film in films)
     assert server.count("/3/movie/") == 4
     assert server.count("/3/movie/603") == 1
-    assert all(query.get("append_to_response") == "keywords" for _, query in server.requests)
+    assert all(
+        query.get("append_to_response") == "keywords,credits,external_ids,videos"
+        for _, query in server.requests
+    )
 
 
 async def test_details_maps_genres_keywords_and_countries(client: TMDBClient) -> None:
