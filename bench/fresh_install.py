@@ -58,7 +58,8 @@ from domain.catalog import CatalogService
 from domain.cf import CFModelCache, build_cf_model
 from domain.embeddings import JOB_BATCH, EmbeddingService
 from domain.entities import Slot
-from domain.recommendations import TASTE_HISTORY, RecommendationService, ShownPick
+from domain.picks import ShownPick
+from domain.recommendations import TASTE_HISTORY, RecommendationService
 from integrations.embeddings import LocalEmbedder
 from integrations.tmdb_csv import read_tmdb_csv
 from recommender import ReasonKind

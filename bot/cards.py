@@ -29,7 +29,7 @@ from aiogram.utils.text_decorations import html_decoration as hd
 from bot.settings import Settings
 from bot.texts import film_line, reason_text, slot_title, stars_value
 from domain.entities import FilmInfo
-from domain.recommendations import ShownPick
+from domain.picks import ShownPick
 from domain.where_to_watch import WhereToWatchService
 
 log = structlog.get_logger(__name__)

@@ -64,7 +64,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from domain.recommendations import Feedback, ShownPick
+from domain.picks import Feedback, ShownPick
 from integrations.metrics import HTTP_METRICS, REGISTRY, ExternalRequestMetrics
 
 __all__ = [

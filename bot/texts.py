@@ -18,8 +18,8 @@ from domain.clarify import LONG_MIN_MINUTES, OLD_BEFORE, SHORT_MAX_MINUTES, Ques
 from domain.entities import FilmInfo, Slot, Source
 from domain.imports import HistoryUse, ImportReport
 from domain.letterboxd import MAX_UPLOAD_BYTES, SKIPPING_CODES, LetterboxdFormatError, Problem
+from domain.picks import ShownPick
 from domain.profile import ProfileSummary, ProfileView
-from domain.recommendations import ShownPick
 from domain.stats import BotStats, PickCounts, RequestCounts
 from domain.taste import GroupScore, TasteStats
 from recommender import Reason, ReasonKind

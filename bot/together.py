@@ -22,7 +22,8 @@ from pydantic import Field
 
 from bot.keyboards import DbId
 from bot.texts import film_line, genre_name
-from domain.groups import MIN_MEMBERS, Card, Decision, Member, Refusal
+from domain.group_views import Card, Decision, Member, Refusal
+from domain.groups import MIN_MEMBERS
 from recommender.group import GroupReason, GroupReasonKind
 
 #: Deep-link payload of "open a private chat" buttons (t.me/<bot>?start=<payload>).

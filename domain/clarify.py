@@ -6,7 +6,7 @@ first (mood, length, new or old, or a genre) and fold the answer into that answe
 - The question's options are codes (:data:`MOODS`, :data:`LENGTHS`, :data:`ERAS`) or, for a
   genre question, catalog genre names; the bot words them (`bot/texts.py`, `bot/keyboards.py`).
 - :func:`preferences_for` turns the chosen option into
-  :class:`domain.recommendations.Preferences` (mood → genres, length → runtime bounds, new or
+  :class:`domain.preferences.Preferences` (mood → genres, length → runtime bounds, new or
   old → year bounds, genre → that genre), which `RecommendationService.recommend` applies.
 
 No language model takes part: the code decides to ask and the templates word the question.
@@ -21,7 +21,9 @@ from enum import StrEnum
 
 import structlog
 
-from domain.recommendations import Preferences, Ranking, RecommendationResult, RecommendationService
+from domain.picks import Ranking, RecommendationResult
+from domain.preferences import Preferences
+from domain.recommendations import RecommendationService
 from recommender.scoring import COLD_START_MIN_FILMS
 
 log = structlog.get_logger(__name__)

@@ -18,8 +18,8 @@ from db.models import Film, UserFilm
 from db.repositories.films import to_info
 from db.repositories.library import HAS_SIGNAL, LibraryRepository
 from db.repositories.vectors import VectorRepository, any_ids
+from domain.picks import features, load_signals
 from domain.ports import Embedder
-from domain.recommendations import features, load_signals
 from recommender.cf import history_weights
 from recommender.content import film_text, taste_vector, text_hash
 

@@ -28,8 +28,8 @@ from pydantic import BaseModel, Field
 
 from domain.avoid import AvoidService
 from domain.entities import Slot
+from domain.picks import ShownPick
 from domain.ports import LanguageModel, LanguageModelError
-from domain.recommendations import ShownPick
 from domain.taste import TasteSummaryService
 from recommender import Reason, ReasonKind
 

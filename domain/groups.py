@@ -18,23 +18,35 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass
-from enum import Enum
 
 import structlog
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import GroupChat, GroupPick, GroupRound, User
+from db.models import GroupChat, GroupRound, User
 from db.repositories.films import FilmRepository
 from db.repositories.groups import GroupRepository, MemberRow, NewGroupPick
 from db.repositories.library import LibraryRepository
 from domain.catalog import CatalogService
-from domain.entities import FilmInfo
+from domain.group_views import (
+    Card,
+    Decision,
+    DueDecision,
+    Picks,
+    Refusal,
+    RoundView,
+    VoteResult,
+    card_of,
+    card_view,
+    decode_group_reasons,
+    display_name,
+    encode_group_reasons,
+    member_view,
+)
 from domain.ports import JobQueue
 from domain.recommendations import RecommendationService
 from recommender import FilmFeatures
-from recommender.group import GroupReason, GroupReasonKind, MemberTaste, group_picks
+from recommender.group import MemberTaste, group_picks
 
 log = structlog.get_logger(__name__)
 
@@ -42,113 +54,6 @@ log = structlog.get_logger(__name__)
 MIN_MEMBERS = 2
 #: Candidates taken from the top of each member's own ranking into the group's shared pool.
 POOL_PER_MEMBER = 150
-
-
-@dataclass(frozen=True, slots=True)
-class Member:
-    """A member as a group may see them: a name, never a rating. `private`: they have a
-    private chat with the bot (else a group round asks them to open one)."""
-
-    user_id: int
-    telegram_id: int
-    name: str
-    private: bool
-
-
-@dataclass(frozen=True, slots=True)
-class RoundView:
-    round_id: int
-    status: str
-    members: tuple[Member, ...]
-    message_id: int | None
-    show_names: bool
-
-
-@dataclass(frozen=True, slots=True)
-class Card:
-    """One group pick as its card shows it: `reasons` name members by `names` (user id →
-    name); `up`/`down` are the names of who voted each way (shown only with `show_names`)."""
-
-    pick_id: int
-    position: int
-    film: FilmInfo
-    reasons: tuple[GroupReason, ...]
-    names: dict[int, str]
-    up: tuple[str, ...]
-    down: tuple[str, ...]
-    message_id: int | None
-    score: float
-    show_names: bool
-
-
-@dataclass(frozen=True, slots=True)
-class Decision:
-    """A round's end: the winning card, every card with its final counts, and whether the
-    vote ran out of time (`timed_out`) rather than everyone having voted."""
-
-    round_id: int
-    winner: Card
-    cards: tuple[Card, ...]
-    timed_out: bool
-    voters: int
-
-
-@dataclass(frozen=True, slots=True)
-class DueDecision:
-    """A round its job closed: where to announce it, and in which language."""
-
-    chat_id: int
-    locale: str | None
-    decision: Decision
-
-
-class Refusal(Enum):
-    NOT_IN_ROUND = "not_in_round"
-    NOT_A_MEMBER = "not_a_member"
-    TOO_FEW = "too_few"
-    CLOSED = "closed"
-    NO_FILMS = "no_films"
-    VOTING = "voting"
-
-
-@dataclass(frozen=True, slots=True)
-class Picks:
-    round: RoundView
-    cards: tuple[Card, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class VoteResult:
-    """`card`: the voted card with its counts now; `decision` when this vote ended the round;
-    `changed`: False when the vote was already exactly this."""
-
-    card: Card
-    changed: bool
-    decision: Decision | None
-
-
-def display_name(first_name: str | None, telegram_id: int) -> str:
-    """A member's name as a group sees it: their Telegram first name."""
-    return (first_name or "").strip() or f"#{telegram_id}"
-
-
-def encode_group_reasons(reasons: Sequence[GroupReason]) -> list[list[object]]:
-    """Reasons as stored in `group_picks.reasons`: [[kind, [user ids], genre, value], …]."""
-    return [[r.kind.value, list(r.members), r.genre, r.value] for r in reasons]
-
-
-def decode_group_reasons(stored: Sequence[Sequence[object]]) -> tuple[GroupReason, ...]:
-    reasons = []
-    for kind, members, genre, value in stored:
-        reasons.append(
-            GroupReason(
-                GroupReasonKind(str(kind)),
-                tuple(int(m) for m in members),  # type: ignore[attr-defined]
-                None if genre is None else str(genre),
-                None if value is None else str(value),
-            )
-        )
-    return tuple(reasons)
 
 
 class GroupService:
@@ -323,7 +228,7 @@ class GroupService:
             return Refusal.NOT_IN_ROUND
         if round_.deadline is not None and round_.deadline <= dt.datetime.now(dt.UTC):
             late = await self._decide(round_, group, timed_out=True)
-            return VoteResult(_card_of(late.cards, pick_id), False, late)
+            return VoteResult(card_of(late.cards, pick_id), False, late)
         changed = await self.groups.vote(pick_id, user_id, vote)
         decision: Decision | None = None
         if changed and await self._all_voted(round_.id, members):
@@ -332,7 +237,7 @@ class GroupService:
         log.info(
             "group_vote", round_id=round_.id, pick_id=pick_id, changed=changed, decided=decision is not None
         )
-        return VoteResult(_card_of(cards, pick_id), changed, decision)
+        return VoteResult(card_of(cards, pick_id), changed, decision)
 
     async def close_due(self, round_id: int) -> DueDecision | None:
         """The vote's time is over: decide the round if it is still voting (a job). None
@@ -372,7 +277,7 @@ class GroupService:
         return RoundView(
             round_.id,
             round_.status,
-            tuple(_member(m) for m in members),
+            tuple(member_view(m) for m in members),
             round_.message_id,
             group.show_names,
         )
@@ -437,7 +342,7 @@ class GroupService:
         named = {u for p in picks for r in decode_group_reasons(p.reasons) for u in r.members}
         named |= {u for by_user in votes.values() for u in by_user}
         names = await self._names(named)
-        return tuple(_card(p, details, names, votes[p.id], group.show_names) for p in picks)
+        return tuple(card_view(p, details, names, votes[p.id], group.show_names) for p in picks)
 
     async def _names(self, user_ids: set[int]) -> dict[int, str]:
         if not user_ids:
@@ -471,46 +376,3 @@ class GroupService:
             voters=voters,
         )
         return Decision(round_.id, winner, cards, timed_out, voters)
-
-
-def _member(row: MemberRow) -> Member:
-    return Member(row.user_id, row.telegram_id, display_name(row.first_name, row.telegram_id), row.private)
-
-
-def _card(
-    pick: GroupPick,
-    details: dict[int, FilmInfo],
-    names: dict[int, str],
-    votes: dict[int, int],
-    show_names: bool,
-) -> Card:
-    film = details.get(pick.tmdb_id) or FilmInfo(tmdb_id=pick.tmdb_id, title=f"TMDB {pick.tmdb_id}")
-    return Card(
-        pick_id=pick.id,
-        position=pick.position,
-        film=film,
-        reasons=decode_group_reasons(pick.reasons),
-        names=names,
-        up=tuple(sorted(names.get(u, "?") for u, v in votes.items() if v > 0)),
-        down=tuple(sorted(names.get(u, "?") for u, v in votes.items() if v < 0)),
-        message_id=pick.message_id,
-        score=pick.score,
-        show_names=show_names,
-    )
-
-
-def _card_of(cards: Sequence[Card], pick_id: int) -> Card:
-    return next(c for c in cards if c.pick_id == pick_id)
-
-
-__all__ = [
-    "MIN_MEMBERS",
-    "Card",
-    "Decision",
-    "Member",
-    "Picks",
-    "Refusal",
-    "RoundView",
-    "VoteResult",
-    "display_name",
-]

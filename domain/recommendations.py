@@ -16,10 +16,8 @@ error, the ranking goes on without TMDB's lists and the picks come from the cata
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, replace
-from enum import Enum
+from dataclasses import replace
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -30,23 +28,29 @@ from db.repositories.recommendations import NewItem, RecommendationRepository
 from db.repositories.vectors import VectorRepository
 from domain.catalog import CatalogService
 from domain.cf import CFModelCache
-from domain.entities import FilmInfo, ItemStatus, Slot
+from domain.entities import FilmInfo, ItemStatus
+from domain.picks import (
+    LOOSEN_BELOW_PICKS,
+    SLOT_REASONS,
+    Feedback,
+    Ranking,
+    RecommendationResult,
+    ShownPick,
+    _from_features,
+    encode_reasons,
+    features,
+    load_signals,
+)
 from domain.ports import JobQueue, MovieSourceError
+from domain.preferences import Preferences, _mentions, _preferred
 from domain.settings import Setting, StandingFilters, UserSettingsService
 from recommender import (
     Candidate,
     CandidateSource,
     CatalogStats,
-    CFModel,
-    FilmFeatures,
     HistoryEntry,
     Pick,
-    Reason,
-    ReasonKind,
     RecentPicks,
-    ScoredCandidate,
-    Signal,
-    TasteProfile,
     build_taste,
     explain,
     history_weights,
@@ -89,152 +93,6 @@ TASTE_HISTORY = 300
 RECENT_PICKS = 15
 #: Liked films searched for the "similar to" reason of a pick.
 REASON_LIKED_POOL = 300
-
-
-#: Fewest candidates a preference filter may leave; with fewer, the filter is dropped for that
-#: answer (a wish narrows the picks, it never empties them).
-PREFERENCE_MIN_FILMS = 3
-
-
-@dataclass(frozen=True, slots=True)
-class Preferences:
-    """Wishes for one answer only (the reply to a clarifying question, see `domain.clarify`, or
-    a wish typed after /recommend, see `domain.wishes`).
-
-    Candidates must have one of `genres` (when any), every one of `required_genres`, none of
-    `without_genres`, a release year in [min_year, max_year] and a runtime in [min_runtime,
-    max_runtime] minutes (inclusive; None = unbounded), an original language among
-    `languages` and a production country among `countries` (ISO 639-1 / 3166-1 codes, as
-    TMDB's; when any). A film whose year, runtime, language or countries are unknown fails a
-    bound on them. `like` (a reference film's tmdb id) is never a candidate itself. `genres`
-    are also preferred in the score.
-
-    When at least PREFERENCE_MIN_FILMS passing candidates are among `near` (films close to
-    `like`), only those are kept. When fewer than PREFERENCE_MIN_FILMS candidates pass, the
-    filter is dropped, unless `strict` (a typed wish: the caller then says few or none match).
-    """
-
-    genres: tuple[str, ...] = ()
-    min_year: int | None = None
-    max_year: int | None = None
-    min_runtime: int | None = None
-    max_runtime: int | None = None
-    required_genres: tuple[str, ...] = ()
-    without_genres: tuple[str, ...] = ()
-    languages: tuple[str, ...] = ()
-    countries: tuple[str, ...] = ()
-    like: int | None = None
-    near: tuple[int, ...] = ()
-    strict: bool = False
-
-    def admits(self, film: FilmRow) -> bool:
-        """Whether `film` passes every bound (an unknown year, runtime, language or country
-        fails a bound on it)."""
-        if self.genres and not set(self.genres).intersection(film.genres):
-            return False
-        if not set(self.required_genres).issubset(film.genres):
-            return False
-        if set(self.without_genres).intersection(film.genres):
-            return False
-        if self.languages and film.original_language not in self.languages:
-            return False
-        if self.countries and not set(self.countries).intersection(film.countries):
-            return False
-        if self.like is not None and film.tmdb_id == self.like:
-            return False
-        for value, low, high in (
-            (film.year, self.min_year, self.max_year),
-            (film.runtime, self.min_runtime, self.max_runtime),
-        ):
-            if (low is not None or high is not None) and value is None:
-                return False
-            if value is not None and (
-                (low is not None and value < low) or (high is not None and value > high)
-            ):
-                return False
-        return True
-
-
-@dataclass(frozen=True, slots=True)
-class ShownPick:
-    """A pick as stored: `item_id` identifies it in callback data."""
-
-    item_id: int
-    film: FilmInfo
-    slot: Slot
-    reasons: tuple[Reason, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class RecommendationResult:
-    """Up to three picks (fewer only if the catalog runs dry, or the user's standing filters
-    leave too few films). `cold_start` when nothing personal (no CF or taste-vector signal)
-    reached the ranking: the picks are popular, well-rated films (and preferred genres).
-    `loosen`: with fewer than three picks, the /settings setting that removed the most
-    candidates (None when the settings removed none)."""
-
-    picks: tuple[ShownPick, ...]
-    cold_start: bool
-    history_size: int
-    loosen: Setting | None = None
-    #: The picks come from the user's watchlist (`recommend_from`): their cards need no 🔖.
-    from_watchlist: bool = False
-
-
-class Feedback(Enum):
-    """Outcome of a ✅ / ⏭ / 🚫 tap."""
-
-    UPDATED = "updated"
-    ALREADY_DONE = "already_done"
-    NOT_FOUND = "not_found"
-
-
-def features(film: FilmInfo | FilmRow) -> FilmFeatures:
-    """What the recommender needs of a film, from a full record or a light catalog row."""
-    return FilmFeatures(
-        tmdb_id=film.tmdb_id,
-        title=film.title,
-        year=film.year,
-        genres=film.genres,
-        keywords=film.keywords,
-        popularity=film.popularity,
-        vote_average=film.vote_average,
-        vote_count=film.vote_count,
-        original_language=film.original_language,
-    )
-
-
-async def load_signals(library: LibraryRepository, user_id: int) -> list[Signal]:
-    """The user's whole history as the recommender's signals, most recent first (with the
-    watchlist, a weak positive: `LibraryRepository.signals`)."""
-    return [
-        Signal(tmdb_id=t, rating=r, liked=liked, watched=watched, not_interested=no, on_watchlist=wl)
-        for t, r, liked, watched, no, wl in await library.signals(user_id)
-    ]
-
-
-def encode_reasons(reasons: tuple[Reason, ...]) -> str:
-    """Reasons as stored in `recommendation_items.reason` (JSON list of [kind, values])."""
-    return json.dumps([[r.kind.value, list(r.values)] for r in reasons], ensure_ascii=False)
-
-
-@dataclass(frozen=True)
-class Ranking:
-    """Everything one ranking pass worked out, best candidate first."""
-
-    scored: list[ScoredCandidate]
-    taste: TasteProfile
-    weights: dict[int, float]
-    cf_model: CFModel
-    #: Films the user logged: rated, liked, watched or 🚫 (a watchlist-only film is not counted).
-    history_size: int
-    #: The /settings setting that removed the most candidates (None: it removed none).
-    loosen: Setting | None = None
-
-    @property
-    def personal(self) -> bool:
-        """Whether any candidate carries a CF or taste-vector signal for this user."""
-        return any(s.candidate.cf or s.candidate.content is not None for s in self.scored)
 
 
 class RecommendationService:
@@ -635,26 +493,9 @@ class RecommendationService:
         )
 
 
-#: With fewer picks than this and candidates removed by /settings, the result names the setting
-#: to loosen (`RecommendationResult.loosen`).
-LOOSEN_BELOW_PICKS = 3
-#: Slot reasons pick_three puts first; kept when the reasons are rebuilt with seeds.
-SLOT_REASONS = frozenset({ReasonKind.NEW_GENRE, ReasonKind.NEW_DECADE, ReasonKind.HIDDEN_GEM})
 #: Popular films the onboarding grid is chosen from, and how much it favours variety.
 ONBOARDING_POOL = 40
 ONBOARDING_MMR_LAMBDA = 0.5
-
-
-def _mentions(film: FilmRow, topics: Sequence[str]) -> bool:
-    """An avoid topic's words all appear in the film's title, genres or keywords."""
-    if not topics:
-        return False
-    haystack = " ".join([film.title, *film.genres, *film.keywords]).casefold()
-    return any(all(word in haystack for word in topic.casefold().split()) for topic in topics)
-
-
-def _from_features(film: FilmFeatures) -> FilmInfo:
-    return FilmInfo(tmdb_id=film.tmdb_id, title=film.title, year=film.year, genres=film.genres)
 
 
 def _seeds(rows: Sequence[HistoryRow]) -> list[int]:
@@ -667,19 +508,3 @@ def _seeds(rows: Sequence[HistoryRow]) -> list[int]:
     ]
     liked.sort(reverse=True)
     return [tmdb_id for _, _, tmdb_id in liked[:MAX_SEEDS]]
-
-
-def _preferred(films: dict[int, FilmRow], preferences: Preferences) -> dict[int, FilmRow]:
-    """The candidates that pass `preferences` (only those near `preferences.like` when at
-    least PREFERENCE_MIN_FILMS of them are), or all of them when fewer than
-    PREFERENCE_MIN_FILMS would pass and the preferences are not `strict`."""
-    kept = {t: f for t, f in films.items() if preferences.admits(f)}
-    if preferences.near:
-        near = set(preferences.near)
-        close = {t: f for t, f in kept.items() if t in near}
-        if len(close) >= PREFERENCE_MIN_FILMS:
-            kept = close
-    if len(kept) < PREFERENCE_MIN_FILMS and not preferences.strict:
-        log.info("preferences_relaxed", candidates=len(films), passing=len(kept))
-        return films
-    return kept

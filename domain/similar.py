@@ -34,7 +34,8 @@ from db.repositories.vectors import VectorRepository
 from domain.catalog import CatalogService, SearchOutcome
 from domain.entities import FilmInfo
 from domain.parsing import parse_title_query
-from domain.recommendations import LOOSEN_BELOW_PICKS, RecommendationResult, RecommendationService
+from domain.picks import LOOSEN_BELOW_PICKS, RecommendationResult
+from domain.recommendations import RecommendationService
 from recommender import pick_three
 from recommender.similar import (
     Closeness,
@@ -78,7 +79,7 @@ def facts(film: FilmInfo) -> FilmFacts:
 
 def encode(reasons: Sequence[SimilarReason], film: FilmInfo) -> str:
     """Reasons as stored in `recommendation_items.reason`: a JSON list of [kind, values] (as
-    `domain.recommendations.encode_reasons`), each value list ending with the asked film's id."""
+    `domain.picks.encode_reasons`), each value list ending with the asked film's id."""
     return json.dumps(
         [[r.kind.value, [*r.values, f"tmdb:{film.tmdb_id}"]] for r in reasons], ensure_ascii=False
     )

@@ -18,8 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from db.repositories.films import FilmRepository, to_info
 from db.repositories.watchlist import Added, WatchlistRepository
 from domain.entities import FilmInfo, Source
+from domain.picks import RecommendationResult
 from domain.ports import JobQueue
-from domain.recommendations import RecommendationResult, RecommendationService
+from domain.recommendations import RecommendationService
 
 log = structlog.get_logger(__name__)
 

@@ -35,8 +35,9 @@ from db.repositories.wishes import WishRepository
 from domain.catalog import CatalogService
 from domain.entities import FilmInfo
 from domain.parsing import parse_title_query
+from domain.picks import RecommendationResult, features
 from domain.ports import LanguageModel, LanguageModelError, MovieSourceError
-from domain.recommendations import RecommendationResult, RecommendationService, features
+from domain.recommendations import RecommendationService
 from domain.wishes import Wish, WishAnswer, merged, parse_wish, preferences_for, wish_from_model, wish_prompt
 from recommender.picks import film_similarity
 

@@ -22,7 +22,8 @@ from bot import keyboards, texts
 from bot.cards import CardStyle
 from bot.user_settings_ui import loosen_hint
 from domain.explanations import ExplanationService
-from domain.recommendations import RecommendationResult, RecommendationService
+from domain.picks import RecommendationResult
+from domain.recommendations import RecommendationService
 
 #: Popular films and genres offered on the grid.
 FILMS, GENRES = 8, 9

@@ -14,7 +14,8 @@ from bot.metrics import Metrics
 from db.models import User
 from domain.catalog import CatalogService
 from domain.entities import ItemStatus
-from domain.recommendations import Feedback, RecommendationService
+from domain.picks import Feedback
+from domain.recommendations import RecommendationService
 from domain.reviews import ReviewService
 
 router = Router(name=__name__)

@@ -24,7 +24,8 @@ from bot.settings import Settings
 from bot.together import AnotherRound, JoinRound, PickRound, VotePick
 from db.models import User
 from db.repositories.users import UserRepository
-from domain.groups import GroupService, Picks, Refusal, RoundView, display_name
+from domain.group_views import Picks, Refusal, RoundView, display_name
+from domain.groups import GroupService
 
 log = structlog.get_logger(__name__)
 

@@ -7,7 +7,7 @@ Everything here is pure (no I/O): :func:`parse_wish` reads a text with the rules
 `domain.wishes.vocabulary` and `domain.wishes.measures`, read through `domain.wishes.lexicon`),
 :func:`wish_from_model` validates a model's answer against the same vocabulary
 (`domain.wishes.model`), :func:`merged` joins the two (the rules win), and
-:func:`preferences_for` turns a wish into :class:`domain.recommendations.Preferences`
+:func:`preferences_for` turns a wish into :class:`domain.preferences.Preferences`
 (`domain.wishes.apply`). The service around them is `domain.wish_picks.WishService`.
 """
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from domain.recommendations import Preferences
+from domain.preferences import Preferences
 from domain.wishes.parser import Wish
 
 

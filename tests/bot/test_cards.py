@@ -19,7 +19,7 @@ from bot.console.rules import image_size
 from bot.i18n import LOCALES
 from bot.settings import Settings
 from domain.entities import FilmInfo, Slot
-from domain.recommendations import ShownPick
+from domain.picks import ShownPick
 from integrations.tmdb import TMDBClient
 from recommender import Reason, ReasonKind
 from tests.bot.conftest import BotHarness, Chat, make_harness

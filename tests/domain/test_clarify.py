@@ -43,7 +43,9 @@ from domain.clarify import (
     measure,
     preferences_for,
 )
-from domain.recommendations import Preferences, Ranking, RecommendationResult, RecommendationService
+from domain.picks import Ranking, RecommendationResult
+from domain.preferences import Preferences
+from domain.recommendations import RecommendationService
 from integrations.tmdb_csv import read_tmdb_csv
 from recommender import CFModel, build_taste
 from recommender.types import Candidate, FilmFeatures, HistoryEntry, ScoredCandidate

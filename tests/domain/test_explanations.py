@@ -24,7 +24,7 @@ from domain.explanations import (
     system_prompt,
     user_prompt,
 )
-from domain.recommendations import ShownPick
+from domain.picks import ShownPick
 from integrations.llm import OpenAIChatModel
 from recommender import Reason, ReasonKind
 from tests.fakes.openai_server import FAKE_LLM_MARK, FakeOpenAIServer, Knobs

@@ -20,7 +20,8 @@ from domain.catalog import CatalogService
 from domain.cf import CFModelCache
 from domain.entities import ItemStatus
 from domain.feedback import UNDO_WINDOW, FeedbackService, UndoOutcome
-from domain.recommendations import Feedback, RecommendationService
+from domain.picks import Feedback
+from domain.recommendations import RecommendationService
 from domain.reviews import ReviewService
 from integrations.tmdb_csv import read_tmdb_csv
 

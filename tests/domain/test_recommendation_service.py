@@ -23,8 +23,9 @@ from domain.catalog import CatalogService, SourceBudget
 from domain.cf import CFModelCache, build_cf_model
 from domain.embeddings import EmbeddingService
 from domain.entities import ItemStatus, Slot
+from domain.picks import Feedback
 from domain.ports import MovieSourceError
-from domain.recommendations import Feedback, RecommendationService
+from domain.recommendations import RecommendationService
 from integrations.embeddings import LocalEmbedder
 from integrations.tmdb_csv import read_tmdb_csv
 from recommender import ReasonKind

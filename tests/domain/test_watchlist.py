@@ -18,7 +18,8 @@ from db.repositories.users import UserRepository
 from domain.catalog import CatalogService
 from domain.cf import CFModelCache
 from domain.entities import Source
-from domain.recommendations import RecommendationService, load_signals
+from domain.picks import load_signals
+from domain.recommendations import RecommendationService
 from domain.watchlist import PAGE_SIZE, SaveOutcome, WatchlistService
 from integrations.tmdb_csv import read_tmdb_csv
 from recommender.cf import (

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from db.repositories.films import FilmRow
-from domain.recommendations import PREFERENCE_MIN_FILMS, Preferences, _preferred
+from domain.preferences import PREFERENCE_MIN_FILMS, Preferences, _preferred
 from domain.wishes import (
     GENRES,
     MAX_WISH_CHARS,
