@@ -29,7 +29,7 @@ from integrations.tmdb_csv import read_tmdb_csv
 from tests.conftest import FIXTURES
 from tests.fakes.tmdb_server import FakeTMDBServer, fake_imdb_id
 
-IMDB_EXPORT = FIXTURES / "imdb" / "ratings.csv"
+IMDB_EXPORT = FIXTURES / "imdb" / "synthetic_imdb_export.csv"  # hand-written, no real user data
 #: The real IMDb ids of the fixture's films that are in the demo catalog → their TMDB ids.
 IMDB_TO_TMDB = {
     "tt0078748": 348,  # Alien
