@@ -139,6 +139,15 @@ class GroupService:
         await self.groups.add_round_member(round_.id, user_id)
         return await self._view(round_, group)
 
+    async def member_left(self, chat_id: int, telegram_id: int) -> Decision | None:
+        """A member left the chat (or was removed): `leave` for them, if the bot knows them.
+        Returns the decision when their leaving completed the vote."""
+        gone = await self.session.scalar(select(User.id).where(User.telegram_id == telegram_id))
+        if gone is None:
+            return None
+        _in, decision = await self.leave(chat_id, gone)
+        return decision
+
     async def leave(self, chat_id: int, user_id: int) -> tuple[bool, Decision | None]:
         """/leave or leaving the chat: out of the group's rounds and of the open one (their
         votes dropped). Returns whether they were in anything, and the decision when the

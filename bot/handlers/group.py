@@ -16,14 +16,12 @@ from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import JOIN_TRANSITION, LEAVE_TRANSITION, ChatMemberUpdatedFilter, Command, CommandObject
 from aiogram.types import CallbackQuery, ChatMemberUpdated, Message
 from aiogram.utils.i18n import I18n
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import together
 from bot.filters import with_message
 from bot.settings import Settings
 from bot.together import AnotherRound, JoinRound, PickRound, VotePick
 from db.models import User
-from db.repositories.users import UserRepository
 from domain.group_views import Picks, Refusal, RoundView, display_name
 from domain.groups import GroupService
 
@@ -84,13 +82,10 @@ async def migrated_from(message: Message, groups: GroupService) -> None:
 
 
 @router.message(F.left_chat_member)
-async def member_left(message: Message, bot: Bot, session: AsyncSession, groups: GroupService) -> None:
+async def member_left(message: Message, bot: Bot, groups: GroupService) -> None:
     """A member left (or was removed): out of the rounds; their leaving may end a vote."""
     assert message.left_chat_member is not None
-    gone = await UserRepository(session).by_telegram_id(message.left_chat_member.id)
-    if gone is None:
-        return
-    _in, decision = await groups.leave(message.chat.id, gone.id)
+    decision = await groups.member_left(message.chat.id, message.left_chat_member.id)
     if decision is not None:
         await together.announce(bot, message.chat.id, decision)
 
