@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell sha256sum requirements.lock | cut -c1-12)
 
-.PHONY: bench-fresh bench-ready bench-reliability bench-load bench-import run test lint typecheck migrate console lock clean bench worker
+.PHONY: bench-scale bench-latency bench-fresh bench-ready bench-reliability bench-load bench-import run test lint typecheck migrate console lock clean bench worker
 
 $(STAMP): requirements.lock
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is needed (set PYTHON=...)")'
@@ -54,6 +54,14 @@ bench-reliability: $(STAMP)
 ## make bench-ready: new install → TMDB 5000 loaded and embedded → a Letterboxd import → seconds to a personal /recommend (needs WTW_DATASETS)
 bench-ready: $(STAMP)
 	WTW_DATASETS=$${WTW_DATASETS:-../shared/datasets} $(PY) -m bench.time_to_personal
+
+## make bench-latency: /recommend p50/p95/p99 and SQL statements for the heaviest user of the loaded wtw_bench DB (after make bench; --profile via ARGS)
+bench-latency: $(STAMP)
+	$(PY) -m bench.latency $(ARGS)
+
+## make bench-scale: CF build time and peak memory, model size and load time, /recommend p50/p95 on a synthetic 200,000 users × 50,000 films × 10M interactions (database wtw_scale; ARGS="--users N --films N --interactions N" for a quick run)
+bench-scale: $(STAMP)
+	$(PY) -m bench.scale $(ARGS)
 
 ## make bench-load: two webhook replicas + a worker under a rising rate of updates from 1,000 users (fake Bot API)
 bench-load: $(STAMP)

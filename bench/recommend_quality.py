@@ -13,8 +13,10 @@ Protocol (issue 3):
   the temporal split).
 - Validation: carved from each user's train part by the same rule (its last 20%, or a seeded
   random 20%), relevant = rating ≥ 4.0. Tuned baselines choose their constants there
-  (bench/baselines.py) and are retrained on the whole train part; the test part is never
-  used to choose anything. The project's own constants are not tuned here.
+  (bench/baselines.py) and are retrained on the whole train part; so does the project
+  (bench/tune.py: the CF training decay and λ, the query's recency, the ranking weights; the
+  bot's defaults are the temporal split's choice). The test part is never used to choose
+  anything.
 - Every method ranks all catalog films the user has not rated in train. Metrics: NDCG@10
   (binary gains, Järvelin & Kekäläinen 2002), Recall@10 (hits / min(10, #relevant)),
   HitRate@3, catalog coverage of the top-10 lists (distinct films / catalog size), and for the
@@ -55,6 +57,7 @@ import numpy as np
 from sqlalchemy import select, text
 from sqlalchemy.engine import make_url
 
+from bench import tune
 from bench.baselines import (
     DISCOUNTS,
     History,
@@ -227,7 +230,6 @@ async def main(datasets: Path, *, latency_calls: int, users_limit: int | None, k
     engine = create_engine(url, pool_size=4)
     session_factory = create_session_factory(engine)
     embedder = LocalEmbedder()
-    services = ServiceFactory(settings, None, embedding_model=embedder.model)
 
     # catalog, history, vectors, CF model ------------------------------------------------------
     async with session_factory() as session:
@@ -237,8 +239,6 @@ async def main(datasets: Path, *, latency_calls: int, users_limit: int | None, k
         films = read_tmdb_csv(datasets / "tmdb_5000" / "tmdb_5000_movies.csv")
         await FilmRepository(session).upsert(films)
         await session.commit()
-    user_ids = await load_history(engine, split)
-    say(f"history loaded for {len(user_ids)} users")
 
     t0 = time.perf_counter()
     async with session_factory() as session:
@@ -250,8 +250,18 @@ async def main(datasets: Path, *, latency_calls: int, users_limit: int | None, k
     embed_seconds = time.perf_counter() - t0
     say(f"embedded {len(todo)} films in {embed_seconds:.0f} s ({embedder.model}; the rest were current)")
 
+    # the project's constants, chosen on the validation split only -------------------------------
+    items = np.asarray(split.catalog)
+    vectors = await film_vector_matrix(engine, embedder.model, items)
+    chosen = tune.choose(
+        *validation(split), items, {f.tmdb_id: (f.vote_average, f.vote_count) for f in films}, vectors
+    )
+    services = ServiceFactory(settings, None, embedding_model=embedder.model, rank_weights=chosen.weights)
+
+    user_ids = await load_history(engine, split)
+    say(f"history loaded for {len(user_ids)} users")
     async with session_factory() as session:
-        report = await build_cf_model(session)
+        report = await build_cf_model(session, tau=chosen.tau, l2=chosen.l2)
         await session.commit()
     say(f"CF model: {report.items} films, {report.edges} weights, {report.seconds:.1f} s")
 
@@ -284,7 +294,6 @@ async def main(datasets: Path, *, latency_calls: int, users_limit: int | None, k
 
     # baselines ----------------------------------------------------------------------------------
     ml_users = sorted(split.train)
-    items = np.asarray(split.catalog)
     x = interaction_matrix(split.train, ml_users, items)
     row = {u: i for i, u in enumerate(ml_users)}
     eval_rows = [row[u] for u in evaluated]
@@ -309,7 +318,6 @@ async def main(datasets: Path, *, latency_calls: int, users_limit: int | None, k
             f"{PARAM_NAMES[k]}={'∞' if v == float('inf') else f'{v:g}'}" for k, v in chosen.items()
         )
         table[f"{name} ({label})"] = evaluate(lambda r, s=scores: s[r])
-    vectors = await film_vector_matrix(engine, embedder.model, items)
     ratings = rating_matrix(split.train, ml_users, items)
     liked, disliked = (ratings >= 4.0), (ratings > 0) & (ratings <= 2.0)
 
@@ -324,6 +332,11 @@ async def main(datasets: Path, *, latency_calls: int, users_limit: int | None, k
 
     seconds = time.perf_counter() - started
     print_table(table, picks, len(split.catalog), len(evaluated), latency, seconds, kind)
+    print(
+        f"the project's constants, chosen on validation (bench/tune.py): CF training τ={chosen.tau:g}, "
+        f"λ={chosen.l2:g}; {tune._label(chosen.weights)} "
+        f"(validation NDCG@10 {chosen.ndcg:.4f}, coverage@10 {chosen.coverage:.3f})"
+    )
 
 
 async def load_history(engine, split: Split) -> dict[int, int]:  # type: ignore[no-untyped-def]

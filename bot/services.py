@@ -38,6 +38,7 @@ from domain.taste import TasteSummaryService
 from domain.watchlist import WatchlistService
 from domain.where_to_watch import WhereToWatchService
 from domain.wish_picks import WishService
+from recommender.scoring import DEFAULT_WEIGHTS, RankWeights
 
 
 class Services(TypedDict):
@@ -68,13 +69,15 @@ class Services(TypedDict):
 @dataclass(frozen=True)
 class ServiceFactory:
     """`embedding_model` names the vectors the recommender reads (None: ignore vectors);
-    `language_model` words explanations (None: the templates)."""
+    `language_model` words explanations (None: the templates); `rank_weights` the ranking's
+    constants (the defaults, chosen on validation; the benchmark passes its own choice)."""
 
     settings: Settings
     movie_source: MovieSource | None
     embedding_model: str | None = None
     cf_cache: CFModelCache = field(default_factory=CFModelCache)
     language_model: LanguageModel | None = None
+    rank_weights: RankWeights = DEFAULT_WEIGHTS
 
     def bind(self, session: AsyncSession, jobs: JobQueue) -> Services:
         """The services of one update. Their TMDB calls for /recommend, onboarding and
@@ -94,6 +97,7 @@ class ServiceFactory:
             cf_cache=self.cf_cache,
             embedding_model=self.embedding_model,
             jobs=jobs,
+            weights=self.rank_weights,
         )
         avoid = AvoidService(session, jobs)
         where = WhereToWatchService(session, self.movie_source, budget=budget)

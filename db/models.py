@@ -421,6 +421,17 @@ class CFNeighbour(Base):
     weight: Mapped[float] = mapped_column(Float)
 
 
+class CFTransition(Base):
+    """One weight of the transition model (recommender.sequence): `target_id` tends to be
+    watched soon after `source_id`; T[source, target], each source's row sums to at most 1."""
+
+    __tablename__ = "cf_transitions"
+
+    source_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    target_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    weight: Mapped[float] = mapped_column(Float)
+
+
 class CFModelInfo(Base):
     """One row per CF model build; the newest row's `id` is the model version."""
 
@@ -437,6 +448,8 @@ class CFModelInfo(Base):
     n_prior_users: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     #: Weight of each prior user's row in EASE's Gram matrix (`CF_PRIOR_WEIGHT`; 0: prior unused).
     prior_weight: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+    #: How the model was trained (domain/cf.py): "ease" (dense) or "rp3beta" (sparse, large catalogs).
+    method: Mapped[str] = mapped_column(Text, default="ease", server_default="ease")
 
 
 class CFPrior(Base):

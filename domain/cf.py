@@ -4,16 +4,19 @@ in `cf_items` / `cf_neighbours`, and cached in each process that recommends.
 Training (`build_cf_model`) runs in a background job (periodic, and on demand with
 `python -m bot cf rebuild`, and after `cf load-ratings` / `cf drop-prior`); it streams all
 users' interactions and the loaded ratings priors' (domain/prior.py) out of PostgreSQL with a
-binary COPY, solves EASE over a sparse matrix in a worker thread and replaces the stored model
-in one transaction. `CFModelCache.get` costs one tiny query per call (the newest model id) and
-reloads the edges only when a newer model exists.
+binary COPY, solves EASE (dense, up to CF_DENSE_MAX_ITEMS films) or RP3beta (sparse, above it)
+over a time-decayed sparse matrix in a worker thread and replaces the stored model in one
+transaction. `CFModelCache.get` costs one tiny query per call (the newest model id) and reloads
+the edges, with a binary COPY into numpy, only when a newer model exists.
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+import math
 import time
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,59 +27,80 @@ from scipy import sparse
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import CFItem, CFModelInfo, CFNeighbour
+from db.models import CFItem, CFModelInfo, CFNeighbour, CFTransition
 from recommender.cf import (
+    CF_TRAIN_TAU,
     EASE_L2,
     NEIGHBOURS_PER_ITEM,
+    RP3_ALPHA,
+    RP3_BETA,
     CFModel,
     IntArray,
     ease_from_gram,
+    rp3beta_edges,
     truncate_by_target,
     weighted_gram,
 )
+from recommender.sequence import SequenceModel, transition_edges
 
 log = structlog.get_logger(__name__)
 
-#: Films kept in the model, most-interacted first: EASE inverts an items × items matrix, so
-#: memory grows with its square (6,000 films ≈ 300 MB in float64 during training).
-CF_MAX_ITEMS = 6000
+#: Above this many films the model is RP3beta (sparse) instead of EASE (dense). Dense EASE's
+#: peak is about 28·n² bytes for n films: G (8n², float64, reused as scratch) + LAPACK's copy
+#: and P = G⁻¹ (16n²) + B = −P/diag(P) (8n²) while G and P are alive, then B as float32 (4n²);
+#: plus the process and the interactions (≈ 0.5 GB at 2M, ~50 bytes each). Measured with
+#: bench/scale.py: 10,000 films and 2M interactions peaked at 3.44 GiB RSS (139 s), too close
+#: to the 4 GB ceiling of the whole build; 8,000 films ≈ 1.8 GB + the interactions.
+CF_DENSE_MAX_ITEMS = 8_000
 #: A film enters the model once this many users have it in their history.
 CF_MIN_USERS = 2
 #: Default weight of each prior user's row in the Gram matrix (the setting CF_PRIOR_WEIGHT,
 #: bot/settings.py, has the same default): a MovieLens user counts as much as a bot user.
 CF_PRIOR_WEIGHT = 1.0
 
-#: One row of `COPY … TO STDOUT (FORMAT BINARY)` of three NOT NULL int4 columns: a field count
-#: (int16), then per field its length (int32, always 4) and value (int32), all big-endian
-#: (PostgreSQL manual, COPY, "Binary Format").
-_COPY_ROW = np.dtype(
-    [
-        ("fields", ">i2"),
-        ("l0", ">i4"),
-        ("source", ">i4"),
-        ("l1", ">i4"),
-        ("user", ">i4"),
-        ("l2", ">i4"),
-        ("tmdb", ">i4"),
-    ]
-)
+#: Training method stored in cf_models.method.
+METHOD_EASE = "ease"
+METHOD_RP3BETA = "rp3beta"
+
+
+def _copy_dtype(columns: Sequence[tuple[str, str]]) -> np.dtype[Any]:
+    """One row of `COPY … (FORMAT BINARY)` of NOT NULL fixed-size columns (name, big-endian
+    numpy type such as ">i4" or ">f8"): a field count (int16), then per field its length
+    (int32) and value, all big-endian (PostgreSQL manual, COPY, "Binary Format")."""
+    fields: list[tuple[str, str]] = [("fields", ">i2")]
+    for i, (name, kind) in enumerate(columns):
+        fields += [(f"_len{i}", ">i4"), (name, kind)]
+    return np.dtype(fields)
+
+
+#: The training rows: (source, user, tmdb id, age), all int4.
+_TRAIN_COLUMNS = (("source", ">i4"), ("user", ">i4"), ("tmdb", ">i4"), ("age", ">i4"))
 #: The binary COPY header: 11-byte signature, int32 flags, int32 header-extension length.
 _COPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
 _COPY_HEADER = 19
 #: Bytes of the COPY stream buffered before they are parsed into arrays.
 _COPY_DRAIN_BYTES = 1 << 22
+#: Rows per chunk when the model is written back with a binary COPY.
+_COPY_OUT_ROWS = 1 << 18
 
-#: Every interaction the model trains on, as (source, user, tmdb id): source 0 is the bot's own
-#: users (user = users.id), source k > 0 the prior cf_priors.id = k (user = the dataset's user
-#: id). A bot user's rated, watched or liked films that they did not mark 🚫; every rating of
-#: a prior user whose film is in the catalog (binary: low ratings are interactions too).
+#: Every interaction the model trains on, as (source, user, tmdb id, age): source 0 is the bot's
+#: own users (user = users.id), source k > 0 the prior cf_priors.id = k (user = the dataset's
+#: user id). A bot user's rated, watched or liked films that they did not mark 🚫; every rating
+#: of a prior user whose film is in the catalog (binary: low ratings are interactions too).
+#: age is the rank of a bot user's interaction among theirs, most recent first (0 = the most
+#: recent) in the order of db/repositories/library.py MOST_RECENT_FIRST; priors have no time,
+#: age 0.
 _INTERACTIONS_SQL = """
-SELECT 0::int4, user_id::int4, tmdb_id::int4 FROM user_films
+SELECT 0::int4, user_id::int4, tmdb_id::int4,
+       (row_number() OVER (
+            PARTITION BY user_id ORDER BY rated_at DESC NULLS LAST, updated_at DESC, tmdb_id
+        ) - 1)::int4
+FROM user_films
 WHERE NOT not_interested AND (rating IS NOT NULL OR watched OR liked)
 """
 _PRIOR_INTERACTIONS_SQL = """
 UNION ALL
-SELECT r.prior_id::int4, r.prior_user::int4, r.tmdb_id::int4
+SELECT r.prior_id::int4, r.prior_user::int4, r.tmdb_id::int4, 0::int4
 FROM cf_prior_ratings AS r JOIN films AS f ON f.tmdb_id = r.tmdb_id
 """
 
@@ -85,7 +109,8 @@ FROM cf_prior_ratings AS r JOIN films AS f ON f.tmdb_id = r.tmdb_id
 class CFBuildReport:
     """What a build trained on: `users` the bot's users and `prior_users` the prior users with
     at least one film in the model, `items` films, `interactions` (user, film) pairs of both,
-    `edges` stored weights, `prior_weight` each prior user's weight, `seconds` wall time."""
+    `edges` stored weights, `prior_weight` each prior user's weight, `seconds` wall time,
+    `method` "ease" (dense) or "rp3beta" (sparse), `tau` the input's time decay."""
 
     version: int
     users: int
@@ -95,18 +120,22 @@ class CFBuildReport:
     seconds: float
     prior_users: int = 0
     prior_weight: float = 0.0
+    method: str = METHOD_EASE
+    tau: float = math.inf
 
 
 class _CopyRows:
-    """Collects a binary COPY stream of (source, user, tmdb) int4 rows into compact numpy
-    arrays as asyncpg hands its chunks over: 12 bytes per row, never the whole stream as bytes
-    or Python objects. Raises ValueError if the stream is not that format."""
+    """Collects a binary COPY stream of NOT NULL fixed-size columns (`columns`: (name,
+    big-endian numpy type)) into compact numpy arrays as asyncpg hands its chunks over, never
+    the whole stream as bytes or Python objects. Raises ValueError if the stream is not that
+    format."""
 
-    def __init__(self) -> None:
+    def __init__(self, columns: Sequence[tuple[str, str]] = _TRAIN_COLUMNS) -> None:
+        self._columns = tuple(columns)
+        self._dtype = _copy_dtype(self._columns)
         self._buffer = bytearray()
         self._header_seen = False
-        self._keys: list[IntArray] = []
-        self._items: list[npt.NDArray[np.int32]] = []
+        self._parts: dict[str, list[npt.NDArray[Any]]] = {name: [] for name, _ in self._columns}
 
     async def __call__(self, chunk: bytes) -> None:
         self._buffer += chunk
@@ -122,25 +151,47 @@ class _CopyRows:
             extension = int.from_bytes(self._buffer[15:19], "big")
             del self._buffer[: _COPY_HEADER + extension]
             self._header_seen = True
-        rows = len(self._buffer) // _COPY_ROW.itemsize
+        rows = len(self._buffer) // self._dtype.itemsize
         if rows:
-            size = rows * _COPY_ROW.itemsize
-            part = np.frombuffer(bytes(self._buffer[:size]), dtype=_COPY_ROW)
-            lengths = (part["l0"], part["l1"], part["l2"])
-            if (part["fields"] != 3).any() or any((length != 4).any() for length in lengths):
+            size = rows * self._dtype.itemsize
+            part = np.frombuffer(bytes(self._buffer[:size]), dtype=self._dtype)
+            if (part["fields"] != len(self._columns)).any() or any(
+                (part[f"_len{i}"] != np.dtype(kind).itemsize).any()
+                for i, (_, kind) in enumerate(self._columns)
+            ):
                 raise ValueError("unexpected row layout in the COPY stream")
-            self._keys.append(_user_key(part["source"], part["user"]))
-            self._items.append(part["tmdb"].astype(np.int32))
+            for name, kind in self._columns:
+                self._parts[name].append(part[name].astype(np.dtype(kind).newbyteorder("=")))
             del self._buffer[:size]
 
-    def finish(self) -> tuple[IntArray, npt.NDArray[np.int32]]:
-        """(user key, tmdb id) of every row received; see :func:`_user_key`."""
+    def finish(self) -> dict[str, npt.NDArray[Any]]:
+        """Column name → native-endian array of every row received."""
         self._drain()
         if bytes(self._buffer) not in (b"", b"\xff\xff"):  # the trailer: a field count of −1
             raise ValueError("truncated binary COPY stream")
-        if not self._keys:
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int32)
-        return np.concatenate(self._keys), np.concatenate(self._items)
+        return {
+            name: np.concatenate(self._parts[name])
+            if self._parts[name]
+            else np.zeros(0, dtype=np.dtype(kind).newbyteorder("="))
+            for name, kind in self._columns
+        }
+
+
+async def _binary_copy_chunks(columns: Sequence[tuple[str, npt.NDArray[Any]]]) -> AsyncIterator[bytes]:
+    """A binary COPY stream (header, rows, trailer) of equal-length fixed-size columns (name,
+    array whose dtype is the column's numpy type), in chunks of `_COPY_OUT_ROWS` rows."""
+    dtype = _copy_dtype([(name, values.dtype.newbyteorder(">").str) for name, values in columns])
+    n = len(columns[0][1]) if columns else 0
+    yield _COPY_SIGNATURE + bytes(8)
+    for start in range(0, n, _COPY_OUT_ROWS):
+        stop = min(start + _COPY_OUT_ROWS, n)
+        rows = np.empty(stop - start, dtype=dtype)
+        rows["fields"] = len(columns)
+        for i, (name, values) in enumerate(columns):
+            rows[f"_len{i}"] = values.dtype.itemsize
+            rows[name] = values[start:stop]
+        yield rows.tobytes()
+    yield b"\xff\xff"
 
 
 def _user_key(source: npt.NDArray[Any], user: npt.NDArray[Any]) -> IntArray:
@@ -159,43 +210,57 @@ class _Fit:
     sources: IntArray
     targets: IntArray
     weights: npt.NDArray[np.float32]
+    method: str
+    transitions: tuple[IntArray, IntArray, npt.NDArray[np.float32]]
 
 
 def _fit(
     keys: IntArray,
     items: npt.NDArray[np.int32],
+    ages: npt.NDArray[np.int32],
     *,
     l2: float,
     neighbours: int,
-    max_items: int,
+    dense_max_items: int,
     min_users: int,
     prior_weight: float,
+    tau: float,
+    alpha: float,
+    beta: float,
 ) -> _Fit:
-    """Pick the films, build the sparse users × films matrix and solve EASE (CPU only)."""
+    """Pick the films, build the sparse, time-decayed users × films matrix and solve EASE
+    (dense) or RP3beta (sparse) by the number of films, and train the transition model on the
+    bot users' histories in time order (prior users have no order) (CPU only)."""
     item_ids, item_pos, counts = np.unique(items, return_inverse=True, return_counts=True)
     keep = counts >= min_users
-    if keep.sum() > max_items:
-        threshold = np.sort(counts[keep])[-max_items]
-        keep &= counts >= threshold
-        keep &= np.cumsum(keep) <= max_items
     kept_ids = item_ids[keep].astype(np.int64)
     new_index = np.full(len(item_ids), -1, dtype=np.int64)
     new_index[keep] = np.arange(int(keep.sum()))
     col = new_index[item_pos] if len(items) else np.zeros(0, dtype=np.int64)
+    del item_pos
     mask = col >= 0
     user_keys, user_pos = np.unique(keys[mask], return_inverse=True)
     is_prior = (user_keys >> 32) > 0
     n_prior = int(is_prior.sum())
     empty = np.zeros(0, dtype=np.int64)
     sources, targets, weights = empty, empty, np.zeros(0, dtype=np.float32)
+    dense = len(kept_ids) <= dense_max_items
     if len(kept_ids) >= 2:
-        x = sparse.csr_array(
-            (np.ones(len(user_pos), dtype=np.float64), (user_pos, col[mask])),
-            shape=(len(user_keys), len(kept_ids)),
-        )
-        gram = weighted_gram(x, np.where(is_prior, prior_weight, 1.0))
-        del x
-        sources, targets, weights = truncate_by_target(ease_from_gram(gram, l2, overwrite=True), neighbours)
+        values = np.exp(-ages[mask].astype(np.float64) / tau)  # τ = ∞: all 1
+        x = sparse.csr_array((values, (user_pos, col[mask])), shape=(len(user_keys), len(kept_ids)))
+        del values, user_pos
+        row_weights = np.where(is_prior, prior_weight, 1.0)
+        if dense:
+            gram = weighted_gram(x, row_weights)
+            del x
+            sources, targets, weights = truncate_by_target(
+                ease_from_gram(gram, l2, overwrite=True), neighbours
+            )
+        else:
+            x = sparse.csr_array(sparse.diags_array(row_weights) @ x)
+            sources, targets, weights = rp3beta_edges(x, alpha=alpha, beta=beta, neighbours=neighbours)
+    bot = mask & ((keys >> 32) == 0)
+    transitions = transition_edges(keys[bot], col[bot], ages[bot], len(kept_ids))
     return _Fit(
         kept_ids,
         counts[keep].astype(np.int64),
@@ -205,6 +270,8 @@ def _fit(
         sources,
         targets,
         weights,
+        METHOD_EASE if dense else METHOD_RP3BETA,
+        transitions,
     )
 
 
@@ -213,23 +280,34 @@ async def build_cf_model(
     *,
     l2: float = EASE_L2,
     neighbours: int = NEIGHBOURS_PER_ITEM,
-    max_items: int = CF_MAX_ITEMS,
+    dense_max_items: int = CF_DENSE_MAX_ITEMS,
     min_users: int = CF_MIN_USERS,
     prior_weight: float = CF_PRIOR_WEIGHT,
+    tau: float = CF_TRAIN_TAU,
+    alpha: float = RP3_ALPHA,
+    beta: float = RP3_BETA,
 ) -> CFBuildReport:
-    """Train EASE on all users' rated, watched or liked films (not 🚫 ones), and on the ratings
-    of the loaded priors' users for films in the catalog, and store it as the newest model.
+    """Train item-to-item CF on all users' rated, watched or liked films (not 🚫 ones), and on
+    the ratings of the loaded priors' users for films in the catalog, and store it as the
+    newest model.
 
-    X is a sparse users × films 0/1 matrix (scipy CSR) over the bot's users and the prior
-    users; each prior user's row weighs `prior_weight` (≥ 0) in G = Xᵀ·diag(w)·X + λI, a bot
-    user's 1 (recommender.cf.weighted_gram, ease_from_gram). `prior_weight` 0 leaves the priors
-    out entirely (the model is the one trained without them). Films enter with at least
-    `min_users` users (bot and prior, unweighted), the `max_items` most-had ones; a film's
-    stored `n_ratings` is that user count. The rows are streamed out of PostgreSQL with a
-    binary COPY and everything numeric runs in a worker thread. The caller commits. With fewer
-    than two films it stores an empty model. Raises ValueError for a negative `prior_weight`."""
+    X is a sparse users × films matrix (scipy CSR) over the bot's users and the prior users.
+    A bot user's interaction of age a (its rank among the user's, most recent first, 0 = the
+    most recent; ordered like MOST_RECENT_FIRST) is exp(−a/`tau`) in X (`tau` = math.inf: 0/1);
+    a prior user's is 1 (no timestamps). Each prior user's row weighs `prior_weight` (≥ 0), a
+    bot user's 1. Every film with at least `min_users` users (bot and prior, unweighted) enters
+    the model; a film's stored `n_ratings` is that user count. Up to `dense_max_items` films the
+    model is EASE: G = Xᵀ·diag(w)·X + λI (recommender.cf.weighted_gram, ease_from_gram); above
+    it, RP3beta on diag(w)·X with exponents `alpha`, `beta` (recommender.cf.rp3beta_edges),
+    whose memory grows with the interactions, not films². `prior_weight` 0 leaves the priors
+    out entirely. Each target keeps its `neighbours` strongest positive sources. The rows are
+    streamed out of PostgreSQL with a binary COPY, everything numeric runs in a worker thread
+    and the edges go back with a binary COPY. The caller commits. With fewer than two films it
+    stores an empty model. Raises ValueError for a negative `prior_weight` or a `tau` ≤ 0."""
     if not prior_weight >= 0:
         raise ValueError(f"prior_weight must be >= 0, got {prior_weight}")
+    if not tau > 0:
+        raise ValueError(f"tau must be > 0, got {tau}")
     started = time.perf_counter()
     raw = await (await session.connection()).get_raw_connection()
     driver = raw.driver_connection
@@ -237,37 +315,59 @@ async def build_cf_model(
     sink = _CopyRows()
     query = _INTERACTIONS_SQL + (_PRIOR_INTERACTIONS_SQL if prior_weight > 0 else "")
     await driver.copy_from_query(query, output=sink, format="binary")
-    keys, items = sink.finish()
+    rows = sink.finish()
+    keys = _user_key(rows.pop("source"), rows.pop("user"))
     fit = await asyncio.to_thread(
         _fit,
         keys,
-        items,
+        rows.pop("tmdb"),
+        rows.pop("age"),
         l2=l2,
         neighbours=neighbours,
-        max_items=max_items,
+        dense_max_items=dense_max_items,
         min_users=min_users,
         prior_weight=prior_weight,
+        tau=tau,
+        alpha=alpha,
+        beta=beta,
     )
-    del keys, items
+    del keys, rows
 
     await session.execute(delete(CFNeighbour))
+    await session.execute(delete(CFTransition))
     await session.execute(delete(CFItem))
-    await driver.copy_records_to_table(
+    await driver.copy_to_table(
         "cf_items",
-        records=list(zip(fit.item_ids.tolist(), fit.n_ratings.tolist(), strict=True)),
+        source=_binary_copy_chunks(
+            [("tmdb_id", fit.item_ids.astype(np.int32)), ("n_ratings", fit.n_ratings.astype(np.int32))]
+        ),
         columns=["tmdb_id", "n_ratings"],
+        format="binary",
     )
-    await driver.copy_records_to_table(
+    await driver.copy_to_table(
         "cf_neighbours",
-        records=list(
-            zip(
-                fit.item_ids[fit.sources].tolist(),
-                fit.item_ids[fit.targets].tolist(),
-                fit.weights.tolist(),
-                strict=True,
-            )
+        source=_binary_copy_chunks(
+            [
+                ("source_id", fit.item_ids[fit.sources].astype(np.int32)),
+                ("target_id", fit.item_ids[fit.targets].astype(np.int32)),
+                ("weight", fit.weights.astype(np.float64)),
+            ]
         ),
         columns=["source_id", "target_id", "weight"],
+        format="binary",
+    )
+    t_sources, t_targets, t_weights = fit.transitions
+    await driver.copy_to_table(
+        "cf_transitions",
+        source=_binary_copy_chunks(
+            [
+                ("source_id", fit.item_ids[t_sources].astype(np.int32)),
+                ("target_id", fit.item_ids[t_targets].astype(np.int32)),
+                ("weight", t_weights.astype(np.float64)),
+            ]
+        ),
+        columns=["source_id", "target_id", "weight"],
+        format="binary",
     )
     seconds = time.perf_counter() - started
     info = CFModelInfo(
@@ -278,6 +378,7 @@ async def build_cf_model(
         seconds=seconds,
         n_prior_users=fit.prior_users,
         prior_weight=prior_weight,
+        method=fit.method,
     )
     session.add(info)
     await session.flush()
@@ -290,9 +391,16 @@ async def build_cf_model(
         seconds=seconds,
         prior_users=fit.prior_users,
         prior_weight=prior_weight,
+        method=fit.method,
+        tau=tau,
     )
     log.info("cf_model_built", **dataclasses.asdict(report))
     return report
+
+
+#: The stored model as binary COPY rows.
+_ITEM_COLUMNS = (("tmdb_id", ">i4"), ("n_ratings", ">i4"))
+_EDGE_COLUMNS = (("source_id", ">i4"), ("target_id", ">i4"), ("weight", ">f8"))
 
 
 class CFModelCache:
@@ -318,19 +426,32 @@ class CFModelCache:
         raw = await (await session.connection()).get_raw_connection()
         driver = raw.driver_connection
         assert driver is not None
-        items = await driver.fetch("SELECT tmdb_id, n_ratings FROM cf_items")
-        edges = await driver.fetch("SELECT source_id, target_id, weight FROM cf_neighbours")
-        model = CFModel.from_edges(
+        items, edges, steps = _CopyRows(_ITEM_COLUMNS), _CopyRows(_EDGE_COLUMNS), _CopyRows(_EDGE_COLUMNS)
+        await driver.copy_from_query("SELECT tmdb_id, n_ratings FROM cf_items", output=items, format="binary")
+        await driver.copy_from_query(
+            "SELECT source_id, target_id, weight FROM cf_neighbours", output=edges, format="binary"
+        )
+        await driver.copy_from_query(
+            "SELECT source_id, target_id, weight FROM cf_transitions", output=steps, format="binary"
+        )
+        item_rows, edge_rows, step_rows = items.finish(), edges.finish(), steps.finish()
+        model = CFModel.from_arrays(
             version,
-            (r[0] for r in items),
-            (r[1] for r in items),
-            ((r[0], r[1], r[2]) for r in edges),
+            item_rows["tmdb_id"],
+            item_rows["n_ratings"],
+            edge_rows["source_id"],
+            edge_rows["target_id"],
+            edge_rows["weight"],
+            transitions=SequenceModel.from_arrays(
+                step_rows["source_id"], step_rows["target_id"], step_rows["weight"]
+            ),
         )
         log.info(
             "cf_model_loaded",
             version=version,
             items=len(model),
-            edges=len(edges),
+            edges=len(edge_rows["weight"]),
+            transitions=len(step_rows["weight"]),
             ms=round((time.perf_counter() - started) * 1000),
         )
         return model

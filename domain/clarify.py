@@ -24,7 +24,7 @@ import structlog
 from domain.picks import Ranking, RecommendationResult
 from domain.preferences import Preferences
 from domain.recommendations import RecommendationService
-from recommender.scoring import COLD_START_MIN_FILMS
+from recommender.scoring import COLD_START_MIN_FILMS, W_CONTENT
 
 log = structlog.get_logger(__name__)
 
@@ -72,9 +72,11 @@ MIN_RATED = COLD_START_MIN_FILMS
 FIT_TOP = 3
 #: Mean personal fit (CF + taste-vector components of the score) of the FIT_TOP best candidates
 #: below which the signal is weak. The CF component is normalised to ≤ 1 (W_CF = 1) and the
-#: taste-vector one is 0.5·cosine (W_CONTENT), so 0.2 means: no CF signal and a cosine to the
-#: taste vector under 0.4, loosely related for all-MiniLM-L6-v2 (typical range 0.1–0.7).
-LOW_FIT = 0.2
+#: taste-vector one is W_CONTENT·cosine, so the threshold means: no CF signal and a cosine to
+#: the taste vector under LOW_FIT_COSINE, loosely related for all-MiniLM-L6-v2 (typical range
+#: 0.1–0.7).
+LOW_FIT_COSINE = 0.4
+LOW_FIT = LOW_FIT_COSINE * W_CONTENT
 #: A question narrows the candidates; with fewer than this there is nothing to narrow.
 MIN_CANDIDATES = 10
 #: A user who watches at least this many "usual" decades is asked new or old rather than length.

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from db.repositories.films import FilmRow
-from db.repositories.library import LibraryRepository
+from db.repositories.library import HistoryRow, LibraryRepository
 from domain.entities import FilmInfo, Slot
 from domain.settings import Setting
 from recommender import (
@@ -90,6 +90,17 @@ async def load_signals(library: LibraryRepository, user_id: int) -> list[Signal]
         Signal(tmdb_id=t, rating=r, liked=liked, watched=watched, not_interested=no, on_watchlist=wl)
         for t, r, liked, watched, no, wl in await library.signals(user_id)
     ]
+
+
+async def load_signals_and_history(
+    library: LibraryRepository, user_id: int, *, limit: int
+) -> tuple[list[Signal], list[HistoryRow]]:
+    """`load_signals` and `LibraryRepository.history(user_id, limit=limit)` from one query."""
+    signals, history = await library.signals_and_history(user_id, limit=limit)
+    return [
+        Signal(tmdb_id=t, rating=r, liked=liked, watched=watched, not_interested=no, on_watchlist=wl)
+        for t, r, liked, watched, no, wl in signals
+    ], history
 
 
 def encode_reasons(reasons: tuple[Reason, ...]) -> str:

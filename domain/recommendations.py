@@ -19,6 +19,8 @@ import datetime as dt
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import replace
 
+import numpy as np
+import numpy.typing as npt
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -39,7 +41,7 @@ from domain.picks import (
     _from_features,
     encode_reasons,
     features,
-    load_signals,
+    load_signals_and_history,
 )
 from domain.ports import JobQueue, MovieSourceError
 from domain.preferences import Preferences, _mentions, _preferred
@@ -48,6 +50,7 @@ from recommender import (
     Candidate,
     CandidateSource,
     CatalogStats,
+    CFModel,
     HistoryEntry,
     Pick,
     RecentPicks,
@@ -59,14 +62,13 @@ from recommender import (
     pick_three,
     score_candidates,
 )
-from recommender.cf import RECENCY_FLOOR, W_LIKED
+from recommender.cf import RECENCY_FLOOR, W_LIKED, recent_weights
 from recommender.picks import film_similarity
 from recommender.scoring import (
     BAYES_MIN_VOTES,
     BAYES_PRIOR_MEAN,
     DEFAULT_WEIGHTS,
     ERA_WIDTH_YEARS,
-    POPULARITY_EXPONENT,
     VOTES_CAP,
     RankWeights,
     cf_strength,
@@ -81,6 +83,10 @@ MAX_SEEDS = 3
 SEED_MIN_RATING = 4.0
 #: Candidates taken from each source.
 CF_CANDIDATES = 300
+#: Best films of the short-term CF query (`recommender.cf.recent_weights`) added to them.
+RECENT_CF_CANDIDATES = 100
+#: Films that most often follow the user's latest ones (recommender.sequence) added to them.
+SEQ_CANDIDATES = 100
 TASTE_CANDIDATES = 100
 POPULAR_CANDIDATES = 100
 #: Well-rated, well-known films of the user's era added when the CF model knows the user
@@ -142,29 +148,28 @@ class RecommendationService:
         """
         if preferences is not None:
             genres = tuple(dict.fromkeys((*genres, *preferences.genres)))
-        signals = await load_signals(self.library, user_id)
-        rows = await self.library.history(user_id, limit=TASTE_HISTORY)
+        signals, rows = await load_signals_and_history(self.library, user_id, limit=TASTE_HISTORY)
         history = [
             HistoryEntry(features(row.film), row.rating, row.liked) for row in rows if not row.not_interested
         ]
         taste = build_taste(history)
-        weights = history_weights(signals)
+        weights = history_weights(signals, tau=self.weights.recency_tau, floor=self.weights.recency_floor)
         exclude = {s.tmdb_id for s in signals if s.rating is not None or s.watched or s.not_interested}
         if skip_recently_shown:
             exclude |= await self.items.recent_tmdb_ids(user_id, self.repeat_window)
-        recent = RecentPicks(
-            tuple(features(to_info(f)) for f in await self.items.recent_films(user_id, RECENT_PICKS))
-        )
+        recent = RecentPicks(tuple(features(f) for f in await self.items.recent_rows(user_id, RECENT_PICKS)))
 
         cf_model = await self.cf_cache.get(self.session)
         positive = [t for t, w in weights.items() if w > 0]
         cf_ids, cf_scores = cf_model.scores(weights)
         cf = dict(zip(cf_ids.tolist(), cf_scores.tolist(), strict=True))
-        support = cf_model.support(list(cf))
-        cf_top = sorted(
-            (t for t in cf if t not in exclude and cf[t] > 0),
-            key=lambda t: -cf[t] / (support[t] + 1) ** POPULARITY_EXPONENT,
-        )[:CF_CANDIDATES]
+        damping = self.weights.popularity_exponent
+        cf_top = _cf_top(cf_model, cf_ids, cf_scores, exclude, CF_CANDIDATES, damping)
+        recent_ids, recent_scores = cf_model.scores(recent_weights(signals))
+        recent_cf = dict(zip(recent_ids.tolist(), recent_scores.tolist(), strict=True))
+        cf_top += _cf_top(cf_model, recent_ids, recent_scores, exclude, RECENT_CF_CANDIDATES, damping)
+        seq = cf_model.transitions.scores([s.tmdb_id for s in signals if s.interacted])
+        cf_top += sorted((t for t in seq if t not in exclude), key=lambda t: (-seq[t], t))[:SEQ_CANDIDATES]
         sources: dict[int, set[CandidateSource]] = {t: {CandidateSource.CF} for t in cf_top}
 
         taste_vector = (
@@ -185,7 +190,7 @@ class RecommendationService:
         popular = await self.catalog.popular_ids(
             exclude=exclude, genres=tuple(genres) or taste.top_genres, limit=POPULAR_CANDIDATES
         )
-        strength = cf_strength(sum(1 for n in cf_model.support(positive).values() if n), len(positive))
+        strength = cf_strength(int(np.count_nonzero(_support(cf_model, positive))), len(positive))
         if strength < 1 and not is_cold_start(taste):  # thin CF: well-rated, well-known films of their era
             popular += await self.films.prior_ids(
                 exclude=exclude,
@@ -219,13 +224,15 @@ class RecommendationService:
                 content = await self.vectors.similarities(self.embedding_model, taste_vector, pool)
             if topics:
                 avoid = await self.vectors.avoid_similarities(self.embedding_model, user_id, pool)
-        pool_support = cf_model.support(pool)
+        pool_support = dict(zip(pool, _support(cf_model, pool).tolist(), strict=True))
         candidates = [
             Candidate(
                 film=features(film),
                 sources=frozenset(sources[t]),
                 cf=cf.get(t, 0.0),
                 cf_support=pool_support[t],
+                recent_cf=recent_cf.get(t, 0.0),
+                seq=seq.get(t, 0.0),
                 content=content.get(t),
                 avoid=avoid.get(t, 0.0),
                 avoid_keyword=_mentions(film, topics),
@@ -496,6 +503,38 @@ class RecommendationService:
 #: Popular films the onboarding grid is chosen from, and how much it favours variety.
 ONBOARDING_POOL = 40
 ONBOARDING_MMR_LAMBDA = 0.5
+
+
+def _support(model: CFModel, tmdb_ids: Sequence[int] | npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """`CFModel.support` as an array in the order of `tmdb_ids` (0 for a film outside the model),
+    without building a dict of Python ints."""
+    ids = np.asarray(tmdb_ids, dtype=np.int64)
+    if not len(model.item_ids) or not len(ids):
+        return np.zeros(len(ids), dtype=np.int64)
+    pos = np.clip(np.searchsorted(model.item_ids, ids), 0, len(model.item_ids) - 1)
+    return np.where(model.item_ids[pos] == ids, model.n_ratings[pos], 0).astype(np.int64)
+
+
+def _cf_top(
+    model: CFModel,
+    cf_ids: npt.NDArray[np.int64],
+    cf_scores: npt.NDArray[np.floating],
+    exclude: Collection[int],
+    limit: int,
+    damping: float,
+) -> list[int]:
+    """The `limit` films of positive CF score not in `exclude`, best first by
+    score / (support + 1) ** damping (ties in `cf_ids` order: a stable sort), with
+    numpy over the whole model's reach instead of a Python sort."""
+    scores = np.asarray(cf_scores, dtype=np.float64)
+    keep = scores > 0
+    if exclude:
+        keep &= ~np.isin(cf_ids, np.fromiter(exclude, dtype=np.int64, count=len(exclude)))
+    ids, scores = cf_ids[keep], scores[keep]
+    damped = scores / (_support(model, ids) + 1.0) ** damping
+    order = np.argsort(-damped, kind="stable")[:limit]
+    top: list[int] = ids[order].tolist()
+    return top
 
 
 def _seeds(rows: Sequence[HistoryRow]) -> list[int]:

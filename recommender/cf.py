@@ -21,17 +21,26 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
 from scipy import sparse
 
+from recommender.sequence import SequenceModel
+
 #: L2 regularisation λ of EASE. Steck (2019) reports λ in the hundreds for MovieLens-sized
-#: data; 200 is best on the MovieLens protocol of bench/recommend_quality.py.
+#: data; 200 is what bench/tune.py chooses on the validation split of the temporal protocol
+#: (searched over 100, 200, 400 together with CF_TRAIN_TAU).
 EASE_L2 = 200.0
 #: Sources kept per target film (the strongest positive EASE weights).
 NEIGHBOURS_PER_ITEM = 200
+#: Time decay of the training input: a bot user's interaction of age a (its rank among the
+#: user's interactions, 0 = the most recent) weighs exp(−a/τ) in X; math.inf is 0/1. Chosen on
+#: the validation split of the temporal protocol by bench/tune.py among 50, 100, 200 and ∞:
+#: on MovieLens the recency of the query (RECENCY_TAU, RECENT_TAU) and the transition model
+#: capture the drift, and the undecayed input scores best (the search is printed by the bench).
+CF_TRAIN_TAU = math.inf
 
 # --- history weights -------------------------------------------------------------------------
 # Signal of one history film by rating (Letterboxd half stars): loved or liked films pull
@@ -55,9 +64,14 @@ W_NOT_INTERESTED = -0.5
 W_WATCHLIST = 0.4
 # Recency: the k-th most recent film (k = 0, 1, …) is weighted RECENCY_FLOOR + exp(−k / τ), so
 # the last few dozen films weigh up to 4× more than old ones: tastes drift, and what someone
-# watched lately predicts what they watch next (the temporal split of the benchmark shows it).
+# watched lately predicts what they watch next. Chosen on the validation split of
+# bench/recommend_quality.py's temporal protocol (bench/tune.py), with the RECENT_* below.
 RECENCY_FLOOR = 0.3
 RECENCY_TAU = 20.0
+# The short-term query (`recent_weights`): the k-th most recent film weighs exp(−k / RECENT_TAU)
+# with no floor; only the RECENT_FILMS latest count (exp(−20/5) ≈ 0.02 beyond).
+RECENT_TAU = 5.0
+RECENT_FILMS = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +89,12 @@ class Signal:
     watched: bool = False
     not_interested: bool = False
     on_watchlist: bool = False
+
+    @property
+    def interacted(self) -> bool:
+        """Rated, watched or liked, and not marked 🚫: what the CF and transition models train
+        on (domain/cf.py)."""
+        return (self.rating is not None or self.watched or self.liked) and not self.not_interested
 
 
 def signal_weight(signal: Signal) -> float:
@@ -96,11 +116,14 @@ def signal_weight(signal: Signal) -> float:
     return W_WATCHLIST if signal.on_watchlist else 0.0
 
 
-def history_weights(signals: Sequence[Signal]) -> dict[int, float]:
+def history_weights(
+    signals: Sequence[Signal], *, tau: float = RECENCY_TAU, floor: float = RECENCY_FLOOR
+) -> dict[int, float]:
     """tmdb id → signed weight of each history film; `signals` must be most recent first.
 
-    weight = signal_weight · (RECENCY_FLOOR + exp(−k / RECENCY_TAU)), k = position in `signals`.
-    Films with a zero signal are left out; a repeated id keeps its most recent entry.
+    weight = signal_weight · (floor + exp(−k / tau)), k = position in `signals` (defaults
+    RECENCY_FLOOR, RECENCY_TAU). Films with a zero signal are left out; a repeated id keeps its
+    most recent entry.
     """
     weights: dict[int, float] = {}
     seen: set[int] = set()
@@ -110,8 +133,16 @@ def history_weights(signals: Sequence[Signal]) -> dict[int, float]:
         seen.add(signal.tmdb_id)
         base = signal_weight(signal)
         if base:
-            weights[signal.tmdb_id] = base * (RECENCY_FLOOR + math.exp(-k / RECENCY_TAU))
+            weights[signal.tmdb_id] = base * (floor + math.exp(-k / tau))
     return weights
+
+
+def recent_weights(
+    signals: Sequence[Signal], *, tau: float = RECENT_TAU, films: int = RECENT_FILMS
+) -> dict[int, float]:
+    """The short-term query: `history_weights` of the `films` most recent signals with no floor,
+    weight = signal_weight · exp(−k / tau). `signals` most recent first."""
+    return history_weights(signals[:films], tau=tau, floor=0.0)
 
 
 # --- training --------------------------------------------------------------------------------
@@ -190,6 +221,130 @@ def truncate_by_target(b: FloatArray, k: int = NEIGHBOURS_PER_ITEM) -> tuple[Int
     )
 
 
+#: RP3beta's exponents α (on both transition probabilities) and β (on the target's
+#: popularity), used above the dense EASE size (domain/cf.py). Chosen on the temporal
+#: validation split of bench/recommend_quality.py (`load_split`, `validation`, `search` of
+#: bench/baselines.py over α ∈ {0.5, 0.75, 1}, β ∈ {0, 0.2, 0.4, 0.6}, 200 neighbours per
+#: target, X decayed with τ = CF_TRAIN_TAU = 50): α = 0.75, β = 0 gives NDCG@10 0.1111 (α = 0.5,
+#: β = 0.2: 0.1094; α = 1, β = 0.4: 0.0677). With τ = ∞ the best is α = 0.5, β = 0.2 (0.1139);
+#: revisit if CF_TRAIN_TAU changes.
+RP3_ALPHA = 0.75
+RP3_BETA = 0.0
+#: Target columns of RP3beta's W computed at once: the dense items × block scratch block costs
+#: items × block × 8 bytes (50,000 films × 256 ≈ 100 MB).
+RP3_BLOCK = 256
+
+
+def rp3beta_edges(
+    interactions: sparse.csr_array,
+    *,
+    alpha: float = RP3_ALPHA,
+    beta: float = RP3_BETA,
+    neighbours: int = NEIGHBOURS_PER_ITEM,
+    block: int = RP3_BLOCK,
+) -> tuple[IntArray, IntArray, FloatArray]:
+    """RP3beta's item × item weights, truncated per target, as (source index, target index,
+    weight) arrays sorted by source then target (the shape of :func:`truncate_by_target`).
+
+    RP3beta (Paudel, Christoffel, Newell, Bernstein, "Updatable, Accurate, Diverse, and
+    Scalable Recommendations for Interactive Applications", ACM TiiS 7(1), 2016) is a random
+    walk item → user → item: P(i→u) = X[u,i]/deg(i), P(u→j) = X[u,j]/deg(u), with deg the
+    row and column sums of X (weighted degrees), and
+
+        W[i, j] = Σᵤ P(i→u)^α · P(u→j)^α / deg(j)^β,   W[j, j] = 0,
+
+    the formula of bench/baselines.py::rp3beta_weights. Every target column j keeps its
+    `neighbours` largest positive W[i, j]. `interactions`: users × items, float weights ≥ 0
+    (any scipy sparse format). W is computed `block` target columns at a time (a sparse product,
+    then a dense items × block scratch array), so memory is O(nnz(X) + items × block + edges),
+    never items × items; time is O(Σᵤ deg(u)²) for the product. Raises ValueError for negative
+    weights or a block or neighbours < 1.
+    """
+    if block < 1 or neighbours < 1:
+        raise ValueError(f"block and neighbours must be >= 1, got {block}, {neighbours}")
+    x = sparse.csr_array(interactions, dtype=np.float64)
+    x.sum_duplicates()
+    if x.nnz and x.data.min() < 0:
+        raise ValueError("interactions must be >= 0")
+    n = x.shape[1]
+    k = min(neighbours, max(n - 1, 0))
+    empty = np.zeros(0, dtype=np.int64)
+    if k == 0 or x.nnz == 0:
+        return empty, empty.copy(), np.zeros(0, dtype=np.float32)
+    user_degree = np.asarray(x.sum(axis=1)).ravel()
+    item_degree = np.asarray(x.sum(axis=0)).ravel()
+    inv_user = np.divide(1.0, user_degree, out=np.zeros_like(user_degree), where=user_degree > 0)
+    inv_item = np.divide(1.0, item_degree, out=np.zeros_like(item_degree), where=item_degree > 0)
+    p_uj = sparse.csc_array(sparse.diags_array(inv_user) @ x)  # users × items, P(u→j)
+    p_iu = sparse.csr_array((x @ sparse.diags_array(inv_item)).T)  # items × users, P(i→u)
+    p_uj.data **= alpha
+    p_iu.data **= alpha
+    popularity = np.zeros(n, dtype=np.float64)
+    positive = item_degree > 0
+    popularity[positive] = item_degree[positive] ** -beta
+    del x
+    parts: list[tuple[IntArray, IntArray, FloatArray]] = []
+    for start in range(0, n, block):
+        stop = min(start + block, n)
+        w = sparse.csr_array(p_iu @ p_uj[:, start:stop]).toarray()  # items × (stop − start)
+        w *= popularity[start:stop][None, :]
+        columns = np.arange(stop - start)
+        w[start + columns, columns] = 0.0
+        top = np.argpartition(-w, k - 1, axis=0)[:k, :]
+        cols = np.broadcast_to(columns, top.shape)
+        values = w[top, cols]
+        keep = values > 0
+        parts.append(
+            (
+                top[keep].astype(np.int64),
+                (cols[keep] + start).astype(np.int64),
+                values[keep].astype(np.float32),
+            )
+        )
+        del w, top, values
+    sources = np.concatenate([p[0] for p in parts])
+    targets = np.concatenate([p[1] for p in parts])
+    weights = np.concatenate([p[2] for p in parts])
+    del parts
+    order = np.argsort(sources * n + targets)
+    return sources[order], targets[order], weights[order]
+
+
+#: Largest tmdb id for which :func:`_edge_positions` uses a lookup table (4 bytes per id).
+_LOOKUP_MAX_ID = 1 << 24
+
+
+def _edge_positions(sorted_ids: IntArray, ids: IntArray) -> IntArray:
+    """Position of each id in `sorted_ids` (sorted, unique, ≥ 0), −1 where absent: a lookup
+    table indexed by id when the ids are small (one gather, cache-friendly for millions of
+    edges), else a binary search."""
+    if not len(sorted_ids) or not len(ids):
+        return np.full(len(ids), -1, dtype=np.int64)
+    top = int(sorted_ids[-1])
+    if sorted_ids[0] < 0 or top > _LOOKUP_MAX_ID:
+        pos = np.clip(np.searchsorted(sorted_ids, ids), 0, len(sorted_ids) - 1)
+        return np.where(sorted_ids[pos] == ids, pos, -1).astype(np.int64)
+    table = np.full(top + 2, -1, dtype=np.int32)
+    table[sorted_ids] = np.arange(len(sorted_ids), dtype=np.int32)
+    if ids.min() < 0 or ids.max() > top:
+        ids = np.where((ids >= 0) & (ids <= top), ids, top + 1)
+    return table[ids].astype(np.int64)
+
+
+def _edge_orders(sources: IntArray, targets: IntArray, n: int) -> tuple[IntArray | None, IntArray]:
+    """(the permutation that sorts edges by (source, target), or None when they are in that
+    order already, as build_cf_model stores them; the permutation of the edges in that order
+    that sorts them by (target, source)), for positions < n. The second is a stable sort by
+    target, a radix sort when n fits 16 bits."""
+    key = sources * n + targets
+    by_src = None if bool(np.all(key[1:] >= key[:-1])) else np.argsort(key, kind="stable")
+    del key
+    tgt_key = targets if by_src is None else targets[by_src]
+    if n <= 1 << 16:
+        tgt_key = tgt_key.astype(np.uint16)
+    return by_src, np.argsort(tgt_key, kind="stable").astype(np.int64)
+
+
 # --- scoring ---------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class CFModel:
@@ -197,7 +352,8 @@ class CFModel:
 
     `item_ids` are the tmdb ids of the model's films (sorted); `n_ratings[i]` how many users
     had item i in the training data. Edges are kept twice, grouped by source (to score) and by
-    target (to explain), as CSR-style index arrays.
+    target (to explain), as CSR-style index arrays. `transitions` is the sequential model
+    trained with it (recommender.sequence; empty unless given).
     """
 
     version: int
@@ -209,6 +365,7 @@ class CFModel:
     tgt_indptr: IntArray
     tgt_sources: IntArray
     tgt_weights: FloatArray
+    transitions: SequenceModel = field(default_factory=SequenceModel.empty)
 
     @classmethod
     def from_edges(
@@ -219,31 +376,63 @@ class CFModel:
         edges: Iterable[tuple[int, int, float]],
     ) -> CFModel:
         """Build from tmdb ids, their rating counts (same order) and (source id, target id,
-        weight) edges. Edges naming a film outside `item_ids` are ignored."""
-        ids = np.asarray(list(item_ids), dtype=np.int64)
-        counts = np.asarray(list(n_ratings), dtype=np.int64)
+        weight) edges; see :meth:`from_arrays`."""
+        rows = list(edges)
+        return cls.from_arrays(
+            version,
+            np.asarray(list(item_ids), dtype=np.int64),
+            np.asarray(list(n_ratings), dtype=np.int64),
+            np.asarray([r[0] for r in rows], dtype=np.int64),
+            np.asarray([r[1] for r in rows], dtype=np.int64),
+            np.asarray([r[2] for r in rows], dtype=np.float32),
+        )
+
+    @classmethod
+    def from_arrays(
+        cls,
+        version: int,
+        item_ids: npt.ArrayLike,
+        n_ratings: npt.ArrayLike,
+        sources: npt.ArrayLike,
+        targets: npt.ArrayLike,
+        weights: npt.ArrayLike,
+        *,
+        transitions: SequenceModel | None = None,
+    ) -> CFModel:
+        """Build from arrays: `item_ids` tmdb ids and `n_ratings` their user counts (same
+        length), and one edge per position of `sources`, `targets` (tmdb ids) and `weights`
+        (same length), with the transition model `transitions` (empty when None). Edges naming
+        a film outside `item_ids` are ignored. Vectorised: two
+        sorts of the edges (10M edges: a few seconds). Raises ValueError on mismatched lengths."""
+        ids = np.asarray(item_ids, dtype=np.int64)
+        counts = np.asarray(n_ratings, dtype=np.int64)
+        src = np.asarray(sources, dtype=np.int64)
+        tgt = np.asarray(targets, dtype=np.int64)
+        wts = np.asarray(weights, dtype=np.float32)
+        if ids.shape != counts.shape or not (src.shape == tgt.shape == wts.shape):
+            raise ValueError("item_ids/n_ratings and sources/targets/weights must match in length")
         order = np.argsort(ids)
         ids, counts = ids[order], counts[order]
-        rows = [(s, t, w) for s, t, w in edges]
-        src = np.asarray([r[0] for r in rows], dtype=np.int64)
-        tgt = np.asarray([r[1] for r in rows], dtype=np.int64)
-        wts = np.asarray([r[2] for r in rows], dtype=np.float32)
-        si, ti = _index_of(ids, src), _index_of(ids, tgt)
+        si, ti = _edge_positions(ids, src), _edge_positions(ids, tgt)
+        del src, tgt
         ok = (si >= 0) & (ti >= 0)
-        si, ti, wts = si[ok], ti[ok], wts[ok]
+        if not ok.all():
+            si, ti, wts = si[ok], ti[ok], wts[ok]
         n = len(ids)
-        by_src = np.lexsort((ti, si))
-        by_tgt = np.lexsort((si, ti))
+        by_src, by_tgt = _edge_orders(si, ti, n)
+        if by_src is not None:  # None: the edges are already in (source, target) order
+            si, ti, wts = si[by_src], ti[by_src], wts[by_src]
         return cls(
             version=version,
             item_ids=ids,
             n_ratings=counts,
-            src_indptr=_indptr(si[by_src], n),
-            src_targets=ti[by_src],
-            src_weights=wts[by_src],
+            src_indptr=_indptr(si, n),
+            src_targets=ti,
+            src_weights=wts,
             tgt_indptr=_indptr(ti[by_tgt], n),
             tgt_sources=si[by_tgt],
             tgt_weights=wts[by_tgt],
+            transitions=transitions if transitions is not None else SequenceModel.empty(),
         )
 
     @classmethod

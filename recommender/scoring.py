@@ -14,6 +14,10 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from statistics import fmean, median
 
+import numpy as np
+import numpy.typing as npt
+
+from recommender.cf import RECENCY_FLOOR, RECENCY_TAU
 from recommender.types import (
     Candidate,
     CandidateSource,
@@ -60,16 +64,28 @@ HIGHLY_RATED_MIN = 7.5  # weighted rating (0–10) from which HIGHLY_RATED is gi
 POPULARITY_CAP = 1000.0  # TMDB popularity at which the popularity term saturates at 1
 
 # --- hybrid weights (personalised users) ------------------------------------------------------
-# cf: the CF score divided by (support + 1)^POPULARITY_EXPONENT, then by the largest |value|
-# among the candidates, so it is in [−1, 1]. The division damps the popularity bias of
+# Every W_* below and the popularity exponent were chosen on a validation split carved from the
+# train part of bench/recommend_quality.py's temporal protocol (bench/tune.py prints the
+# search); they are the defaults of `RankWeights`. Each CF-like term is divided by the largest
+# |value| among the candidates, so it is in [−1, 1].
+# cf: Σᵢ wᵢ·B[i, j] with the user's whole history weighted by `recommender.cf.history_weights`,
+# divided by (support + 1)^POPULARITY_EXPONENT: the division damps the popularity bias of
 # item-to-item CF (a blockbuster is everyone's neighbour) and widens catalog coverage.
 W_CF = 1.0
-POPULARITY_EXPONENT = 0.4
+POPULARITY_EXPONENT = 0.3
+# recent_cf: the same CF model queried with the user's latest films only
+# (`recommender.cf.recent_weights`), damped the same way: what they are watching these weeks.
+W_RECENT_CF = 0.25
+# seq: what tends to follow their latest films in other users' histories (recommender.sequence).
+W_SEQ = 0.5
 # content: cosine(film, taste vector), typically 0.1–0.7 for all-MiniLM-L6-v2.
-W_CONTENT = 0.5
+W_CONTENT = 1.5
 # quality: (weighted rating − BAYES_PRIOR_MEAN) / 2, roughly −1…+1.
-W_QUALITY = 0.05
-# tmdb: log1p(#history films whose TMDB /recommendations or /similar list it is on).
+W_QUALITY = 0.1
+# votes: `votes_term`, 0–1: how well-known the film is.
+W_VOTES = 0.4
+# tmdb: log1p(#history films whose TMDB /recommendations or /similar list it is on). Not tuned:
+# the benchmark runs without TMDB.
 W_TMDB = 0.15
 # preferred: the film has a genre the user asked for (onboarding or a question), 0/1.
 W_PREFERRED = 0.3
@@ -82,7 +98,6 @@ W_NOVELTY = 0.15
 # repeat: how much the film's primary genre and decade exceed a third of recent picks.
 W_REPEAT = 0.3
 REPEAT_FAIR_SHARE = 1 / 3
-
 # --- thin collaborative signal: a fresh install, or a user the CF model barely knows ----------
 # A self-hosted bot starts with one user and an empty CF model. Then the ranking leans on what
 # it knows without other users: the quality prior, the taste vector, the user's genre
@@ -105,20 +120,89 @@ VOTES_CAP = 10_000
 class RankWeights:
     """The weights of the personalised score's components (see `score_candidates`).
 
-    `cf`, `content`, `quality`, `tmdb` apply in full when the CF model knows the user's
-    history (cf_strength 1); the `fresh_*` ones take over as cf_strength falls to 0 (an empty
-    CF model). Defaults: the module's W_* constants and the values chosen on validation.
+    `cf`, `recent_cf`, `seq`, `content`, `quality`, `votes` apply in full when the CF model
+    knows the user's history (cf_strength 1); the `fresh_*` ones take over as cf_strength falls
+    to 0 (an empty CF model). `popularity_exponent` damps the CF terms by (support + 1)^−p;
+    `recency_tau` and `recency_floor` weight the history of the `cf` query
+    (`recommender.cf.history_weights`).
+    Defaults: the module's W_* constants, chosen on validation (see above).
     """
 
     cf: float = W_CF
+    recent_cf: float = W_RECENT_CF
+    seq: float = W_SEQ
     content: float = W_CONTENT
     quality: float = W_QUALITY
+    votes: float = W_VOTES
     tmdb: float = W_TMDB
+    popularity_exponent: float = POPULARITY_EXPONENT
+    recency_tau: float = RECENCY_TAU
+    recency_floor: float = RECENCY_FLOOR
     fresh_content: float = 1.0
     fresh_quality: float = 1.0
     fresh_genres: float = 1.0
     fresh_votes: float = 1.5
     fresh_era: float = 1.5
+
+
+@dataclass(frozen=True, slots=True)
+class PersonalFeatures:
+    """The unweighted personal signals of n candidates, one float64 array of length n each.
+
+    `cf`, `recent_cf`: raw CF scores (Σᵢ wᵢ·B[i, j], 0 when unreached); `support`: users who
+    had the film in the CF training data; `seq`: the sequential score (recommender.sequence,
+    ≥ 0); `content`: cosine to the taste vector (0 when unknown); `quality`: (weighted rating
+    − BAYES_PRIOR_MEAN) / 2; `votes`: `votes_term`; `tmdb`: log1p(#TMDB seeds); `genres`:
+    `genres_term`; `era`: `era_term`.
+    """
+
+    cf: npt.NDArray[np.float64]
+    recent_cf: npt.NDArray[np.float64]
+    support: npt.NDArray[np.float64]
+    seq: npt.NDArray[np.float64]
+    content: npt.NDArray[np.float64]
+    quality: npt.NDArray[np.float64]
+    votes: npt.NDArray[np.float64]
+    tmdb: npt.NDArray[np.float64]
+    genres: npt.NDArray[np.float64]
+    era: npt.NDArray[np.float64]
+
+
+def personal_components(
+    f: PersonalFeatures, weights: RankWeights, cf_strength: float = 1.0
+) -> dict[str, npt.NDArray[np.float64]]:
+    """Each weighted personal term of the score, one array per component name (length n).
+
+    With a = cf_strength (clamped to 0–1), b = 1 − a, w = weights, and unit(x) = x / max|x|
+    (0 when all are 0), damp = (support + 1)^−w.popularity_exponent:
+    cf = a·w.cf·unit(cf·damp), recent_cf = a·w.recent_cf·unit(recent_cf·damp),
+    seq = a·w.seq·unit(seq), content = (a·w.content + b·w.fresh_content)·content,
+    quality = (a·w.quality + b·w.fresh_quality)·quality, votes = (a·w.votes + b·w.fresh_votes)·votes,
+    tmdb = w.tmdb·tmdb, and when b > 0: genres = b·w.fresh_genres·genres, era = b·w.fresh_era·era.
+    The benchmark's search (bench/tune.py) scores with this same function.
+    """
+    a = min(max(cf_strength, 0.0), 1.0)
+    b = 1.0 - a
+    w = weights
+    damp = (np.asarray(f.support, dtype=np.float64) + 1.0) ** -w.popularity_exponent
+    out = {
+        "cf": a * w.cf * _unit(f.cf * damp),
+        "recent_cf": a * w.recent_cf * _unit(f.recent_cf * damp),
+        "seq": a * w.seq * _unit(f.seq),
+        "content": (a * w.content + b * w.fresh_content) * f.content,
+        "quality": (a * w.quality + b * w.fresh_quality) * f.quality,
+        "votes": (a * w.votes + b * w.fresh_votes) * f.votes,
+        "tmdb": w.tmdb * f.tmdb,
+    }
+    if b:
+        out["genres"] = b * w.fresh_genres * f.genres
+        out["era"] = b * w.fresh_era * f.era
+    return out
+
+
+def _unit(x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    scale = float(np.abs(x).max()) if len(x) else 0.0
+    return x / scale if scale > 0 else np.zeros_like(x, dtype=np.float64)
 
 
 DEFAULT_WEIGHTS = RankWeights()
@@ -320,14 +404,11 @@ def score_candidates(
     Hard rule: films in `exclude` or in the user's history (`taste.seed_titles`) never appear.
     Duplicates (same tmdb_id) are merged (`merge_candidates`).
 
-    Personalised (not `is_cold_start(taste)`, or any candidate has a CF or content signal),
-    with a = `cf_strength` (0–1, see CF_FULL_HISTORY) and w = `weights`:
-    score = a·w.cf·cf + (a·w.content + (1−a)·w.fresh_content)·content
-    + (a·w.quality + (1−a)·w.fresh_quality)·quality + w.tmdb·tmdb
-    + (1−a)·(w.fresh_genres·genres + w.fresh_votes·votes + w.fresh_era·era)
-    + W_PREFERRED·preferred − W_AVOID·avoid − W_NOVELTY·novelty − W_REPEAT·repeat
-    (genres, votes, era: `genres_term`, `votes_term`, `era_term`; components of zero weight
-    are left out of `components`).
+    Personalised (not `is_cold_start(taste)`, or any candidate has a CF, sequential or content
+    signal), with a = `cf_strength` (0–1, see CF_FULL_HISTORY) and w = `weights`: the terms of
+    `personal_components` (cf, recent_cf, seq, content, quality, votes, tmdb, and as a falls
+    genres and era) + W_PREFERRED·preferred − W_AVOID·avoid − W_NOVELTY·novelty
+    − W_REPEAT·repeat.
     Cold start: W_COLD_QUALITY·quality + W_COLD_POPULARITY·popularity + W_PREFERRED·preferred
     − the same avoid, novelty and repeat terms. `components` holds each weighted term.
     `with_reasons=False` leaves `reasons` empty, for callers that `explain` only the films they
@@ -335,30 +416,26 @@ def score_candidates(
     """
     excluded = set(exclude) | set(taste.seed_titles)
     merged = [c for c in merge_candidates(candidates) if c.film.tmdb_id not in excluded]
-    adjusted = {c.film.tmdb_id: _cf_adjusted(c) for c in merged}
-    scale = max((abs(v) for v in adjusted.values()), default=0.0)
-    personal = not is_cold_start(taste) or scale > 0 or any(c.content is not None for c in merged)
+    quality = np.array(
+        [(bayesian_rating(c.film.vote_average, c.film.vote_count) - BAYES_PRIOR_MEAN) / 2 for c in merged]
+    )
+    personal = (
+        not is_cold_start(taste)
+        or any(c.cf or c.recent_cf or c.seq for c in merged)
+        or any(c.content is not None for c in merged)
+    )
+    terms: dict[str, npt.NDArray[np.float64]] = {}
+    if personal:
+        terms = personal_components(_features(merged, taste, quality), weights, cf_strength)
     preferred = set(preferred_genres)
-    a = min(max(cf_strength, 0.0), 1.0)
-    b = 1.0 - a
     scored = []
-    for c in merged:
+    for k, c in enumerate(merged):
         film = c.film
-        quality = (bayesian_rating(film.vote_average, film.vote_count) - BAYES_PRIOR_MEAN) / 2
         components: dict[str, float] = {}
         if personal:
-            components["cf"] = a * weights.cf * (adjusted[film.tmdb_id] / scale if scale else 0.0)
-            components["content"] = (a * weights.content + b * weights.fresh_content) * (c.content or 0.0)
-            components["quality"] = (a * weights.quality + b * weights.fresh_quality) * quality
-            components["tmdb"] = weights.tmdb * math.log1p(
-                len(c.similar_seeds) if CandidateSource.TMDB in c.sources else 0
-            )
-            if b:
-                components["genres"] = b * weights.fresh_genres * genres_term(film.genres, taste)
-                components["votes"] = b * weights.fresh_votes * votes_term(film.vote_count)
-                components["era"] = b * weights.fresh_era * era_term(film.year, taste.era_year)
+            components = {name: float(values[k]) for name, values in terms.items()}
         else:
-            components["quality"] = W_COLD_QUALITY * quality
+            components["quality"] = W_COLD_QUALITY * float(quality[k])
             components["popularity"] = W_COLD_POPULARITY * popularity_term(film.popularity)
         components["preferred"] = W_PREFERRED * (1.0 if preferred.intersection(film.genres) else 0.0)
         components["avoid"] = -W_AVOID * avoid_term(c)
@@ -371,7 +448,7 @@ def score_candidates(
 
 def merge_candidates(candidates: Iterable[Candidate]) -> list[Candidate]:
     """One candidate per tmdb_id: the first one's film, the union of sources, the strongest of
-    each signal (cf, content, avoid), and the seeds of all, first seen first."""
+    each signal (cf, recent_cf, seq, content, avoid), and the seeds of all, first seen first."""
     merged: dict[int, Candidate] = {}
     for c in candidates:
         first = merged.get(c.film.tmdb_id)
@@ -383,6 +460,8 @@ def merge_candidates(candidates: Iterable[Candidate]) -> list[Candidate]:
             sources=first.sources | c.sources,
             cf=max(first.cf, c.cf, key=abs),
             cf_support=max(first.cf_support, c.cf_support),
+            recent_cf=max(first.recent_cf, c.recent_cf, key=abs),
+            seq=max(first.seq, c.seq),
             content=_max_optional(first.content, c.content),
             avoid=max(first.avoid, c.avoid),
             avoid_keyword=first.avoid_keyword or c.avoid_keyword,
@@ -406,8 +485,26 @@ def _max_optional(a: float | None, b: float | None) -> float | None:
     return a if b is None else max(a, b)
 
 
-def _cf_adjusted(c: Candidate) -> float:
-    return c.cf / (c.cf_support + 1) ** POPULARITY_EXPONENT if c.cf else 0.0
+def _features(
+    merged: Sequence[Candidate], taste: TasteProfile, quality: npt.NDArray[np.float64]
+) -> PersonalFeatures:
+    def column(values: Iterable[float]) -> npt.NDArray[np.float64]:
+        return np.fromiter(values, dtype=np.float64, count=len(merged))
+
+    return PersonalFeatures(
+        cf=column(c.cf for c in merged),
+        recent_cf=column(c.recent_cf for c in merged),
+        support=column(c.cf_support for c in merged),
+        seq=column(c.seq for c in merged),
+        content=column(c.content or 0.0 for c in merged),
+        quality=quality,
+        votes=column(votes_term(c.film.vote_count) for c in merged),
+        tmdb=column(
+            math.log1p(len(c.similar_seeds) if CandidateSource.TMDB in c.sources else 0) for c in merged
+        ),
+        genres=column(genres_term(c.film.genres, taste) for c in merged),
+        era=column(era_term(c.film.year, taste.era_year) for c in merged),
+    )
 
 
 def avoid_term(c: Candidate) -> float:

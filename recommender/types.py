@@ -56,8 +56,11 @@ class CandidateSource(StrEnum):
 class Candidate:
     """A film that could be recommended, with the signals the scorer combines.
 
-    - `cf`: raw item-to-item CF score Σᵢ wᵢ·B[i, j] (unbounded, 0 when unreached);
-      `cf_support`: users who had the film in the CF model's training data.
+    - `cf`: raw item-to-item CF score Σᵢ wᵢ·B[i, j] (unbounded, 0 when unreached) over the
+      whole history; `recent_cf`: the same over the latest films only
+      (`recommender.cf.recent_weights`); `cf_support`: users who had the film in the CF
+      model's training data.
+    - `seq`: sequential score, what tends to follow the latest films (recommender.sequence, ≥ 0).
     - `content`: cosine similarity (−1…1) of the film's vector to the user's taste vector;
       None when either vector is missing.
     - `avoid`: highest cosine similarity of the film's vector to one of the user's avoid
@@ -71,6 +74,8 @@ class Candidate:
     sources: frozenset[CandidateSource] = frozenset()
     cf: float = 0.0
     cf_support: int = 0
+    recent_cf: float = 0.0
+    seq: float = 0.0
     content: float | None = None
     avoid: float = 0.0
     avoid_keyword: bool = False

@@ -8,9 +8,23 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Integer, Select, Text, and_, bindparam, func, literal, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Select,
+    Text,
+    and_,
+    bindparam,
+    func,
+    literal,
+    or_,
+    select,
+    type_coerce,
+)
 from sqlalchemy.dialects.postgresql import ARRAY, distinct_on, insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.types import NullType
 
 from db.models import Film
 from domain.entities import FilmInfo
@@ -105,19 +119,40 @@ class FilmRow:
     countries: tuple[str, ...] = ()  # ISO 3166-1 alpha-2 production countries (details only)
 
 
+#: The FilmRow columns. The array columns skip SQLAlchemy's ARRAY result processing (a Python
+#: call per array that asyncpg already returned as a list; `film_row` makes the tuples).
 FILM_ROW_COLUMNS = (
     Film.tmdb_id,
     Film.title,
     Film.year,
-    Film.genres,
-    Film.keywords,
+    type_coerce(Film.genres, NullType()).label("genres"),
+    type_coerce(Film.keywords, NullType()).label("keywords"),
     Film.popularity,
     Film.vote_average,
     Film.vote_count,
     Film.original_language,
     Film.runtime,
-    Film.countries,
+    type_coerce(Film.countries, NullType()).label("countries"),
 )
+
+
+async def core_connection(session: AsyncSession) -> AsyncConnection:
+    """The session's connection, flushed as `session.execute` would autoflush, for reading
+    many rows as Core rows (no ORM loading per row: ~2 µs a row saved)."""
+    await session.flush()
+    return await session.connection()
+
+
+def not_among(
+    column: ColumnElement[int] | InstrumentedAttribute[int], ids: Sequence[int]
+) -> ColumnElement[bool]:
+    """`column NOT IN (SELECT unnest(ids))` (`ids` hold no NULL): PostgreSQL hashes the ids
+    once (a "hashed SubPlan") and probes each row. `column <> ALL(ids)` compares each row with
+    every id once the prepared statement has its generic plan (the array is a parameter then,
+    not a constant it can hash), and NOT EXISTS gets a nested-loop anti-join from the planner's
+    10-row guess for unnest: 49 ms and 430 ms against 6 ms for a 1,284-film history over the
+    4,800-film catalog (EXPLAIN ANALYZE, PostgreSQL 18)."""
+    return column.not_in(select(func.unnest(literal(list(ids), ARRAY(Integer)))))
 
 
 def film_row(row: Any) -> FilmRow:
@@ -187,10 +222,11 @@ class FilmRepository:
         ids = list(set(tmdb_ids))
         if not ids:
             return {}
-        rows = await self.session.execute(
+        conn = await core_connection(self.session)
+        rows = await conn.execute(
             select(*FILM_ROW_COLUMNS).where(Film.tmdb_id == func.any(literal(ids, ARRAY(Integer))))
         )
-        return {row[0]: film_row(row) for row in rows}
+        return {row[0]: film_row(row) for row in rows.all()}  # .all(): one fetch, not one a row
 
     async def count(self) -> int:
         return int(await self.session.scalar(select(func.count()).select_from(Film)) or 0)
@@ -317,7 +353,7 @@ class FilmRepository:
         stmt = select(Film.tmdb_id).where(Film.vote_count >= 50)
         excluded = list(set(exclude))
         if excluded:
-            stmt = stmt.where(Film.tmdb_id != func.all(literal(excluded, ARRAY(Integer))))
+            stmt = stmt.where(not_among(Film.tmdb_id, excluded))
         return list(await self.session.scalars(stmt.order_by(score.desc(), Film.tmdb_id).limit(limit)))
 
     async def top_genres(self, limit: int) -> list[str]:
@@ -336,7 +372,7 @@ def _popular(stmt: Select[Any], exclude: Iterable[int], genres: Sequence[str], l
     stmt = stmt.where(Film.vote_count >= 50)
     excluded = list(set(exclude))
     if excluded:
-        stmt = stmt.where(Film.tmdb_id != func.all(literal(excluded, ARRAY(Integer))))
+        stmt = stmt.where(not_among(Film.tmdb_id, excluded))
     if genres:
         stmt = stmt.where(Film.genres.overlap(list(genres)))
     return stmt.order_by((func.ln(1 + Film.popularity) * Film.vote_average).desc()).limit(limit)

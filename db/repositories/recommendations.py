@@ -10,6 +10,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Film, Recommendation, RecommendationItem
+from db.repositories.films import FILM_ROW_COLUMNS, FilmRow, film_row
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +63,17 @@ class RecommendationRepository:
             .limit(limit)
         )
         return list(await self.session.scalars(stmt))
+
+    async def recent_rows(self, user_id: int, limit: int) -> list[FilmRow]:
+        """`recent_films` as light rows (FilmRow: the scoring columns, no ORM objects)."""
+        stmt = (
+            select(*FILM_ROW_COLUMNS)
+            .join(RecommendationItem, RecommendationItem.tmdb_id == Film.tmdb_id)
+            .where(RecommendationItem.user_id == user_id)
+            .order_by(RecommendationItem.created_at.desc(), RecommendationItem.id.desc())
+            .limit(limit)
+        )
+        return [film_row(row) for row in await self.session.execute(stmt)]
 
     async def get_for_user(self, item_id: int, user_id: int) -> RecommendationItem | None:
         """The item, only if it belongs to this user."""

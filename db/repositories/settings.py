@@ -10,6 +10,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Film, UserFilm, UserSettings
+from db.repositories.films import not_among
 
 if TYPE_CHECKING:
     from domain.settings import StandingFilters
@@ -71,7 +72,7 @@ class SettingsRepository:
         stmt = select(Film.tmdb_id).where(Film.vote_count >= 50)
         excluded = list(set(exclude))
         if excluded:
-            stmt = stmt.where(Film.tmdb_id != func.all(literal(excluded, ARRAY(Integer))))
+            stmt = stmt.where(not_among(Film.tmdb_id, excluded))
         if filters.excluded_genres:
             stmt = stmt.where(
                 not_(func.coalesce(Film.genres.overlap(sorted(filters.excluded_genres)), False))

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Integer, delete, func, literal, literal_column, or_, select, text, update
+from sqlalchemy import Integer, delete, func, literal, literal_column, or_, select, update
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,6 +25,7 @@ from db.models import (
     TasteVector,
     UserFilm,
 )
+from db.repositories.films import core_connection, not_among
 
 #: HNSW candidate list size for one query (pgvector's `hnsw.ef_search`, default 40, at most
 #: 1000). With `hnsw.iterative_scan = relaxed_order` (pgvector ≥ 0.8) the scan goes on past it
@@ -73,14 +74,19 @@ class VectorRepository:
         exclude: Iterable[int] = (),
     ) -> list[tuple[int, float]]:
         """Up to `limit` catalog films closest to `vector`, leaving out `exclude` (HNSW,
-        approximate, iterative scan): (tmdb id, cosine similarity)."""
-        await self.session.execute(text(f"SET LOCAL hnsw.ef_search = {min(max(EF_SEARCH, limit), 1000)}"))
-        await self.session.execute(text("SET LOCAL hnsw.iterative_scan = relaxed_order"))
+        approximate, iterative scan; the planner scans exactly when that is cheaper, as on a
+        catalog of a few thousand films): (tmdb id, cosine similarity)."""
+        await self.session.execute(  # SET LOCAL of both in one round trip
+            select(
+                func.set_config("hnsw.ef_search", str(min(max(EF_SEARCH, limit), 1000)), True),
+                func.set_config("hnsw.iterative_scan", "relaxed_order", True),
+            )
+        )
         distance = FilmEmbedding.embedding.cosine_distance(_vec(vector))
         stmt = select(FilmEmbedding.tmdb_id, distance.label("d")).where(FilmEmbedding.model == model)
         excluded = list(set(exclude))
         if excluded:
-            stmt = stmt.where(FilmEmbedding.tmdb_id != func.all(literal(excluded, ARRAY(Integer))))
+            stmt = stmt.where(not_among(FilmEmbedding.tmdb_id, excluded))
         rows = await self.session.execute(stmt.order_by(distance).limit(limit))
         return [(row.tmdb_id, 1.0 - float(row.d)) for row in rows]
 
@@ -93,12 +99,13 @@ class VectorRepository:
         if not ids:
             return {}
         distance = FilmEmbedding.embedding.cosine_distance(_vec(vector))
-        rows = await self.session.execute(
+        conn = await core_connection(self.session)
+        rows = await conn.execute(
             select(FilmEmbedding.tmdb_id, distance.label("d")).where(
                 FilmEmbedding.model == model, FilmEmbedding.tmdb_id == any_ids(ids)
             )
         )
-        return {row.tmdb_id: 1.0 - float(row.d) for row in rows}
+        return {t: 1.0 - float(d) for t, d in rows.all()}
 
     async def nearest_among(
         self, model: str, targets: Sequence[int], pool: Sequence[int], *, per_target: int = 2

@@ -6,12 +6,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, func, literal, select
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Film
-from db.repositories.films import FILM_ROW_COLUMNS, FilmRow, film_row
+from db.repositories.films import FILM_ROW_COLUMNS, FilmRow, film_row, not_among
 
 
 class WishRepository:
@@ -56,7 +55,7 @@ class WishRepository:
             conditions.append(Film.countries.overlap(list(countries)))
         excluded = list(set(exclude))
         if excluded:
-            conditions.append(Film.tmdb_id != func.all(literal(excluded, ARRAY(Integer))))
+            conditions.append(not_among(Film.tmdb_id, excluded))
         stmt = (
             select(Film.tmdb_id)
             .where(*conditions)

@@ -310,8 +310,10 @@ async def test_the_answer_changes_the_candidates(world: AsyncSession) -> None:
     assert all("Romance" in p.film.genres for p in outcomes["romance"].picks)
     for name in ("short", "old", "new", "light", "romance"):  # the plain picks break these wishes
         assert ids(name) != ids("skip"), name
-    # the plain picks happen to be long films already; the wish still narrows the candidates
-    assert all((runtimes[t] or 0) >= LONG_MIN_MINUTES for t in ids("skip"))
+    # the long wish changes the picks unless the plain ones are long films already (they depend
+    # on the CF model's training, e.g. its time decay); it always narrows the candidates
+    if not all((runtimes[t] or 0) >= LONG_MIN_MINUTES for t in ids("skip")):
+        assert ids("long") != ids("skip")
     user_id = await _user(world, 9_299)
     await _rate(world, user_id, {348: "5"})
     plain = await service.recommendations.rank(user_id)

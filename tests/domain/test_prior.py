@@ -343,14 +343,15 @@ async def test_the_binary_copy_stream_is_parsed_in_any_chunking(
     query = cf_module._INTERACTIONS_SQL + cf_module._PRIOR_INTERACTIONS_SQL
     await driver.copy_from_query(query, output=collect, format="binary")
     stream = b"".join(received)
-    expected = {(s, u, t) for s, u, t in await driver.fetch(query)}
+    expected = {(s, u, t, a) for s, u, t, a in await driver.fetch(query)}
     sink = cf_module._CopyRows()
     for start in range(0, len(stream), piece):
         await sink(stream[start : start + piece])
         sink._drain()  # as if every piece crossed the drain threshold
-    keys, tmdb = sink.finish()
-    assert {(int(k) >> 32, int(k) & 0xFFFFFFFF, int(t)) for k, t in zip(keys, tmdb, strict=True)} == expected
-    assert len(keys) == len(expected) == 2 * 3 + 4 * 3 + 1
+    rows = sink.finish()
+    got = zip(rows["source"], rows["user"], rows["tmdb"], rows["age"], strict=True)
+    assert {(int(s), int(u), int(t), int(a)) for s, u, t, a in got} == expected
+    assert len(rows["tmdb"]) == len(expected) == 2 * 3 + 4 * 3 + 1
     with pytest.raises(ValueError, match="truncated"):
         cut = cf_module._CopyRows()
         await cut(stream[:-5])

@@ -27,6 +27,7 @@ from recommender.cf import (
     ease_from_gram,
     ease_weights,
     history_weights,
+    rp3beta_edges,
     signal_weight,
     truncate_by_target,
     weighted_gram,
@@ -379,3 +380,112 @@ def test_history_weights_most_recent_entry_wins_even_when_it_carries_no_signal()
     # "a repeated id keeps its most recent entry": here that entry carries no signal, so the
     # film is left out rather than falling back to the older 5-star entry
     assert history_weights([Signal(7, None), Signal(7, 5.0)]) == {}
+
+
+# --- rp3beta_edges ---------------------------------------------------------------------------
+
+
+def rp3beta_dense(x: npt.NDArray[np.float64], alpha: float, beta: float) -> npt.NDArray[np.float64]:
+    """Paudel et al. (2016) as written: W[i, j] = Σᵤ (X[u,i]/deg(i))^α (X[u,j]/deg(u))^α / deg(j)^β."""
+    deg_u, deg_i = x.sum(axis=1), x.sum(axis=0)
+    p_iu = np.where(x > 0, x / np.where(deg_i > 0, deg_i, 1)[None, :], 0.0).T ** alpha
+    p_uj = np.where(x > 0, x / np.where(deg_u > 0, deg_u, 1)[:, None], 0.0) ** alpha
+    w = (p_iu @ p_uj) * np.where(deg_i > 0, np.where(deg_i > 0, deg_i, 1) ** -beta, 0.0)[None, :]
+    np.fill_diagonal(w, 0.0)
+    return np.asarray(w)
+
+
+@pytest.mark.parametrize(("alpha", "beta", "k"), [(1.0, 0.0, 3), (0.75, 0.4, 5), (0.5, 0.2, 30)])
+def test_rp3beta_edges_are_the_dense_top_k_per_target_in_any_block_size(
+    alpha: float, beta: float, k: int
+) -> None:
+    rng = np.random.default_rng(7)
+    x = rng.random((40, 25)) * (rng.random((40, 25)) < 0.25)  # decayed weights in (0, 1)
+    x[:, 24] = 0.0  # a film nobody had: no edges in or out
+    dense = rp3beta_dense(x, alpha, beta)
+    expected: dict[tuple[int, int], float] = {}
+    for j in range(dense.shape[1]):
+        column = dense[:, j]
+        for i in np.argsort(-column)[: min(k, 24)]:
+            if column[i] > 0:
+                expected[(int(i), j)] = float(column[i])
+    results = [
+        rp3beta_edges(sparse.csr_array(x), alpha=alpha, beta=beta, neighbours=k, block=block)
+        for block in (1, 4, 25, 100)
+    ]
+    for sources, targets, weights in results:
+        got = {(int(s), int(t)): float(w) for s, t, w in zip(sources, targets, weights, strict=True)}
+        assert got.keys() == expected.keys()
+        assert [got[e] for e in expected] == pytest.approx(list(expected.values()), rel=1e-5)
+        assert not (sources == targets).any()
+        assert not ((sources == 24) | (targets == 24)).any()
+        assert list(zip(sources, targets, strict=True)) == sorted(zip(sources, targets, strict=True))
+        assert np.array_equal(sources, results[0][0]) and np.array_equal(targets, results[0][1])
+    assert max(np.bincount(results[0][1])) <= k
+
+
+def test_rp3beta_edges_scale_free_rows_and_reject_bad_input() -> None:
+    x = sparse.csr_array(X)
+    sources, targets, weights = rp3beta_edges(x, alpha=1.0, beta=0.0, neighbours=4)
+    # with α = 1, β = 0 each target's column is a probability mix: 1 → 0 is (1/3)(1/2 + 1/3)
+    got = {(int(s), int(t)): float(w) for s, t, w in zip(sources, targets, weights, strict=True)}
+    assert got[(1, 0)] == pytest.approx((1 / 2 + 1 / 3) / 3)
+    assert all(len(a) == 0 for a in rp3beta_edges(sparse.csr_array((3, 1)), neighbours=4))
+    with pytest.raises(ValueError, match=">= 0"):
+        rp3beta_edges(sparse.csr_array(-X))
+    with pytest.raises(ValueError, match="block"):
+        rp3beta_edges(x, block=0)
+
+
+def test_from_arrays_equals_from_edges() -> None:
+    edges = [(10, 20, 0.5), (10, 30, 0.2), (20, 30, 0.4), (40, 30, 0.1), (30, 10, 0.3), (99, 10, 1.0)]
+    a = CFModel.from_edges(3, [30, 10, 40, 20], [3, 1, 4, 2], edges)
+    b = CFModel.from_arrays(
+        3,
+        np.array([30, 10, 40, 20]),
+        np.array([3, 1, 4, 2]),
+        np.array([e[0] for e in edges]),
+        np.array([e[1] for e in edges]),
+        np.array([e[2] for e in edges], dtype=np.float32),
+    )
+    for field in (
+        "item_ids",
+        "n_ratings",
+        "src_indptr",
+        "src_targets",
+        "src_weights",
+        "tgt_indptr",
+        "tgt_sources",
+    ):
+        assert np.array_equal(getattr(a, field), getattr(b, field)), field
+    with pytest.raises(ValueError, match="length"):
+        CFModel.from_arrays(1, [1, 2], [1], [], [], [])
+
+
+@pytest.mark.parametrize("offset", [0, 1 << 30])  # a lookup table, or a binary search for huge ids
+def test_from_arrays_indexes_unsorted_edges_like_from_edges(offset: int) -> None:
+    rng = np.random.default_rng(3)
+    ids = rng.choice(5000, size=300, replace=False) + offset
+    edges = [
+        (int(s), int(t), float(w))
+        for s, t, w in zip(rng.choice(ids, 2000), rng.choice(ids, 2000), rng.random(2000), strict=True)
+        if s != t
+    ]
+    edges = list({(s, t): (s, t, w) for s, t, w in edges}.values())  # unique pairs, unsorted
+    edges.append((offset + 99_999, int(ids[0]), 1.0))  # unknown source: ignored
+    model = CFModel.from_arrays(
+        1, ids, np.arange(300), [e[0] for e in edges], [e[1] for e in edges], [e[2] for e in edges]
+    )
+    for target in ids[:50].tolist():
+        into = {s: w for s, t, w in edges if t == target and s in set(ids.tolist())}
+        history = dict.fromkeys(list(into)[:5], 1.0)
+        expected = sorted(history, key=lambda s: (-np.float32(into[s]), s))[:3]
+        assert model.contributors(target, history) == expected
+    history = {int(i): 1.0 for i in ids[:20]}
+    got = dict(zip(*[a.tolist() for a in model.scores(history)], strict=True))
+    dense: dict[int, float] = {}
+    for s, t, w in edges:
+        if s in history:
+            dense[t] = dense.get(t, 0.0) + w
+    assert got.keys() == dense.keys()
+    assert [got[t] for t in dense] == pytest.approx(list(dense.values()), rel=1e-5)

@@ -61,7 +61,19 @@ from tests.recommender.helpers import (
     scifi_lover,
 )
 
-PERSONAL_COMPONENTS = {"cf", "content", "quality", "tmdb", "preferred", "avoid", "novelty", "repeat"}
+PERSONAL_COMPONENTS = {
+    "cf",
+    "recent_cf",
+    "seq",
+    "content",
+    "quality",
+    "votes",
+    "tmdb",
+    "preferred",
+    "avoid",
+    "novelty",
+    "repeat",
+}
 COLD_COMPONENTS = {"quality", "popularity", "preferred", "avoid", "novelty", "repeat"}
 
 
@@ -294,7 +306,7 @@ def test_personalised_uses_cf_and_content() -> None:
         W_QUALITY * (bayesian_rating(7.0, 1000) - BAYES_PRIOR_MEAN) / 2
     )
     assert ids(ranked)[-1] == 4
-    # content 0.5·0.9 beats fans' cf of 0.4 (0.357 / 0.893), the blockbuster's cf is ~0.016
+    # content 0.75·0.9 beats fans' cf of 0.4 (0.8 / 2 after the same damping); the blockbuster's is ~0.016
     assert ids(ranked) == [2, 1, 3, 4]
 
 

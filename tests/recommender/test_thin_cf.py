@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from recommender import Candidate, HistoryEntry, build_taste, score_candidates
 from recommender.scoring import (
     CF_FULL_HISTORY,
+    DEFAULT_WEIGHTS,
     ERA_FILMS,
     ERA_WIDTH_YEARS,
     VOTES_CAP,
@@ -75,8 +76,10 @@ def _candidates() -> list[Candidate]:
 def test_full_cf_strength_scores_as_before_and_leaves_out_the_fresh_terms() -> None:
     taste = scifi_lover()
     scored = {s.film.tmdb_id: s for s in score_candidates(_candidates(), taste, exclude=())}
-    assert not {"genres", "votes", "era"} & set(scored[1].components)
+    assert not {"genres", "era"} & set(scored[1].components)
     assert scored[2].components["cf"] > 0
+    # votes is a term of both weight sets: at full strength it has the personalised weight
+    assert scored[1].components["votes"] == pytest.approx(DEFAULT_WEIGHTS.votes * votes_term(9000))
 
 
 def test_without_cf_the_fresh_weights_take_over() -> None:

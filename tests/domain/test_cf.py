@@ -1,0 +1,184 @@
+"""Training and loading the stored CF model (domain/cf.py): the sparse RP3beta path above the
+dense size, the time-decayed input matrix and loading the edges with a binary COPY."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from decimal import Decimal
+
+import numpy as np
+import pytest
+from scipy import sparse
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+import domain.cf as cf_module
+from db.models import CFItem, CFModelInfo, CFNeighbour, Film, User, UserFilm
+from domain.cf import CFModelCache, build_cf_model
+from recommender.cf import CFModel, ease_from_gram, rp3beta_edges, truncate_by_target
+
+T0 = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
+FILMS = list(range(1, 13))
+# user → films, oldest first (rated_at one day apart); film 12 has one user only
+HISTORIES = [
+    [1, 2, 3, 4],
+    [2, 3, 5, 1],
+    [4, 5, 6, 7, 8, 1],
+    [6, 7, 8, 9],
+    [9, 10, 11, 2, 3],
+    [10, 11, 1, 12],
+    [3, 4, 9, 10, 11],
+]
+
+
+async def world(session: AsyncSession) -> list[int]:
+    session.add_all([Film(tmdb_id=t, title=f"Film {t}") for t in FILMS])
+    await session.flush()
+    ids = []
+    for n, history in enumerate(HISTORIES):
+        user = User(telegram_id=71_000 + n)
+        session.add(user)
+        await session.flush()
+        ids.append(user.id)
+        session.add_all(
+            [
+                UserFilm(
+                    user_id=user.id,
+                    tmdb_id=t,
+                    rating=Decimal("4"),
+                    watched=True,
+                    rated_at=T0 + dt.timedelta(days=k),
+                    source="bot",
+                )
+                for k, t in enumerate(history)
+            ]
+        )
+    await session.flush()
+    return ids
+
+
+def reference_matrix(tau: float, films: list[int]) -> sparse.csr_array:
+    """X of HISTORIES over `films`: exp(−age/τ), age 0 = the newest of each user."""
+    col = {t: j for j, t in enumerate(films)}
+    rows, cols, values = [], [], []
+    for u, history in enumerate(HISTORIES):
+        for age, t in enumerate(reversed(history)):
+            if t in col:
+                rows.append(u)
+                cols.append(col[t])
+                values.append(math.exp(-age / tau))
+    return sparse.csr_array((values, (rows, cols)), shape=(len(HISTORIES), len(films)))
+
+
+async def stored_edges(session: AsyncSession) -> dict[tuple[int, int], float]:
+    rows = await session.execute(select(CFNeighbour.source_id, CFNeighbour.target_id, CFNeighbour.weight))
+    return {(s, t): w for s, t, w in rows.all()}
+
+
+def as_edges(
+    films: list[int], result: tuple[np.ndarray, np.ndarray, np.ndarray]
+) -> dict[tuple[int, int], float]:
+    s, t, w = result
+    return {(films[i], films[j]): float(v) for i, j, v in zip(s, t, w, strict=True)}
+
+
+def assert_same(got: dict[tuple[int, int], float], expected: dict[tuple[int, int], float]) -> None:
+    assert got.keys() == expected.keys()
+    for key, weight in expected.items():
+        assert got[key] == pytest.approx(weight, rel=1e-5, abs=1e-7)
+
+
+async def test_ages_rank_each_users_interactions_most_recent_first(session: AsyncSession) -> None:
+    session.add_all([Film(tmdb_id=t, title=f"Film {t}") for t in FILMS])
+    user = User(telegram_id=72_000)
+    session.add(user)
+    await session.flush()
+    updated = T0 + dt.timedelta(days=30)
+    session.add_all(
+        [
+            UserFilm(user_id=user.id, tmdb_id=1, rating=Decimal("4"), rated_at=T0, source="bot"),
+            UserFilm(
+                user_id=user.id, tmdb_id=2, rating=Decimal("3"), rated_at=T0 + dt.timedelta(1), source="bot"
+            ),
+            # never rated: after every rated one, by updated_at desc, then tmdb id
+            UserFilm(user_id=user.id, tmdb_id=5, watched=True, updated_at=updated, source="bot"),
+            UserFilm(user_id=user.id, tmdb_id=3, liked=True, updated_at=updated, source="bot"),
+            UserFilm(user_id=user.id, tmdb_id=4, watched=True, updated_at=T0, source="bot"),
+            # not interactions: 🚫 and a bare watchlist entry
+            UserFilm(user_id=user.id, tmdb_id=6, watched=True, not_interested=True, source="bot"),
+            UserFilm(user_id=user.id, tmdb_id=7, on_watchlist=True, source="bot"),
+        ]
+    )
+    await session.flush()
+    driver = (await (await session.connection()).get_raw_connection()).driver_connection
+    assert driver is not None
+    sink = cf_module._CopyRows()
+    await driver.copy_from_query(cf_module._INTERACTIONS_SQL, output=sink, format="binary")
+    rows = sink.finish()
+    ages = dict(zip(rows["tmdb"].tolist(), rows["age"].tolist(), strict=True))
+    assert ages == {2: 0, 1: 1, 3: 2, 5: 3, 4: 4}
+    assert set(rows["user"].tolist()) == {user.id} and set(rows["source"].tolist()) == {0}
+
+
+@pytest.mark.parametrize("tau", [2.0, math.inf])
+async def test_ease_trains_on_the_time_decayed_matrix(session: AsyncSession, tau: float) -> None:
+    await world(session)
+    report = await build_cf_model(session, tau=tau, l2=1.0, neighbours=4)
+    films = FILMS[:11]  # film 12 has one user
+    x = reference_matrix(tau, films)
+    expected = as_edges(films, truncate_by_target(ease_from_gram((x.T @ x).toarray(), 1.0), 4))
+    assert (report.method, report.items, report.tau) == ("ease", 11, tau)
+    assert_same(await stored_edges(session), expected)
+
+
+async def test_older_interactions_weigh_less(session: AsyncSession) -> None:
+    # user 3 had 1 last, right after 8; user 2 had 1 last too, long after 2: with a short τ
+    # the pairs of recent films dominate and 8 → 1 outweighs 2 → 1, with τ = ∞ the order flips
+    await world(session)
+    await build_cf_model(session, tau=1.0, dense_max_items=0, neighbours=10)
+    decayed = await stored_edges(session)
+    await build_cf_model(session, tau=math.inf, dense_max_items=0, neighbours=10)
+    flat = await stored_edges(session)
+    assert decayed[(8, 1)] > decayed[(2, 1)]
+    assert flat[(8, 1)] < flat[(2, 1)]
+
+
+async def test_above_the_dense_size_rp3beta_covers_every_film_with_enough_users(
+    session: AsyncSession,
+) -> None:
+    await world(session)
+    report = await build_cf_model(session, dense_max_items=5, min_users=2, tau=3.0, alpha=0.75, beta=0.3)
+    films = FILMS[:11]
+    x = reference_matrix(3.0, films)
+    expected = as_edges(films, rp3beta_edges(x, alpha=0.75, beta=0.3, neighbours=200))
+    assert (report.method, report.items, report.edges) == ("rp3beta", 11, len(expected))
+    items = {t for (t,) in (await session.execute(select(CFItem.tmdb_id))).all()}
+    assert items == set(films)  # every film with ≥ 2 users, not the 5 most common
+    assert_same(await stored_edges(session), expected)
+    info = await session.scalar(select(CFModelInfo).where(CFModelInfo.id == report.version))
+    assert info is not None and info.method == "rp3beta"
+
+    small = await build_cf_model(session, dense_max_items=11)
+    info = await session.scalar(select(CFModelInfo).where(CFModelInfo.id == small.version))
+    assert small.method == "ease" and info is not None and info.method == "ease"
+    with pytest.raises(ValueError, match="tau"):
+        await build_cf_model(session, tau=0.0)
+
+
+async def test_the_cache_loads_the_stored_model_with_copy_exactly(session: AsyncSession) -> None:
+    await world(session)
+    report = await build_cf_model(session, dense_max_items=5, tau=4.0)
+    model = await CFModelCache().get(session)
+    items = (await session.execute(select(CFItem.tmdb_id, CFItem.n_ratings))).all()
+    edges = (
+        await session.execute(select(CFNeighbour.source_id, CFNeighbour.target_id, CFNeighbour.weight))
+    ).all()
+    expected = CFModel.from_edges(report.version, [r[0] for r in items], [r[1] for r in items], edges)
+    assert model.version == report.version and len(edges) == report.edges > 0
+    for field in ("item_ids", "n_ratings", "src_indptr", "src_targets", "tgt_indptr", "tgt_sources"):
+        assert np.array_equal(getattr(model, field), getattr(expected, field)), field
+    assert np.allclose(model.src_weights, expected.src_weights) and np.allclose(
+        model.tgt_weights, expected.tgt_weights
+    )
+    assert model.scores({1: 1.0, 4: 0.5})[1].tolist() == expected.scores({1: 1.0, 4: 0.5})[1].tolist()
