@@ -236,7 +236,7 @@ async def main(datasets: Path, *, latency_calls: int, users_limit: int | None, k
         await session.execute(
             text("TRUNCATE users, cf_items, cf_neighbours, cf_models RESTART IDENTITY CASCADE")
         )
-        films = read_tmdb_csv(datasets / "tmdb_5000" / "tmdb_5000_movies.csv")
+        films = list(read_tmdb_csv(datasets / "tmdb_5000" / "tmdb_5000_movies.csv"))
         await FilmRepository(session).upsert(films)
         await session.commit()
 
