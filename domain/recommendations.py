@@ -62,7 +62,7 @@ from recommender import (
     pick_three,
     score_candidates,
 )
-from recommender.cf import RECENCY_FLOOR, W_LIKED, recent_weights
+from recommender.cf import recent_weights
 from recommender.picks import film_similarity
 from recommender.scoring import (
     BAYES_MIN_VOTES,
@@ -97,7 +97,7 @@ PRIOR_CANDIDATES = 100
 TASTE_HISTORY = 300
 #: Recently shown films (the last five answers) the novelty and repeat terms look at.
 RECENT_PICKS = 15
-#: Liked films searched for the "similar to" reason of a pick.
+#: Loved films (TasteProfile.loved) searched for the "similar to" reason of a pick.
 REASON_LIKED_POOL = 300
 
 
@@ -327,7 +327,8 @@ class RecommendationService:
         liked films closest to it in embedding space, shared genres and themes, its rating."""
         if not picks:
             return picks
-        liked = [t for t, w in ranking.weights.items() if w >= W_LIKED * RECENCY_FLOOR][:REASON_LIKED_POOL]
+        # the loved films (the only ones a reason may name), most recent first
+        liked = [t for t in ranking.weights if t in ranking.taste.loved][:REASON_LIKED_POOL]
         near: dict[int, list[int]] = {}
         if self.embedding_model and liked:
             near = await self.vectors.nearest_among(

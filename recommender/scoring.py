@@ -371,10 +371,24 @@ class RecentPicks:
     tags: tuple[frozenset[str], ...] = field(init=False, repr=False, compare=False)
     primary_genres: Counter[str] = field(init=False, repr=False, compare=False)
     decades: Counter[int] = field(init=False, repr=False, compare=False)
+    # tag → indexes of the recent films having it, the films' tag counts and ids: novelty_term
+    # counts the shared tags of a candidate with each recent film in one pass over its tags
+    holders: dict[str, tuple[int, ...]] = field(init=False, repr=False, compare=False)
+    vocabulary: frozenset[str] = field(init=False, repr=False, compare=False)
+    sizes: tuple[int, ...] = field(init=False, repr=False, compare=False)
+    ids: frozenset[int] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         tags = tuple(frozenset(f.genres) | frozenset(f.keywords) for f in self.films)
         object.__setattr__(self, "tags", tags)
+        holders: defaultdict[str, list[int]] = defaultdict(list)
+        for k, film_tags in enumerate(tags):
+            for tag in film_tags:
+                holders[tag].append(k)
+        object.__setattr__(self, "holders", {tag: tuple(ks) for tag, ks in holders.items()})
+        object.__setattr__(self, "vocabulary", frozenset(holders))
+        object.__setattr__(self, "sizes", tuple(len(t) for t in tags))
+        object.__setattr__(self, "ids", frozenset(f.tmdb_id for f in self.films))
         object.__setattr__(self, "primary_genres", Counter(f.genres[0] for f in self.films if f.genres))
         decades = Counter(d for f in self.films if (d := decade_of(f.year)) is not None)
         object.__setattr__(self, "decades", decades)
@@ -518,18 +532,24 @@ def novelty_term(film: FilmFeatures, recent: RecentPicks) -> float:
     film's (1 = the same tags as something just shown)."""
     if not recent.films:
         return 0.0
-    tags = frozenset(film.genres) | frozenset(film.keywords)
+    tags = {*film.genres, *film.keywords}
     if not tags:
         return 0.0
-    best = 0.0
-    for other, other_tags in zip(recent.films, recent.tags, strict=True):
-        if other.tmdb_id == film.tmdb_id:
-            return 1.0
-        if other_tags:
-            shared = len(tags & other_tags)
-            if shared:
-                best = max(best, shared / (len(tags) + len(other_tags) - shared))
-    return best
+    if film.tmdb_id in recent.ids:
+        return 1.0
+    common = tags & recent.vocabulary
+    if not common:
+        return 0.0
+    # shared tags per recent film from the inverted index: the counts len(tags & other_tags)
+    # of a pairwise loop, so the same Jaccard floats
+    shared: dict[int, int] = {}
+    holders = recent.holders
+    for tag in common:
+        for k in holders[tag]:
+            shared[k] = shared.get(k, 0) + 1
+    n = len(tags)
+    sizes = recent.sizes
+    return max([s / (n + sizes[k] - s) for k, s in shared.items()])
 
 
 def repeat_term(film: FilmFeatures, recent: RecentPicks) -> float:
