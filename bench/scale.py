@@ -261,7 +261,10 @@ async def measure(url: str, heavy_telegram_id: int, calls: int) -> dict[str, flo
     async with session_factory() as session:
         out["disk_bytes"] = float(
             await session.scalar(
-                text("SELECT pg_total_relation_size('cf_items') + pg_total_relation_size('cf_neighbours')")
+                text(
+                    "SELECT pg_total_relation_size('cf_items') + pg_total_relation_size('cf_neighbours')"
+                    " + pg_total_relation_size('cf_transitions')"
+                )
             )
             or 0
         )
@@ -332,7 +335,7 @@ async def main(users: int, films: int, interactions: int, database: str, calls: 
     )
     print(
         f"model: {report['items']:,} films (of {films:,}), {report['edges']:,} edges, "
-        f"{figures['disk_bytes'] / 2**20:.0f} MiB on disk (cf_items + cf_neighbours); "
+        f"{figures['disk_bytes'] / 2**20:.0f} MiB on disk (cf_items + cf_neighbours + cf_transitions); "
         f"load into a process {figures['load_seconds']:.2f} s"
     )
     print(
