@@ -45,7 +45,6 @@ from bench.recommend_quality import (
     Scores,
     Split,
     bench_database,
-    bench_settings,
     film_vector_matrix,
     load_split,
     rank_dense,
@@ -319,7 +318,7 @@ async def evaluate(lab: Lab, split: Split, users: Sequence[int], weights: RankWe
 async def main(datasets: Path, *, users_limit: int | None) -> None:
     started = time.perf_counter()
     split = load_split(datasets)
-    url = await bench_database(bench_settings())
+    url = await bench_database()
     engine = create_engine(url, pool_size=2)
     session_factory = create_session_factory(engine)
     embedder = LocalEmbedder()

@@ -28,33 +28,18 @@ import time
 from typing import Any
 
 from sqlalchemy import event, text
-from sqlalchemy.engine import make_url
 
-from bench.recommend_quality import BENCH_DATABASE, bench_settings
+from bench.recommend_quality import WARM_CALLS, bench_settings, bench_url, percentile
 from bot.app import prepare_for_traffic
 from bot.console import ChatUser, UpdateFactory, console_bot
-from bot.database import migrate, resolve_database_url
+from bot.database import migrate
 from bot.dispatcher import build_dispatcher
 from bot.logging import setup_logging
 from bot.services import ServiceFactory
 from db.session import create_engine, create_session_factory
 from integrations.embeddings import LOCAL_MODEL
 
-WARM_CALLS = 5
 PROFILE_LINES = 25
-
-
-def default_url() -> str:
-    """The bench database's URL, as `bench.recommend_quality.bench_database` builds it (without
-    creating or migrating anything)."""
-    url = os.environ.get("BENCH_DATABASE_URL") or resolve_database_url(bench_settings())
-    return make_url(url).set(database=BENCH_DATABASE).render_as_string(hide_password=False)
-
-
-def percentile(sorted_ms: list[float], q: float) -> float:
-    """The nearest-rank-below percentile of sorted timings (as `measure_latency`: index
-    int(q·(n−1)))."""
-    return sorted_ms[int(q * (len(sorted_ms) - 1))]
 
 
 async def main(url: str, *, calls: int, profile: bool, profile_calls: int) -> None:
@@ -158,7 +143,7 @@ def cli() -> None:
     args = parser.parse_args()
     asyncio.run(
         main(
-            args.database_url or default_url(),
+            args.database_url or bench_url(),
             calls=args.calls,
             profile=args.profile,
             profile_calls=args.profile_calls,

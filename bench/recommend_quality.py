@@ -189,19 +189,25 @@ def rank_dense(scores: np.ndarray, seen: np.ndarray, items: np.ndarray) -> list[
 
 
 # --- database --------------------------------------------------------------------------------
-async def bench_database(settings: Settings) -> str:
-    url = os.environ.get("BENCH_DATABASE_URL") or resolve_database_url(settings)
-    parsed = make_url(url).set(database=BENCH_DATABASE)
-    admin = parsed.set(database="postgres", drivername="postgresql").render_as_string(hide_password=False)
-    conn = await asyncpg.connect(admin)
+def bench_url(name: str = BENCH_DATABASE) -> str:
+    """The URL of the benchmark database `name` on the server of BENCH_DATABASE_URL (or the
+    bot's DATABASE_URL); nothing is created."""
+    url = os.environ.get("BENCH_DATABASE_URL") or resolve_database_url(bench_settings())
+    return make_url(url).set(database=name).render_as_string(hide_password=False)
+
+
+async def bench_database(name: str = BENCH_DATABASE) -> str:
+    """`bench_url(name)`, the database created if missing and migrated to head."""
+    url = bench_url(name)
+    admin = make_url(url).set(database="postgres", drivername="postgresql")
+    conn = await asyncpg.connect(admin.render_as_string(hide_password=False))
     try:
-        if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", BENCH_DATABASE):
-            await conn.execute(f'CREATE DATABASE "{BENCH_DATABASE}"')
+        if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
+            await conn.execute(f'CREATE DATABASE "{name}"')
     finally:
         await conn.close()
-    bench_url = parsed.render_as_string(hide_password=False)
-    await migrate(bench_url)
-    return bench_url
+    await migrate(url)
+    return url
 
 
 def bench_settings(**bot: object) -> Settings:
@@ -226,7 +232,7 @@ async def main(datasets: Path, *, latency_calls: int, users_limit: int | None, k
         f"{sum(len(h) for h in split.train.values())} train ratings, {len(split.relevant)} evaluated users"
     )
     settings = bench_settings(recommend_cooldown_seconds=0)
-    url = await bench_database(bench_settings())
+    url = await bench_database()
     engine = create_engine(url, pool_size=4)
     session_factory = create_session_factory(engine)
     embedder = LocalEmbedder()
@@ -391,29 +397,46 @@ async def measure_latency(settings, session_factory, services, split, user_ids, 
     """p50/p95 of /recommend through the dispatcher for the user with the most ratings."""
     heavy = max(split.train, key=lambda u: len(split.train[u]))
     n_ratings = len(split.train[heavy])
+    user = ChatUser(telegram_id=TELEGRAM_ID_BASE + heavy, first_name=f"ml{heavy}", language_code="en")
+    timings = await recommend_timings(settings, session_factory, services, user, calls)
+    async with session_factory() as session:  # the next run starts clean
+        await session.execute(text("DELETE FROM recommendations WHERE user_id = :u"), {"u": user_ids[heavy]})
+        await session.commit()
+    return {
+        "user_ratings": n_ratings,
+        "calls": len(timings),
+        "p50": statistics.median(timings),
+        "p95": percentile(timings, 0.95),
+    }
+
+
+#: Untimed /recommend calls before the timed ones: the connection pool, prepared statements,
+#: the CF model cache.
+WARM_CALLS = 5
+
+
+async def recommend_timings(settings, session_factory, services, user: ChatUser, calls: int) -> list[float]:  # type: ignore[no-untyped-def]
+    """Milliseconds of `calls` /recommend updates from `user` through the dispatcher (Telegram
+    faked at the Bot API boundary), sorted, after the bot's start-up preparation and
+    WARM_CALLS untimed calls."""
     dp = build_dispatcher(settings, session_factory, services)
     bot = console_bot()
     updates = UpdateFactory()
-    user = ChatUser(telegram_id=TELEGRAM_ID_BASE + heavy, first_name=f"ml{heavy}", language_code="en")
     timings = []
     async with bot:
         await prepare_for_traffic(session_factory, services)  # what the bot does at start-up
-        for _ in range(5):  # warm the connection pool and prepared statements
+        for _ in range(WARM_CALLS):
             await dp.feed_update(bot, updates.message(user, "/recommend"))
         for _ in range(calls):
             t0 = time.perf_counter()
             await dp.feed_update(bot, updates.message(user, "/recommend"))
             timings.append((time.perf_counter() - t0) * 1000)
-    async with session_factory() as session:  # the next run starts clean
-        await session.execute(text("DELETE FROM recommendations WHERE user_id = :u"), {"u": user_ids[heavy]})
-        await session.commit()
-    timings.sort()
-    return {
-        "user_ratings": n_ratings,
-        "calls": len(timings),
-        "p50": statistics.median(timings),
-        "p95": timings[int(0.95 * (len(timings) - 1))],
-    }
+    return sorted(timings)
+
+
+def percentile(sorted_ms: list[float], q: float) -> float:
+    """The nearest-rank-below percentile of sorted timings: index int(q·(n−1))."""
+    return sorted_ms[int(q * (len(sorted_ms) - 1))]
 
 
 def print_table(table, picks, catalog_size, n_users, latency, seconds, kind) -> None:  # type: ignore[no-untyped-def]

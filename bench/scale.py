@@ -32,7 +32,6 @@ import argparse
 import asyncio
 import datetime as dt
 import json
-import os
 import resource
 import statistics
 import subprocess
@@ -45,11 +44,15 @@ import numpy as np
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from bench.recommend_quality import TELEGRAM_ID_BASE, bench_settings, say
-from bot.app import prepare_for_traffic
-from bot.console import ChatUser, UpdateFactory, console_bot
-from bot.database import migrate, resolve_database_url
-from bot.dispatcher import build_dispatcher
+from bench.recommend_quality import (
+    TELEGRAM_ID_BASE,
+    bench_database,
+    bench_settings,
+    percentile,
+    recommend_timings,
+    say,
+)
+from bot.console import ChatUser
 from bot.logging import setup_logging
 from bot.services import ServiceFactory
 from db.session import create_engine, create_session_factory
@@ -209,21 +212,6 @@ async def load(url: str, data: dict[str, np.ndarray], users: int, films: int) ->
     return TELEGRAM_ID_BASE + heaviest
 
 
-async def scale_database(name: str) -> str:
-    url = os.environ.get("BENCH_DATABASE_URL") or resolve_database_url(bench_settings())
-    parsed = make_url(url).set(database=name)
-    admin = parsed.set(database="postgres", drivername="postgresql").render_as_string(hide_password=False)
-    conn = await asyncpg.connect(admin)
-    try:
-        if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
-            await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    scale_url = parsed.render_as_string(hide_password=False)
-    await migrate(scale_url)
-    return scale_url
-
-
 # --- the build, in a child process -------------------------------------------------------------
 async def build_only(url: str) -> None:
     engine = create_engine(url, pool_size=1)
@@ -283,22 +271,10 @@ async def measure(url: str, heavy_telegram_id: int, calls: int) -> dict[str, flo
         )
     del model
     services = ServiceFactory(settings, None)
-    dp = build_dispatcher(settings, session_factory, services)
-    bot = console_bot()
-    updates = UpdateFactory()
     user = ChatUser(telegram_id=heavy_telegram_id, first_name="heavy", language_code="en")
-    timings: list[float] = []
-    async with bot:
-        await prepare_for_traffic(session_factory, services)
-        for _ in range(5):  # warm the connection pool and prepared statements
-            await dp.feed_update(bot, updates.message(user, "/recommend"))
-        for _ in range(calls):
-            t0 = time.perf_counter()
-            await dp.feed_update(bot, updates.message(user, "/recommend"))
-            timings.append((time.perf_counter() - t0) * 1000)
-    timings.sort()
+    timings = await recommend_timings(settings, session_factory, services, user, calls)
     out["p50"] = statistics.median(timings)
-    out["p95"] = timings[int(0.95 * (len(timings) - 1))]
+    out["p95"] = percentile(timings, 0.95)
     out["calls"] = float(len(timings))
     await engine.dispose()
     return out
@@ -315,7 +291,7 @@ async def main(users: int, films: int, interactions: int, database: str, calls: 
         f"{time.perf_counter() - t0:.0f} s (heaviest user {activity.max():,}, "
         f"median {np.median(activity):.0f})"
     )
-    url = await scale_database(database)
+    url = await bench_database(database)
     t0 = time.perf_counter()
     heavy = await load(url, data, users, films)
     n_interactions = len(data["user"])

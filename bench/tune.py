@@ -6,7 +6,7 @@ configuration (EASE λ and the time decay τ of the training input) and every hi
 configuration of the CF query (recency τ and floor), `choose`:
 
 1. trains the CF model on train-minus-validation with the code the bot's build job runs
-   (`domain.cf._fit`: the CF model and the transition model of recommender.sequence, then
+   (`domain.cf.fit_models`: the CF model and the transition model of recommender.sequence, then
    `CFModel.from_arrays`);
 2. computes each validation user's unweighted features over every catalog film they have not
    rated, with the functions `RecommendationService.rank` uses (`history_weights`,
@@ -34,7 +34,7 @@ import numpy as np
 import numpy.typing as npt
 
 from bench.baselines import DISCOUNTS, Histories, K
-from domain.cf import CF_DENSE_MAX_ITEMS, CF_MIN_USERS, _fit
+from domain.cf import CF_DENSE_MAX_ITEMS, CF_MIN_USERS, fit_models
 from recommender.cf import (
     NEIGHBOURS_PER_ITEM,
     RP3_ALPHA,
@@ -150,7 +150,7 @@ def _label(w: RankWeights) -> str:
 
 def _train(fit: Histories, *, tau: float, l2: float) -> CFModel:
     """The CF and transition models trained as the bot's build job trains them
-    (domain.cf._fit), from histories in time order."""
+    (domain.cf.fit_models), from histories in time order."""
     keys, tmdb, ages = [], [], []
     for user, history in sorted(fit.items()):
         for age, (tmdb_id, _rating, _ts) in enumerate(reversed(history)):
@@ -160,7 +160,7 @@ def _train(fit: Histories, *, tau: float, l2: float) -> CFModel:
     k = np.asarray(keys, dtype=np.int64)
     t = np.asarray(tmdb, dtype=np.int32)
     a = np.asarray(ages, dtype=np.int32)
-    trained = _fit(
+    trained = fit_models(
         k,
         t,
         a,

@@ -201,7 +201,11 @@ def _user_key(source: npt.NDArray[Any], user: npt.NDArray[Any]) -> IntArray:
 
 
 @dataclass(frozen=True, slots=True)
-class _Fit:
+class FittedModels:
+    """What `fit_models` trained: the model's films (`item_ids`, tmdb ids, sorted) and their
+    user counts, the users it saw, the CF edges as (source, target) indices into `item_ids`
+    with their weights, the `method`, and the transition edges in the same form."""
+
     item_ids: IntArray
     n_ratings: IntArray
     bot_users: int
@@ -214,7 +218,7 @@ class _Fit:
     transitions: tuple[IntArray, IntArray, npt.NDArray[np.float32]]
 
 
-def _fit(
+def fit_models(
     keys: IntArray,
     items: npt.NDArray[np.int32],
     ages: npt.NDArray[np.int32],
@@ -227,10 +231,14 @@ def _fit(
     tau: float,
     alpha: float,
     beta: float,
-) -> _Fit:
-    """Pick the films, build the sparse, time-decayed users × films matrix and solve EASE
-    (dense) or RP3beta (sparse) by the number of films, and train the transition model on the
-    bot users' histories in time order (prior users have no order) (CPU only)."""
+) -> FittedModels:
+    """Train the CF and transition models from one row per interaction: `keys` the user
+    (`_user_key`: source in the high bits, 0 for the bot's users), `items` the tmdb id, `ages`
+    its rank in the user's history (0 = the most recent). Picks the films with ≥ `min_users`
+    users, builds the sparse, time-decayed users × films matrix and solves EASE (dense) or
+    RP3beta (sparse) by the number of films, and trains the transition model on the bot
+    users' histories in time order (prior users have no order). CPU only; `build_cf_model`
+    runs it in a thread, bench/tune.py calls it directly. Parameters as `build_cf_model`."""
     item_ids, item_pos, counts = np.unique(items, return_inverse=True, return_counts=True)
     keep = counts >= min_users
     kept_ids = item_ids[keep].astype(np.int64)
@@ -261,7 +269,7 @@ def _fit(
             sources, targets, weights = rp3beta_edges(x, alpha=alpha, beta=beta, neighbours=neighbours)
     bot = mask & ((keys >> 32) == 0)
     transitions = transition_edges(keys[bot], col[bot], ages[bot], len(kept_ids))
-    return _Fit(
+    return FittedModels(
         kept_ids,
         counts[keep].astype(np.int64),
         len(user_keys) - n_prior,
@@ -318,7 +326,7 @@ async def build_cf_model(
     rows = sink.finish()
     keys = _user_key(rows.pop("source"), rows.pop("user"))
     fit = await asyncio.to_thread(
-        _fit,
+        fit_models,
         keys,
         rows.pop("tmdb"),
         rows.pop("age"),
