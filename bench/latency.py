@@ -8,10 +8,12 @@ nothing is reloaded (the migrations are applied). The user with the most `user_f
 sends `/recommend` through the dispatcher (Telegram faked at the Bot API boundary, as
 `bench.recommend_quality`'s
 `measure_latency`): warm caches (start-up warm-up and 5 untimed calls), no LLM, TMDB not
-configured, cooldown 0. Prints p50 / p95 / p99 of `--calls` calls (ms, wall clock), the
+configured, cooldown 0. Two series: answers reusing the user's ranking (domain.ranking_cache:
+nothing changed since the last answer), and answers ranking from scratch (the first one after
+a rating). Prints, per series, p50 / p95 / p99 of `--calls` calls (ms, wall clock), the
 median CPU time of the bot's process per call (less sensitive to a busy machine), the SQL
 statements one /recommend sends (counted with SQLAlchemy's `before_cursor_execute` event), and
-with `--profile` the top 25 lines of a cProfile profile of further calls, by cumulative and
+with `--profile` the top 25 lines of a cProfile profile of further reusing calls, by cumulative and
 by own time. The picks it stores are deleted at the end (the next run starts clean).
 """
 
@@ -25,6 +27,7 @@ import os
 import pstats
 import statistics
 import time
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import event, text
@@ -42,14 +45,33 @@ from integrations.embeddings import LOCAL_MODEL
 PROFILE_LINES = 25
 
 
+@dataclass
+class Series:
+    """One timed series of /recommend calls: wall ms (sorted), CPU ms, SQL statements."""
+
+    label: str
+    timings: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)
+    statements: list[int] = field(default_factory=list)
+
+    def report(self) -> None:
+        self.timings.sort()
+        print(
+            f"{self.label}: p50 {statistics.median(self.timings):.1f} ms, "
+            f"p95 {percentile(self.timings, 0.95):.1f} ms, p99 {percentile(self.timings, 0.99):.1f} ms, "
+            f"max {self.timings[-1]:.1f} ms; CPU of this process per call (the bot's Python, not "
+            f"PostgreSQL's): median {statistics.median(self.cpu):.1f} ms; SQL statements per call: "
+            f"median {statistics.median(self.statements):g} (min {min(self.statements)}, "
+            f"max {max(self.statements)})"
+        )
+
+
 async def main(url: str, *, calls: int, profile: bool, profile_calls: int) -> None:
     setup_logging("WARNING", json=False)
     await migrate(url)  # the schema the code expects; the data stays as loaded
     settings = bench_settings(recommend_cooldown_seconds=0)
     engine = create_engine(url, pool_size=4)
     session_factory = create_session_factory(engine)
-    services = ServiceFactory(settings, None, embedding_model=LOCAL_MODEL)
-
     statements = 0
 
     @event.listens_for(engine.sync_engine, "before_cursor_execute")
@@ -67,70 +89,68 @@ async def main(url: str, *, calls: int, profile: bool, profile_calls: int) -> No
             )
         ).one()
     user_id, telegram_id, first_name, n_films = row
-    dp = build_dispatcher(settings, session_factory, services)
-    bot = console_bot()
     updates = UpdateFactory()
     user = ChatUser(telegram_id=telegram_id, first_name=first_name or "bench", language_code="en")
+    services = ServiceFactory(settings, None, embedding_model=LOCAL_MODEL)
+    dp = build_dispatcher(settings, session_factory, services)
+    # answers reusing a ranking (domain.ranking_cache: the user changed nothing since the last
+    # answer), then answers ranking from scratch (the first answer after a rating)
+    runs = Series("reused ranking"), Series("ranking from scratch")
+    profiler = cProfile.Profile() if profile else None
 
-    async def one() -> None:
-        await dp.feed_update(bot, updates.message(user, "/recommend"))
-
-    timings: list[float] = []
-    cpu: list[float] = []
-    per_call: list[int] = []
-    try:
-        async with bot:
-            await prepare_for_traffic(session_factory, services)
-            for _ in range(WARM_CALLS):
-                await one()
-            async with engine.connect() as conn:
-                stored = await conn.scalar(
-                    text("SELECT count(*) FROM recommendations WHERE user_id = :u"), {"u": user_id}
-                )
-            if stored < WARM_CALLS:  # an error answer is fast: never time one
-                raise SystemExit(f"/recommend stored {stored} of {WARM_CALLS} answers: see the log above")
-            for _ in range(calls):
-                before = statements
-                c0, t0 = time.process_time(), time.perf_counter()
-                await one()
-                timings.append((time.perf_counter() - t0) * 1000)
-                cpu.append((time.process_time() - c0) * 1000)
-                per_call.append(statements - before)
-            profiler = cProfile.Profile() if profile else None
-            if profiler is not None:
-                profiler.enable()
-                for _ in range(profile_calls):
-                    await one()
-                profiler.disable()
-    finally:
+    async def forget_picks() -> None:
         async with session_factory() as session:
             await session.execute(text("DELETE FROM recommendations WHERE user_id = :u"), {"u": user_id})
             await session.commit()
+
+    try:
+        async with console_bot() as bot:
+
+            async def one(*, reuse: bool) -> None:
+                if not reuse:
+                    services.rankings.clear()
+                await dp.feed_update(bot, updates.message(user, "/recommend"))
+
+            await prepare_for_traffic(session_factory, services)
+            for series in runs:
+                reuse = series is runs[0]
+                for _ in range(WARM_CALLS):
+                    await one(reuse=reuse)
+                async with engine.connect() as conn:
+                    stored = await conn.scalar(
+                        text("SELECT count(*) FROM recommendations WHERE user_id = :u"), {"u": user_id}
+                    )
+                if stored < WARM_CALLS:  # an error answer is fast: never time one
+                    raise SystemExit(f"/recommend stored {stored} of {WARM_CALLS} answers: see the log above")
+                for _ in range(calls):
+                    before = statements
+                    c0, t0 = time.process_time(), time.perf_counter()
+                    await one(reuse=reuse)
+                    series.timings.append((time.perf_counter() - t0) * 1000)
+                    series.cpu.append((time.process_time() - c0) * 1000)
+                    series.statements.append(statements - before)
+                if profiler is not None and reuse:
+                    profiler.enable()
+                    for _ in range(profile_calls):
+                        await one(reuse=reuse)
+                    profiler.disable()
+                await forget_picks()  # each series starts from the same state
+    finally:
+        await forget_picks()
         await engine.dispose()
 
-    timings.sort()
     print(
         f"/recommend through the dispatcher: user {first_name} (id {user_id}) with {n_films} user_films "
-        f"rows, {len(timings)} calls after {WARM_CALLS} warm-up calls, no LLM, no TMDB"
-    )
-    print(
-        f"p50 {statistics.median(timings):.1f} ms, p95 {percentile(timings, 0.95):.1f} ms, "
-        f"p99 {percentile(timings, 0.99):.1f} ms, max {timings[-1]:.1f} ms"
-    )
-    print(
-        f"CPU time of this process per call (the bot's Python, not PostgreSQL's): "
-        f"median {statistics.median(cpu):.1f} ms; load average while measuring: "
+        f"rows, {calls} calls per series after {WARM_CALLS} warm-up calls, no LLM, no TMDB; load average "
         f"{os.getloadavg()[0]:.2f} (2 = both cores busy)"
     )
-    print(
-        f"SQL statements per /recommend: median {statistics.median(per_call):g} "
-        f"(min {min(per_call)}, max {max(per_call)})"
-    )
+    for series in runs:
+        series.report()
     if profiler is not None:
         for key in ("cumulative", "tottime"):
             out = io.StringIO()
             pstats.Stats(profiler, stream=out).strip_dirs().sort_stats(key).print_stats(PROFILE_LINES)
-            print(f"\ncProfile of {profile_calls} calls, top {PROFILE_LINES} by {key}:")
+            print(f"\ncProfile of {profile_calls} calls (reused ranking), top {PROFILE_LINES} by {key}:")
             print(out.getvalue().split("\n", 4)[-1].strip("\n"))  # drop pstats' preamble
 
 

@@ -28,6 +28,7 @@ from domain.inline import InlineService
 from domain.letterboxd_export import LetterboxdExportService
 from domain.ports import JobQueue, LanguageModel, MovieSource
 from domain.profile import ProfileService
+from domain.ranking_cache import RankingCache
 from domain.ratings import RatingsService
 from domain.recommendations import RecommendationService
 from domain.reviews import ReviewService
@@ -76,6 +77,7 @@ class ServiceFactory:
     movie_source: MovieSource | None
     embedding_model: str | None = None
     cf_cache: CFModelCache = field(default_factory=CFModelCache)
+    rankings: RankingCache = field(default_factory=RankingCache)
     language_model: LanguageModel | None = None
     rank_weights: RankWeights = DEFAULT_WEIGHTS
 
@@ -98,6 +100,7 @@ class ServiceFactory:
             embedding_model=self.embedding_model,
             jobs=jobs,
             weights=self.rank_weights,
+            rankings=self.rankings,
         )
         avoid = AvoidService(session, jobs)
         where = WhereToWatchService(session, self.movie_source, budget=budget)

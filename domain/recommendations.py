@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.repositories.films import FilmRepository, FilmRow, to_info
 from db.repositories.library import HistoryRow, LibraryRepository
+from db.repositories.rankings import RankingStampRepository
 from db.repositories.recommendations import NewItem, RecommendationRepository
 from db.repositories.vectors import VectorRepository
 from domain.catalog import CatalogService
@@ -45,6 +46,7 @@ from domain.picks import (
 )
 from domain.ports import JobQueue, MovieSourceError
 from domain.preferences import Preferences, _mentions, _preferred
+from domain.ranking_cache import RankingCache
 from domain.settings import Setting, StandingFilters, UserSettingsService
 from recommender import (
     Candidate,
@@ -72,6 +74,7 @@ from recommender.scoring import (
     VOTES_CAP,
     RankWeights,
     cf_strength,
+    rescore_recent,
 )
 
 log = structlog.get_logger(__name__)
@@ -112,8 +115,13 @@ class RecommendationService:
         embedding_model: str | None,
         jobs: JobQueue,
         weights: RankWeights = DEFAULT_WEIGHTS,
+        rankings: RankingCache | None = None,
     ) -> None:
+        """`rankings`: the process's reused rankings (domain.ranking_cache; None: this
+        service's own)."""
         self.library = LibraryRepository(session)
+        self.stamps = RankingStampRepository(session)
+        self.rankings = rankings if rankings is not None else RankingCache()
         self.items = RecommendationRepository(session)
         self.vectors = VectorRepository(session)
         self.films = FilmRepository(session)
@@ -145,7 +153,38 @@ class RecommendationService:
         to `genres`. `extra`: catalog films scored too, beside the user's own candidates (a
         group's shared pool). Raises MovieSourceError only when TMDB is configured, fails and
         the catalog service has no budget (with one, TMDB's part is left out instead).
+
+        A plain ranking (no `preferences`, no `extra`, recently shown films skipped) is reused
+        while nothing it reads has changed (domain.ranking_cache): the films shown since are
+        left out and the terms that depend on the latest picks recomputed.
         """
+        if preferences is not None or extra or not skip_recently_shown:
+            return await self._rank(user_id, genres, preferences, extra, skip_recently_shown)
+        key = (user_id, tuple(genres))
+        stamp = await self.stamps.stamp(user_id, self.embedding_model)  # before anything it stamps
+        cached = self.rankings.get(key, stamp)
+        if cached is not None:
+            exclude = await self.items.recent_tmdb_ids(user_id, self.repeat_window)
+            scored = rescore_recent(cached.scored, await self._recent(user_id), exclude=exclude)
+            return replace(cached, scored=scored)
+        ranking = await self._rank(user_id, genres, preferences, extra, skip_recently_shown)
+        if not self.catalog.degraded:  # TMDB's lists are missing from it: rank again next time
+            self.rankings.put(key, stamp, ranking)
+        return ranking
+
+    async def _recent(self, user_id: int) -> RecentPicks:
+        """The films of the user's last RECENT_PICKS picks (the novelty and repeat terms)."""
+        return RecentPicks(tuple(features(f) for f in await self.items.recent_rows(user_id, RECENT_PICKS)))
+
+    async def _rank(
+        self,
+        user_id: int,
+        genres: Sequence[str],
+        preferences: Preferences | None,
+        extra: Collection[int],
+        skip_recently_shown: bool,
+    ) -> Ranking:
+        """`rank` without reuse: everything read from PostgreSQL (and TMDB) now."""
         if preferences is not None:
             genres = tuple(dict.fromkeys((*genres, *preferences.genres)))
         signals, rows = await load_signals_and_history(self.library, user_id, limit=TASTE_HISTORY)
@@ -157,7 +196,7 @@ class RecommendationService:
         exclude = {s.tmdb_id for s in signals if s.rating is not None or s.watched or s.not_interested}
         if skip_recently_shown:
             exclude |= await self.items.recent_tmdb_ids(user_id, self.repeat_window)
-        recent = RecentPicks(tuple(features(f) for f in await self.items.recent_rows(user_id, RECENT_PICKS)))
+        recent = await self._recent(user_id)
 
         cf_model = await self.cf_cache.get(self.session)
         positive = [t for t, w in weights.items() if w > 0]
@@ -298,7 +337,7 @@ class RecommendationService:
             ranking = await self.rank(user_id, genres=genres, preferences=preferences)
         if not ranking.scored and self.catalog.degraded and ranking.loosen is None:
             raise MovieSourceError("TMDB gave no answer in time and the catalog has no candidates")
-        stats = CatalogStats(*await self.films.vote_medians(BAYES_MIN_VOTES, BAYES_PRIOR_MEAN))
+        stats = await self.rankings.catalog_stats(self._catalog_stats)
         picks = await self._explained(pick_three(ranking.scored, ranking.taste, stats), ranking)
         details = await self.catalog.get([p.film.tmdb_id for p in picks])
         stored = await self.items.create(
@@ -321,6 +360,9 @@ class RecommendationService:
         )
         loosen = ranking.loosen if len(shown) < LOOSEN_BELOW_PICKS else None
         return RecommendationResult(shown, not ranking.personal, ranking.history_size, loosen)
+
+    async def _catalog_stats(self) -> CatalogStats:
+        return CatalogStats(*await self.films.vote_medians(BAYES_MIN_VOTES, BAYES_PRIOR_MEAN))
 
     async def _explained(self, picks: list[Pick], ranking: Ranking) -> list[Pick]:
         """Explain each pick (ranking skips reasons): the liked films behind its CF score, the

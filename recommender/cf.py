@@ -474,17 +474,19 @@ class CFModel:
         """The history films that raise `target`'s CF score most (positive wᵢ·B[i, target]),
         largest first, up to `limit`: the "people who loved X also loved this" of a pick."""
         idx = _index_of(self.item_ids, np.asarray([target], dtype=np.int64))[0]
-        if idx < 0:
+        if idx < 0 or not weights:
             return []
         start, end = self.tgt_indptr[idx], self.tgt_indptr[idx + 1]
-        found: list[tuple[float, int]] = []
-        for source, weight in zip(self.tgt_sources[start:end], self.tgt_weights[start:end], strict=True):
-            tmdb_id = int(self.item_ids[source])
-            value = weights.get(tmdb_id, 0.0) * float(weight)
-            if value > 0:
-                found.append((value, tmdb_id))
-        found.sort(key=lambda pair: (-pair[0], pair[1]))
-        return [tmdb_id for _, tmdb_id in found[:limit]]
+        sources = self.item_ids[self.tgt_sources[start:end]]
+        hist_ids = np.fromiter(weights.keys(), dtype=np.int64, count=len(weights))
+        hist_w = np.fromiter(weights.values(), dtype=np.float64, count=len(weights))
+        order = np.argsort(hist_ids)
+        pos = _index_of(hist_ids[order], sources)
+        values = np.where(pos >= 0, hist_w[order][pos], 0.0) * self.tgt_weights[start:end].astype(np.float64)
+        positive = values > 0
+        sources, values = sources[positive], values[positive]
+        best: list[int] = sources[np.lexsort((sources, -values))][:limit].tolist()
+        return best
 
 
 def _index_of(sorted_ids: IntArray, ids: IntArray) -> IntArray:

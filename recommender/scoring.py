@@ -460,6 +460,29 @@ def score_candidates(
     return sorted(scored, key=lambda s: (-s.score, s.candidate.film.tmdb_id))
 
 
+def rescore_recent(
+    scored: Iterable[ScoredCandidate], recent: RecentPicks, *, exclude: Collection[int]
+) -> list[ScoredCandidate]:
+    """A scored list brought up to date with the picks shown since it was scored: the films in
+    `exclude` left out, the novelty and repeat terms recomputed against `recent` (as
+    `score_candidates` computes them) and every other component kept; best first (score desc,
+    then tmdb_id asc). Components are normalised over the pool that was scored, so the scores
+    equal `score_candidates`' over the remaining pool only when nothing was left out."""
+    excluded = set(exclude)
+    fresh = []
+    for s in scored:
+        film = s.film
+        if film.tmdb_id in excluded:
+            continue
+        components = {
+            **s.components,
+            "novelty": -W_NOVELTY * novelty_term(film, recent),
+            "repeat": -W_REPEAT * repeat_term(film, recent),
+        }
+        fresh.append(ScoredCandidate(s.candidate, sum(components.values()), components, s.reasons))
+    return sorted(fresh, key=lambda s: (-s.score, s.candidate.film.tmdb_id))
+
+
 def merge_candidates(candidates: Iterable[Candidate]) -> list[Candidate]:
     """One candidate per tmdb_id: the first one's film, the union of sources, the strongest of
     each signal (cf, recent_cf, seq, content, avoid), and the seeds of all, first seen first."""

@@ -437,7 +437,9 @@ class LibraryRepository:
         stmt = select(UserFilm.tmdb_id).where(
             UserFilm.user_id == user_id, or_(UserFilm.rating.is_not(None), UserFilm.watched, UserFilm.liked)
         )
-        return await self.session.scalar(stmt.limit(1)) is not None
+        # in primary key order: with a bare LIMIT 1 the planner scans the whole table, betting
+        # on an early match (4 ms on the bench's 100,000 rows instead of 0.1 ms)
+        return await self.session.scalar(stmt.order_by(UserFilm.tmdb_id).limit(1)) is not None
 
     async def review_ids(self, user_id: int) -> list[int]:
         """Ids of the user's non-empty reviews."""

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Integer, delete, func, literal, literal_column, or_, select, update
+from sqlalchemy import Integer, bindparam, delete, func, literal, literal_column, or_, select, update
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -114,23 +114,9 @@ class VectorRepository:
         films) closest to it, closest first. One LATERAL query."""
         if not targets or not pool:
             return {}
-        target = FilmEmbedding.__table__.alias("t")
-        near = FilmEmbedding.__table__.alias("p")
-        lateral = (
-            select(near.c.tmdb_id)
-            .where(
-                near.c.model == model,
-                near.c.tmdb_id == any_ids(pool),
-                near.c.tmdb_id != target.c.tmdb_id,
-            )
-            .order_by(near.c.embedding.cosine_distance(target.c.embedding))
-            .limit(per_target)
-            .lateral("n")
-        )
         rows = await self.session.execute(
-            select(target.c.tmdb_id.label("target"), lateral.c.tmdb_id.label("near"))
-            .select_from(target.join(lateral, literal_column("true")))
-            .where(target.c.model == model, target.c.tmdb_id == any_ids(targets))
+            _NEAREST_AMONG,
+            {"model": model, "targets": list(targets), "pool": list(pool), "per_target": per_target},
         )
         found: dict[int, list[int]] = {}
         for row in rows:
@@ -289,6 +275,34 @@ class VectorRepository:
             .group_by(FilmEmbedding.tmdb_id)
         )
         return {row.tmdb_id: float(row.s) for row in rows}
+
+
+def _nearest_among() -> Any:
+    """`nearest_among`'s statement, built once (building it is most of a small query's cost)."""
+    target = FilmEmbedding.__table__.alias("t")
+    near = FilmEmbedding.__table__.alias("p")
+    lateral = (
+        select(near.c.tmdb_id)
+        .where(
+            near.c.model == bindparam("model"),
+            near.c.tmdb_id == func.any(bindparam("pool", type_=ARRAY(Integer))),
+            near.c.tmdb_id != target.c.tmdb_id,
+        )
+        .order_by(near.c.embedding.cosine_distance(target.c.embedding))
+        .limit(bindparam("per_target", type_=Integer))
+        .lateral("n")
+    )
+    return (
+        select(target.c.tmdb_id.label("target"), lateral.c.tmdb_id.label("near"))
+        .select_from(target.join(lateral, literal_column("true")))
+        .where(
+            target.c.model == bindparam("model"),
+            target.c.tmdb_id == func.any(bindparam("targets", type_=ARRAY(Integer))),
+        )
+    )
+
+
+_NEAREST_AMONG = _nearest_among()
 
 
 def any_ids(ids: Iterable[int]) -> Any:

@@ -49,6 +49,7 @@ from recommender.scoring import (
     novelty_term,
     popularity_term,
     repeat_term,
+    rescore_recent,
 )
 from tests.recommender.helpers import (
     GENRES,
@@ -495,6 +496,25 @@ def test_fallback_reasons_popular_or_highly_rated() -> None:
 
 
 # --- score_candidates: properties ------------------------------------------------------------
+
+
+@given(candidate_lists, histories, recents, recents, exclusions)
+def test_rescore_recent_is_scoring_with_the_new_recent_picks(
+    cands: list[Candidate],
+    history: list[HistoryEntry],
+    then: RecentPicks,
+    now: RecentPicks,
+    shown: frozenset[int],
+) -> None:
+    taste = build_taste(history)
+    fresh = score_candidates(cands, taste, exclude=(), recent=now)
+    updated = rescore_recent(score_candidates(cands, taste, exclude=(), recent=then), now, exclude=())
+    # the same terms summed in the same order: the same floats, so the same order
+    assert [(s.film.tmdb_id, s.score, s.components) for s in updated] == [
+        (s.film.tmdb_id, s.score, s.components) for s in fresh
+    ]
+    kept = rescore_recent(fresh, now, exclude=shown)
+    assert [s.film.tmdb_id for s in kept] == [s.film.tmdb_id for s in fresh if s.film.tmdb_id not in shown]
 
 
 @given(candidate_lists, histories, exclusions, recents, st.frozensets(st.sampled_from(GENRES)))

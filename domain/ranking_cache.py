@@ -1,0 +1,74 @@
+"""Per-process reuse of users' rankings between /recommend answers.
+
+Ranking every candidate is most of an answer's time (the log, the taste profile, the CF
+scores, four candidate sources, the scoring), yet between two answers a user usually changes
+nothing it reads: they tap ⏭ or ask again. A ranking is reused, for at most
+RANKING_TTL_SECONDS, while its stamp (`db.repositories.rankings`: the user's log, avoided
+topics, /settings, taste vector and the CF model's version, read from PostgreSQL on every
+answer) is unchanged. Each reuse leaves out the films shown since and recomputes the terms
+that depend on the latest picks (`recommender.scoring.rescore_recent`), so an answer never
+repeats a film and a replica holding an older ranking, or none, answers the same way. The TTL
+bounds what the stamp does not see: catalog films added by other users' imports, TMDB's lists.
+
+Nothing here must survive the process: a miss ranks from PostgreSQL as before.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, Hashable
+from dataclasses import dataclass
+
+from cachetools import TTLCache
+
+from domain.picks import Ranking
+from recommender import CatalogStats
+
+#: How long a ranking, and the catalog's vote medians, are reused (seconds).
+RANKING_TTL_SECONDS = 600.0
+#: Users whose rankings one process keeps (least recently used out first). A ranking of the
+#: bench's heaviest user (1,284 ratings, ~900 candidates) takes about 2 MB.
+RANKING_CACHE_USERS = 256
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    stamp: tuple[int, ...]
+    ranking: Ranking
+
+
+class RankingCache:
+    """Rankings by (user id, preferred genres) with the stamp they were computed under, and the
+    catalog's vote medians (`CatalogStats`). One instance per process, held by the service
+    factory; `timer` (seconds, monotonic) is for tests."""
+
+    def __init__(
+        self,
+        *,
+        ttl: float = RANKING_TTL_SECONDS,
+        users: int = RANKING_CACHE_USERS,
+        timer: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._rankings: TTLCache[Hashable, _Entry] = TTLCache(users, ttl, timer=timer)
+        self._stats: TTLCache[str, CatalogStats] = TTLCache(1, ttl, timer=timer)
+
+    def get(self, key: Hashable, stamp: tuple[int, ...]) -> Ranking | None:
+        """The ranking stored under `key` with this very `stamp`, unexpired; else None."""
+        entry = self._rankings.get(key)
+        return entry.ranking if entry is not None and entry.stamp == stamp else None
+
+    def put(self, key: Hashable, stamp: tuple[int, ...], ranking: Ranking) -> None:
+        """Keep `ranking`, computed after `stamp` was read, for RANKING_TTL_SECONDS."""
+        self._rankings[key] = _Entry(stamp, ranking)
+
+    def clear(self) -> None:
+        """Forget every ranking and the vote medians."""
+        self._rankings.clear()
+        self._stats.clear()
+
+    async def catalog_stats(self, load: Callable[[], Awaitable[CatalogStats]]) -> CatalogStats:
+        """The catalog's vote medians, loaded with `load` at most once per TTL."""
+        stats = self._stats.get("catalog")
+        if stats is None:
+            stats = self._stats["catalog"] = await load()
+        return stats
