@@ -16,6 +16,7 @@ from statistics import fmean, median
 
 import numpy as np
 import numpy.typing as npt
+from scipy import sparse
 
 from recommender.cf import RECENCY_FLOOR, RECENCY_TAU
 from recommender.types import (
@@ -367,27 +368,27 @@ class RecentPicks:
     """
 
     films: tuple[FilmFeatures, ...] = ()
-    # derived once, so scoring hundreds of candidates costs lookups, not scans
+    # derived once, so scoring hundreds of candidates costs lookups and one matrix product
     tags: tuple[frozenset[str], ...] = field(init=False, repr=False, compare=False)
     primary_genres: Counter[str] = field(init=False, repr=False, compare=False)
     decades: Counter[int] = field(init=False, repr=False, compare=False)
-    # tag → indexes of the recent films having it, the films' tag counts and ids: novelty_term
-    # counts the shared tags of a candidate with each recent film in one pass over its tags
-    holders: dict[str, tuple[int, ...]] = field(init=False, repr=False, compare=False)
-    vocabulary: frozenset[str] = field(init=False, repr=False, compare=False)
-    sizes: tuple[int, ...] = field(init=False, repr=False, compare=False)
+    # for novelty_terms: tag → column, the films × tags 0/1 matrix, each film's tag count, ids
+    columns: dict[str, int] = field(init=False, repr=False, compare=False)
+    incidence: npt.NDArray[np.float64] = field(init=False, repr=False, compare=False)
+    sizes: npt.NDArray[np.float64] = field(init=False, repr=False, compare=False)
     ids: frozenset[int] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         tags = tuple(frozenset(f.genres) | frozenset(f.keywords) for f in self.films)
         object.__setattr__(self, "tags", tags)
-        holders: defaultdict[str, list[int]] = defaultdict(list)
+        columns = {tag: k for k, tag in enumerate(sorted(frozenset().union(*tags)))}
+        incidence = np.zeros((len(tags), len(columns)))
         for k, film_tags in enumerate(tags):
             for tag in film_tags:
-                holders[tag].append(k)
-        object.__setattr__(self, "holders", {tag: tuple(ks) for tag, ks in holders.items()})
-        object.__setattr__(self, "vocabulary", frozenset(holders))
-        object.__setattr__(self, "sizes", tuple(len(t) for t in tags))
+                incidence[k, columns[tag]] = 1.0
+        object.__setattr__(self, "columns", columns)
+        object.__setattr__(self, "incidence", incidence)
+        object.__setattr__(self, "sizes", np.array([len(t) for t in tags], dtype=np.float64))
         object.__setattr__(self, "ids", frozenset(f.tmdb_id for f in self.films))
         object.__setattr__(self, "primary_genres", Counter(f.genres[0] for f in self.films if f.genres))
         decades = Counter(d for f in self.films if (d := decade_of(f.year)) is not None)
@@ -442,6 +443,7 @@ def score_candidates(
     if personal:
         terms = personal_components(_features(merged, taste, quality), weights, cf_strength)
     preferred = set(preferred_genres)
+    novelty = novelty_terms([c.film for c in merged], recent)
     scored = []
     for k, c in enumerate(merged):
         film = c.film
@@ -453,7 +455,7 @@ def score_candidates(
             components["popularity"] = W_COLD_POPULARITY * popularity_term(film.popularity)
         components["preferred"] = W_PREFERRED * (1.0 if preferred.intersection(film.genres) else 0.0)
         components["avoid"] = -W_AVOID * avoid_term(c)
-        components["novelty"] = -W_NOVELTY * novelty_term(film, recent)
+        components["novelty"] = -W_NOVELTY * float(novelty[k])
         components["repeat"] = -W_REPEAT * repeat_term(film, recent)
         reasons = explain(c, taste) if with_reasons else ()
         scored.append(ScoredCandidate(c, sum(components.values()), components, reasons))
@@ -469,15 +471,14 @@ def rescore_recent(
     then tmdb_id asc). Components are normalised over the pool that was scored, so the scores
     equal `score_candidates`' over the remaining pool only when nothing was left out."""
     excluded = set(exclude)
+    kept = [s for s in scored if s.film.tmdb_id not in excluded]
+    novelty = novelty_terms([s.film for s in kept], recent)
     fresh = []
-    for s in scored:
-        film = s.film
-        if film.tmdb_id in excluded:
-            continue
+    for k, s in enumerate(kept):
         components = {
             **s.components,
-            "novelty": -W_NOVELTY * novelty_term(film, recent),
-            "repeat": -W_REPEAT * repeat_term(film, recent),
+            "novelty": -W_NOVELTY * float(novelty[k]),
+            "repeat": -W_REPEAT * repeat_term(s.film, recent),
         }
         fresh.append(ScoredCandidate(s.candidate, sum(components.values()), components, s.reasons))
     return sorted(fresh, key=lambda s: (-s.score, s.candidate.film.tmdb_id))
@@ -552,27 +553,39 @@ def avoid_term(c: Candidate) -> float:
 
 def novelty_term(film: FilmFeatures, recent: RecentPicks) -> float:
     """0–1: the highest Jaccard overlap of the film's genres + keywords with a recently shown
-    film's (1 = the same tags as something just shown)."""
-    if not recent.films:
-        return 0.0
-    tags = {*film.genres, *film.keywords}
-    if not tags:
-        return 0.0
-    if film.tmdb_id in recent.ids:
-        return 1.0
-    common = tags & recent.vocabulary
-    if not common:
-        return 0.0
-    # shared tags per recent film from the inverted index: the counts len(tags & other_tags)
-    # of a pairwise loop, so the same Jaccard floats
-    shared: dict[int, int] = {}
-    holders = recent.holders
-    for tag in common:
-        for k in holders[tag]:
-            shared[k] = shared.get(k, 0) + 1
-    n = len(tags)
-    sizes = recent.sizes
-    return max([s / (n + sizes[k] - s) for k, s in shared.items()])
+    film's (1 = the same tags as something just shown, or the film itself)."""
+    return float(novelty_terms([film], recent)[0])
+
+
+def novelty_terms(films: Sequence[FilmFeatures], recent: RecentPicks) -> npt.NDArray[np.float64]:
+    """`novelty_term` of each film, shape (len(films),): the shared tags of every film with
+    every recent one in one matrix product (exact small integers), then the same Jaccard
+    floats as a pairwise loop. A film without tags is 0, a recently shown one 1."""
+    if not recent.films or not len(films):
+        return np.zeros(len(films))
+    columns = recent.columns
+    sizes = np.empty(len(films))
+    rows: list[int] = []
+    cols: list[int] = []
+    shown: list[int] = []
+    for i, film in enumerate(films):
+        tags = {*film.genres, *film.keywords}
+        sizes[i] = len(tags)
+        if tags and film.tmdb_id in recent.ids:
+            shown.append(i)
+        for tag in tags:
+            column = columns.get(tag)
+            if column is not None:
+                rows.append(i)
+                cols.append(column)
+    incidence = sparse.csr_array((np.ones(len(rows)), (rows, cols)), shape=(len(films), len(columns)))
+    # films × recent films: tags in common (a sparse product: no BLAS threads for a small one)
+    shared: npt.NDArray[np.float64] = np.asarray(incidence @ recent.incidence.T)
+    union = sizes[:, None] + recent.sizes[None, :] - shared
+    jaccard = np.divide(shared, union, out=np.zeros_like(shared), where=shared > 0)
+    terms: npt.NDArray[np.float64] = np.max(jaccard, axis=1)
+    terms[np.array(shown, dtype=np.intp)] = 1.0
+    return terms
 
 
 def repeat_term(film: FilmFeatures, recent: RecentPicks) -> float:

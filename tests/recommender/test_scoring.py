@@ -47,6 +47,7 @@ from recommender.scoring import (
     decade_of,
     merge_candidates,
     novelty_term,
+    novelty_terms,
     popularity_term,
     repeat_term,
     rescore_recent,
@@ -669,18 +670,24 @@ def test_every_reason_shown_holds_against_the_history(
 TAGS = st.lists(st.sampled_from(["a", "b", "c", "d", "e", "f"]), max_size=4, unique=True)
 
 
-@given(st.lists(st.tuples(st.integers(1, 6), TAGS, TAGS), max_size=6), st.integers(1, 8), TAGS, TAGS)
+@given(
+    st.lists(st.tuples(st.integers(1, 6), TAGS, TAGS), max_size=6),
+    st.lists(st.tuples(st.integers(1, 8), TAGS, TAGS), max_size=8),
+)
 def test_novelty_is_the_highest_jaccard_overlap_with_a_recent_film(
-    shown: list[tuple[int, list[str], list[str]]], tmdb_id: int, genres: list[str], keywords: list[str]
+    shown: list[tuple[int, list[str], list[str]]], candidates: list[tuple[int, list[str], list[str]]]
 ) -> None:
     recent = RecentPicks(tuple(film(i, genres=tuple(g), keywords=tuple(k)) for i, g, k in shown))
-    candidate = film(tmdb_id, genres=tuple(genres), keywords=tuple(keywords))
-    tags = set(genres) | set(keywords)
-    if not shown or not tags:
-        expected = 0.0
-    elif tmdb_id in {i for i, _g, _k in shown}:
-        expected = 1.0
-    else:
-        overlaps = [len(tags & (set(g) | set(k))) / len(tags | set(g) | set(k)) for _i, g, k in shown]
-        expected = max(overlaps)
-    assert novelty_term(candidate, recent) == pytest.approx(expected)
+    expected = []
+    for tmdb_id, genres, keywords in candidates:
+        tags = set(genres) | set(keywords)
+        if not shown or not tags:
+            expected.append(0.0)
+        elif tmdb_id in {i for i, _g, _k in shown}:
+            expected.append(1.0)
+        else:
+            overlaps = [len(tags & (set(g) | set(k))) / len(tags | set(g) | set(k)) for _i, g, k in shown]
+            expected.append(max(overlaps))
+    films = [film(i, genres=tuple(g), keywords=tuple(k)) for i, g, k in candidates]
+    assert novelty_terms(films, recent).tolist() == expected  # the same floats, in one batch
+    assert [novelty_term(f, recent) for f in films] == expected
