@@ -26,7 +26,7 @@ from recommender import CatalogStats
 
 #: How long a ranking, and the catalog's vote medians, are reused (seconds).
 RANKING_TTL_SECONDS = 600.0
-#: Users whose rankings one process keeps (the entry closest to expiry goes first). A ranking
+#: Users whose rankings one process keeps (least recently used out first). A ranking
 #: of the bench's heaviest user (1,284 ratings, 540 candidates) takes 1.8 MB (tracemalloc), so
 #: at most about 230 MB per process.
 RANKING_CACHE_USERS = 128
