@@ -55,7 +55,7 @@ bench-reliability: $(STAMP)
 bench-ready: $(STAMP)
 	WTW_DATASETS=$${WTW_DATASETS:-../shared/datasets} $(PY) -m bench.time_to_personal
 
-## make bench-latency: /recommend p50/p95/p99 and SQL statements for the heaviest user of the loaded wtw_bench DB (after make bench; --profile via ARGS)
+## make bench-latency: /recommend p50/p95/p99, CPU and SQL statements for the heaviest user of the loaded wtw_bench DB, reusing the ranking and from scratch (after make bench; --profile via ARGS)
 bench-latency: $(STAMP)
 	$(PY) -m bench.latency $(ARGS)
 

@@ -455,7 +455,8 @@ def print_table(table, picks, catalog_size, n_users, latency, seconds, kind) -> 
     print()
     print(
         f"/recommend latency through the dispatcher: user with {latency['user_ratings']} ratings, "
-        f"{latency['calls']} calls, warm caches, no LLM, no TMDB: "
+        f"{latency['calls']} calls, warm caches (the ranking reused, domain.ranking_cache; "
+        f"`make bench-latency` also times answers ranking from scratch), no LLM, no TMDB: "
         f"p50 {latency['p50']:.0f} ms, p95 {latency['p95']:.0f} ms"
     )
     print(f"total run time {seconds / 60:.1f} min")
