@@ -10,9 +10,9 @@ from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 from pydantic import Field
 
+from bot.keyboard_builder import InlineKeyboard
 from domain.avoid import AvoidTopicInfo
 from domain.entities import FilmInfo
 
@@ -120,7 +120,7 @@ def pick_keyboard(
     if links:
         markup = pick_keyboard(item_id, tmdb_id, online=online)
         return InlineKeyboardMarkup(inline_keyboard=[*markup.inline_keyboard, list(links)])
-    # one row, as InlineKeyboardBuilder lays out three buttons, without its deep copy on export
+    # one row of three buttons, built directly (the hottest keyboard: three on every answer)
     actions = (
         (_("✅ Watched"), PickAction.WATCHED),
         (_("⏭ Skip"), PickAction.SKIP),
@@ -147,7 +147,7 @@ def avoid_keyboard(topics: Sequence[AvoidTopicInfo]) -> InlineKeyboardMarkup | N
     """One ❌ button per topic (None without topics: Telegram refuses an empty keyboard)."""
     if not topics:
         return None
-    kb = InlineKeyboardBuilder()
+    kb = InlineKeyboard()
     for topic in topics:
         kb.button(text=f"❌ {topic.topic}"[:60], callback_data=AvoidRemove(topic_id=topic.id))
     kb.adjust(1)
@@ -163,7 +163,7 @@ def onboarding_keyboard(
 ) -> InlineKeyboardMarkup:
     """Films (`(tmdb_id, label)`, one per row) and genres (three per row) to tap, then 🎬.
     Liked films and selected genres are marked "✓ "."""
-    kb = InlineKeyboardBuilder()
+    kb = InlineKeyboard()
     for tmdb_id, label in films:
         mark = CHECK if tmdb_id in liked else ""
         kb.button(text=f"{mark}{label}"[:60], callback_data=OnboardFilm(tmdb_id=tmdb_id))
@@ -177,7 +177,7 @@ def onboarding_keyboard(
 
 
 def film_choices_keyboard(films: Sequence[FilmInfo]) -> InlineKeyboardMarkup:
-    kb = InlineKeyboardBuilder()
+    kb = InlineKeyboard()
     for film in films:
         kb.button(text=film.label[:60], callback_data=FilmChoice(tmdb_id=film.tmdb_id))
     kb.button(text=_("❌ Cancel"), callback_data=FlowCallback(action=FlowAction.CANCEL))
@@ -186,7 +186,7 @@ def film_choices_keyboard(films: Sequence[FilmInfo]) -> InlineKeyboardMarkup:
 
 
 def rating_keyboard() -> InlineKeyboardMarkup:
-    kb = InlineKeyboardBuilder()
+    kb = InlineKeyboard()
     for halves in range(1, 11):
         kb.button(text=stars(halves), callback_data=RatingChoice(halves=halves))
     kb.button(text=_("❌ Cancel"), callback_data=FlowCallback(action=FlowAction.CANCEL))
@@ -195,7 +195,7 @@ def rating_keyboard() -> InlineKeyboardMarkup:
 
 
 def review_text_keyboard() -> InlineKeyboardMarkup:
-    kb = InlineKeyboardBuilder()
+    kb = InlineKeyboard()
     kb.button(text=_("💾 Save without a review"), callback_data=FlowCallback(action=FlowAction.NO_TEXT))
     kb.button(text=_("❌ Cancel"), callback_data=FlowCallback(action=FlowAction.CANCEL))
     kb.adjust(1)
@@ -203,13 +203,13 @@ def review_text_keyboard() -> InlineKeyboardMarkup:
 
 
 def done_keyboard() -> InlineKeyboardMarkup:
-    kb = InlineKeyboardBuilder()
+    kb = InlineKeyboard()
     kb.button(text=_("✅ Done"), callback_data=FlowCallback(action=FlowAction.DONE))
     return kb.as_markup()
 
 
 def import_report_keyboard(import_id: int) -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
+    builder = InlineKeyboard()
     builder.button(
         text=_("📄 Films I couldn't match (CSV)"), callback_data=ImportUnmatched(import_id=import_id)
     )
@@ -241,7 +241,7 @@ class ForgetConfirm(CallbackData, prefix="forget"):
 
 def language_keyboard(current: str) -> InlineKeyboardMarkup:
     """Two buttons per row; the current language is marked "✓ "."""
-    kb = InlineKeyboardBuilder()
+    kb = InlineKeyboard()
     for code, name in LANGUAGE_NAMES.items():
         kb.button(text=(CHECK if code == current else "") + name, callback_data=LanguageChoice(code=code))
     kb.adjust(2)
@@ -249,7 +249,7 @@ def language_keyboard(current: str) -> InlineKeyboardMarkup:
 
 
 def forget_keyboard(nonce: str) -> InlineKeyboardMarkup:
-    kb = InlineKeyboardBuilder()
+    kb = InlineKeyboard()
     for text, answer in (
         (_("🗑 Yes, delete everything"), ForgetAnswer.YES),
         (_("Keep my data"), ForgetAnswer.KEEP),
@@ -272,7 +272,7 @@ class ClarifySkip(CallbackData, prefix="clar_skip"):
 
 def clarify_keyboard(labels: Sequence[str]) -> InlineKeyboardMarkup:
     """The options (two per row, in order), then 🎬 Just recommend on its own row."""
-    kb = InlineKeyboardBuilder()
+    kb = InlineKeyboard()
     for index, label in enumerate(labels):
         kb.button(text=label[:60], callback_data=ClarifyAnswer(index=index))
     kb.button(text=_("🎬 Just recommend"), callback_data=ClarifySkip())

@@ -17,12 +17,12 @@ from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import get_i18n, ngettext
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 from aiogram.utils.text_decorations import html_decoration as hd
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_date
 from pydantic import Field
 
+from bot.keyboard_builder import InlineKeyboard
 from bot.keyboards import DbId, stars
 from domain.feedback import UNDO_WINDOW
 from domain.ratings import RatedFilm, RatingsOrder, RatingsPage
@@ -191,7 +191,7 @@ def page_keyboard(view: RatingsPage) -> InlineKeyboardMarkup | None:
     sort toggle. None without films (Telegram refuses an empty keyboard)."""
     if not view.films:
         return None
-    kb = InlineKeyboardBuilder()
+    kb = InlineKeyboard()
     for n, film in enumerate(view.films, start=view.offset + 1):
         kb.button(
             text=f"✏️ {n}. {_short(film.title)}",
@@ -218,7 +218,7 @@ def page_keyboard(view: RatingsPage) -> InlineKeyboardMarkup | None:
 
 def change_keyboard(film: RatedFilm, page: int, order: RatingsOrder) -> InlineKeyboardMarkup:
     """½ … 5 stars (the review flow's layout, its own callback data), then ◀ Back."""
-    kb = InlineKeyboardBuilder()
+    kb = InlineKeyboard()
     for halves in range(1, 11):
         kb.button(
             text=stars(halves),
@@ -230,7 +230,7 @@ def change_keyboard(film: RatedFilm, page: int, order: RatingsOrder) -> InlineKe
 
 
 def delete_keyboard(film: RatedFilm, page: int, order: RatingsOrder) -> InlineKeyboardMarkup:
-    kb = InlineKeyboardBuilder()
+    kb = InlineKeyboard()
     for text, answer in ((_("🗑 Yes, delete"), DeleteAnswer.YES), (_("Keep"), DeleteAnswer.KEEP)):
         kb.button(
             text=text,
@@ -241,7 +241,7 @@ def delete_keyboard(film: RatedFilm, page: int, order: RatingsOrder) -> InlineKe
 
 
 def undo_keyboard(item_id: int) -> InlineKeyboardMarkup:
-    kb = InlineKeyboardBuilder()
+    kb = InlineKeyboard()
     kb.button(text=_("↩️ Undo"), callback_data=UndoFeedback(item_id=item_id))
     return kb.as_markup()
 

@@ -14,9 +14,9 @@ from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.i18n import ngettext
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 from aiogram.utils.text_decorations import html_decoration as hd
 
+from bot.keyboard_builder import InlineKeyboard
 from bot.keyboards import DbId
 from bot.texts import genre_name
 from domain.entities import FilmInfo
@@ -45,7 +45,7 @@ def more_button(tmdb_id: int) -> InlineKeyboardButton:
 
 def choices_keyboard(films: Sequence[FilmInfo]) -> InlineKeyboardMarkup:
     """One button per candidate film, one per row."""
-    kb = InlineKeyboardBuilder()
+    kb = InlineKeyboard()
     for film in films:
         kb.button(text=film.label[:60], callback_data=SimilarChoice(tmdb_id=film.tmdb_id))
     kb.adjust(1)

@@ -16,10 +16,10 @@ from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 from aiogram.utils.text_decorations import html_decoration as hd
 from pydantic import Field
 
+from bot.keyboard_builder import InlineKeyboard
 from bot.keyboards import DbId
 from bot.texts import film_line, genre_name
 from domain.group_views import Card, Decision, Member, Refusal
@@ -211,7 +211,7 @@ def open_private_button() -> str:
 
 # --- keyboards ---------------------------------------------------------------------------------
 def round_keyboard(round_id: int, bot_username: str | None) -> InlineKeyboardMarkup:
-    kb = InlineKeyboardBuilder()
+    kb = InlineKeyboard()
     kb.button(text=_("🙋 I'm in"), callback_data=JoinRound(round_id=round_id))
     kb.button(text=_("🎬 Pick"), callback_data=PickRound(round_id=round_id))
     if bot_username:
@@ -221,14 +221,14 @@ def round_keyboard(round_id: int, bot_username: str | None) -> InlineKeyboardMar
 
 
 def vote_keyboard(pick_id: int) -> InlineKeyboardMarkup:
-    kb = InlineKeyboardBuilder()
+    kb = InlineKeyboard()
     kb.button(text="👍", callback_data=VotePick(pick_id=pick_id, vote=1))
     kb.button(text="👎", callback_data=VotePick(pick_id=pick_id, vote=-1))
     return kb.as_markup()
 
 
 def another_keyboard(round_id: int) -> InlineKeyboardMarkup:
-    kb = InlineKeyboardBuilder()
+    kb = InlineKeyboard()
     kb.button(text=_("🔄 Another round"), callback_data=AnotherRound(round_id=round_id))
     return kb.as_markup()
 
@@ -236,7 +236,7 @@ def another_keyboard(round_id: int) -> InlineKeyboardMarkup:
 def private_keyboard(bot_username: str | None) -> InlineKeyboardMarkup | None:
     if not bot_username:
         return None
-    kb = InlineKeyboardBuilder()
+    kb = InlineKeyboard()
     kb.button(text=open_private_button(), url=deep_link(bot_username))
     return kb.as_markup()
 

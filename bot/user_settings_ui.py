@@ -19,11 +19,11 @@ from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.i18n import get_i18n
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 from aiogram.utils.text_decorations import html_decoration as hd
 from babel import Locale, UnknownLocaleError
 from pydantic import Field
 
+from bot.keyboard_builder import InlineKeyboard
 from bot.keyboards import CHECK
 from bot.texts import decade_name, genre_name
 from domain.settings import DECADES, LANGUAGES, RUNTIMES, LanguageMode, Setting, StandingFilters
@@ -212,13 +212,13 @@ def _mark(selected: bool, text: str) -> str:
     return f"{CHECK}{text}" if selected else text
 
 
-def _back(kb: InlineKeyboardBuilder) -> None:
+def _back(kb: InlineKeyboard) -> None:
     kb.button(text=_("◀ Back"), callback_data=OpenScreen(screen=Screen.MAIN))
 
 
 def main_keyboard(filters: StandingFilters) -> InlineKeyboardMarkup:
     """Genres · From / To · the runtimes · Languages · Watchlist on/off · Reset."""
-    kb = InlineKeyboardBuilder()
+    kb = InlineKeyboard()
     kb.button(text=_("🎭 Genres to exclude"), callback_data=OpenScreen(screen=Screen.GENRES))
     start, end = filters.from_decade, filters.to_decade
     kb.button(
@@ -251,7 +251,7 @@ def main_keyboard(filters: StandingFilters) -> InlineKeyboardMarkup:
 
 def genres_keyboard(filters: StandingFilters, genres: Sequence[str]) -> InlineKeyboardMarkup:
     """The genres (three per row, "✓ " = excluded), then ◀ Back."""
-    kb = InlineKeyboardBuilder()
+    kb = InlineKeyboard()
     for genre in genres:
         kb.button(
             text=_mark(genre in filters.excluded_genres, genre_name(genre))[:60],
@@ -265,7 +265,7 @@ def genres_keyboard(filters: StandingFilters, genres: Sequence[str]) -> InlineKe
 def decades_keyboard(filters: StandingFilters, end: DecadeEnd) -> InlineKeyboardMarkup:
     """1920s … 2020s (four per row) and Any, "✓ " on the current one, then ◀ Back."""
     current = filters.from_decade if end is DecadeEnd.FROM else filters.to_decade
-    kb = InlineKeyboardBuilder()
+    kb = InlineKeyboard()
     for decade in DECADES:
         kb.button(
             text=_mark(current == decade, decade_name(str(decade))),
@@ -280,7 +280,7 @@ def decades_keyboard(filters: StandingFilters, end: DecadeEnd) -> InlineKeyboard
 def languages_keyboard(filters: StandingFilters, mode: LanguageMode) -> InlineKeyboardMarkup:
     """ "Only these" / "All but these" (the current mode marked), the languages (three per row,
     "✓ " = chosen), Any language, ◀ Back."""
-    kb = InlineKeyboardBuilder()
+    kb = InlineKeyboard()
     kb.button(
         text=_mark(mode is LanguageMode.INCLUDE, _("Only these")),
         callback_data=ChooseLanguageMode(mode=LanguageMode.INCLUDE),

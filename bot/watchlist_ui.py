@@ -13,9 +13,9 @@ from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.i18n import ngettext
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 from aiogram.utils.text_decorations import html_decoration as hd
 
+from bot.keyboard_builder import InlineKeyboard
 from bot.keyboards import DbId, Index
 from bot.texts import film_line
 from domain.entities import FilmInfo
@@ -141,7 +141,7 @@ def page_keyboard(page: WatchlistPage) -> InlineKeyboardMarkup | None:
     None for an empty list."""
     if not page.films:
         return None
-    kb = InlineKeyboardBuilder()
+    kb = InlineKeyboard()
     for number, film in enumerate(page.films, page.first_number):
         kb.row(
             InlineKeyboardButton(

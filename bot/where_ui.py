@@ -9,10 +9,10 @@ from typing import Annotated
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 from aiogram.utils.text_decorations import html_decoration as hd
 from pydantic import Field
 
+from bot.keyboard_builder import InlineKeyboard
 from bot.keyboards import CHECK, DbId
 from bot.texts import country_name
 from domain.entities import FilmInfo
@@ -120,7 +120,7 @@ def country_unknown(text: str) -> str:
 
 
 def country_keyboard(current: str) -> InlineKeyboardMarkup:
-    kb = InlineKeyboardBuilder()
+    kb = InlineKeyboard()
     for code in COMMON_COUNTRIES:
         label = country_name(code)
         kb.button(text=(CHECK if code == current else "") + label, callback_data=CountryPick(code=code))
@@ -139,7 +139,7 @@ def services_prompt(country: str, mine: Collection[str]) -> str:
 
 
 def services_keyboard(offered: Sequence[Provider], mine: Collection[int]) -> InlineKeyboardMarkup:
-    kb = InlineKeyboardBuilder()
+    kb = InlineKeyboard()
     for provider_id, name in offered:
         kb.button(
             text=(CHECK if provider_id in mine else "") + name[:40],
