@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from cachetools import TTLCache
 
+from db.repositories.rankings import RankingStamp
 from domain.picks import Ranking
 from recommender import CatalogStats
 
@@ -34,7 +35,7 @@ RANKING_CACHE_USERS = 128
 
 @dataclass(frozen=True, slots=True)
 class _Entry:
-    stamp: tuple[int, ...]
+    stamp: RankingStamp
     ranking: Ranking
 
 
@@ -52,14 +53,26 @@ class RankingCache:
     ) -> None:
         self._rankings: TTLCache[Hashable, _Entry] = TTLCache(users, ttl, timer=timer)
         self._stats: TTLCache[str, CatalogStats] = TTLCache(1, ttl, timer=timer)
+        self._cf_version = 0
 
-    def get(self, key: Hashable, stamp: tuple[int, ...]) -> Ranking | None:
-        """The ranking stored under `key` with this very `stamp`, unexpired; else None."""
+    def get(self, key: Hashable, stamp: RankingStamp) -> Ranking | None:
+        """The ranking stored under `key` with this very `stamp`, unexpired; else None (and
+        a ranking under an older stamp is dropped)."""
         entry = self._rankings.get(key)
-        return entry.ranking if entry is not None and entry.stamp == stamp else None
+        if entry is None:
+            return None
+        if entry.stamp != stamp:
+            del self._rankings[key]
+            return None
+        return entry.ranking
 
-    def put(self, key: Hashable, stamp: tuple[int, ...], ranking: Ranking) -> None:
-        """Keep `ranking`, computed after `stamp` was read, for RANKING_TTL_SECONDS."""
+    def put(self, key: Hashable, stamp: RankingStamp, ranking: Ranking) -> None:
+        """Keep `ranking`, computed after `stamp` was read, for RANKING_TTL_SECONDS. The first
+        ranking of a newer CF model drops every other: each holds its CF model, and a large
+        one must not stay in memory twice."""
+        if stamp.cf_version != self._cf_version:
+            self._rankings.clear()
+            self._cf_version = stamp.cf_version
         self._rankings[key] = _Entry(stamp, ranking)
 
     def clear(self) -> None:

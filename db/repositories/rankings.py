@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,15 +30,24 @@ _STAMP = text(
 )
 
 
+@dataclass(frozen=True, slots=True)
+class RankingStamp:
+    """What a ranking was computed from: `rows` changes with any write to the user's rows a
+    ranking reads (see `_STAMP`), `cf_version` is the newest CF model's id (0: none yet)."""
+
+    rows: tuple[int, ...]
+    cf_version: int
+
+
 class RankingStampRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def stamp(self, user_id: int, embedding_model: str | None) -> tuple[int, ...]:
-        """One tuple that changes whenever anything a ranking reads for the user is written:
-        their log (`user_films`: ratings, likes, watched, 🚫, watchlist), avoided topics,
-        /settings, taste vector (of `embedding_model`), and the newest CF model's id. One
-        statement; equal tuples mean none of those changed in between (see `_STAMP`)."""
+    async def stamp(self, user_id: int, embedding_model: str | None) -> RankingStamp:
+        """The stamp of what a ranking reads for the user now: their log (`user_films`:
+        ratings, likes, watched, 🚫, watchlist), avoided topics, /settings, taste vector (of
+        `embedding_model`), and the newest CF model. One statement; equal stamps mean none of
+        those changed in between."""
         params = {"user_id": user_id, "model": embedding_model or ""}
         *tables, cf_version = (await self.session.execute(_STAMP, params)).one()
-        return (*(int(v) for values in tables for v in values), int(cf_version))
+        return RankingStamp(tuple(int(v) for values in tables for v in values), int(cf_version))

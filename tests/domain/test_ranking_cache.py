@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pytest
@@ -17,13 +17,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.app import DEMO_CATALOG
 from bot.jobs import JobOutbox
 from db.repositories.library import LibraryRepository, LogRow
-from db.repositories.rankings import RankingStampRepository
+from db.repositories.rankings import RankingStamp, RankingStampRepository
 from db.repositories.users import UserRepository
 from db.repositories.vectors import VectorRepository
 from domain.avoid import AvoidService
-from domain.catalog import CatalogService
+from domain.catalog import CatalogService, SourceBudget
 from domain.cf import CFModelCache, build_cf_model
 from domain.entities import ItemStatus
+from domain.picks import Ranking
+from domain.ports import MovieSourceError
 from domain.ranking_cache import RankingCache
 from domain.recommendations import RecommendationService
 from domain.settings import UserSettingsService
@@ -242,3 +244,65 @@ async def test_a_clarified_or_group_ranking_is_never_reused(world: AsyncSession)
     await service.rank(target, genres=("Drama",))
     await service.rank(target)
     assert service.computed == 5  # genres are part of the key
+
+
+def test_a_newer_cf_model_drops_the_rankings_made_with_the_older() -> None:
+    cache = RankingCache()
+    first, second, third = (cast(Ranking, object()) for _ in range(3))
+    old = RankingStamp((1, 2), cf_version=1)
+    cache.put("a", old, first)
+    cache.put("b", old, second)
+    assert cache.get("b", old) is second
+    new = RankingStamp((1, 2), cf_version=2)
+    cache.put("a", new, third)  # each ranking holds its model: the old one must go
+    assert cache.get("b", old) is None
+    assert cache.get("a", new) is third
+    assert cache.get("a", RankingStamp((1, 3), cf_version=2)) is None  # a write: dropped
+    assert cache.get("a", new) is None
+
+
+class BrokenTMDB:
+    """A MovieSource whose every call fails at once (an outage after the retries)."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def _fail(self) -> Any:
+        self.calls += 1
+        raise MovieSourceError("TMDB: gave up after 4 attempts (last: HTTP 503)")
+
+    async def search(self, query: str, *, year: int | None = None, page: int = 1) -> Any:
+        return await self._fail()
+
+    async def details(self, tmdb_ids: Any) -> Any:
+        return await self._fail()
+
+    async def related(self, tmdb_id: int, kind: str, *, page: int = 1) -> Any:
+        return await self._fail()
+
+    async def popular(self, *, genres: Any = (), page: int = 1) -> Any:
+        return await self._fail()
+
+
+async def test_a_ranking_made_while_tmdb_fails_is_not_reused(world: AsyncSession) -> None:
+    target = await _user(world, 9_109)
+    await _rate(world, target, {348: "5", 679: "4.5", 78: "5"})
+    tmdb, cache = BrokenTMDB(), RankingCache()
+
+    def service() -> Counted:  # one per update, as the bot binds them, sharing the cache
+        catalog = CatalogService(world, tmdb, ttl=dt.timedelta(days=1), budget=SourceBudget(0.5))
+        return Counted(
+            world,
+            catalog,
+            repeat_window=dt.timedelta(days=60),
+            cf_cache=CFModelCache(),
+            embedding_model=MODEL,
+            jobs=JobOutbox(),
+            rankings=cache,
+        )
+
+    first, second = service(), service()
+    assert len((await first.recommend(target)).picks) == 3  # from the catalog, TMDB left out
+    assert first.catalog.degraded and tmdb.calls
+    await second.recommend(target)
+    assert second.computed == 1  # ranked again: TMDB's lists may be back
