@@ -8,7 +8,6 @@ import asyncio
 import datetime as dt
 import time
 from collections.abc import Sequence
-from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -19,8 +18,6 @@ from bot.app import DEMO_CATALOG
 from bot.jobs import JobOutbox
 from db.models import Film, RecommendationItem
 from db.repositories.films import FilmRow
-from db.repositories.library import LibraryRepository, LogRow
-from db.repositories.users import UserRepository
 from domain.catalog import CatalogService, SourceBudget
 from domain.cf import CFModelCache, build_cf_model
 from domain.clarify import (
@@ -49,6 +46,7 @@ from domain.recommendations import RecommendationService
 from integrations.tmdb_csv import read_tmdb_csv
 from recommender import CFModel, build_taste
 from recommender.types import Candidate, FilmFeatures, HistoryEntry, ScoredCandidate
+from tests.domain.helpers import new_user, rate
 
 SCI_FI = [348, 679, 8077, 70981, 157336, 27205, 603, 78, 335984, 62, 329865, 1091, 438631]
 ROMANCE = [194, 76, 843, 289, 239, 313369, 4348, 137]
@@ -194,27 +192,6 @@ def test_preferences_admit(preferences: Preferences, film_row: FilmRow, admitted
 # --- on the database ----------------------------------------------------------------------------
 
 
-async def _user(session: AsyncSession, telegram_id: int) -> int:
-    return (await UserRepository(session).upsert(telegram_id, first_name=None, language_code=None)).id
-
-
-async def _rate(session: AsyncSession, user_id: int, ratings: dict[int, str]) -> None:
-    base = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
-    rows = [
-        LogRow(
-            tmdb_id=t,
-            rating=Decimal(r),
-            watched=True,
-            watched_on=None,
-            liked=False,
-            on_watchlist=False,
-            rated_at=base + dt.timedelta(days=i),
-        )
-        for i, (t, r) in enumerate(ratings.items())
-    ]
-    await LibraryRepository(session).merge_log(user_id, rows, source="bot")
-
-
 def _service(session: AsyncSession) -> ClarifyService:
     recommendations = RecommendationService(
         session,
@@ -232,12 +209,12 @@ async def world(session: AsyncSession) -> AsyncSession:
     """The demo catalog, 20 users in two taste clusters (sci-fi, romance) and their CF model."""
     await CatalogService(session, None, ttl=dt.timedelta(days=1)).store(read_tmdb_csv(DEMO_CATALOG))
     for i in range(10):
-        user_id = await _user(session, 7_100 + i)
+        user_id = await new_user(session, 7_100 + i)
         seen = SCI_FI[i % 3 :] + ROMANCE[:1]
-        await _rate(session, user_id, {t: ("5" if t in SCI_FI else "1.5") for t in seen})
+        await rate(session, user_id, {t: ("5" if t in SCI_FI else "1.5") for t in seen})
     for i in range(10):
-        user_id = await _user(session, 8_100 + i)
-        await _rate(session, user_id, dict.fromkeys(ROMANCE[i % 2 :], "4.5"))
+        user_id = await new_user(session, 8_100 + i)
+        await rate(session, user_id, dict.fromkeys(ROMANCE[i % 2 :], "4.5"))
     await build_cf_model(session, min_users=2)
     return session
 
@@ -250,8 +227,8 @@ async def _items(session: AsyncSession, user_id: int) -> int:
 
 
 async def test_a_weak_signal_gets_a_question_and_nothing_is_stored(world: AsyncSession) -> None:
-    weak = await _user(world, 9_101)
-    await _rate(world, weak, {348: "5"})  # one film: CF reaches its fans' films, nothing more
+    weak = await new_user(world, 9_101)
+    await rate(world, weak, {348: "5"})  # one film: CF reaches its fans' films, nothing more
 
     outcome = await _service(world).recommend_or_ask(weak)
 
@@ -262,8 +239,8 @@ async def test_a_weak_signal_gets_a_question_and_nothing_is_stored(world: AsyncS
 
 
 async def test_a_strong_signal_recommends_at_once(world: AsyncSession) -> None:
-    strong = await _user(world, 9_102)
-    await _rate(world, strong, {348: "5", 679: "5", 78: "4.5", 603: "5", 194: "1", 76: "1.5"})
+    strong = await new_user(world, 9_102)
+    await rate(world, strong, {348: "5", 679: "5", 78: "4.5", 603: "5", 194: "1", 76: "1.5"})
     service = _service(world)
     assert decide(measure(await service.recommendations.rank(strong))) is None
 
@@ -292,8 +269,8 @@ async def test_the_answer_changes_the_candidates(world: AsyncSession) -> None:
         "romance": (make_question(QuestionKind.GENRE, ["Romance"]), 0),
     }
     for n, (name, (question, index)) in enumerate(answers.items()):
-        user_id = await _user(world, 9_200 + n)
-        await _rate(world, user_id, {348: "5"})
+        user_id = await new_user(world, 9_200 + n)
+        await rate(world, user_id, {348: "5"})
         result = await service.answer(user_id, question, index)
         assert result is not None and len(result.picks) == 3, name
         outcomes[name] = result
@@ -314,24 +291,24 @@ async def test_the_answer_changes_the_candidates(world: AsyncSession) -> None:
     # on the CF model's training, e.g. its time decay); it always narrows the candidates
     if not all((runtimes[t] or 0) >= LONG_MIN_MINUTES for t in ids("skip")):
         assert ids("long") != ids("skip")
-    user_id = await _user(world, 9_299)
-    await _rate(world, user_id, {348: "5"})
+    user_id = await new_user(world, 9_299)
+    await rate(world, user_id, {348: "5"})
     plain = await service.recommendations.rank(user_id)
     long = await service.recommendations.rank(user_id, preferences=Preferences(min_runtime=LONG_MIN_MINUTES))
     assert len(long.scored) < len(plain.scored)
 
 
 async def test_an_option_never_offered_recommends_nothing(world: AsyncSession) -> None:
-    user_id = await _user(world, 9_103)
-    await _rate(world, user_id, {348: "5"})
+    user_id = await new_user(world, 9_103)
+    await rate(world, user_id, {348: "5"})
 
     assert await _service(world).answer(user_id, make_question(QuestionKind.ERA), 5) is None
     assert await _items(world, user_id) == 0
 
 
 async def test_a_wish_the_catalog_cannot_meet_is_dropped(world: AsyncSession) -> None:
-    user_id = await _user(world, 9_104)
-    await _rate(world, user_id, {348: "5"})
+    user_id = await new_user(world, 9_104)
+    await rate(world, user_id, {348: "5"})
 
     result = await _service(world).answer(user_id, make_question(QuestionKind.GENRE, ["Telenovela"]), 0)
 
@@ -376,8 +353,8 @@ async def test_with_tmdb_hanging_the_question_and_the_answer_come_within_the_bud
         )
         return ClarifyService(recommendations, today=lambda: dt.date(2026, 11, 21))
 
-    weak = await _user(world, 9_105)
-    await _rate(world, weak, {348: "5"})
+    weak = await new_user(world, 9_105)
+    await rate(world, weak, {348: "5"})
 
     started = time.perf_counter()
     question = await service().recommend_or_ask(weak)

@@ -15,7 +15,6 @@ from bot.jobs import JobOutbox
 from db.models import RecommendationItem, UserFilm
 from db.repositories.library import LibraryRepository
 from db.repositories.recommendations import NewItem, RecommendationRepository
-from db.repositories.users import UserRepository
 from domain.catalog import CatalogService
 from domain.cf import CFModelCache
 from domain.entities import ItemStatus
@@ -24,6 +23,7 @@ from domain.picks import Feedback
 from domain.recommendations import RecommendationService
 from domain.reviews import ReviewService
 from integrations.tmdb_csv import read_tmdb_csv
+from tests.domain.helpers import new_user
 
 ALIEN, ALIENS, MATRIX = 348, 679, 603
 
@@ -44,10 +44,6 @@ def _recommendations(session: AsyncSession, catalog: CatalogService) -> Recommen
         embedding_model=None,
         jobs=JobOutbox(),
     )
-
-
-async def _user(session: AsyncSession, telegram_id: int) -> int:
-    return (await UserRepository(session).upsert(telegram_id, first_name=None, language_code=None)).id
 
 
 async def _picks(session: AsyncSession, user_id: int, *tmdb_ids: int) -> list[int]:
@@ -71,7 +67,7 @@ def _now() -> dt.datetime:
 async def test_undo_not_interested_makes_the_film_recommendable_again(
     session: AsyncSession, catalog: CatalogService
 ) -> None:
-    user = await _user(session, 9_201)
+    user = await new_user(session, 9_201)
     [item_id] = await _picks(session, user, MATRIX)
     assert await _recommendations(session, catalog).feedback(user, item_id, ItemStatus.NOT_INTERESTED) is (
         Feedback.UPDATED
@@ -101,7 +97,7 @@ async def test_undo_not_interested_makes_the_film_recommendable_again(
 async def test_undo_not_interested_keeps_the_rest_of_the_log_row(
     session: AsyncSession, catalog: CatalogService
 ) -> None:
-    user = await _user(session, 9_202)
+    user = await new_user(session, 9_202)
     library = LibraryRepository(session)
     await library.like(user, MATRIX, source="bot")  # liked at onboarding: still recommendable
     [item_id] = await _picks(session, user, MATRIX)
@@ -121,7 +117,7 @@ async def test_another_not_interested_answer_keeps_the_flag(
 ) -> None:
     """Two cards of the same film (the first left unanswered past the repeat window) both got 🚫:
     undoing one leaves the film 🚫, as the other answer says."""
-    user = await _user(session, 9_203)
+    user = await new_user(session, 9_203)
     [old] = await _picks(session, user, MATRIX)
     [new] = await _picks(session, user, MATRIX)
     recommendations = _recommendations(session, catalog)
@@ -134,7 +130,7 @@ async def test_another_not_interested_answer_keeps_the_flag(
 
 
 async def test_too_late_changes_nothing(session: AsyncSession, catalog: CatalogService) -> None:
-    user = await _user(session, 9_204)
+    user = await new_user(session, 9_204)
     [item_id] = await _picks(session, user, MATRIX)
     await _recommendations(session, catalog).feedback(user, item_id, ItemStatus.NOT_INTERESTED)
     answered_at = (await _item(session, item_id)).status_at
@@ -153,7 +149,7 @@ async def test_too_late_changes_nothing(session: AsyncSession, catalog: CatalogS
 
 
 async def test_another_users_item_is_not_found(session: AsyncSession, catalog: CatalogService) -> None:
-    owner, intruder = await _user(session, 9_205), await _user(session, 9_206)
+    owner, intruder = await new_user(session, 9_205), await new_user(session, 9_206)
     [item_id] = await _picks(session, owner, MATRIX)
     await _recommendations(session, catalog).feedback(owner, item_id, ItemStatus.NOT_INTERESTED)
     jobs = JobOutbox()
@@ -169,7 +165,7 @@ async def test_another_users_item_is_not_found(session: AsyncSession, catalog: C
 
 
 async def test_undo_skip_and_unanswered(session: AsyncSession, catalog: CatalogService) -> None:
-    user = await _user(session, 9_207)
+    user = await new_user(session, 9_207)
     skipped, untouched = await _picks(session, user, MATRIX, ALIENS)
     await _recommendations(session, catalog).feedback(user, skipped, ItemStatus.SKIPPED)
     jobs = JobOutbox()
@@ -185,7 +181,7 @@ async def test_undo_skip_and_unanswered(session: AsyncSession, catalog: CatalogS
 async def test_undo_watched_keeps_a_rating_already_given(
     session: AsyncSession, catalog: CatalogService
 ) -> None:
-    user = await _user(session, 9_208)
+    user = await new_user(session, 9_208)
     [item_id] = await _picks(session, user, ALIEN)
     await _recommendations(session, catalog).feedback(user, item_id, ItemStatus.WATCHED)
     await ReviewService(session, JobOutbox(), max_chars=1000).save(

@@ -20,13 +20,13 @@ from bot.app import DEMO_CATALOG
 from bot.jobs import JobOutbox
 from db.models import Import, Review, TitleMatch, UserFilm, Watch
 from db.repositories.imports import ImportInProgressError
-from db.repositories.users import UserRepository
 from domain.catalog import CatalogService
 from domain.imports import ImportProgress, ImportService, unmatched_csv_path
 from domain.letterboxd import LetterboxdFormatError
 from domain.reviews import ReviewService
 from integrations.tmdb_csv import read_tmdb_csv
 from tests.conftest import LETTERBOXD_DEMO_ZIP
+from tests.domain.helpers import new_user
 
 DIARY = "Date,Name,Year,Letterboxd URI,Rating,Rewatch,Tags,Watched Date"
 REVIEWS = "Date,Name,Year,Letterboxd URI,Rating,Rewatch,Review,Tags,Watched Date"
@@ -48,10 +48,6 @@ def export_zip(files: dict[str, list[str]]) -> bytes:
     return buffer.getvalue()
 
 
-async def _user(session: AsyncSession, telegram_id: int) -> int:
-    return (await UserRepository(session).upsert(telegram_id, first_name=None, language_code=None)).id
-
-
 async def _rows(session: AsyncSession, model: type, user_id: int) -> int:
     stmt = select(func.count()).select_from(model).where(model.user_id == user_id)  # type: ignore[attr-defined]
     return int(await session.scalar(stmt) or 0)
@@ -67,7 +63,7 @@ async def _no_progress(_p: ImportProgress) -> None:
 async def test_zip_import_counts_and_unmatched_csv(
     session: AsyncSession, imports: ImportService, tmp_path: Path
 ) -> None:
-    user_id = await _user(session, 3001)
+    user_id = await new_user(session, 3001)
     zip_path = tmp_path / "export.zip"
     shutil.copy(LETTERBOXD_DEMO_ZIP, zip_path)
     report, written = await imports.import_letterboxd(user_id, zip_path)
@@ -91,7 +87,7 @@ async def test_zip_import_counts_and_unmatched_csv(
 async def test_reimport_and_folder_create_no_duplicates(
     session: AsyncSession, imports: ImportService, tmp_path: Path, letterboxd_demo_dir: Path
 ) -> None:
-    user_id = await _user(session, 3002)
+    user_id = await new_user(session, 3002)
     first, _ = await imports.import_letterboxd(user_id, LETTERBOXD_DEMO_ZIP, unmatched_csv=tmp_path / "u.csv")
     again, _ = await imports.import_letterboxd(user_id, letterboxd_demo_dir, unmatched_csv=tmp_path / "u.csv")
     assert first == again
@@ -102,7 +98,7 @@ async def test_reimport_and_folder_create_no_duplicates(
 async def test_a_bot_review_survives_a_later_import(
     session: AsyncSession, imports: ImportService, tmp_path: Path
 ) -> None:
-    user_id = await _user(session, 3003)
+    user_id = await new_user(session, 3003)
     await ReviewService(session, JobOutbox(), max_chars=1000).save(user_id, 348, Decimal("3"), "mine")
     await imports.import_letterboxd(user_id, LETTERBOXD_DEMO_ZIP, unmatched_csv=tmp_path / "u.csv")
     text = await session.scalar(select(Review.text).where(Review.user_id == user_id, Review.tmdb_id == 348))
@@ -112,7 +108,7 @@ async def test_a_bot_review_survives_a_later_import(
 async def test_broken_export_stores_nothing(
     session: AsyncSession, imports: ImportService, tmp_path: Path
 ) -> None:
-    user_id = await _user(session, 3004)
+    user_id = await new_user(session, 3004)
     broken = tmp_path / "broken.zip"
     broken.write_bytes(b"PK\x03\x04 this is not really a zip")
     with pytest.raises(LetterboxdFormatError) as excinfo:
@@ -127,7 +123,7 @@ async def test_broken_export_stores_nothing(
 async def test_rewatches_are_viewings_and_the_review_rating_is_the_films(
     session: AsyncSession, imports: ImportService
 ) -> None:
-    user_id = await _user(session, 3010)
+    user_id = await new_user(session, 3010)
     data = export_zip(
         {
             "diary.csv": [
@@ -174,7 +170,7 @@ async def test_rewatches_are_viewings_and_the_review_rating_is_the_films(
 async def test_a_newer_export_updates_ratings_and_adds_new_entries_only(
     session: AsyncSession, imports: ImportService
 ) -> None:
-    user_id = await _user(session, 3011)
+    user_id = await new_user(session, 3011)
     old = export_zip(
         {
             "ratings.csv": [RATINGS, "2020-01-01,Alien,1979,https://boxd.it/1,3"],
@@ -208,7 +204,7 @@ async def test_newest_rating_wins_between_the_bot_and_an_export(
     session: AsyncSession, imports: ImportService
 ) -> None:
     """The issue's case: 5★ in the bot today, then an export rating Alien 4 on 2024-01-01."""
-    user_id = await _user(session, 3012)
+    user_id = await new_user(session, 3012)
     await ReviewService(session, JobOutbox(), max_chars=1000).save(user_id, 348, Decimal("5"), "mine")
 
     async def alien() -> tuple[object, ...]:
@@ -244,7 +240,7 @@ async def test_newest_rating_wins_between_the_bot_and_an_export(
 async def test_start_refuses_unreadable_files_and_a_second_import(
     session: AsyncSession, imports: ImportService
 ) -> None:
-    user_id = await _user(session, 3020)
+    user_id = await new_user(session, 3020)
     with pytest.raises(LetterboxdFormatError) as caught:
         await imports.start(user_id=user_id, chat_id=1, file_name="e.zip", data=b"", locale="en")
     assert caught.value.code == "empty"
@@ -260,7 +256,7 @@ async def test_a_run_cut_short_resumes_without_duplicates(
 ) -> None:
     """A crash after the first chunk (the worker died): the retried job stores the rest, once."""
     monkeypatch.setattr(imports_module, "CHUNK", 5)
-    user_id = await _user(session, 3021)
+    user_id = await new_user(session, 3021)
     queued = await imports.start(
         user_id=user_id, chat_id=1, file_name="demo.zip", data=LETTERBOXD_DEMO_ZIP.read_bytes(), locale="en"
     )
@@ -298,7 +294,7 @@ async def test_cancel_stops_at_the_next_chunk_and_keeps_what_is_stored(
     session: AsyncSession, imports: ImportService, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(imports_module, "CHUNK", 5)
-    user_id = await _user(session, 3022)
+    user_id = await new_user(session, 3022)
     queued = await imports.start(
         user_id=user_id, chat_id=1, file_name="demo.zip", data=LETTERBOXD_DEMO_ZIP.read_bytes(), locale="en"
     )
@@ -320,7 +316,7 @@ async def test_cancel_stops_at_the_next_chunk_and_keeps_what_is_stored(
 async def test_a_queued_import_cancelled_before_it_runs_does_nothing(
     session: AsyncSession, imports: ImportService
 ) -> None:
-    user_id = await _user(session, 3023)
+    user_id = await new_user(session, 3023)
     queued = await imports.start(
         user_id=user_id, chat_id=1, file_name="demo.zip", data=LETTERBOXD_DEMO_ZIP.read_bytes(), locale="en"
     )
@@ -333,7 +329,7 @@ async def test_a_queued_import_cancelled_before_it_runs_does_nothing(
 async def test_only_the_senders_data_is_written_and_read(
     session: AsyncSession, imports: ImportService
 ) -> None:
-    ann, bob = await _user(session, 3030), await _user(session, 3031)
+    ann, bob = await new_user(session, 3030), await new_user(session, 3031)
     await ReviewService(session, JobOutbox(), max_chars=1000).save(bob, 348, Decimal("1"), "not for me")
     queued = await imports.start(
         user_id=ann, chat_id=1, file_name="demo.zip", data=LETTERBOXD_DEMO_ZIP.read_bytes(), locale="en"
@@ -353,7 +349,7 @@ async def test_only_the_senders_data_is_written_and_read(
 async def test_a_file_unreadable_at_run_time_fails_cleanly(
     session: AsyncSession, imports: ImportService
 ) -> None:
-    user_id = await _user(session, 3040)
+    user_id = await new_user(session, 3040)
     queued = await imports.start(
         user_id=user_id, chat_id=1, file_name="demo.zip", data=LETTERBOXD_DEMO_ZIP.read_bytes(), locale="en"
     )
@@ -374,7 +370,7 @@ async def test_forget_during_an_import_stops_it_quietly(
     from db.models import User
 
     monkeypatch.setattr(imports_module, "CHUNK", 5)
-    user_id = await _user(session, 3041)
+    user_id = await new_user(session, 3041)
     queued = await imports.start(
         user_id=user_id, chat_id=1, file_name="demo.zip", data=LETTERBOXD_DEMO_ZIP.read_bytes(), locale="en"
     )

@@ -15,7 +15,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.app import DEMO_CATALOG
 from db.repositories.library import LibraryRepository, LogRow, ReviewRow
-from db.repositories.users import UserRepository
 from domain.catalog import CatalogService
 from domain.letterboxd import html_to_text
 from domain.letterboxd_export import (
@@ -25,6 +24,7 @@ from domain.letterboxd_export import (
     letterboxd_csv_bytes,
 )
 from integrations.tmdb_csv import read_tmdb_csv
+from tests.domain.helpers import new_user
 
 #: https://letterboxd.com/about/importing-data/: the fields Letterboxd's importer reads (their
 #: header names are case-sensitive), of which the export writes these.
@@ -89,14 +89,10 @@ async def library(session: AsyncSession) -> LibraryRepository:
     return LibraryRepository(session)
 
 
-async def _user(session: AsyncSession, telegram_id: int) -> int:
-    return (await UserRepository(session).upsert(telegram_id, first_name=None, language_code=None)).id
-
-
 async def test_rated_and_watched_films_and_the_bots_reviews_go_in_nothing_else(
     session: AsyncSession, library: LibraryRepository
 ) -> None:
-    ann, bob = await _user(session, 3201), await _user(session, 3202)
+    ann, bob = await new_user(session, 3201), await new_user(session, 3202)
     # written in the bot: rated and reviewed, rated only, watched without a rating
     await library.rate(ann, 348, Decimal("4.5"), source="bot")
     await library.upsert_review(ann, 348, rating=Decimal("4.5"), text=REVIEW, source="bot")
@@ -152,7 +148,7 @@ async def test_rated_and_watched_films_and_the_bots_reviews_go_in_nothing_else(
 async def test_a_user_with_nothing_rated_gets_an_empty_file(
     session: AsyncSession, library: LibraryRepository
 ) -> None:
-    user_id = await _user(session, 3203)
+    user_id = await new_user(session, 3203)
     await library.mark_not_interested(user_id, 155, source="bot")
     export = await LetterboxdExportService(session).export(user_id, 3203)
     assert (export.films, export.reviews) == (0, 0)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Awaitable, Callable
-from decimal import Decimal
 from typing import Any, cast
 
 import numpy as np
@@ -16,9 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.app import DEMO_CATALOG
 from bot.jobs import JobOutbox
-from db.repositories.library import LibraryRepository, LogRow
 from db.repositories.rankings import RankingStamp, RankingStampRepository
-from db.repositories.users import UserRepository
 from db.repositories.vectors import VectorRepository
 from domain.avoid import AvoidService
 from domain.catalog import CatalogService, SourceBudget
@@ -30,32 +27,9 @@ from domain.ranking_cache import RankingCache
 from domain.recommendations import RecommendationService
 from domain.settings import UserSettingsService
 from integrations.tmdb_csv import read_tmdb_csv
+from tests.domain.helpers import ROMANCE, SCI_FI, new_user, rate
 
-SCI_FI = [348, 679, 8077, 70981, 157336, 27205, 603, 78, 335984, 62, 329865, 1091, 438631]
-ROMANCE = [194, 76, 843, 289, 239, 313369, 4348, 137]
 MODEL = "test-model"
-
-
-async def _user(session: AsyncSession, telegram_id: int) -> int:
-    return (await UserRepository(session).upsert(telegram_id, first_name=None, language_code=None)).id
-
-
-async def _rate(session: AsyncSession, user_id: int, ratings: dict[int, str], *, start: int = 0) -> None:
-    base = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
-    rows = [
-        LogRow(
-            tmdb_id=t,
-            rating=Decimal(r),
-            watched=True,
-            watched_on=None,
-            liked=False,
-            on_watchlist=False,
-            rated_at=base + dt.timedelta(days=start + i),
-        )
-        for i, (t, r) in enumerate(ratings.items())
-    ]
-    await LibraryRepository(session).merge_log(user_id, rows, source="bot")
-    await session.commit()
 
 
 class Counted(RecommendationService):
@@ -85,9 +59,9 @@ async def world(session: AsyncSession) -> AsyncSession:
     """The demo catalog, a CF model over 20 users in two taste clusters."""
     await CatalogService(session, None, ttl=dt.timedelta(days=1)).store(read_tmdb_csv(DEMO_CATALOG))
     for i in range(10):
-        await _rate(session, await _user(session, 7_000 + i), dict.fromkeys(SCI_FI[i % 3 :], "5"))
+        await rate(session, await new_user(session, 7_000 + i), dict.fromkeys(SCI_FI[i % 3 :], "5"))
     for i in range(10):
-        await _rate(session, await _user(session, 8_000 + i), dict.fromkeys(ROMANCE[i % 2 :], "4.5"))
+        await rate(session, await new_user(session, 8_000 + i), dict.fromkeys(ROMANCE[i % 2 :], "4.5"))
     await build_cf_model(session, min_users=2)
     await session.commit()
     return session
@@ -98,8 +72,8 @@ def _ids(result: Any) -> set[int]:
 
 
 async def test_answers_reuse_one_ranking_and_never_repeat_a_film(world: AsyncSession) -> None:
-    target = await _user(world, 9_101)
-    await _rate(world, target, {348: "5", 679: "4.5", 78: "5"})
+    target = await new_user(world, 9_101)
+    await rate(world, target, {348: "5", 679: "4.5", 78: "5"})
     service = _service(world)
 
     first = await service.rank(target)
@@ -116,8 +90,8 @@ async def test_answers_reuse_one_ranking_and_never_repeat_a_film(world: AsyncSes
 
 
 async def test_a_reused_ranking_weighs_the_latest_picks_as_a_fresh_one(world: AsyncSession) -> None:
-    target = await _user(world, 9_102)
-    await _rate(world, target, {348: "5", 679: "4.5", 78: "5"})
+    target = await new_user(world, 9_102)
+    await rate(world, target, {348: "5", 679: "4.5", 78: "5"})
     reusing = _service(world)
     await reusing.rank(target)
     await reusing.recommend(target)  # three picks: the novelty and repeat terms now see them
@@ -134,11 +108,13 @@ async def test_a_reused_ranking_weighs_the_latest_picks_as_a_fresh_one(world: As
 
 
 async def _rerate(session: AsyncSession, user_id: int) -> None:
-    await _rate(session, user_id, {348: "2"})  # an update of a rated film
+    await rate(session, user_id, {348: "2"})  # an update of a rated film
+    await session.commit()
 
 
 async def _new_rating(session: AsyncSession, user_id: int) -> None:
-    await _rate(session, user_id, {157336: "5"}, start=10)
+    await rate(session, user_id, {157336: "5"}, start=10)
+    await session.commit()
 
 
 async def _not_interested(session: AsyncSession, user_id: int) -> None:
@@ -177,8 +153,8 @@ async def _cf_model(session: AsyncSession, user_id: int) -> None:
 async def test_any_write_the_ranking_reads_ranks_again(
     world: AsyncSession, write: Callable[[AsyncSession, int], Awaitable[None]]
 ) -> None:
-    target = await _user(world, 9_103)
-    await _rate(world, target, {348: "5", 679: "4.5", 78: "5"})
+    target = await new_user(world, 9_103)
+    await rate(world, target, {348: "5", 679: "4.5", 78: "5"})
     service = _service(world)
     await service.rank(target)
     await service.rank(target)
@@ -190,8 +166,8 @@ async def test_any_write_the_ranking_reads_ranks_again(
 
 
 async def test_the_stamp_sees_a_second_write_in_the_same_transaction(world: AsyncSession) -> None:
-    target = await _user(world, 9_104)
-    await _rate(world, target, {348: "5"})
+    target = await new_user(world, 9_104)
+    await rate(world, target, {348: "5"})
     stamps = RankingStampRepository(world)
     update = text("UPDATE user_films SET rating = :r WHERE user_id = :u AND tmdb_id = 348")
     await world.execute(update, {"r": 4, "u": target})
@@ -202,11 +178,11 @@ async def test_the_stamp_sees_a_second_write_in_the_same_transaction(world: Asyn
 
 
 async def test_other_users_writes_and_shown_picks_keep_the_ranking(world: AsyncSession) -> None:
-    target, other = await _user(world, 9_105), await _user(world, 9_106)
-    await _rate(world, target, {348: "5", 679: "4.5", 78: "5"})
+    target, other = await new_user(world, 9_105), await new_user(world, 9_106)
+    await rate(world, target, {348: "5", 679: "4.5", 78: "5"})
     service = _service(world)
     await service.recommend(target)
-    await _rate(world, other, {348: "5", 194: "1"})
+    await rate(world, other, {348: "5", 194: "1"})
     answer = await service.recommend(target)
     await service.feedback(target, answer.picks[0].item_id, ItemStatus.SKIPPED)
     await service.recommend(target)
@@ -216,8 +192,8 @@ async def test_other_users_writes_and_shown_picks_keep_the_ranking(world: AsyncS
 async def test_a_ranking_expires_and_replicas_share_nothing(world: AsyncSession) -> None:
     now = [0.0]
     cache = RankingCache(ttl=600, timer=lambda: now[0])
-    target = await _user(world, 9_107)
-    await _rate(world, target, {348: "5", 679: "4.5", 78: "5"})
+    target = await new_user(world, 9_107)
+    await rate(world, target, {348: "5", 679: "4.5", 78: "5"})
     service = _service(world, cache)
     await service.rank(target)
     now[0] = 599.0
@@ -234,8 +210,8 @@ async def test_a_ranking_expires_and_replicas_share_nothing(world: AsyncSession)
 
 
 async def test_a_clarified_or_group_ranking_is_never_reused(world: AsyncSession) -> None:
-    target = await _user(world, 9_108)
-    await _rate(world, target, {348: "5", 679: "4.5", 78: "5"})
+    target = await new_user(world, 9_108)
+    await rate(world, target, {348: "5", 679: "4.5", 78: "5"})
     service = _service(world)
     await service.rank(target, extra=[194])
     await service.rank(target, extra=[194])
@@ -285,8 +261,8 @@ class BrokenTMDB:
 
 
 async def test_a_ranking_made_while_tmdb_fails_is_not_reused(world: AsyncSession) -> None:
-    target = await _user(world, 9_109)
-    await _rate(world, target, {348: "5", 679: "4.5", 78: "5"})
+    target = await new_user(world, 9_109)
+    await rate(world, target, {348: "5", 679: "4.5", 78: "5"})
     tmdb, cache = BrokenTMDB(), RankingCache()
 
     def service() -> Counted:  # one per update, as the bot binds them, sharing the cache

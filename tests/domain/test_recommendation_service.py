@@ -8,7 +8,6 @@ import datetime as dt
 import logging
 import time
 from collections.abc import Sequence
-from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -16,8 +15,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.app import DEMO_CATALOG
 from bot.jobs import JobOutbox
-from db.repositories.library import LibraryRepository, LogRow
-from db.repositories.users import UserRepository
 from domain.avoid import AvoidService
 from domain.catalog import CatalogService, SourceBudget
 from domain.cf import CFModelCache, build_cf_model
@@ -29,35 +26,12 @@ from domain.recommendations import RecommendationService
 from integrations.embeddings import LocalEmbedder
 from integrations.tmdb_csv import read_tmdb_csv
 from recommender import ReasonKind
-
-SCI_FI = [348, 679, 8077, 70981, 157336, 27205, 603, 78, 335984, 62, 329865, 1091, 438631]
-ROMANCE = [194, 76, 843, 289, 239, 313369, 4348, 137]
+from tests.domain.helpers import ROMANCE, SCI_FI, new_user, rate
 
 
 @pytest.fixture(scope="module")
 def embedder() -> LocalEmbedder:
     return LocalEmbedder()
-
-
-async def _user(session: AsyncSession, telegram_id: int) -> int:
-    return (await UserRepository(session).upsert(telegram_id, first_name=None, language_code=None)).id
-
-
-async def _rate(session: AsyncSession, user_id: int, ratings: dict[int, str], *, start: int = 0) -> None:
-    base = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
-    rows = [
-        LogRow(
-            tmdb_id=t,
-            rating=Decimal(r),
-            watched=True,
-            watched_on=None,
-            liked=False,
-            on_watchlist=False,
-            rated_at=base + dt.timedelta(days=start + i),
-        )
-        for i, (t, r) in enumerate(ratings.items())
-    ]
-    await LibraryRepository(session).merge_log(user_id, rows, source="bot")
 
 
 def _service(
@@ -80,19 +54,19 @@ async def world(session: AsyncSession) -> AsyncSession:
     romances they saw) and romance fans."""
     await CatalogService(session, None, ttl=dt.timedelta(days=1)).store(read_tmdb_csv(DEMO_CATALOG))
     for i in range(10):
-        user_id = await _user(session, 7_000 + i)
+        user_id = await new_user(session, 7_000 + i)
         seen = SCI_FI[i % 3 :] + ROMANCE[:1]
-        await _rate(session, user_id, {t: ("5" if t in SCI_FI else "1.5") for t in seen})
+        await rate(session, user_id, {t: ("5" if t in SCI_FI else "1.5") for t in seen})
     for i in range(10):
-        user_id = await _user(session, 8_000 + i)
-        await _rate(session, user_id, dict.fromkeys(ROMANCE[i % 2 :], "4.5"))
+        user_id = await new_user(session, 8_000 + i)
+        await rate(session, user_id, dict.fromkeys(ROMANCE[i % 2 :], "4.5"))
     return session
 
 
 async def test_cf_ranks_the_users_cluster_first_and_says_whose_fans_loved_it(world: AsyncSession) -> None:
     await build_cf_model(world, min_users=2)
-    target = await _user(world, 9_001)
-    await _rate(world, target, {348: "5", 679: "4.5", 78: "5"})
+    target = await new_user(world, 9_001)
+    await rate(world, target, {348: "5", 679: "4.5", 78: "5"})
     service = _service(world, model=None)
 
     ranking = await service.rank(target)
@@ -110,8 +84,8 @@ async def test_cf_ranks_the_users_cluster_first_and_says_whose_fans_loved_it(wor
 
 async def test_feedback_changes_the_next_recommendation(world: AsyncSession) -> None:
     await build_cf_model(world, min_users=2)
-    target = await _user(world, 9_002)
-    await _rate(world, target, {348: "5", 679: "4.5"})
+    target = await new_user(world, 9_002)
+    await rate(world, target, {348: "5", 679: "4.5"})
     service = _service(world, model=None)
 
     first = await service.recommend(target)
@@ -128,8 +102,8 @@ async def test_feedback_changes_the_next_recommendation(world: AsyncSession) -> 
 
 
 async def test_feedback_on_another_users_item_is_not_found(world: AsyncSession) -> None:
-    owner, intruder = await _user(world, 9_003), await _user(world, 9_004)
-    await _rate(world, owner, {348: "5"})
+    owner, intruder = await new_user(world, 9_003), await new_user(world, 9_004)
+    await rate(world, owner, {348: "5"})
     service = _service(world, model=None)
     pick = (await service.recommend(owner)).picks[0]
     assert await service.feedback(intruder, pick.item_id, ItemStatus.NOT_INTERESTED) is Feedback.NOT_FOUND
@@ -142,8 +116,8 @@ async def test_taste_vector_finds_films_like_the_ones_rated_without_any_cf(
     embeddings = EmbeddingService(world, embedder)
     assert await embeddings.embed_films(await embeddings.films_to_embed()) == 70
     assert await embeddings.films_to_embed() == []  # current vectors are not redone
-    target = await _user(world, 9_005)
-    await _rate(world, target, {348: "5", 679: "5"})  # Alien, Aliens
+    target = await new_user(world, 9_005)
+    await rate(world, target, {348: "5", 679: "5"})  # Alien, Aliens
     assert await embeddings.refresh_taste(target)
     service = _service(world, model=embedder.model)  # no CF model built
 
@@ -164,8 +138,8 @@ async def test_an_avoid_topic_pushes_close_films_down_without_banning_them(
     embeddings = EmbeddingService(world, embedder)
     await embeddings.embed_films(await embeddings.films_to_embed())
     await build_cf_model(world, min_users=2)
-    target = await _user(world, 9_006)
-    await _rate(world, target, {603: "5", 27205: "5"})  # The Matrix, Inception
+    target = await new_user(world, 9_006)
+    await rate(world, target, {603: "5", 27205: "5"})  # The Matrix, Inception
     await embeddings.refresh_taste(target)
     service = _service(world, model=embedder.model)
     before = {s.film.tmdb_id: s.score for s in (await service.rank(target)).scored}
@@ -180,7 +154,7 @@ async def test_an_avoid_topic_pushes_close_films_down_without_banning_them(
 
 
 async def test_a_new_user_is_onboarded_with_popular_varied_films(world: AsyncSession) -> None:
-    newcomer = await _user(world, 9_007)
+    newcomer = await new_user(world, 9_007)
     service = _service(world, model=None)
     assert await service.needs_onboarding(newcomer)
     films = await service.onboarding_films(newcomer, limit=8)
@@ -259,8 +233,8 @@ async def test_with_tmdb_hanging_or_failing_the_picks_come_from_the_catalog_with
     world: AsyncSession, caplog: pytest.LogCaptureFixture, source: type[StuckTMDB]
 ) -> None:
     await build_cf_model(world, min_users=2)
-    target = await _user(world, 9_010)
-    await _rate(world, target, {348: "5", 679: "4.5", 78: "5"})
+    target = await new_user(world, 9_010)
+    await rate(world, target, {348: "5", 679: "4.5", 78: "5"})
     tmdb = source()
     service = _budgeted(world, tmdb)
 
@@ -282,7 +256,7 @@ async def test_tmdb_failing_with_an_empty_catalog_still_says_so(
 ) -> None:
     """Nothing in the catalog to fall back on: TMDB's failure surfaces (the bot's friendly
     "TMDB isn't answering"), quickly."""
-    newcomer = await _user(session, 9_011)
+    newcomer = await new_user(session, 9_011)
     started = time.perf_counter()
     with pytest.raises(MovieSourceError):
         await _budgeted(session, StuckTMDB()).onboarding_films(newcomer)
