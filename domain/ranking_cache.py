@@ -81,7 +81,9 @@ class RankingCache:
         self._stats.clear()
 
     async def catalog_stats(self, load: Callable[[], Awaitable[CatalogStats]]) -> CatalogStats:
-        """The catalog's vote medians, loaded with `load` at most once per TTL."""
+        """The catalog's vote medians (the 🧭/🎲 quality floor and "lesser-known",
+        recommender.picks), loaded with `load` at most once per TTL: films added since move
+        a median of thousands of films by little, and for at most RANKING_TTL_SECONDS."""
         stats = self._stats.get("catalog")
         if stats is None:
             stats = self._stats["catalog"] = await load()
