@@ -286,7 +286,7 @@ async def _cf(app: App, args: argparse.Namespace) -> int:
             print("No CF model built yet (python -m bot cf rebuild).")
         else:
             print(
-                f"CF model {model.id}, built {model.built_at:%Y-%m-%d %H:%M %Z}: "
+                f"CF model {model.id} ({model.method}), built {model.built_at:%Y-%m-%d %H:%M %Z}: "
                 f"{model.n_users:,} bot users, {model.n_prior_users:,} prior users "
                 f"(weight {model.prior_weight:g}), {model.n_items:,} films, {edges or 0:,} weights."
             )
@@ -295,7 +295,8 @@ async def _cf(app: App, args: argparse.Namespace) -> int:
         report = await build_cf_model(session, prior_weight=weight)
         await session.commit()
     print(
-        f"CF model {report.version}: {report.users:,} bot users, {report.prior_users:,} prior users "
+        f"CF model {report.version} ({report.method}): {report.users:,} bot users, "
+        f"{report.prior_users:,} prior users "
         f"(weight {report.prior_weight:g}), {report.items:,} films, {report.interactions:,} ratings, "
         f"{report.edges:,} weights, {report.seconds:.1f} s."
     )

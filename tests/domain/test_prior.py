@@ -410,12 +410,13 @@ async def test_cli_loads_shows_rebuilds_and_drops_priors(cli_env: dict[str, str]
     code, out, err = await run_cli(cli_env, "cf", "load-ratings", str(folder), "--format", "movielens")
     assert code == 0, err
     assert "Prior ml-cli (movielens): 3 users, 3 films, 9 ratings; skipped 3 ratings" in out
-    assert "0 bot users, 3 prior users (weight 0.5), 3 films" in out  # rebuilt at once, CF_PRIOR_WEIGHT
+    # rebuilt at once, with CF_PRIOR_WEIGHT
+    assert "(ease): 0 bot users, 3 prior users (weight 0.5), 3 films" in out
 
     code, out, err = await run_cli(cli_env, "cf", "status")
     assert code == 0, err
     assert "Prior ml-cli (movielens): 3 users, 3 films, 9 ratings, 3 without a TMDB id; loaded 20" in out
-    assert "0 bot users, 3 prior users (weight 0.5), 3 films, 6 weights." in out
+    assert "(ease), built " in out and "0 bot users, 3 prior users (weight 0.5), 3 films, 6 weights." in out
 
     code, out, err = await run_cli(cli_env, "cf", "drop-prior", "ml-cli")
     assert code == 0, err
