@@ -67,12 +67,14 @@ from recommender.scoring import (
     BAYES_MIN_VOTES,
     BAYES_PRIOR_MEAN,
     DEFAULT_WEIGHTS,
+    RankWeights,
+    bayesian_rating,
+)
+from recommender.taste import (
     LOVED_MIN_RATING,
     NEW_GENRE_MAX_SHARE,
     TOP_RATING,
     USUAL_DECADE_SHARE,
-    RankWeights,
-    bayesian_rating,
 )
 
 FOLDS = 5

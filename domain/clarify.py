@@ -24,7 +24,12 @@ import structlog
 from domain.picks import Ranking, RecommendationResult
 from domain.preferences import Preferences
 from domain.recommendations import RecommendationService
-from recommender.scoring import COLD_START_MIN_FILMS, W_CONTENT
+from recommender.scoring import (
+    W_CONTENT,
+)
+from recommender.taste import (
+    COLD_START_MIN_FILMS,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -66,7 +71,7 @@ GENRE_OPTIONS = 6
 
 # --- when to ask -------------------------------------------------------------------------------
 #: Fewer rated-or-liked films than this is a weak signal: below it the taste profile is too thin
-#: for seeds and keywords (recommender.scoring.COLD_START_MIN_FILMS).
+#: for seeds and keywords (recommender.taste.COLD_START_MIN_FILMS).
 MIN_RATED = COLD_START_MIN_FILMS
 #: The best candidates whose fit is measured (the three picks come from the top of the ranking).
 FIT_TOP = 3

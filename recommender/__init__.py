@@ -13,10 +13,12 @@ from recommender.cf import CFModel, Signal, history_weights
 from recommender.picks import mmr_select, pick_three
 from recommender.scoring import (
     RecentPicks,
-    build_taste,
     explain,
-    is_cold_start,
     score_candidates,
+)
+from recommender.taste import (
+    build_taste,
+    is_cold_start,
 )
 from recommender.types import (
     Candidate,

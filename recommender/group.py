@@ -11,7 +11,7 @@ soft penalty instead of a hard cut so a group whose tastes clash still gets thre
 - A member is *predicted to dislike* a film (`dislikes`) when they have a history
   (`MemberTaste.informative`) and the film is in the bottom MISERY_FIT of their ranking, or
   one of its genres has an affinity ≤ DISLIKE_AFFINITY for them (stars below their own mean
-  rating, shrunk: `recommender.scoring.build_taste`), or it touches one of their /avoid topics.
+  rating, shrunk: `recommender.taste.build_taste`), or it touches one of their /avoid topics.
   Members without history are never predicted to dislike anything.
 - group score = mean fit over all members − MISERY_PENALTY × (members predicted to dislike it).
   With fits in 0–1, a film one member dislikes scores below every film nobody dislikes whose
@@ -29,7 +29,13 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from recommender.picks import film_similarity, mmr_select
-from recommender.scoring import BAYES_PRIOR_MEAN, POSITIVE_AFFINITY_MIN, bayesian_rating
+from recommender.scoring import (
+    BAYES_PRIOR_MEAN,
+    bayesian_rating,
+)
+from recommender.taste import (
+    POSITIVE_AFFINITY_MIN,
+)
 from recommender.types import FilmFeatures, TasteProfile
 
 #: Bottom share of a member's ranking that counts as a predicted dislike.

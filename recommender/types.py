@@ -147,7 +147,7 @@ class CatalogStats:
 
 @dataclass(frozen=True, slots=True)
 class TasteProfile:
-    """A user's taste, summarised from their history by `build_taste`.
+    """A user's taste, summarised from their history by `recommender.taste.build_taste`.
 
     - `genre_affinity`, `keyword_affinity`: name → shrunk mean of mean-centred ratings, in
       rating points (roughly −4.5…+4.5, typically within ±1.5); > 0 means "rated above

@@ -37,7 +37,12 @@ from recommender.picks import (
     novelty,
     rank,
 )
-from recommender.scoring import bayesian_rating, decade_of
+from recommender.scoring import (
+    bayesian_rating,
+)
+from recommender.taste import (
+    decade_of,
+)
 from tests.recommender.helpers import (
     GOOD,
     candidate_lists,

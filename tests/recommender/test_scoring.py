@@ -27,9 +27,7 @@ from recommender import (
 from recommender.scoring import (
     AVOID_MIN_SIMILARITY,
     BAYES_PRIOR_MEAN,
-    COLD_START_MIN_FILMS,
     POPULARITY_EXPONENT,
-    POSITIVE_AFFINITY_MIN,
     REPEAT_FAIR_SHARE,
     W_AVOID,
     W_CF,
@@ -43,14 +41,18 @@ from recommender.scoring import (
     W_TMDB,
     avoid_term,
     bayesian_rating,
-    decade_label,
-    decade_of,
     merge_candidates,
     novelty_term,
     novelty_terms,
     popularity_term,
     repeat_term,
     rescore_recent,
+)
+from recommender.taste import (
+    COLD_START_MIN_FILMS,
+    POSITIVE_AFFINITY_MIN,
+    decade_label,
+    decade_of,
 )
 from tests.recommender.helpers import (
     GENRES,

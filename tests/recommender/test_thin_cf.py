@@ -12,7 +12,6 @@ from recommender import Candidate, HistoryEntry, build_taste, score_candidates
 from recommender.scoring import (
     CF_FULL_HISTORY,
     DEFAULT_WEIGHTS,
-    ERA_FILMS,
     ERA_WIDTH_YEARS,
     VOTES_CAP,
     RankWeights,
@@ -20,6 +19,9 @@ from recommender.scoring import (
     era_term,
     genres_term,
     votes_term,
+)
+from recommender.taste import (
+    ERA_FILMS,
 )
 from tests.recommender.helpers import film, scifi_lover
 
