@@ -120,23 +120,18 @@ def pick_keyboard(
     if links:
         markup = pick_keyboard(item_id, tmdb_id, online=online)
         return InlineKeyboardMarkup(inline_keyboard=[*markup.inline_keyboard, list(links)])
-    # one row of three buttons, built directly (the hottest keyboard: three on every answer)
-    actions = (
-        (_("✅ Watched"), PickAction.WATCHED),
-        (_("⏭ Skip"), PickAction.SKIP),
-        (_("🚫 Not interested"), PickAction.NOT_INTERESTED),
+    kb = InlineKeyboard()
+    kb.button(text=_("✅ Watched"), callback_data=PickCallback(action=PickAction.WATCHED, item_id=item_id))
+    kb.button(text=_("⏭ Skip"), callback_data=PickCallback(action=PickAction.SKIP, item_id=item_id))
+    kb.button(
+        text=_("🚫 Not interested"),
+        callback_data=PickCallback(action=PickAction.NOT_INTERESTED, item_id=item_id),
     )
-    row = [
-        InlineKeyboardButton(text=text, callback_data=PickCallback(action=action, item_id=item_id).pack())
-        for text, action in actions
-    ]
     if tmdb_id is None:
-        return InlineKeyboardMarkup(inline_keyboard=[row])
+        return kb.as_markup()
     from bot import similar_ui, watchlist_ui, where_ui  # here: they import this module's DbId
 
-    markup = watchlist_ui.with_save_button(
-        InlineKeyboardMarkup(inline_keyboard=[row]), tmdb_id, watchlist_ui.SaveOrigin.PICK
-    )
+    markup = watchlist_ui.with_save_button(kb.as_markup(), tmdb_id, watchlist_ui.SaveOrigin.PICK)
     markup.inline_keyboard[-1].append(similar_ui.more_button(tmdb_id))  # 🔁 beside 🔖
     if online:
         markup.inline_keyboard[-1].append(where_ui.watch_button(tmdb_id))  # 📺 beside 🔁
