@@ -27,6 +27,7 @@ from db.models import GroupChat, GroupRound, User
 from db.repositories.films import FilmRepository
 from db.repositories.groups import GroupRepository, MemberRow, NewGroupPick
 from db.repositories.library import LibraryRepository
+from db.repositories.users import UserRepository
 from domain.catalog import CatalogService
 from domain.group_views import (
     Card,
@@ -142,10 +143,10 @@ class GroupService:
     async def member_left(self, chat_id: int, telegram_id: int) -> Decision | None:
         """A member left the chat (or was removed): `leave` for them, if the bot knows them.
         Returns the decision when their leaving completed the vote."""
-        gone = await self.session.scalar(select(User.id).where(User.telegram_id == telegram_id))
+        gone = await UserRepository(self.session).by_telegram_id(telegram_id)
         if gone is None:
             return None
-        _in, decision = await self.leave(chat_id, gone)
+        _in, decision = await self.leave(chat_id, gone.id)
         return decision
 
     async def leave(self, chat_id: int, user_id: int) -> tuple[bool, Decision | None]:
