@@ -5,12 +5,15 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Film, Recommendation, RecommendationItem
 from db.repositories.films import FILM_ROW_COLUMNS, FilmRow, film_row
+
+_S = TypeVar("_S", bound=Select[*tuple[Any, ...]])
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,24 +58,11 @@ class RecommendationRepository:
 
     async def recent_films(self, user_id: int, limit: int) -> list[Film]:
         """Films of the user's `limit` most recently shown items, newest first."""
-        stmt = (
-            select(Film)
-            .join(RecommendationItem, RecommendationItem.tmdb_id == Film.tmdb_id)
-            .where(RecommendationItem.user_id == user_id)
-            .order_by(RecommendationItem.created_at.desc(), RecommendationItem.id.desc())
-            .limit(limit)
-        )
-        return list(await self.session.scalars(stmt))
+        return list(await self.session.scalars(_recently_shown(select(Film), user_id, limit)))
 
     async def recent_rows(self, user_id: int, limit: int) -> list[FilmRow]:
         """`recent_films` as light rows (FilmRow: the scoring columns, no ORM objects)."""
-        stmt = (
-            select(*FILM_ROW_COLUMNS)
-            .join(RecommendationItem, RecommendationItem.tmdb_id == Film.tmdb_id)
-            .where(RecommendationItem.user_id == user_id)
-            .order_by(RecommendationItem.created_at.desc(), RecommendationItem.id.desc())
-            .limit(limit)
-        )
+        stmt = _recently_shown(select(*FILM_ROW_COLUMNS), user_id, limit)
         return [film_row(row) for row in await self.session.execute(stmt)]
 
     async def get_for_user(self, item_id: int, user_id: int) -> RecommendationItem | None:
@@ -124,3 +114,14 @@ class RecommendationRepository:
             RecommendationItem.id != besides,
         )
         return await self.session.scalar(stmt.limit(1)) is not None
+
+
+def _recently_shown(stmt: _S, user_id: int, limit: int) -> _S:
+    """`stmt` (selecting from films) over the films of the user's `limit` most recently shown
+    items, newest first."""
+    return (
+        stmt.join(RecommendationItem, RecommendationItem.tmdb_id == Film.tmdb_id)
+        .where(RecommendationItem.user_id == user_id)
+        .order_by(RecommendationItem.created_at.desc(), RecommendationItem.id.desc())
+        .limit(limit)
+    )
