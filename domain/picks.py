@@ -10,6 +10,7 @@ recommender's signals) and `encode_reasons` (reasons as stored in
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum
 
@@ -86,10 +87,7 @@ def features(film: FilmInfo | FilmRow) -> FilmFeatures:
 async def load_signals(library: LibraryRepository, user_id: int) -> list[Signal]:
     """The user's whole history as the recommender's signals, most recent first (with the
     watchlist, a weak positive: `LibraryRepository.signals`)."""
-    return [
-        Signal(tmdb_id=t, rating=r, liked=liked, watched=watched, not_interested=no, on_watchlist=wl)
-        for t, r, liked, watched, no, wl in await library.signals(user_id)
-    ]
+    return _signals(await library.signals(user_id))
 
 
 async def load_signals_and_history(
@@ -97,10 +95,15 @@ async def load_signals_and_history(
 ) -> tuple[list[Signal], list[HistoryRow]]:
     """`load_signals` and `LibraryRepository.history(user_id, limit=limit)` from one query."""
     signals, history = await library.signals_and_history(user_id, limit=limit)
+    return _signals(signals), history
+
+
+def _signals(rows: Iterable[tuple[int, float | None, bool, bool, bool, bool]]) -> list[Signal]:
+    """`LibraryRepository.signals` rows as the recommender's signals, in the same order."""
     return [
         Signal(tmdb_id=t, rating=r, liked=liked, watched=watched, not_interested=no, on_watchlist=wl)
-        for t, r, liked, watched, no, wl in signals
-    ], history
+        for t, r, liked, watched, no, wl in rows
+    ]
 
 
 def encode_reasons(reasons: tuple[Reason, ...]) -> str:
