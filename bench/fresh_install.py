@@ -70,12 +70,7 @@ from recommender.scoring import (
     RankWeights,
     bayesian_rating,
 )
-from recommender.taste import (
-    LOVED_MIN_RATING,
-    NEW_GENRE_MAX_SHARE,
-    TOP_RATING,
-    USUAL_DECADE_SHARE,
-)
+from recommender.taste import LOVED_MIN_RATING, NEW_GENRE_MAX_SHARE, TOP_RATING, USUAL_DECADE_SHARE
 
 FOLDS = 5
 SEED = 11

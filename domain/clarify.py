@@ -24,12 +24,8 @@ import structlog
 from domain.picks import Ranking, RecommendationResult
 from domain.preferences import Preferences
 from domain.recommendations import RecommendationService
-from recommender.scoring import (
-    W_CONTENT,
-)
-from recommender.taste import (
-    COLD_START_MIN_FILMS,
-)
+from recommender.scoring import W_CONTENT
+from recommender.taste import COLD_START_MIN_FILMS
 
 log = structlog.get_logger(__name__)
 

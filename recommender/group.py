@@ -29,13 +29,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from recommender.picks import film_similarity, mmr_select
-from recommender.scoring import (
-    BAYES_PRIOR_MEAN,
-    bayesian_rating,
-)
-from recommender.taste import (
-    POSITIVE_AFFINITY_MIN,
-)
+from recommender.scoring import BAYES_PRIOR_MEAN, bayesian_rating
+from recommender.taste import POSITIVE_AFFINITY_MIN
 from recommender.types import FilmFeatures, TasteProfile
 
 #: Bottom share of a member's ranking that counts as a predicted dislike.

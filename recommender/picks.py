@@ -31,14 +31,8 @@ from statistics import median
 from typing import TypeVar
 
 from domain.entities import Slot
-from recommender.scoring import (
-    bayesian_rating,
-)
-from recommender.taste import (
-    NEW_GENRE_MAX_SHARE,
-    decade_label,
-    decade_of,
-)
+from recommender.scoring import bayesian_rating
+from recommender.taste import NEW_GENRE_MAX_SHARE, decade_label, decade_of
 from recommender.types import (
     CatalogStats,
     FilmFeatures,

@@ -19,9 +19,7 @@ from recommender.group import (
     group_reasons,
     group_scores,
 )
-from recommender.taste import (
-    POSITIVE_AFFINITY_MIN,
-)
+from recommender.taste import POSITIVE_AFFINITY_MIN
 from recommender.types import FilmFeatures, TasteProfile
 from tests.recommender.helpers import film
 

@@ -37,12 +37,8 @@ from recommender.picks import (
     novelty,
     rank,
 )
-from recommender.scoring import (
-    bayesian_rating,
-)
-from recommender.taste import (
-    decade_of,
-)
+from recommender.scoring import bayesian_rating
+from recommender.taste import decade_of
 from tests.recommender.helpers import (
     GOOD,
     candidate_lists,

@@ -48,12 +48,7 @@ from recommender.scoring import (
     repeat_term,
     rescore_recent,
 )
-from recommender.taste import (
-    COLD_START_MIN_FILMS,
-    POSITIVE_AFFINITY_MIN,
-    decade_label,
-    decade_of,
-)
+from recommender.taste import COLD_START_MIN_FILMS, POSITIVE_AFFINITY_MIN, decade_label, decade_of
 from tests.recommender.helpers import (
     GENRES,
     candidate_lists,

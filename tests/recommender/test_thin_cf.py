@@ -20,9 +20,7 @@ from recommender.scoring import (
     genres_term,
     votes_term,
 )
-from recommender.taste import (
-    ERA_FILMS,
-)
+from recommender.taste import ERA_FILMS
 from tests.recommender.helpers import film, scifi_lover
 
 
