@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 
-from recommender.cf import ease_from_gram
+from recommender.cf_train import ease_from_gram
 
 K = 10
 DISCOUNTS = 1 / np.log2(np.arange(2, K + 2))

@@ -55,6 +55,7 @@ from bench.recommend_quality import (
 from bot.console import ChatUser
 from bot.logging import setup_logging
 from bot.services import ServiceFactory
+from db.copy import COPY_SIGNATURE
 from db.session import create_engine, create_session_factory
 from domain.cf import CFModelCache, build_cf_model
 
@@ -65,7 +66,6 @@ GENRES = ("Drama", "Comedy", "Thriller", "Action", "Romance", "Horror", "Documen
 LATENCY_CALLS = 40
 #: Microseconds between the Unix epoch and PostgreSQL's (2000-01-01), for binary timestamps.
 _PG_EPOCH_US = 946_684_800 * 1_000_000
-_COPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
 _CHUNK_ROWS = 1 << 18
 _SOURCE = b"movielens"  # a source the check constraint knows (bench data, like recommend_quality.py)
 
@@ -143,7 +143,7 @@ async def _user_film_rows(data: dict[str, np.ndarray], user_ids: np.ndarray) -> 
         ]
     )  # fmt: skip
     n = len(data["user"])
-    yield _COPY_SIGNATURE + bytes(8)
+    yield COPY_SIGNATURE + bytes(8)
     for start in range(0, n, _CHUNK_ROWS):
         stop = min(start + _CHUNK_ROWS, n)
         rows = np.zeros(stop - start, dtype=dtype)

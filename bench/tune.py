@@ -35,15 +35,8 @@ import numpy.typing as npt
 
 from bench.baselines import DISCOUNTS, Histories, K
 from domain.cf import CF_DENSE_MAX_ITEMS, CF_MIN_USERS, fit_models
-from recommender.cf import (
-    NEIGHBOURS_PER_ITEM,
-    RP3_ALPHA,
-    RP3_BETA,
-    CFModel,
-    Signal,
-    history_weights,
-    recent_weights,
-)
+from recommender.cf import CFModel, Signal, history_weights, recent_weights
+from recommender.cf_train import NEIGHBOURS_PER_ITEM, RP3_ALPHA, RP3_BETA
 from recommender.content import taste_vector
 from recommender.scoring import (
     BAYES_PRIOR_MEAN,

@@ -16,7 +16,6 @@ import asyncio
 import dataclasses
 import math
 import time
-from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,15 +26,15 @@ from scipy import sparse
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from db.copy import copy_in, copy_out
 from db.models import CFItem, CFModelInfo, CFNeighbour, CFTransition
-from recommender.cf import (
+from recommender.cf import CFModel, IntArray
+from recommender.cf_train import (
     CF_TRAIN_TAU,
     EASE_L2,
     NEIGHBOURS_PER_ITEM,
     RP3_ALPHA,
     RP3_BETA,
-    CFModel,
-    IntArray,
     ease_from_gram,
     rp3beta_edges,
     truncate_by_target,
@@ -63,25 +62,8 @@ METHOD_EASE = "ease"
 METHOD_RP3BETA = "rp3beta"
 
 
-def _copy_dtype(columns: Sequence[tuple[str, str]]) -> np.dtype[Any]:
-    """One row of `COPY … (FORMAT BINARY)` of NOT NULL fixed-size columns (name, big-endian
-    numpy type such as ">i4" or ">f8"): a field count (int16), then per field its length
-    (int32) and value, all big-endian (PostgreSQL manual, COPY, "Binary Format")."""
-    fields: list[tuple[str, str]] = [("fields", ">i2")]
-    for i, (name, kind) in enumerate(columns):
-        fields += [(f"_len{i}", ">i4"), (name, kind)]
-    return np.dtype(fields)
-
-
 #: The training rows: (source, user, tmdb id, age), all int4.
 _TRAIN_COLUMNS = (("source", ">i4"), ("user", ">i4"), ("tmdb", ">i4"), ("age", ">i4"))
-#: The binary COPY header: 11-byte signature, int32 flags, int32 header-extension length.
-_COPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
-_COPY_HEADER = 19
-#: Bytes of the COPY stream buffered before they are parsed into arrays.
-_COPY_DRAIN_BYTES = 1 << 22
-#: Rows per chunk when the model is written back with a binary COPY.
-_COPY_OUT_ROWS = 1 << 18
 
 #: Every interaction the model trains on, as (source, user, tmdb id, age): source 0 is the bot's
 #: own users (user = users.id), source k > 0 the prior cf_priors.id = k (user = the dataset's
@@ -122,76 +104,6 @@ class CFBuildReport:
     prior_weight: float = 0.0
     method: str = METHOD_EASE
     tau: float = math.inf
-
-
-class _CopyRows:
-    """Collects a binary COPY stream of NOT NULL fixed-size columns (`columns`: (name,
-    big-endian numpy type)) into compact numpy arrays as asyncpg hands its chunks over, never
-    the whole stream as bytes or Python objects. Raises ValueError if the stream is not that
-    format."""
-
-    def __init__(self, columns: Sequence[tuple[str, str]] = _TRAIN_COLUMNS) -> None:
-        self._columns = tuple(columns)
-        self._dtype = _copy_dtype(self._columns)
-        self._buffer = bytearray()
-        self._header_seen = False
-        self._parts: dict[str, list[npt.NDArray[Any]]] = {name: [] for name, _ in self._columns}
-
-    async def __call__(self, chunk: bytes) -> None:
-        self._buffer += chunk
-        if len(self._buffer) >= _COPY_DRAIN_BYTES:
-            self._drain()
-
-    def _drain(self) -> None:
-        if not self._header_seen:
-            if len(self._buffer) < _COPY_HEADER:
-                return
-            if bytes(self._buffer[:11]) != _COPY_SIGNATURE:
-                raise ValueError("not a binary COPY stream")
-            extension = int.from_bytes(self._buffer[15:19], "big")
-            del self._buffer[: _COPY_HEADER + extension]
-            self._header_seen = True
-        rows = len(self._buffer) // self._dtype.itemsize
-        if rows:
-            size = rows * self._dtype.itemsize
-            part = np.frombuffer(bytes(self._buffer[:size]), dtype=self._dtype)
-            if (part["fields"] != len(self._columns)).any() or any(
-                (part[f"_len{i}"] != np.dtype(kind).itemsize).any()
-                for i, (_, kind) in enumerate(self._columns)
-            ):
-                raise ValueError("unexpected row layout in the COPY stream")
-            for name, kind in self._columns:
-                self._parts[name].append(part[name].astype(np.dtype(kind).newbyteorder("=")))
-            del self._buffer[:size]
-
-    def finish(self) -> dict[str, npt.NDArray[Any]]:
-        """Column name → native-endian array of every row received."""
-        self._drain()
-        if bytes(self._buffer) not in (b"", b"\xff\xff"):  # the trailer: a field count of −1
-            raise ValueError("truncated binary COPY stream")
-        return {
-            name: np.concatenate(self._parts[name])
-            if self._parts[name]
-            else np.zeros(0, dtype=np.dtype(kind).newbyteorder("="))
-            for name, kind in self._columns
-        }
-
-
-async def _binary_copy_chunks(columns: Sequence[tuple[str, npt.NDArray[Any]]]) -> AsyncIterator[bytes]:
-    """A binary COPY stream (header, rows, trailer) of equal-length fixed-size columns (name,
-    array whose dtype is the column's numpy type), in chunks of `_COPY_OUT_ROWS` rows."""
-    dtype = _copy_dtype([(name, values.dtype.newbyteorder(">").str) for name, values in columns])
-    n = len(columns[0][1]) if columns else 0
-    yield _COPY_SIGNATURE + bytes(8)
-    for start in range(0, n, _COPY_OUT_ROWS):
-        stop = min(start + _COPY_OUT_ROWS, n)
-        rows = np.empty(stop - start, dtype=dtype)
-        rows["fields"] = len(columns)
-        for i, (name, values) in enumerate(columns):
-            rows[f"_len{i}"] = values.dtype.itemsize
-            rows[name] = values[start:stop]
-        yield rows.tobytes()
-    yield b"\xff\xff"
 
 
 def _user_key(source: npt.NDArray[Any], user: npt.NDArray[Any]) -> IntArray:
@@ -305,8 +217,8 @@ async def build_cf_model(
     a prior user's is 1 (no timestamps). Each prior user's row weighs `prior_weight` (≥ 0), a
     bot user's 1. Every film with at least `min_users` users (bot and prior, unweighted) enters
     the model; a film's stored `n_ratings` is that user count. Up to `dense_max_items` films the
-    model is EASE: G = Xᵀ·diag(w)·X + λI (recommender.cf.weighted_gram, ease_from_gram); above
-    it, RP3beta on diag(w)·X with exponents `alpha`, `beta` (recommender.cf.rp3beta_edges),
+    model is EASE: G = Xᵀ·diag(w)·X + λI (recommender.cf_train.weighted_gram, ease_from_gram); above
+    it, RP3beta on diag(w)·X with exponents `alpha`, `beta` (recommender.cf_train.rp3beta_edges),
     whose memory grows with the interactions, not films². `prior_weight` 0 leaves the priors
     out entirely. Each target keeps its `neighbours` strongest positive sources. The rows are
     streamed out of PostgreSQL with a binary COPY, everything numeric runs in a worker thread
@@ -320,10 +232,8 @@ async def build_cf_model(
     raw = await (await session.connection()).get_raw_connection()
     driver = raw.driver_connection
     assert driver is not None
-    sink = _CopyRows()
     query = _INTERACTIONS_SQL + (_PRIOR_INTERACTIONS_SQL if prior_weight > 0 else "")
-    await driver.copy_from_query(query, output=sink, format="binary")
-    rows = sink.finish()
+    rows = await copy_out(driver, query, _TRAIN_COLUMNS)
     keys = _user_key(rows.pop("source"), rows.pop("user"))
     fit = await asyncio.to_thread(
         fit_models,
@@ -344,39 +254,13 @@ async def build_cf_model(
     await session.execute(delete(CFNeighbour))
     await session.execute(delete(CFTransition))
     await session.execute(delete(CFItem))
-    await driver.copy_to_table(
+    await copy_in(
+        driver,
         "cf_items",
-        source=_binary_copy_chunks(
-            [("tmdb_id", fit.item_ids.astype(np.int32)), ("n_ratings", fit.n_ratings.astype(np.int32))]
-        ),
-        columns=["tmdb_id", "n_ratings"],
-        format="binary",
+        [("tmdb_id", fit.item_ids.astype(np.int32)), ("n_ratings", fit.n_ratings.astype(np.int32))],
     )
-    await driver.copy_to_table(
-        "cf_neighbours",
-        source=_binary_copy_chunks(
-            [
-                ("source_id", fit.item_ids[fit.sources].astype(np.int32)),
-                ("target_id", fit.item_ids[fit.targets].astype(np.int32)),
-                ("weight", fit.weights.astype(np.float64)),
-            ]
-        ),
-        columns=["source_id", "target_id", "weight"],
-        format="binary",
-    )
-    t_sources, t_targets, t_weights = fit.transitions
-    await driver.copy_to_table(
-        "cf_transitions",
-        source=_binary_copy_chunks(
-            [
-                ("source_id", fit.item_ids[t_sources].astype(np.int32)),
-                ("target_id", fit.item_ids[t_targets].astype(np.int32)),
-                ("weight", t_weights.astype(np.float64)),
-            ]
-        ),
-        columns=["source_id", "target_id", "weight"],
-        format="binary",
-    )
+    await copy_in(driver, "cf_neighbours", _edge_columns(fit.item_ids, fit.sources, fit.targets, fit.weights))
+    await copy_in(driver, "cf_transitions", _edge_columns(fit.item_ids, *fit.transitions))
     seconds = time.perf_counter() - started
     info = CFModelInfo(
         n_users=fit.bot_users,
@@ -409,6 +293,19 @@ async def build_cf_model(
 #: The stored model as binary COPY rows.
 _ITEM_COLUMNS = (("tmdb_id", ">i4"), ("n_ratings", ">i4"))
 _EDGE_COLUMNS = (("source_id", ">i4"), ("target_id", ">i4"), ("weight", ">f8"))
+_EDGES_SQL = "SELECT source_id, target_id, weight FROM {table}"
+
+
+def _edge_columns(
+    item_ids: IntArray, sources: IntArray, targets: IntArray, weights: npt.NDArray[np.floating]
+) -> list[tuple[str, npt.NDArray[Any]]]:
+    """Edges between positions of `item_ids` as the columns of `cf_neighbours` /
+    `cf_transitions` (tmdb ids, float8 weight; see _EDGE_COLUMNS)."""
+    return [
+        ("source_id", item_ids[sources].astype(np.int32)),
+        ("target_id", item_ids[targets].astype(np.int32)),
+        ("weight", weights.astype(np.float64)),
+    ]
 
 
 class CFModelCache:
@@ -434,15 +331,13 @@ class CFModelCache:
         raw = await (await session.connection()).get_raw_connection()
         driver = raw.driver_connection
         assert driver is not None
-        items, edges, steps = _CopyRows(_ITEM_COLUMNS), _CopyRows(_EDGE_COLUMNS), _CopyRows(_EDGE_COLUMNS)
-        await driver.copy_from_query("SELECT tmdb_id, n_ratings FROM cf_items", output=items, format="binary")
-        await driver.copy_from_query(
-            "SELECT source_id, target_id, weight FROM cf_neighbours", output=edges, format="binary"
+        item_rows = await copy_out(driver, "SELECT tmdb_id, n_ratings FROM cf_items", _ITEM_COLUMNS)
+        edge_rows = await copy_out(
+            driver, "SELECT source_id, target_id, weight FROM cf_neighbours", _EDGE_COLUMNS
         )
-        await driver.copy_from_query(
-            "SELECT source_id, target_id, weight FROM cf_transitions", output=steps, format="binary"
+        step_rows = await copy_out(
+            driver, "SELECT source_id, target_id, weight FROM cf_transitions", _EDGE_COLUMNS
         )
-        item_rows, edge_rows, step_rows = items.finish(), edges.finish(), steps.finish()
         model = CFModel.from_arrays(
             version,
             item_rows["tmdb_id"],

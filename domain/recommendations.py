@@ -20,7 +20,6 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import replace
 
 import numpy as np
-import numpy.typing as npt
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -52,7 +51,6 @@ from recommender import (
     Candidate,
     CandidateSource,
     CatalogStats,
-    CFModel,
     HistoryEntry,
     Pick,
     RecentPicks,
@@ -75,6 +73,7 @@ from recommender.scoring import (
     RankWeights,
     cf_strength,
     rescore_recent,
+    top_cf_candidates,
 )
 
 log = structlog.get_logger(__name__)
@@ -203,10 +202,12 @@ class RecommendationService:
         cf_ids, cf_scores = cf_model.scores(weights)
         cf = dict(zip(cf_ids.tolist(), cf_scores.tolist(), strict=True))
         damping = self.weights.popularity_exponent
-        cf_top = _cf_top(cf_model, cf_ids, cf_scores, exclude, CF_CANDIDATES, damping)
+        cf_top = top_cf_candidates(cf_model, cf_ids, cf_scores, exclude, CF_CANDIDATES, damping)
         recent_ids, recent_scores = cf_model.scores(recent_weights(signals))
         recent_cf = dict(zip(recent_ids.tolist(), recent_scores.tolist(), strict=True))
-        cf_top += _cf_top(cf_model, recent_ids, recent_scores, exclude, RECENT_CF_CANDIDATES, damping)
+        cf_top += top_cf_candidates(
+            cf_model, recent_ids, recent_scores, exclude, RECENT_CF_CANDIDATES, damping
+        )
         seq = cf_model.transitions.scores([s.tmdb_id for s in signals if s.interacted])
         cf_top += sorted((t for t in seq if t not in exclude), key=lambda t: (-seq[t], t))[:SEQ_CANDIDATES]
         sources: dict[int, set[CandidateSource]] = {t: {CandidateSource.CF} for t in cf_top}
@@ -229,7 +230,7 @@ class RecommendationService:
         popular = await self.catalog.popular_ids(
             exclude=exclude, genres=tuple(genres) or taste.top_genres, limit=POPULAR_CANDIDATES
         )
-        strength = cf_strength(int(np.count_nonzero(_support(cf_model, positive))), len(positive))
+        strength = cf_strength(int(np.count_nonzero(cf_model.support_counts(positive))), len(positive))
         if strength < 1 and not is_cold_start(taste):  # thin CF: well-rated, well-known films of their era
             popular += await self.films.prior_ids(
                 exclude=exclude,
@@ -263,7 +264,7 @@ class RecommendationService:
                 content = await self.vectors.similarities(self.embedding_model, taste_vector, pool)
             if topics:
                 avoid = await self.vectors.avoid_similarities(self.embedding_model, user_id, pool)
-        pool_support = dict(zip(pool, _support(cf_model, pool).tolist(), strict=True))
+        pool_support = dict(zip(pool, cf_model.support_counts(pool).tolist(), strict=True))
         candidates = [
             Candidate(
                 film=features(film),
@@ -546,38 +547,6 @@ class RecommendationService:
 #: Popular films the onboarding grid is chosen from, and how much it favours variety.
 ONBOARDING_POOL = 40
 ONBOARDING_MMR_LAMBDA = 0.5
-
-
-def _support(model: CFModel, tmdb_ids: Sequence[int] | npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
-    """`CFModel.support` as an array in the order of `tmdb_ids` (0 for a film outside the model),
-    without building a dict of Python ints."""
-    ids = np.asarray(tmdb_ids, dtype=np.int64)
-    if not len(model.item_ids) or not len(ids):
-        return np.zeros(len(ids), dtype=np.int64)
-    pos = np.clip(np.searchsorted(model.item_ids, ids), 0, len(model.item_ids) - 1)
-    return np.where(model.item_ids[pos] == ids, model.n_ratings[pos], 0).astype(np.int64)
-
-
-def _cf_top(
-    model: CFModel,
-    cf_ids: npt.NDArray[np.int64],
-    cf_scores: npt.NDArray[np.floating],
-    exclude: Collection[int],
-    limit: int,
-    damping: float,
-) -> list[int]:
-    """The `limit` films of positive CF score not in `exclude`, best first by
-    score / (support + 1) ** damping (ties in `cf_ids` order: a stable sort), with
-    numpy over the whole model's reach instead of a Python sort."""
-    scores = np.asarray(cf_scores, dtype=np.float64)
-    keep = scores > 0
-    if exclude:
-        keep &= ~np.isin(cf_ids, np.fromiter(exclude, dtype=np.int64, count=len(exclude)))
-    ids, scores = cf_ids[keep], scores[keep]
-    damped = scores / (_support(model, ids) + 1.0) ** damping
-    order = np.argsort(-damped, kind="stable")[:limit]
-    top: list[int] = ids[order].tolist()
-    return top
 
 
 def _seeds(rows: Sequence[HistoryRow]) -> list[int]:

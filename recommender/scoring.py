@@ -18,7 +18,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import sparse
 
-from recommender.cf import RECENCY_FLOOR, RECENCY_TAU
+from recommender.cf import RECENCY_FLOOR, RECENCY_TAU, CFModel
 from recommender.taste import POSITIVE_AFFINITY_MIN, decade_of, is_cold_start
 from recommender.types import (
     Candidate,
@@ -159,7 +159,7 @@ def personal_components(
     a = min(max(cf_strength, 0.0), 1.0)
     b = 1.0 - a
     w = weights
-    damp = (np.asarray(f.support, dtype=np.float64) + 1.0) ** -w.popularity_exponent
+    damp = popularity_damping(f.support, w.popularity_exponent)
     out = {
         "cf": a * w.cf * _unit(f.cf * damp),
         "recent_cf": a * w.recent_cf * _unit(f.recent_cf * damp),
@@ -173,6 +173,34 @@ def personal_components(
         out["genres"] = b * w.fresh_genres * f.genres
         out["era"] = b * w.fresh_era * f.era
     return out
+
+
+def popularity_damping(support: npt.ArrayLike, exponent: float) -> npt.NDArray[np.float64]:
+    """(support + 1)^−exponent per film (`support`: users who had it in the CF training data):
+    the factor that damps a CF score for a popular film (see POPULARITY_EXPONENT)."""
+    return (np.asarray(support, dtype=np.float64) + 1.0) ** -exponent
+
+
+def top_cf_candidates(
+    model: CFModel,
+    cf_ids: npt.NDArray[np.int64],
+    cf_scores: npt.NDArray[np.floating],
+    exclude: Collection[int],
+    limit: int,
+    exponent: float,
+) -> list[int]:
+    """The `limit` films of positive CF score (`cf_ids`, `cf_scores`: `CFModel.scores`) not in
+    `exclude`, best first by score · `popularity_damping` (ties in `cf_ids` order: a stable
+    sort): the CF candidates of a ranking, in numpy over the whole model's reach."""
+    scores = np.asarray(cf_scores, dtype=np.float64)
+    keep = scores > 0
+    if exclude:
+        keep &= ~np.isin(cf_ids, np.fromiter(exclude, dtype=np.int64, count=len(exclude)))
+    ids, scores = cf_ids[keep], scores[keep]
+    damped = scores * popularity_damping(model.support_counts(ids), exponent)
+    order = np.argsort(-damped, kind="stable")[:limit]
+    top: list[int] = ids[order].tolist()
+    return top
 
 
 def _unit(x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:

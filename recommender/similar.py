@@ -7,7 +7,7 @@ Reasons, in the order a card shows them (`similar_reasons`):
   knows directors; values: the shared names, in the asked film's order).
 - FANS_LOVED: the candidate is among the asked film's CF neighbours with an item-to-item
   weight B[asked, candidate] of at least FANS_MIN_WEIGHT and at least FANS_MIN_SHARE of the
-  asked film's strongest neighbour's weight (EASE weights, see recommender.cf: people who had
+  asked film's strongest neighbour's weight (EASE weights, see recommender.cf_train: people who had
   the asked film in their history had this one too, beyond chance; the scale of EASE weights
   shrinks with the regularisation on small data, hence the relative bound).
 - TMDB_SIMILAR: TMDB lists the candidate under the asked film's recommendations or similar.

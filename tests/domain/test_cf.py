@@ -14,9 +14,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import domain.cf as cf_module
+from db.copy import BinaryCopyReader
 from db.models import CFItem, CFModelInfo, CFNeighbour, Film, User, UserFilm
 from domain.cf import CFModelCache, build_cf_model
-from recommender.cf import CFModel, ease_from_gram, rp3beta_edges, truncate_by_target
+from recommender.cf import CFModel
+from recommender.cf_train import ease_from_gram, rp3beta_edges, truncate_by_target
 
 T0 = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
 FILMS = list(range(1, 13))
@@ -113,7 +115,7 @@ async def test_ages_rank_each_users_interactions_most_recent_first(session: Asyn
     await session.flush()
     driver = (await (await session.connection()).get_raw_connection()).driver_connection
     assert driver is not None
-    sink = cf_module._CopyRows()
+    sink = BinaryCopyReader(cf_module._TRAIN_COLUMNS)
     await driver.copy_from_query(cf_module._INTERACTIONS_SQL, output=sink, format="binary")
     rows = sink.finish()
     ages = dict(zip(rows["tmdb"].tolist(), rows["age"].tolist(), strict=True))

@@ -28,6 +28,7 @@ import domain.cf as cf_module
 import domain.prior as prior_module
 from bot.database import recreate_database
 from bot.settings import CFSettings, SettingsError, load_settings
+from db.copy import BinaryCopyReader
 from db.models import CFItem, CFModelInfo, CFNeighbour, CFPrior, CFPriorRating, Film, User, UserFilm
 from db.session import create_engine
 from domain.catalog import CatalogService
@@ -344,7 +345,7 @@ async def test_the_binary_copy_stream_is_parsed_in_any_chunking(
     await driver.copy_from_query(query, output=collect, format="binary")
     stream = b"".join(received)
     expected = {(s, u, t, a) for s, u, t, a in await driver.fetch(query)}
-    sink = cf_module._CopyRows()
+    sink = BinaryCopyReader(cf_module._TRAIN_COLUMNS)
     for start in range(0, len(stream), piece):
         await sink(stream[start : start + piece])
         sink._drain()  # as if every piece crossed the drain threshold
@@ -353,7 +354,7 @@ async def test_the_binary_copy_stream_is_parsed_in_any_chunking(
     assert {(int(s), int(u), int(t), int(a)) for s, u, t, a in got} == expected
     assert len(rows["tmdb"]) == len(expected) == 2 * 3 + 4 * 3 + 1
     with pytest.raises(ValueError, match="truncated"):
-        cut = cf_module._CopyRows()
+        cut = BinaryCopyReader(cf_module._TRAIN_COLUMNS)
         await cut(stream[:-5])
         cut.finish()
 

@@ -14,7 +14,6 @@ from hypothesis.extra.numpy import arrays
 from scipy import sparse
 
 from recommender.cf import (
-    EASE_L2,
     RECENCY_FLOOR,
     RECENCY_TAU,
     W_DISLIKED,
@@ -24,11 +23,14 @@ from recommender.cf import (
     W_WATCHED_UNRATED,
     CFModel,
     Signal,
+    history_weights,
+    signal_weight,
+)
+from recommender.cf_train import (
+    EASE_L2,
     ease_from_gram,
     ease_weights,
-    history_weights,
     rp3beta_edges,
-    signal_weight,
     truncate_by_target,
     weighted_gram,
 )

@@ -24,7 +24,7 @@ from recommender import (
     pick_three,
     score_candidates,
 )
-from recommender.cf import ease_weights, truncate_by_target
+from recommender.cf_train import ease_weights, truncate_by_target
 from tests.recommender.helpers import film
 
 CLUSTER_A = list(range(1, 11))

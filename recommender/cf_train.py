@@ -1,0 +1,200 @@
+"""Training item-to-item collaborative filtering: EASE, truncated and sparse, and RP3beta.
+
+EASE (Steck, "Embarrassingly Shallow Autoencoders for Sparse Data", WWW 2019) learns an
+item × item weight matrix B with a zero diagonal from the user × item interaction matrix X:
+
+    P = (XᵀX + λI)⁻¹,   B[i, j] = −P[i, j] / P[j, j]  (i ≠ j),   B[j, j] = 0.
+
+For each target film j only the `NEIGHBOURS_PER_ITEM` largest positive B[i, j] are kept, so
+the model is a sparse list of (source, target, weight) edges that fits in a table and in
+memory (`recommender.cf.CFModel` queries it).
+
+Training from many users (the bot's own and the anonymous users of a public ratings prior,
+domain/prior.py) goes through a sparse Gram matrix: G = Xᵀ·diag(w)·X with a weight per user
+(`weighted_gram`), then `ease_from_gram`; `ease_weights` is the dense shortcut w = 1. Above
+the dense size (domain/cf.py), `rp3beta_edges` computes RP3beta's edges block by block.
+
+Pure functions over numpy arrays and scipy.sparse matrices; no I/O.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import numpy.typing as npt
+from scipy import sparse
+
+from recommender.cf import FloatArray, GramArray, IntArray
+
+#: L2 regularisation λ of EASE. Steck (2019) reports λ in the hundreds for MovieLens-sized
+#: data; 200 is what bench/tune.py chooses on the validation split of the temporal protocol
+#: (searched over 100, 200, 400 together with CF_TRAIN_TAU).
+EASE_L2 = 200.0
+#: Sources kept per target film (the strongest positive EASE weights).
+NEIGHBOURS_PER_ITEM = 200
+#: Time decay of the training input: a bot user's interaction of age a (its rank among the
+#: user's interactions, 0 = the most recent) weighs exp(−a/τ) in X; math.inf is 0/1. Chosen on
+#: the validation split of the temporal protocol by bench/tune.py among 50, 100, 200 and ∞:
+#: on MovieLens the recency of the query (RECENCY_TAU, RECENT_TAU) and the transition model
+#: capture the drift, and the undecayed input scores best (the search is printed by the bench).
+CF_TRAIN_TAU = math.inf
+
+
+def ease_weights(interactions: npt.NDArray[np.floating], l2: float = EASE_L2) -> FloatArray:
+    """EASE's B (items × items, float32, zero diagonal) from a users × items 0/1 matrix.
+
+    G = XᵀX, then :func:`ease_from_gram`. Cost: one items × items inverse, O(items³) time and
+    items² memory (5,000 items: ~2 s and 200 MB in float64). Raises numpy.linalg.LinAlgError
+    only if λ ≤ 0 makes G singular.
+    """
+    x = np.asarray(interactions, dtype=np.float64)
+    return ease_from_gram(x.T @ x, l2, overwrite=True)
+
+
+def weighted_gram(interactions: sparse.csr_array, row_weights: npt.NDArray[np.floating]) -> GramArray:
+    """G = Xᵀ·diag(w)·X (items × items, dense float64) from a sparse users × items matrix.
+
+    `interactions`: scipy.sparse CSR, users × items (0/1 for EASE); `row_weights`: one weight
+    ≥ 0 per user (row), e.g. 1 for the bot's users and `CF_PRIOR_WEIGHT` for prior users, so
+    each user's row counts w times in G (a weighted least-squares EASE, Steck 2019 eq. 1 with
+    row weights). The product is sparse (scipy SpGEMM, O(Σᵤ nᵤ²) for nᵤ films of user u); only
+    the items × items result is dense. Raises ValueError when the weights do not match the rows.
+    """
+    n_rows, n_items = interactions.shape
+    w = np.asarray(row_weights, dtype=np.float64)
+    if w.shape != (n_rows,):
+        raise ValueError(f"row_weights has shape {w.shape}, expected ({n_rows},)")
+    x = sparse.csr_array(interactions, dtype=np.float64)
+    weighted = sparse.csr_array(sparse.diags_array(w) @ x)
+    gram = (x.T @ weighted).toarray() if n_items else np.zeros((0, 0), dtype=np.float64)
+    return np.asarray(gram, dtype=np.float64)
+
+
+def ease_from_gram(
+    gram: npt.NDArray[np.floating], l2: float = EASE_L2, *, overwrite: bool = False
+) -> FloatArray:
+    """EASE's B (items × items, float32, zero diagonal) from the Gram matrix G = XᵀX (or
+    Xᵀ·diag(w)·X, see :func:`weighted_gram`), items × items.
+
+    P = (G + λI)⁻¹, B[i, j] = −P[i, j] / P[j, j], B[j, j] = 0 (Steck 2019, eq. 8). With
+    `overwrite` a float64 `gram` is used as scratch space (saves items² × 8 bytes). Raises
+    numpy.linalg.LinAlgError only if λ ≤ 0 makes G singular.
+    """
+    g = np.array(gram, dtype=np.float64, copy=None if overwrite else True)
+    diag = np.diag_indices_from(g)
+    g[diag] += l2
+    p = np.linalg.inv(g)
+    b = p / (-np.diag(p))
+    b[diag] = 0.0
+    return b.astype(np.float32)
+
+
+def truncate_by_target(b: FloatArray, k: int = NEIGHBOURS_PER_ITEM) -> tuple[IntArray, IntArray, FloatArray]:
+    """The k largest positive weights of every column (target) of B, as (source index,
+    target index, weight) arrays, sorted by source then target."""
+    n = b.shape[0]
+    k = min(k, max(n - 1, 0))
+    if k == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty.copy(), np.zeros(0, dtype=np.float32)
+    top = np.argpartition(-b, k - 1, axis=0)[:k, :]  # k × n source indices per target column
+    targets = np.broadcast_to(np.arange(n), top.shape)
+    weights = b[top, targets]
+    keep = weights > 0
+    sources, targets, weights = top[keep], targets[keep], weights[keep]
+    order = np.lexsort((targets, sources))
+    return (
+        sources[order].astype(np.int64),
+        targets[order].astype(np.int64),
+        weights[order].astype(np.float32),
+    )
+
+
+#: RP3beta's exponents α (on both transition probabilities) and β (on the target's
+#: popularity), used above the dense EASE size (domain/cf.py). Chosen on the temporal
+#: validation split of bench/recommend_quality.py (`load_split`, `validation`, `search` of
+#: bench/baselines.py over α ∈ {0.5, 0.75, 1}, β ∈ {0, 0.2, 0.4, 0.6}, 200 neighbours per
+#: target, X decayed with τ = CF_TRAIN_TAU = 50): α = 0.75, β = 0 gives NDCG@10 0.1111 (α = 0.5,
+#: β = 0.2: 0.1094; α = 1, β = 0.4: 0.0677). With τ = ∞ the best is α = 0.5, β = 0.2 (0.1139);
+#: revisit if CF_TRAIN_TAU changes.
+RP3_ALPHA = 0.75
+RP3_BETA = 0.0
+#: Target columns of RP3beta's W computed at once: the dense items × block scratch block costs
+#: items × block × 8 bytes (50,000 films × 256 ≈ 100 MB).
+RP3_BLOCK = 256
+
+
+def rp3beta_edges(
+    interactions: sparse.csr_array,
+    *,
+    alpha: float = RP3_ALPHA,
+    beta: float = RP3_BETA,
+    neighbours: int = NEIGHBOURS_PER_ITEM,
+    block: int = RP3_BLOCK,
+) -> tuple[IntArray, IntArray, FloatArray]:
+    """RP3beta's item × item weights, truncated per target, as (source index, target index,
+    weight) arrays sorted by source then target (the shape of :func:`truncate_by_target`).
+
+    RP3beta (Paudel, Christoffel, Newell, Bernstein, "Updatable, Accurate, Diverse, and
+    Scalable Recommendations for Interactive Applications", ACM TiiS 7(1), 2016) is a random
+    walk item → user → item: P(i→u) = X[u,i]/deg(i), P(u→j) = X[u,j]/deg(u), with deg the
+    row and column sums of X (weighted degrees), and
+
+        W[i, j] = Σᵤ P(i→u)^α · P(u→j)^α / deg(j)^β,   W[j, j] = 0,
+
+    the formula of bench/baselines.py::rp3beta_weights. Every target column j keeps its
+    `neighbours` largest positive W[i, j]. `interactions`: users × items, float weights ≥ 0
+    (any scipy sparse format). W is computed `block` target columns at a time (a sparse product,
+    then a dense items × block scratch array), so memory is O(nnz(X) + items × block + edges),
+    never items × items; time is O(Σᵤ deg(u)²) for the product. Raises ValueError for negative
+    weights or a block or neighbours < 1.
+    """
+    if block < 1 or neighbours < 1:
+        raise ValueError(f"block and neighbours must be >= 1, got {block}, {neighbours}")
+    x = sparse.csr_array(interactions, dtype=np.float64)
+    x.sum_duplicates()
+    if x.nnz and x.data.min() < 0:
+        raise ValueError("interactions must be >= 0")
+    n = x.shape[1]
+    k = min(neighbours, max(n - 1, 0))
+    empty = np.zeros(0, dtype=np.int64)
+    if k == 0 or x.nnz == 0:
+        return empty, empty.copy(), np.zeros(0, dtype=np.float32)
+    user_degree = np.asarray(x.sum(axis=1)).ravel()
+    item_degree = np.asarray(x.sum(axis=0)).ravel()
+    inv_user = np.divide(1.0, user_degree, out=np.zeros_like(user_degree), where=user_degree > 0)
+    inv_item = np.divide(1.0, item_degree, out=np.zeros_like(item_degree), where=item_degree > 0)
+    p_uj = sparse.csc_array(sparse.diags_array(inv_user) @ x)  # users × items, P(u→j)
+    p_iu = sparse.csr_array((x @ sparse.diags_array(inv_item)).T)  # items × users, P(i→u)
+    p_uj.data **= alpha
+    p_iu.data **= alpha
+    popularity = np.zeros(n, dtype=np.float64)
+    positive = item_degree > 0
+    popularity[positive] = item_degree[positive] ** -beta
+    del x
+    parts: list[tuple[IntArray, IntArray, FloatArray]] = []
+    for start in range(0, n, block):
+        stop = min(start + block, n)
+        w = sparse.csr_array(p_iu @ p_uj[:, start:stop]).toarray()  # items × (stop − start)
+        w *= popularity[start:stop][None, :]
+        columns = np.arange(stop - start)
+        w[start + columns, columns] = 0.0
+        top = np.argpartition(-w, k - 1, axis=0)[:k, :]
+        cols = np.broadcast_to(columns, top.shape)
+        values = w[top, cols]
+        keep = values > 0
+        parts.append(
+            (
+                top[keep].astype(np.int64),
+                (cols[keep] + start).astype(np.int64),
+                values[keep].astype(np.float32),
+            )
+        )
+        del w, top, values
+    sources = np.concatenate([p[0] for p in parts])
+    targets = np.concatenate([p[1] for p in parts])
+    weights = np.concatenate([p[2] for p in parts])
+    del parts
+    order = np.argsort(sources * n + targets)
+    return sources[order], targets[order], weights[order]
