@@ -6,15 +6,19 @@ Against an existing bench database (default: `wtw_bench`, as `make bench` leaves
 users with their histories, the TMDB 5000 catalog, film vectors, taste vectors, a CF model);
 nothing is reloaded (the migrations are applied). The user with the most `user_films` rows
 sends `/recommend` through the dispatcher (Telegram faked at the Bot API boundary, as
-`bench.recommend_quality`'s
-`measure_latency`): warm caches (start-up warm-up and 5 untimed calls), no LLM, TMDB not
-configured, cooldown 0. Two series: answers reusing the user's ranking (domain.ranking_cache:
-nothing changed since the last answer), and answers ranking from scratch (the first one after
-a rating). Prints, per series, p50 / p95 / p99 of `--calls` calls (ms, wall clock), the
-median CPU time of the bot's process per call (less sensitive to a busy machine), the SQL
-statements one /recommend sends (counted with SQLAlchemy's `before_cursor_execute` event), and
-with `--profile` the top 25 lines of a cProfile profile of further reusing calls, by cumulative and
-by own time. The picks it stores are deleted at the end (the next run starts clean).
+`bench.recommend_quality`'s `measure_latency`): warm caches (start-up warm-up and 5 untimed
+calls), no LLM, TMDB not configured, cooldown 0.
+
+Two series: answers reusing the user's ranking (domain.ranking_cache: nothing changed since
+the last answer), and answers ranking from scratch (the first one after a rating). Prints, per
+series, p50 / p95 / p99 of `--calls` calls (ms, wall clock), the median CPU time of the bot's
+process per call (less sensitive to a busy machine), the SQL statements one /recommend sends
+(counted with SQLAlchemy's `before_cursor_execute` event), and with `--profile` the top 25
+lines of a cProfile profile of further reusing calls, by cumulative and by own time.
+
+The user's picks are forgotten every SESSION_ANSWERS answers (untimed; see
+`bench.recommend_quality.SESSION_ANSWERS`) and at the end (the next run starts clean); a call
+that stores no picks (an error, a clarifying question) stops the run.
 """
 
 from __future__ import annotations
@@ -32,7 +36,15 @@ from typing import Any
 
 from sqlalchemy import event, text
 
-from bench.recommend_quality import WARM_CALLS, bench_settings, bench_url, percentile
+from bench.recommend_quality import (
+    SESSION_ANSWERS,
+    WARM_CALLS,
+    bench_settings,
+    bench_url,
+    check_answers,
+    forget_picks,
+    percentile,
+)
 from bot.app import prepare_for_traffic
 from bot.console import ChatUser, UpdateFactory, console_bot
 from bot.database import migrate
@@ -67,7 +79,7 @@ class Series:
 
 
 async def main(url: str, *, calls: int, profile: bool, profile_calls: int) -> None:
-    setup_logging("WARNING", json=False)
+    setup_logging(os.environ.get("LOG_LEVEL", "WARNING"), json=False)
     await migrate(url)  # the schema the code expects; the data stays as loaded
     settings = bench_settings(recommend_cooldown_seconds=0)
     engine = create_engine(url, pool_size=4)
@@ -98,11 +110,6 @@ async def main(url: str, *, calls: int, profile: bool, profile_calls: int) -> No
     runs = Series("reused ranking"), Series("ranking from scratch")
     profiler = cProfile.Profile() if profile else None
 
-    async def forget_picks() -> None:
-        async with session_factory() as session:
-            await session.execute(text("DELETE FROM recommendations WHERE user_id = :u"), {"u": user_id})
-            await session.commit()
-
     try:
         async with console_bot() as bot:
 
@@ -114,34 +121,35 @@ async def main(url: str, *, calls: int, profile: bool, profile_calls: int) -> No
             await prepare_for_traffic(session_factory, services)
             for series in runs:
                 reuse = series is runs[0]
+                await forget_picks(session_factory, telegram_id)  # each series starts from the same state
                 for _ in range(WARM_CALLS):
                     await one(reuse=reuse)
-                async with engine.connect() as conn:
-                    stored = await conn.scalar(
-                        text("SELECT count(*) FROM recommendations WHERE user_id = :u"), {"u": user_id}
-                    )
-                if stored < WARM_CALLS:  # an error answer is fast: never time one
-                    raise SystemExit(f"/recommend stored {stored} of {WARM_CALLS} answers: see the log above")
-                for _ in range(calls):
+                stored = 0
+                for i in range(calls):
+                    if i % SESSION_ANSWERS == 0:
+                        stored += await forget_picks(session_factory, telegram_id)
                     before = statements
                     c0, t0 = time.process_time(), time.perf_counter()
                     await one(reuse=reuse)
                     series.timings.append((time.perf_counter() - t0) * 1000)
                     series.cpu.append((time.process_time() - c0) * 1000)
                     series.statements.append(statements - before)
+                check_answers(stored + await forget_picks(session_factory, telegram_id), WARM_CALLS + calls)
                 if profiler is not None and reuse:
-                    profiler.enable()
-                    for _ in range(profile_calls):
+                    for i in range(profile_calls):
+                        if i % SESSION_ANSWERS == 0:
+                            await forget_picks(session_factory, telegram_id)
+                        profiler.enable()
                         await one(reuse=reuse)
-                    profiler.disable()
-                await forget_picks()  # each series starts from the same state
+                        profiler.disable()
     finally:
-        await forget_picks()
+        await forget_picks(session_factory, telegram_id)
         await engine.dispose()
 
     print(
         f"/recommend through the dispatcher: user {first_name} (id {user_id}) with {n_films} user_films "
-        f"rows, {calls} calls per series after {WARM_CALLS} warm-up calls, no LLM, no TMDB; load average "
+        f"rows, {calls} calls per series after {WARM_CALLS} warm-up calls (picks forgotten every "
+        f"{SESSION_ANSWERS}), no LLM, no TMDB; load average "
         f"{os.getloadavg()[0]:.2f} (2 = both cores busy)"
     )
     for series in runs:

@@ -224,7 +224,7 @@ def say(msg: str) -> None:
 
 
 async def main(datasets: Path, *, latency_calls: int, users_limit: int | None, kind: str) -> None:
-    setup_logging("WARNING", json=False)
+    setup_logging(os.environ.get("LOG_LEVEL", "WARNING"), json=False)
     started = time.perf_counter()
     split = load_split(datasets, kind)
     say(
@@ -415,23 +415,58 @@ async def measure_latency(settings, session_factory, services, split, user_ids, 
 WARM_CALLS = 5
 
 
+#: Answers after which a timing loop forgets the user's picks (untimed, `forget_picks`). The bot
+#: never repeats a film, so a user asking hundreds of times in a row works down their ranking
+#: until its top fits them poorly and the bot asks a clarifying question instead (a different
+#: path). So every timed answer is among the first SESSION_ANSWERS a user gets in a row.
+SESSION_ANSWERS = 20
+
+
 async def recommend_timings(settings, session_factory, services, user: ChatUser, calls: int) -> list[float]:  # type: ignore[no-untyped-def]
     """Milliseconds of `calls` /recommend updates from `user` through the dispatcher (Telegram
     faked at the Bot API boundary), sorted, after the bot's start-up preparation and
-    WARM_CALLS untimed calls."""
+    WARM_CALLS untimed calls; the user's picks are forgotten every SESSION_ANSWERS calls.
+    Raises SystemExit unless every call stored an answer with picks (an error message or a
+    clarifying question is a different, faster path: never timed as /recommend)."""
     dp = build_dispatcher(settings, session_factory, services)
     bot = console_bot()
     updates = UpdateFactory()
     timings = []
+    await forget_picks(session_factory, user.telegram_id)
+    stored = 0
     async with bot:
         await prepare_for_traffic(session_factory, services)  # what the bot does at start-up
         for _ in range(WARM_CALLS):
             await dp.feed_update(bot, updates.message(user, "/recommend"))
-        for _ in range(calls):
+        for i in range(calls):
+            if i % SESSION_ANSWERS == 0:
+                stored += await forget_picks(session_factory, user.telegram_id)
             t0 = time.perf_counter()
             await dp.feed_update(bot, updates.message(user, "/recommend"))
             timings.append((time.perf_counter() - t0) * 1000)
+    stored += await forget_picks(session_factory, user.telegram_id)
+    check_answers(stored, WARM_CALLS + calls)
     return sorted(timings)
+
+
+async def forget_picks(session_factory, telegram_id: int) -> int:  # type: ignore[no-untyped-def]
+    """Delete the stored /recommend answers of the user with this Telegram id; how many."""
+    async with session_factory() as session:
+        result = await session.execute(
+            text("DELETE FROM recommendations r USING users u WHERE u.id = r.user_id AND u.telegram_id = :t"),
+            {"t": telegram_id},
+        )
+        await session.commit()
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def check_answers(stored: int, calls: int) -> None:
+    """Raise SystemExit unless each of `calls` /recommend calls stored an answer with picks."""
+    if stored < calls:
+        raise SystemExit(
+            f"/recommend stored {stored} answers with picks of {calls}: the others were an error "
+            "or a clarifying question (run with LOG_LEVEL=INFO to see which)"
+        )
 
 
 def percentile(sorted_ms: list[float], q: float) -> float:

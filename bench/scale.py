@@ -11,16 +11,21 @@ The data is generated here with numpy (nothing committed), seed SEED:
   `--interactions` in total (default 10,000,000); the heaviest users have thousands of films;
 - taste: each film and user belongs to one of TASTES clusters and half of a user's films are
   drawn from their own cluster (with the same popularity law), so the CF model has structure;
-- every interaction is a rating (half stars 0.5–5.0) marked watched, with a rated_at spread
-  over five years; (user, film) pairs are unique.
+- every interaction is a rating (half stars 0.5–5.0; mean 4★ for a film of the user's own
+  cluster, 3★ for another) marked watched, with a rated_at spread over five years; (user,
+  film) pairs are unique;
+- film vectors: 384 dimensions, the film's taste cluster's direction plus noise of the same
+  norm (`synthetic_vectors`: cosine ≈ 0.5 within a cluster, ≈ 0 across), stored under the
+  bot's embedding model, so /recommend uses the content signal and pgvector's HNSW index as
+  with real films; the heavy user's taste vector is computed by the bot's own code.
 
 It runs in its own database `wtw_scale` (created and migrated like bench/recommend_quality.py),
 truncated first. The build runs in a child process (`python -m bench.scale --build-only`) so
 its peak memory is the child's peak resident set (`getrusage(RUSAGE_CHILDREN).ru_maxrss`,
 which counts the whole child process: Python, numpy, asyncpg). Latency is measured through the
 dispatcher, warm, without LLM or TMDB (the pattern of bench/recommend_quality.py
-`measure_latency`). No film embeddings are computed at this scale (50,000 would take hours on
-this machine), so /recommend ranks on CF and the popularity/quality features only.
+`measure_latency`). No text is embedded at this scale (50,000 films would take hours on this
+machine): the film vectors are the synthetic ones above.
 
     python -m bench.scale                       # the full size (about 15 minutes here)
     python -m bench.scale --users 20000 --films 5000 --interactions 1000000
@@ -32,6 +37,7 @@ import argparse
 import asyncio
 import datetime as dt
 import json
+import os
 import resource
 import statistics
 import subprocess
@@ -41,6 +47,8 @@ from collections.abc import AsyncIterator
 
 import asyncpg
 import numpy as np
+import numpy.typing as npt
+from pgvector.asyncpg import register_vector
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
@@ -56,14 +64,21 @@ from bot.console import ChatUser
 from bot.logging import setup_logging
 from bot.services import ServiceFactory
 from db.copy import COPY_SIGNATURE
+from db.models import EMBEDDING_DIMENSIONS
 from db.session import create_engine, create_session_factory
 from domain.cf import CFModelCache, build_cf_model
+from domain.embeddings import EmbeddingService
+from integrations.embeddings import LOCAL_MODEL, LocalEmbedder
 
 SEED = 13
 SCALE_DATABASE = "wtw_scale"
 TASTES = 20
 GENRES = ("Drama", "Comedy", "Thriller", "Action", "Romance", "Horror", "Documentary", "Animation")
 LATENCY_CALLS = 40
+#: Mean rating in half stars of a film of the user's own taste cluster (4★) and of any other
+#: (3★), σ 1.8 half stars: what a user likes shows in their ratings, as with real users.
+OWN_TASTE_HALF_STARS = 8.0
+OTHER_HALF_STARS = 6.0
 #: Microseconds between the Unix epoch and PostgreSQL's (2000-01-01), for binary timestamps.
 _PG_EPOCH_US = 946_684_800 * 1_000_000
 _CHUNK_ROWS = 1 << 18
@@ -91,7 +106,9 @@ def generate(users: int, films: int, interactions: int, seed: int = SEED) -> dic
     if len(pairs) > interactions:
         pairs = np.sort(rng.choice(pairs, size=interactions, replace=False))
     user, film = pairs // films, pairs % films
-    half_stars = np.clip(np.round(rng.normal(7.0, 1.8, len(pairs))), 1, 10).astype(np.int64)
+    own = film_taste[film] == user_taste[user]
+    mean = np.where(own, OWN_TASTE_HALF_STARS, OTHER_HALF_STARS)
+    half_stars = np.clip(np.round(rng.normal(mean, 1.8)), 1, 10).astype(np.int64)
     start = int(dt.datetime(2021, 1, 1, tzinfo=dt.UTC).timestamp())
     ts = start + rng.integers(0, 5 * 365 * 86400, len(pairs))
     return {"user": user, "film": film, "half_stars": half_stars, "ts": ts, "film_taste": film_taste}
@@ -124,6 +141,19 @@ def _draw(
             own_films[rows] = rng.choice(films, size=len(rows), p=p_all)
     film_of[own] = own_films
     return np.unique(user_of * films + film_of)
+
+
+def synthetic_vectors(film_taste: npt.NDArray[np.int64], seed: int = SEED) -> npt.NDArray[np.float32]:
+    """Unit film vectors (films × EMBEDDING_DIMENSIONS, float32): the direction of the film's
+    taste cluster plus Gaussian noise of the same expected norm, normalised; two films of one
+    cluster have cosine ≈ 0.5, of two clusters ≈ 0 (random directions in 384 dimensions)."""
+    rng = np.random.default_rng(seed + 2)
+    centres = rng.normal(size=(TASTES, EMBEDDING_DIMENSIONS))
+    centres /= np.linalg.norm(centres, axis=1, keepdims=True)
+    noise = rng.normal(scale=EMBEDDING_DIMENSIONS**-0.5, size=(len(film_taste), EMBEDDING_DIMENSIONS))
+    vectors = centres[film_taste] + noise
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors.astype(np.float32)
 
 
 async def _user_film_rows(data: dict[str, np.ndarray], user_ids: np.ndarray) -> AsyncIterator[bytes]:
@@ -167,7 +197,8 @@ async def load(url: str, data: dict[str, np.ndarray], users: int, films: int) ->
     )
     try:
         await conn.execute(
-            "TRUNCATE users, user_films, films, cf_items, cf_neighbours, cf_models RESTART IDENTITY CASCADE"
+            "TRUNCATE users, user_films, films, film_embeddings, taste_vectors, cf_items, cf_neighbours,"
+            " cf_models RESTART IDENTITY CASCADE"
         )
         rng = np.random.default_rng(SEED + 1)
         years = rng.integers(1930, 2026, films)
@@ -190,6 +221,14 @@ async def load(url: str, data: dict[str, np.ndarray], users: int, films: int) ->
             ],
             columns=["tmdb_id", "title", "year", "genres", "vote_average", "vote_count", "popularity"],
         )
+        await register_vector(conn)
+        await conn.copy_records_to_table(
+            "film_embeddings",
+            records=(
+                (i + 1, LOCAL_MODEL, vector, "synthetic") for i, vector in enumerate(synthetic_vectors(taste))
+            ),
+            columns=["tmdb_id", "model", "embedding", "text_hash"],
+        )
         await conn.copy_records_to_table(
             "users",
             records=[(TELEGRAM_ID_BASE + u, f"s{u}") for u in range(users)],
@@ -205,7 +244,7 @@ async def load(url: str, data: dict[str, np.ndarray], users: int, films: int) ->
                 columns=["user_id", "tmdb_id", "rating", "watched", "rated_at", "source"],
                 format="binary",
             )
-        await conn.execute("ANALYZE films, users, user_films")
+        await conn.execute("ANALYZE films, film_embeddings, users, user_films")
     finally:
         await conn.close()
     heaviest = int(np.bincount(data["user"], minlength=users).argmax())
@@ -269,8 +308,14 @@ async def measure(url: str, heavy_telegram_id: int, calls: int) -> dict[str, flo
             )
             or 0
         )
+        user_id = await session.scalar(
+            text("SELECT id FROM users WHERE telegram_id = :t"), {"t": heavy_telegram_id}
+        )
+        # the heavy user's taste vector, as the worker computes it after a rating
+        await EmbeddingService(session, LocalEmbedder()).refresh_taste(user_id)
+        await session.commit()
     del model
-    services = ServiceFactory(settings, None)
+    services = ServiceFactory(settings, None, embedding_model=LOCAL_MODEL)
     user = ChatUser(telegram_id=heavy_telegram_id, first_name="heavy", language_code="en")
     timings = await recommend_timings(settings, session_factory, services, user, calls)
     out["p50"] = statistics.median(timings)
@@ -281,7 +326,7 @@ async def measure(url: str, heavy_telegram_id: int, calls: int) -> dict[str, flo
 
 
 async def main(users: int, films: int, interactions: int, database: str, calls: int) -> None:
-    setup_logging("WARNING", json=False)
+    setup_logging(os.environ.get("LOG_LEVEL", "WARNING"), json=False)
     started = time.perf_counter()
     t0 = time.perf_counter()
     data = generate(users, films, interactions)
@@ -316,7 +361,7 @@ async def main(users: int, films: int, interactions: int, database: str, calls: 
     )
     print(
         f"/recommend through the dispatcher, heaviest user ({figures['heavy_ratings']:.0f} ratings), "
-        f"{figures['calls']:.0f} calls, warm, no LLM, no TMDB, no embeddings: "
+        f"{figures['calls']:.0f} calls, warm, no LLM, no TMDB, synthetic film vectors: "
         f"p50 {figures['p50']:.0f} ms, p95 {figures['p95']:.0f} ms"
     )
     print(f"total run time {(time.perf_counter() - started) / 60:.1f} min")

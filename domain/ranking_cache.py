@@ -6,7 +6,7 @@ nothing it reads: they tap ⏭ or ask again. A ranking is reused, for at most
 RANKING_TTL_SECONDS, while its stamp (`db.repositories.rankings`: the user's log, avoided
 topics, /settings, taste vector and the CF model's version, read from PostgreSQL on every
 answer) is unchanged. Each reuse leaves out the films shown since and recomputes the terms
-that depend on the latest picks (`recommender.scoring.rescore_recent`), so an answer never
+that depend on the latest picks (`recommender.recent.Rescorer`), so an answer never
 repeats a film and a replica holding an older ranking, or none, answers the same way. The TTL
 bounds what the stamp does not see: catalog films added by other users' imports, TMDB's lists.
 
@@ -16,14 +16,15 @@ Nothing here must survive the process: a miss ranks from PostgreSQL as before.
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Hashable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Collection, Hashable
+from dataclasses import replace
 
 from cachetools import TTLCache
 
 from db.repositories.rankings import RankingStamp
 from domain.picks import Ranking
 from recommender import CatalogStats
+from recommender.recent import RecentPicks, Rescorer
 
 #: How long a ranking, and the catalog's vote medians, are reused (seconds).
 RANKING_TTL_SECONDS = 600.0
@@ -33,10 +34,21 @@ RANKING_TTL_SECONDS = 600.0
 RANKING_CACHE_USERS = 128
 
 
-@dataclass(frozen=True, slots=True)
-class _Entry:
-    stamp: RankingStamp
-    ranking: Ranking
+class CachedRanking:
+    """A stored ranking, brought up to date with the latest picks by `rescore`. Its `Rescorer`
+    is built on the first reuse, so a ranking that is never reused costs nothing more."""
+
+    def __init__(self, stamp: RankingStamp, ranking: Ranking) -> None:
+        self.stamp = stamp
+        self.ranking = ranking
+        self._rescorer: Rescorer | None = None
+
+    def rescore(self, recent: RecentPicks, *, exclude: Collection[int]) -> Ranking:
+        """The ranking without the films in `exclude` and with the novelty and repeat terms
+        computed against `recent` (recommender.recent.Rescorer)."""
+        if self._rescorer is None:
+            self._rescorer = Rescorer(self.ranking.scored)
+        return replace(self.ranking, scored=self._rescorer.rescore(recent, exclude=exclude))
 
 
 class RankingCache:
@@ -51,11 +63,11 @@ class RankingCache:
         users: int = RANKING_CACHE_USERS,
         timer: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._rankings: TTLCache[Hashable, _Entry] = TTLCache(users, ttl, timer=timer)
+        self._rankings: TTLCache[Hashable, CachedRanking] = TTLCache(users, ttl, timer=timer)
         self._stats: TTLCache[str, CatalogStats] = TTLCache(1, ttl, timer=timer)
         self._cf_version = 0
 
-    def get(self, key: Hashable, stamp: RankingStamp) -> Ranking | None:
+    def get(self, key: Hashable, stamp: RankingStamp) -> CachedRanking | None:
         """The ranking stored under `key` with this very `stamp`, unexpired; else None (and
         a ranking under an older stamp is dropped)."""
         entry = self._rankings.get(key)
@@ -64,7 +76,7 @@ class RankingCache:
         if entry.stamp != stamp:
             del self._rankings[key]
             return None
-        return entry.ranking
+        return entry
 
     def put(self, key: Hashable, stamp: RankingStamp, ranking: Ranking) -> None:
         """Keep `ranking`, computed after `stamp` was read, for RANKING_TTL_SECONDS. The first
@@ -73,7 +85,7 @@ class RankingCache:
         if stamp.cf_version != self._cf_version:
             self._rankings.clear()
             self._cf_version = stamp.cf_version
-        self._rankings[key] = _Entry(stamp, ranking)
+        self._rankings[key] = CachedRanking(stamp, ranking)
 
     def clear(self) -> None:
         """Forget every ranking and the vote medians."""

@@ -72,7 +72,6 @@ from recommender.scoring import (
     VOTES_CAP,
     RankWeights,
     cf_strength,
-    rescore_recent,
     top_cf_candidates,
 )
 
@@ -164,8 +163,7 @@ class RecommendationService:
         cached = self.rankings.get(key, stamp)
         if cached is not None:
             exclude = await self.items.recent_tmdb_ids(user_id, self.repeat_window)
-            scored = rescore_recent(cached.scored, await self._recent(user_id), exclude=exclude)
-            return replace(cached, scored=scored)
+            return cached.rescore(await self._recent(user_id), exclude=exclude)
         ranking = await self._rank(user_id, genres, preferences, extra, skip_recently_shown)
         if not self.catalog.degraded:  # TMDB's lists are missing from it: rank again next time
             self.rankings.put(key, stamp, ranking)

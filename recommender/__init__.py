@@ -11,7 +11,8 @@ Typical use (the domain service does the I/O around it)::
 from domain.entities import Slot
 from recommender.cf import CFModel, Signal, history_weights
 from recommender.picks import mmr_select, pick_three
-from recommender.scoring import RecentPicks, explain, score_candidates
+from recommender.recent import RecentPicks
+from recommender.scoring import explain, score_candidates
 from recommender.taste import build_taste, is_cold_start
 from recommender.types import (
     Candidate,

@@ -10,20 +10,18 @@ by time); the benchmark prints what they achieve next to EASE and the other base
 from __future__ import annotations
 
 import math
-from collections import Counter
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from scipy import sparse
 
 from recommender.cf import RECENCY_FLOOR, RECENCY_TAU, CFModel
-from recommender.taste import POSITIVE_AFFINITY_MIN, decade_of, is_cold_start
+from recommender.recent import NO_RECENT_PICKS, W_NOVELTY, W_REPEAT, FilmIndex, RecentPicks
+from recommender.taste import POSITIVE_AFFINITY_MIN, is_cold_start
 from recommender.types import (
     Candidate,
     CandidateSource,
-    FilmFeatures,
     Reason,
     ReasonKind,
     ScoredCandidate,
@@ -68,11 +66,7 @@ W_PREFERRED = 0.3
 # keyword hit; topics push films down, they never ban them.
 W_AVOID = 0.6
 AVOID_MIN_SIMILARITY = 0.3
-# novelty: highest Jaccard overlap of genres + keywords with a recently shown film.
-W_NOVELTY = 0.15
-# repeat: how much the film's primary genre and decade exceed a third of recent picks.
-W_REPEAT = 0.3
-REPEAT_FAIR_SHARE = 1 / 3
+# novelty and repeat (W_NOVELTY, W_REPEAT): what was shown lately, recommender.recent.
 # --- thin collaborative signal: a fresh install, or a user the CF model barely knows ----------
 # A self-hosted bot starts with one user and an empty CF model. Then the ranking leans on what
 # it knows without other users: the quality prior, the taste vector, the user's genre
@@ -260,55 +254,12 @@ def popularity_term(popularity: float) -> float:
 # --- scoring ---------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class RecentPicks:
-    """What the user was shown lately, for the novelty and repeat terms.
-
-    `films`: features of recently shown films (any order); empty for a new user.
-    """
-
-    films: tuple[FilmFeatures, ...] = ()
-    # derived once, so scoring hundreds of candidates costs lookups and one matrix product
-    tags: tuple[frozenset[str], ...] = field(init=False, repr=False, compare=False)
-    primary_genres: Counter[str] = field(init=False, repr=False, compare=False)
-    decades: Counter[int] = field(init=False, repr=False, compare=False)
-    # for novelty_terms: tag → column, the films × tags 0/1 matrix, each film's tag count, ids
-    columns: dict[str, int] = field(init=False, repr=False, compare=False)
-    incidence: npt.NDArray[np.float64] = field(init=False, repr=False, compare=False)
-    sizes: npt.NDArray[np.float64] = field(init=False, repr=False, compare=False)
-    ids: frozenset[int] = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        tags = tuple(frozenset(f.genres) | frozenset(f.keywords) for f in self.films)
-        object.__setattr__(self, "tags", tags)
-        columns = {tag: k for k, tag in enumerate(sorted(frozenset().union(*tags)))}
-        incidence = np.zeros((len(tags), len(columns)))
-        for k, film_tags in enumerate(tags):
-            for tag in film_tags:
-                incidence[k, columns[tag]] = 1.0
-        object.__setattr__(self, "columns", columns)
-        object.__setattr__(self, "incidence", incidence)
-        object.__setattr__(self, "sizes", np.array([len(t) for t in tags], dtype=np.float64))
-        object.__setattr__(self, "ids", frozenset(f.tmdb_id for f in self.films))
-        object.__setattr__(self, "primary_genres", Counter(f.genres[0] for f in self.films if f.genres))
-        decades = Counter(d for f in self.films if (d := decade_of(f.year)) is not None)
-        object.__setattr__(self, "decades", decades)
-
-    def genre_share(self, genre: str) -> float:
-        """Share of the recent films whose primary (first) genre is `genre`, 0–1."""
-        return self.primary_genres[genre] / len(self.films) if self.films else 0.0
-
-    def decade_share(self, decade: int) -> float:
-        """Share of the recent films from `decade`, 0–1."""
-        return self.decades[decade] / len(self.films) if self.films else 0.0
-
-
 def score_candidates(
     candidates: Iterable[Candidate],
     taste: TasteProfile,
     *,
     exclude: Collection[int],
-    recent: RecentPicks = RecentPicks(),
+    recent: RecentPicks = NO_RECENT_PICKS,
     preferred_genres: Collection[str] = (),
     with_reasons: bool = True,
     cf_strength: float = 1.0,
@@ -343,7 +294,9 @@ def score_candidates(
     if personal:
         terms = personal_components(_features(merged, taste, quality), weights, cf_strength)
     preferred = set(preferred_genres)
-    novelty = novelty_terms([c.film for c in merged], recent)
+    films = FilmIndex([c.film for c in merged])
+    novelty = films.novelty(recent)
+    repeat = films.repeat(recent)
     scored = []
     for k, c in enumerate(merged):
         film = c.film
@@ -356,32 +309,10 @@ def score_candidates(
         components["preferred"] = W_PREFERRED * (1.0 if preferred.intersection(film.genres) else 0.0)
         components["avoid"] = -W_AVOID * avoid_term(c)
         components["novelty"] = -W_NOVELTY * float(novelty[k])
-        components["repeat"] = -W_REPEAT * repeat_term(film, recent)
+        components["repeat"] = -W_REPEAT * float(repeat[k])
         reasons = explain(c, taste) if with_reasons else ()
         scored.append(ScoredCandidate(c, sum(components.values()), components, reasons))
     return sorted(scored, key=lambda s: (-s.score, s.candidate.film.tmdb_id))
-
-
-def rescore_recent(
-    scored: Iterable[ScoredCandidate], recent: RecentPicks, *, exclude: Collection[int]
-) -> list[ScoredCandidate]:
-    """A scored list brought up to date with the picks shown since it was scored: the films in
-    `exclude` left out, the novelty and repeat terms recomputed against `recent` (as
-    `score_candidates` computes them) and every other component kept; best first (score desc,
-    then tmdb_id asc). Components are normalised over the pool that was scored, so the scores
-    equal `score_candidates`' over the remaining pool only when nothing was left out."""
-    excluded = set(exclude)
-    kept = [s for s in scored if s.film.tmdb_id not in excluded]
-    novelty = novelty_terms([s.film for s in kept], recent)
-    fresh = []
-    for k, s in enumerate(kept):
-        components = {
-            **s.components,
-            "novelty": -W_NOVELTY * float(novelty[k]),
-            "repeat": -W_REPEAT * repeat_term(s.film, recent),
-        }
-        fresh.append(ScoredCandidate(s.candidate, sum(components.values()), components, s.reasons))
-    return sorted(fresh, key=lambda s: (-s.score, s.candidate.film.tmdb_id))
 
 
 def merge_candidates(candidates: Iterable[Candidate]) -> list[Candidate]:
@@ -449,55 +380,6 @@ def avoid_term(c: Candidate) -> float:
     """0–2: similarity above AVOID_MIN_SIMILARITY rescaled to 0–1, plus 1 for a keyword hit."""
     semantic = max(0.0, c.avoid - AVOID_MIN_SIMILARITY) / (1 - AVOID_MIN_SIMILARITY)
     return min(semantic, 1.0) + (1.0 if c.avoid_keyword else 0.0)
-
-
-def novelty_term(film: FilmFeatures, recent: RecentPicks) -> float:
-    """0–1: the highest Jaccard overlap of the film's genres + keywords with a recently shown
-    film's (1 = the same tags as something just shown, or the film itself)."""
-    return float(novelty_terms([film], recent)[0])
-
-
-def novelty_terms(films: Sequence[FilmFeatures], recent: RecentPicks) -> npt.NDArray[np.float64]:
-    """`novelty_term` of each film, shape (len(films),): the shared tags of every film with
-    every recent one in one matrix product (exact small integers), then the same Jaccard
-    floats as a pairwise loop. A film without tags is 0, a recently shown one 1."""
-    if not recent.films or not len(films):
-        return np.zeros(len(films))
-    columns = recent.columns
-    sizes = np.empty(len(films))
-    rows: list[int] = []
-    cols: list[int] = []
-    shown: list[int] = []
-    for i, film in enumerate(films):
-        tags = {*film.genres, *film.keywords}
-        sizes[i] = len(tags)
-        if tags and film.tmdb_id in recent.ids:
-            shown.append(i)
-        for tag in tags:
-            column = columns.get(tag)
-            if column is not None:
-                rows.append(i)
-                cols.append(column)
-    incidence = sparse.csr_array((np.ones(len(rows)), (rows, cols)), shape=(len(films), len(columns)))
-    # films × recent films: tags in common (a sparse product: no BLAS threads for a small one)
-    shared: npt.NDArray[np.float64] = np.asarray(incidence @ recent.incidence.T)
-    union = sizes[:, None] + recent.sizes[None, :] - shared
-    jaccard = np.divide(shared, union, out=np.zeros_like(shared), where=shared > 0)
-    terms: npt.NDArray[np.float64] = np.max(jaccard, axis=1)
-    terms[np.array(shown, dtype=np.intp)] = 1.0
-    return terms
-
-
-def repeat_term(film: FilmFeatures, recent: RecentPicks) -> float:
-    """0–~1.3: how far the film's primary genre and its decade exceed REPEAT_FAIR_SHARE of the
-    recent picks (an over-represented genre or decade is pushed down)."""
-    term = 0.0
-    if film.genres:
-        term += max(0.0, recent.genre_share(film.genres[0]) - REPEAT_FAIR_SHARE)
-    decade = decade_of(film.year)
-    if decade is not None:
-        term += max(0.0, recent.decade_share(decade) - REPEAT_FAIR_SHARE)
-    return term
 
 
 # --- reasons ---------------------------------------------------------------------------------

@@ -228,11 +228,11 @@ def test_a_newer_cf_model_drops_the_rankings_made_with_the_older() -> None:
     old = RankingStamp((1, 2), cf_version=1)
     cache.put("a", old, first)
     cache.put("b", old, second)
-    assert cache.get("b", old) is second
+    assert (entry := cache.get("b", old)) is not None and entry.ranking is second
     new = RankingStamp((1, 2), cf_version=2)
     cache.put("a", new, third)  # each ranking holds its model: the old one must go
     assert cache.get("b", old) is None
-    assert cache.get("a", new) is third
+    assert (entry := cache.get("a", new)) is not None and entry.ranking is third
     assert cache.get("a", RankingStamp((1, 3), cf_version=2)) is None  # a write: dropped
     assert cache.get("a", new) is None
 

@@ -15,7 +15,7 @@ from recommender import (
     TasteProfile,
     build_taste,
 )
-from recommender.scoring import RecentPicks
+from recommender.recent import RecentPicks
 
 GENRES = ("Action", "Comedy", "Drama", "Horror", "Romance", "Science Fiction", "Thriller")
 KEYWORDS = ("space", "robot", "heist", "wedding", "dystopia", "ghost", "friendship", "revenge")

@@ -24,29 +24,23 @@ from recommender import (
     pick_three,
     score_candidates,
 )
+from recommender.recent import REPEAT_FAIR_SHARE, W_NOVELTY, W_REPEAT
 from recommender.scoring import (
     AVOID_MIN_SIMILARITY,
     BAYES_PRIOR_MEAN,
     POPULARITY_EXPONENT,
-    REPEAT_FAIR_SHARE,
     W_AVOID,
     W_CF,
     W_COLD_POPULARITY,
     W_COLD_QUALITY,
     W_CONTENT,
-    W_NOVELTY,
     W_PREFERRED,
     W_QUALITY,
-    W_REPEAT,
     W_TMDB,
     avoid_term,
     bayesian_rating,
     merge_candidates,
-    novelty_term,
-    novelty_terms,
     popularity_term,
-    repeat_term,
-    rescore_recent,
 )
 from recommender.taste import COLD_START_MIN_FILMS, POSITIVE_AFFINITY_MIN, decade_label, decade_of
 from tests.recommender.helpers import (
@@ -209,41 +203,6 @@ def test_avoid_term() -> None:
     assert term(1.0) == pytest.approx(1.0)
     assert term(0.0, keyword=True) == 1.0
     assert term(1.0, keyword=True) == pytest.approx(2.0)
-
-
-def test_novelty_term_is_the_highest_jaccard_with_a_recent_film() -> None:
-    space = film(1, genres=("Science Fiction",), keywords=("space", "robot"))
-    recent = RecentPicks(
-        (
-            film(2, genres=("Science Fiction",), keywords=("space",)),  # 2 of 3 tags
-            film(3, genres=("Comedy",)),
-        )
-    )
-    assert novelty_term(space, recent) == pytest.approx(2 / 3)
-    assert novelty_term(space, RecentPicks()) == 0.0
-    assert novelty_term(film(4, genres=(), keywords=()), recent) == 0.0
-    assert novelty_term(film(2, genres=("Horror",)), recent) == 1.0  # the same film
-
-
-def test_repeat_term_pushes_over_represented_genre_and_decade() -> None:
-    recent = RecentPicks(
-        (
-            film(1, genres=("Drama", "Romance"), year=1994),
-            film(2, genres=("Drama",), year=1991),
-            film(3, genres=("Comedy", "Drama"), year=2005),
-        )
-    )
-    assert recent.genre_share("Drama") == pytest.approx(2 / 3)  # primary genre only
-    assert recent.decade_share(1990) == pytest.approx(2 / 3)
-    assert RecentPicks().genre_share("Drama") == 0.0 == RecentPicks().decade_share(1990)
-    assert repeat_term(film(9, genres=("Drama",), year=1999), recent) == pytest.approx(
-        2 * (2 / 3 - REPEAT_FAIR_SHARE)
-    )
-    assert repeat_term(film(9, genres=("Comedy",), year=2001), recent) == 0.0  # a fair share
-    assert repeat_term(film(9, genres=(), year=None), recent) == 0.0
-
-
-# --- score_candidates: examples --------------------------------------------------------------
 
 
 def test_cold_start_ranks_by_quality_and_popularity() -> None:
@@ -496,25 +455,6 @@ def test_fallback_reasons_popular_or_highly_rated() -> None:
 # --- score_candidates: properties ------------------------------------------------------------
 
 
-@given(candidate_lists, histories, recents, recents, exclusions)
-def test_rescore_recent_is_scoring_with_the_new_recent_picks(
-    cands: list[Candidate],
-    history: list[HistoryEntry],
-    then: RecentPicks,
-    now: RecentPicks,
-    shown: frozenset[int],
-) -> None:
-    taste = build_taste(history)
-    fresh = score_candidates(cands, taste, exclude=(), recent=now)
-    updated = rescore_recent(score_candidates(cands, taste, exclude=(), recent=then), now, exclude=())
-    # the same terms summed in the same order: the same floats, so the same order
-    assert [(s.film.tmdb_id, s.score, s.components) for s in updated] == [
-        (s.film.tmdb_id, s.score, s.components) for s in fresh
-    ]
-    kept = rescore_recent(fresh, now, exclude=shown)
-    assert [s.film.tmdb_id for s in kept] == [s.film.tmdb_id for s in fresh if s.film.tmdb_id not in shown]
-
-
 @given(candidate_lists, histories, exclusions, recents, st.frozensets(st.sampled_from(GENRES)))
 def test_score_candidates_properties(
     cands: list[Candidate],
@@ -662,29 +602,3 @@ def test_every_reason_shown_holds_against_the_history(
                 [genre] = reason.values
                 share = sum(1 for e in rated if genre in e.film.genres) / len(rated)
                 assert share < 0.10, (genre, share)
-
-
-TAGS = st.lists(st.sampled_from(["a", "b", "c", "d", "e", "f"]), max_size=4, unique=True)
-
-
-@given(
-    st.lists(st.tuples(st.integers(1, 6), TAGS, TAGS), max_size=6),
-    st.lists(st.tuples(st.integers(1, 8), TAGS, TAGS), max_size=8),
-)
-def test_novelty_is_the_highest_jaccard_overlap_with_a_recent_film(
-    shown: list[tuple[int, list[str], list[str]]], candidates: list[tuple[int, list[str], list[str]]]
-) -> None:
-    recent = RecentPicks(tuple(film(i, genres=tuple(g), keywords=tuple(k)) for i, g, k in shown))
-    expected = []
-    for tmdb_id, genres, keywords in candidates:
-        tags = set(genres) | set(keywords)
-        if not shown or not tags:
-            expected.append(0.0)
-        elif tmdb_id in {i for i, _g, _k in shown}:
-            expected.append(1.0)
-        else:
-            overlaps = [len(tags & (set(g) | set(k))) / len(tags | set(g) | set(k)) for _i, g, k in shown]
-            expected.append(max(overlaps))
-    films = [film(i, genres=tuple(g), keywords=tuple(k)) for i, g, k in candidates]
-    assert novelty_terms(films, recent).tolist() == expected  # the same floats, in one batch
-    assert [novelty_term(f, recent) for f in films] == expected
