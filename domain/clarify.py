@@ -200,13 +200,14 @@ class ClarifyService:
         self.recommendations = recommendations
         self.today = today
 
-    async def recommend_or_ask(self, user_id: int) -> Question | RecommendationResult:
-        """A question when `decide` says so (nothing is stored then), else the picks, ranked
-        once. TMDB's calls share the update's time budget (past it the catalog answers; see
-        `domain.recommendations`). Raises MovieSourceError like `RecommendationService.recommend`."""
+    async def recommend_or_ask(self, user_id: int, *, ask: bool = True) -> Question | RecommendationResult:
+        """A question when `ask` and `decide` says so (nothing is stored then), else the picks,
+        ranked once. TMDB's calls share the update's time budget (past it the catalog answers;
+        see `domain.recommendations`). Raises MovieSourceError like
+        `RecommendationService.recommend`."""
         ranking = await self.recommendations.rank(user_id)
         signal = measure(ranking)
-        kind = decide(signal)
+        kind = decide(signal) if ask else None
         if kind is None:
             return await self.recommendations.recommend(user_id, ranking=ranking)
         genres: list[str] = []

@@ -11,7 +11,7 @@ from aiogram.utils.i18n import I18n
 from bot import texts
 from bot.cards import CardStyle
 from bot.flows.onboarding import send_explained_picks, start_onboarding
-from bot.handlers.clarify import ask_question
+from bot.handlers.clarify import ClarifyFlow, ask_question
 from bot.metrics import Metrics
 from db.models import User
 from domain.clarify import ClarifyService, Question
@@ -52,6 +52,7 @@ async def recommend(
     message: Message,
     user: User,
     state: FSMContext,
+    left_state: str | None,
     i18n: I18n,
     recommendations: RecommendationService,
     clarify: ClarifyService,
@@ -60,12 +61,13 @@ async def recommend(
     metrics: Metrics,
 ) -> None:
     """Three cards; a user without any rated, watched or liked film gets the onboarding grid first,
-    one whose signal is weak a clarifying question (bot/handlers/clarify.py)."""
+    one whose signal is weak a clarifying question (bot/handlers/clarify.py), unless that very
+    question is still shown: asking again instead of answering passes on it."""
     if await recommendations.needs_onboarding(user.id) and await start_onboarding(
         message, state, user.id, recommendations
     ):
         return
-    outcome = await clarify.recommend_or_ask(user.id)
+    outcome = await clarify.recommend_or_ask(user.id, ask=left_state != ClarifyFlow.asked.state)
     if isinstance(outcome, Question):
         await ask_question(message, state, outcome)
         return

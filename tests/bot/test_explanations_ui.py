@@ -11,13 +11,13 @@ from decimal import Decimal
 import pytest
 from aiogram import Dispatcher
 from aiogram.types import Message
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.keyboards import ClarifyAnswer
 from bot.services import ServiceFactory
 from bot.settings import OpenAISettings, Settings
-from db.models import Film, RecommendationItem, User
+from db.models import Film, RateLimit, RecommendationItem, User
 from db.repositories.library import LibraryRepository, LogRow
 from db.repositories.users import UserRepository
 from domain.cf import build_cf_model
@@ -323,3 +323,30 @@ async def test_a_command_leaves_the_question(cf_harness: BotHarness) -> None:
 
     assert await chat.tap_data(ClarifyAnswer(index=0).pack(), message=question) == [INVALID]
     assert await shown(cf_harness, 6106) == []
+
+
+async def test_asking_again_instead_of_answering_passes_on_the_question(cf_harness: BotHarness) -> None:
+    chat = cf_harness.chat(6107)
+    async with cf_harness.session_factory() as session:
+        await _rate(session, 6107, {348: "5"})  # one film: weak
+        await session.commit()
+    [first] = await chat.say("/recommend")
+    assert first.startswith(QUESTION)
+    question = question_message(chat)
+    await forget_cooldown(cf_harness)
+
+    again = await chat.say("/recommend")  # the question is ignored: recommend at once
+
+    assert not any(QUESTION in r for r in again)
+    assert len(cards(again)) == 3 and len(await shown(cf_harness, 6107)) == 3
+    assert await chat.tap_data(ClarifyAnswer(index=0).pack(), message=question) == [INVALID]
+    await forget_cooldown(cf_harness)
+    [later] = await chat.say("/recommend")  # a new request with a weak signal: asked again
+    assert later.startswith(QUESTION)
+
+
+async def forget_cooldown(harness: BotHarness) -> None:
+    """As if the /recommend cooldown had passed."""
+    async with harness.session_factory() as session:
+        await session.execute(delete(RateLimit))
+        await session.commit()
