@@ -63,6 +63,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.metrics import METRICS, BotAPIMetricsMiddleware, Metrics
+from bot.response_models import ResponseModelsMiddleware
 from db.models import User
 
 log = structlog.get_logger(__name__)
@@ -308,14 +309,17 @@ def install_request_middlewares(
     metrics: Metrics = METRICS,
     **flood: Any,
 ) -> FloodControlMiddleware:
-    """Register on `bot.session`, in this order: `FloodControlMiddleware(session_factory=...,
-    **flood)` (outer: pacing, retries, 403s) and `BotAPIMetricsMiddleware(metrics)` (inner: it
-    sees every attempt). Call once per Bot; returns the flood middleware.
+    """Register on `bot.session`, in this order: `ResponseModelsMiddleware` (keeps the models
+    that parse the answers alive, bot.response_models), `FloodControlMiddleware(
+    session_factory=..., **flood)` (pacing, retries, 403s) and
+    `BotAPIMetricsMiddleware(metrics)` (inner: it sees every attempt). Call once per Bot;
+    returns the flood middleware.
 
     Raises:
         ValueError: bad `flood` options (see FloodControlMiddleware).
     """
     middleware = FloodControlMiddleware(session_factory=session_factory, **flood)
+    bot.session.middleware(ResponseModelsMiddleware())
     bot.session.middleware(middleware)
     bot.session.middleware(BotAPIMetricsMiddleware(metrics))
     return middleware
