@@ -74,18 +74,14 @@ class FilmIndex:
     def __init__(self, films: Sequence[FilmFeatures]) -> None:
         n = len(films)
         self.ids = np.fromiter((f.tmdb_id for f in films), dtype=np.int64, count=n)
-        self.columns: dict[str, int] = {}
-        rows: list[int] = []
-        cols: list[int] = []
-        sizes: list[int] = []
-        for i, film in enumerate(films):
-            tags = {*film.genres, *film.keywords}
-            sizes.append(len(tags))
-            for tag in tags:
-                rows.append(i)
-                cols.append(self.columns.setdefault(tag, len(self.columns)))
-        self.incidence = sparse.csr_array((np.ones(len(rows)), (rows, cols)), shape=(n, len(self.columns)))
-        self.sizes = np.asarray(sizes, dtype=np.float64)
+        tags = [{*f.genres, *f.keywords} for f in films]
+        flat = [tag for film_tags in tags for tag in film_tags]
+        self.columns: dict[str, int] = {tag: k for k, tag in enumerate(dict.fromkeys(flat))}
+        self.sizes = np.fromiter(map(len, tags), dtype=np.float64, count=n)
+        # row i holds film i's tags: flat[indptr[i]:indptr[i + 1]]
+        indptr = np.concatenate(([0], np.cumsum(self.sizes, dtype=np.intp)))
+        cols = np.fromiter(map(self.columns.__getitem__, flat), dtype=np.intp, count=len(flat))
+        self.incidence = sparse.csr_array((np.ones(len(flat)), cols, indptr), shape=(n, len(self.columns)))
         self.genres: dict[str, int] = {}
         self.genre = np.fromiter(
             (self.genres.setdefault(f.genres[0], len(self.genres)) if f.genres else -1 for f in films),
