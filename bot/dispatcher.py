@@ -10,6 +10,7 @@ from aiogram.utils.chat_action import ChatActionMiddleware
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot import flood
+from bot.filters import run_filters_inline
 from bot.flows import review
 from bot.fsm import PostgresEventIsolation, PostgresStorage
 from bot.handlers import (
@@ -128,4 +129,5 @@ def build_dispatcher(
         where.router,  # 📺 where to watch on pick cards, /country, /services
         fallback.router,  # last: answers whatever nothing else took
     )
+    run_filters_inline(dp)  # no thread hop per filter per update (bot.filters)
     return dp
