@@ -7,6 +7,7 @@ from aiogram.filters import Command, CommandStart
 from aiogram.fsm.context import FSMContext
 from aiogram.types import Message
 from aiogram.utils.i18n import I18n
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import texts
 from bot.cards import CardStyle
@@ -14,6 +15,7 @@ from bot.flows.onboarding import send_explained_picks, start_onboarding
 from bot.handlers.clarify import ClarifyFlow, ask_question
 from bot.metrics import Metrics
 from db.models import User
+from db.repositories.rate_limits import RateLimitRepository
 from domain.clarify import ClarifyService, Question
 from domain.explanations import ExplanationService
 from domain.imports import ImportService
@@ -47,10 +49,15 @@ async def cancel(message: Message, user: User, left_state: str | None, imports: 
     await message.answer(texts.cancelled() if left_state else texts.nothing_to_cancel())
 
 
-@router.message(Command("recommend"), flags={"rate_limit": "recommend", "chat_action": "typing"})
+#: The /recommend cooldown's key (bot.middlewares.ThrottleMiddleware), shared with /recommend <words>.
+RATE_LIMIT = "recommend"
+
+
+@router.message(Command("recommend"), flags={"rate_limit": RATE_LIMIT, "chat_action": "typing"})
 async def recommend(
     message: Message,
     user: User,
+    session: AsyncSession,
     state: FSMContext,
     left_state: str | None,
     i18n: I18n,
@@ -62,13 +69,15 @@ async def recommend(
 ) -> None:
     """Three cards; a user without any rated, watched or liked film gets the onboarding grid first,
     one whose signal is weak a clarifying question (bot/handlers/clarify.py), unless that very
-    question is still shown: asking again instead of answering passes on it."""
+    question is still shown: asking again instead of answering passes on it. A question is not
+    an answer: it does not use up the user's turn of the cooldown."""
     if await recommendations.needs_onboarding(user.id) and await start_onboarding(
         message, state, user.id, recommendations
     ):
         return
     outcome = await clarify.recommend_or_ask(user.id, ask=left_state != ClarifyFlow.asked.state)
     if isinstance(outcome, Question):
+        await RateLimitRepository(session).release(user.id, RATE_LIMIT)
         await ask_question(message, state, outcome)
         return
     await send_explained_picks(message, outcome, user.id, explanations, i18n.current_locale, cards=cards)

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import wishes_ui
 from bot.cards import CardStyle
 from bot.flows.onboarding import send_explained_picks
+from bot.handlers.commands import RATE_LIMIT
 from bot.metrics import Metrics
 from db.models import User
 from db.repositories.rate_limits import RateLimitRepository
@@ -26,8 +27,6 @@ from domain.explanations import ExplanationService
 from domain.wish_picks import WishService
 
 router = Router(name=__name__)
-#: The rate limit shared with the plain /recommend (bot.middlewares.ThrottleMiddleware).
-RATE_LIMIT = "recommend"
 
 
 def is_wish(args: str | None) -> bool:

@@ -333,13 +333,15 @@ async def test_asking_again_instead_of_answering_passes_on_the_question(cf_harne
     [first] = await chat.say("/recommend")
     assert first.startswith(QUESTION)
     question = question_message(chat)
-    await forget_cooldown(cf_harness)
 
-    again = await chat.say("/recommend")  # the question is ignored: recommend at once
+    # the question is ignored: recommend at once (a question did not use up the cooldown)
+    again = await chat.say("/recommend")
 
     assert not any(QUESTION in r for r in again)
     assert len(cards(again)) == 3 and len(await shown(cf_harness, 6107)) == 3
     assert await chat.tap_data(ClarifyAnswer(index=0).pack(), message=question) == [INVALID]
+    [wait] = await chat.say("/recommend")  # picks did use it up
+    assert wait.startswith("Give me a moment: you can ask again in")
     await forget_cooldown(cf_harness)
     [later] = await chat.say("/recommend")  # a new request with a weak signal: asked again
     assert later.startswith(QUESTION)
