@@ -102,9 +102,11 @@ class FilmIndex:
         return len(self.ids)
 
     def novelty(self, recent: RecentPicks) -> npt.NDArray[np.float64]:
-        """`novelty_term` of each film, shape (n,): the tags every film shares with every recent
-        one in one sparse product (exact small integers), then the same Jaccard floats as a
-        pairwise loop. A film without tags is 0, a recently shown one 1."""
+        """The novelty term of each film, 0–1, shape (n,): the highest Jaccard overlap of its
+        genres + keywords with a recently shown film's (1 = the same tags as something just
+        shown, or the film itself; 0 for a film without tags). The tags every film shares with
+        every recent one come from one sparse product (exact small integers), so the floats
+        are those of a pairwise loop."""
         if not recent.films or not len(self):
             return np.zeros(len(self))
         rows: list[int] = []
@@ -128,7 +130,9 @@ class FilmIndex:
         return terms
 
     def repeat(self, recent: RecentPicks) -> npt.NDArray[np.float64]:
-        """`repeat_term` of each film, shape (n,): the same floats."""
+        """The repeat term of each film, 0–~1.3, shape (n,): how far its primary genre and its
+        decade exceed REPEAT_FAIR_SHARE of the recent picks (an over-represented genre or
+        decade is pushed down)."""
         if not recent.films:
             return np.zeros(len(self))
         # each vocabulary's shares, and 0 in the last slot for the films with none (index −1)
@@ -142,18 +146,6 @@ class FilmIndex:
         by_decade = np.maximum(0.0, decade_share[self.decade] - REPEAT_FAIR_SHARE)
         terms: npt.NDArray[np.float64] = by_genre + by_decade
         return terms
-
-
-def novelty_term(film: FilmFeatures, recent: RecentPicks) -> float:
-    """0–1: the highest Jaccard overlap of the film's genres + keywords with a recently shown
-    film's (1 = the same tags as something just shown, or the film itself)."""
-    return float(FilmIndex([film]).novelty(recent)[0])
-
-
-def repeat_term(film: FilmFeatures, recent: RecentPicks) -> float:
-    """0–~1.3: how far the film's primary genre and its decade exceed REPEAT_FAIR_SHARE of the
-    recent picks (an over-represented genre or decade is pushed down)."""
-    return float(FilmIndex([film]).repeat(recent)[0])
 
 
 class Rescorer:
@@ -200,10 +192,3 @@ class Rescorer:
                 s = ScoredCandidate(s.candidate, float(scores[k]), components, s.reasons)
             out.append(s)
         return out
-
-
-def rescore_recent(
-    scored: Sequence[ScoredCandidate], recent: RecentPicks, *, exclude: Collection[int]
-) -> list[ScoredCandidate]:
-    """`Rescorer(scored).rescore(recent, exclude=exclude)`: once."""
-    return Rescorer(scored).rescore(recent, exclude=exclude)

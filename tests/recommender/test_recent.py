@@ -8,15 +8,18 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from recommender import Candidate, FilmFeatures, HistoryEntry, RecentPicks, build_taste, score_candidates
-from recommender.recent import (
-    REPEAT_FAIR_SHARE,
-    FilmIndex,
-    Rescorer,
-    novelty_term,
-    repeat_term,
-    rescore_recent,
-)
+from recommender.recent import REPEAT_FAIR_SHARE, FilmIndex, Rescorer
 from tests.recommender.helpers import candidate_lists, exclusions, film, films, histories, recents
+
+
+def novelty_term(one: FilmFeatures, recent: RecentPicks) -> float:
+    """FilmIndex's novelty term of one film on its own."""
+    return float(FilmIndex([one]).novelty(recent)[0])
+
+
+def repeat_term(one: FilmFeatures, recent: RecentPicks) -> float:
+    """FilmIndex's repeat term of one film on its own."""
+    return float(FilmIndex([one]).repeat(recent)[0])
 
 
 def test_novelty_term_is_the_highest_jaccard_with_a_recent_film() -> None:
@@ -55,7 +58,7 @@ def test_repeat_term_pushes_over_represented_genre_and_decade() -> None:
 
 
 @given(candidate_lists, histories, recents, recents, exclusions)
-def test_rescore_recent_is_scoring_with_the_new_recent_picks(
+def test_rescoring_is_scoring_with_the_new_recent_picks(
     cands: list[Candidate],
     history: list[HistoryEntry],
     then: RecentPicks,
@@ -64,12 +67,12 @@ def test_rescore_recent_is_scoring_with_the_new_recent_picks(
 ) -> None:
     taste = build_taste(history)
     fresh = score_candidates(cands, taste, exclude=(), recent=now)
-    updated = rescore_recent(score_candidates(cands, taste, exclude=(), recent=then), now, exclude=())
+    updated = Rescorer(score_candidates(cands, taste, exclude=(), recent=then)).rescore(now, exclude=())
     # the same terms summed in the same order: the same floats, so the same order
     assert [(s.film.tmdb_id, s.score, s.components) for s in updated] == [
         (s.film.tmdb_id, s.score, s.components) for s in fresh
     ]
-    kept = rescore_recent(fresh, now, exclude=shown)
+    kept = Rescorer(fresh).rescore(now, exclude=shown)
     assert [s.film.tmdb_id for s in kept] == [s.film.tmdb_id for s in fresh if s.film.tmdb_id not in shown]
 
 
