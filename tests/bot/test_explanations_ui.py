@@ -3,10 +3,8 @@ real database (demo catalog, no TMDB), with the fake OpenAI server as the chat m
 
 from __future__ import annotations
 
-import datetime as dt
 import time
 from collections.abc import AsyncIterator
-from decimal import Decimal
 
 import pytest
 from aiogram import Dispatcher
@@ -18,19 +16,16 @@ from bot.keyboards import ClarifyAnswer
 from bot.services import ServiceFactory
 from bot.settings import OpenAISettings, Settings
 from db.models import Film, RateLimit, RecommendationItem, User
-from db.repositories.library import LibraryRepository, LogRow
-from db.repositories.users import UserRepository
 from domain.cf import build_cf_model
 from integrations.llm import OpenAIChatModel
 from tests.bot.conftest import BotHarness, Chat, make_harness
+from tests.domain.helpers import ROMANCE, SCI_FI, new_user, rate
 from tests.fakes.openai_server import FAKE_LLM_MARK, FakeOpenAIServer, Knobs
 
 FAKE_KEY = "sk-fake-DO-NOT-LEAK-ui-0f9e8d"
 CARD_TITLES = ("🎯 Safe pick", "🧭 Something adjacent", "🎲 Wildcard")
 INVALID = "This button is no longer valid."
 QUESTION = "One quick question so my picks fit better:"
-SCI_FI = [348, 679, 8077, 70981, 157336, 27205, 603, 78, 335984, 62, 329865, 1091, 438631]
-ROMANCE = [194, 76, 843, 289, 239, 313369, 4348, 137]
 
 
 @pytest.fixture(scope="module")
@@ -200,24 +195,7 @@ async def test_the_models_text_is_html_escaped(llm_harness: BotHarness, llm_serv
 
 
 async def _rate(session: AsyncSession, telegram_id: int, ratings: dict[int, str]) -> None:
-    user = await UserRepository(session).upsert(telegram_id, first_name="Ann", language_code="en")
-    base = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
-    await LibraryRepository(session).merge_log(
-        user.id,
-        [
-            LogRow(
-                tmdb_id=t,
-                rating=Decimal(r),
-                watched=True,
-                watched_on=None,
-                liked=False,
-                on_watchlist=False,
-                rated_at=base + dt.timedelta(days=i),
-            )
-            for i, (t, r) in enumerate(ratings.items())
-        ],
-        source="bot",
-    )
+    await rate(session, await new_user(session, telegram_id), ratings)
 
 
 @pytest.fixture
