@@ -30,7 +30,6 @@ import io
 import os
 import pstats
 import statistics
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,9 +40,9 @@ from bench.recommend_quality import (
     WARM_CALLS,
     bench_settings,
     bench_url,
-    check_answers,
     forget_picks,
     percentile,
+    timed_recommends,
 )
 from bot.app import prepare_for_traffic
 from bot.console import ChatUser, UpdateFactory, console_bot
@@ -118,23 +117,21 @@ async def main(url: str, *, calls: int, profile: bool, profile_calls: int) -> No
                     services.rankings.clear()
                 await dp.feed_update(bot, updates.message(user, "/recommend"))
 
+            async def measure(series: Series, *, reuse: bool) -> None:
+                async def send() -> None:
+                    before = statements
+                    await one(reuse=reuse)
+                    series.statements.append(statements - before)
+
+                timed = await timed_recommends(session_factory, telegram_id, calls, send)
+                series.timings = [wall for wall, _cpu in timed]
+                series.cpu = [cpu for _wall, cpu in timed]
+                del series.statements[:WARM_CALLS]  # the warm-up calls'
+
             await prepare_for_traffic(session_factory, services)
             for series in runs:
                 reuse = series is runs[0]
-                await forget_picks(session_factory, telegram_id)  # each series starts from the same state
-                for _ in range(WARM_CALLS):
-                    await one(reuse=reuse)
-                stored = 0
-                for i in range(calls):
-                    if i % SESSION_ANSWERS == 0:
-                        stored += await forget_picks(session_factory, telegram_id)
-                    before = statements
-                    c0, t0 = time.process_time(), time.perf_counter()
-                    await one(reuse=reuse)
-                    series.timings.append((time.perf_counter() - t0) * 1000)
-                    series.cpu.append((time.process_time() - c0) * 1000)
-                    series.statements.append(statements - before)
-                check_answers(stored + await forget_picks(session_factory, telegram_id), WARM_CALLS + calls)
+                await measure(series, reuse=reuse)
                 if profiler is not None and reuse:
                     for i in range(profile_calls):
                         if i % SESSION_ANSWERS == 0:

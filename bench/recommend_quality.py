@@ -424,29 +424,44 @@ SESSION_ANSWERS = 20
 
 async def recommend_timings(settings, session_factory, services, user: ChatUser, calls: int) -> list[float]:  # type: ignore[no-untyped-def]
     """Milliseconds of `calls` /recommend updates from `user` through the dispatcher (Telegram
-    faked at the Bot API boundary), sorted, after the bot's start-up preparation and
-    WARM_CALLS untimed calls; the user's picks are forgotten every SESSION_ANSWERS calls.
-    Raises SystemExit unless every call stored an answer with picks (an error message or a
-    clarifying question is a different, faster path: never timed as /recommend)."""
+    faked at the Bot API boundary), sorted, after the bot's start-up preparation
+    (`timed_recommends`: warm-up, picks forgotten every SESSION_ANSWERS, every answer checked)."""
     dp = build_dispatcher(settings, session_factory, services)
-    bot = console_bot()
     updates = UpdateFactory()
-    timings = []
-    await forget_picks(session_factory, user.telegram_id)
-    stored = 0
-    async with bot:
+    async with console_bot() as bot:
         await prepare_for_traffic(session_factory, services)  # what the bot does at start-up
-        for _ in range(WARM_CALLS):
+
+        async def send() -> None:
             await dp.feed_update(bot, updates.message(user, "/recommend"))
-        for i in range(calls):
-            if i % SESSION_ANSWERS == 0:
-                stored += await forget_picks(session_factory, user.telegram_id)
-            t0 = time.perf_counter()
-            await dp.feed_update(bot, updates.message(user, "/recommend"))
-            timings.append((time.perf_counter() - t0) * 1000)
-    stored += await forget_picks(session_factory, user.telegram_id)
-    check_answers(stored, WARM_CALLS + calls)
-    return sorted(timings)
+
+        timed = await timed_recommends(session_factory, user.telegram_id, calls, send)
+    return sorted(wall for wall, _cpu in timed)
+
+
+async def timed_recommends(session_factory, telegram_id: int, calls: int, send) -> list[tuple[float, float]]:  # type: ignore[no-untyped-def]
+    """`send()` (one /recommend of the user with this Telegram id) WARM_CALLS times untimed,
+    then `calls` times timed: (wall ms, CPU ms of this process) per timed call. The user's picks
+    are forgotten first and every SESSION_ANSWERS calls (untimed). Raises SystemExit unless
+    every call stored an answer with picks (an error message or a clarifying question is a
+    different, faster path: never timed as /recommend)."""
+    await forget_picks(session_factory, telegram_id)
+    for _ in range(WARM_CALLS):
+        await send()
+    stored = 0
+    timed = []
+    for i in range(calls):
+        if i % SESSION_ANSWERS == 0:
+            stored += await forget_picks(session_factory, telegram_id)
+        c0, t0 = time.process_time(), time.perf_counter()
+        await send()
+        timed.append(((time.perf_counter() - t0) * 1000, (time.process_time() - c0) * 1000))
+    stored += await forget_picks(session_factory, telegram_id)
+    if stored < WARM_CALLS + calls:
+        raise SystemExit(
+            f"/recommend stored {stored} answers with picks of {WARM_CALLS + calls}: the others were "
+            "an error or a clarifying question (run with LOG_LEVEL=INFO to see which)"
+        )
+    return timed
 
 
 async def forget_picks(session_factory, telegram_id: int) -> int:  # type: ignore[no-untyped-def]
@@ -458,15 +473,6 @@ async def forget_picks(session_factory, telegram_id: int) -> int:  # type: ignor
         )
         await session.commit()
     return int(result.rowcount)  # type: ignore[attr-defined]
-
-
-def check_answers(stored: int, calls: int) -> None:
-    """Raise SystemExit unless each of `calls` /recommend calls stored an answer with picks."""
-    if stored < calls:
-        raise SystemExit(
-            f"/recommend stored {stored} answers with picks of {calls}: the others were an error "
-            "or a clarifying question (run with LOG_LEVEL=INFO to see which)"
-        )
 
 
 def percentile(sorted_ms: list[float], q: float) -> float:
