@@ -5,9 +5,9 @@
 Against an existing bench database (default: `wtw_bench`, as `make bench` leaves it: MovieLens
 users with their histories, the TMDB 5000 catalog, film vectors, taste vectors, a CF model);
 nothing is reloaded (the migrations are applied). The user with the most `user_films` rows
-sends `/recommend` through the dispatcher (Telegram faked at the Bot API boundary, as
-`bench.recommend_quality`'s `measure_latency`): warm caches (start-up warm-up and 5 untimed
-calls), no LLM, TMDB not configured, cooldown 0.
+sends `/recommend` through the dispatcher (Telegram faked at the Bot API boundary,
+`bench.timing`): warm caches (start-up warm-up and 5 untimed calls), no LLM, TMDB not
+configured, cooldown 0.
 
 Two series: answers reusing the user's ranking (domain.ranking_cache: nothing changed since
 the last answer), and answers ranking from scratch (the first one after a rating). Prints, per
@@ -17,7 +17,7 @@ process per call (less sensitive to a busy machine), the SQL statements one /rec
 lines of a cProfile profile of further reusing calls, by cumulative and by own time.
 
 The user's picks are forgotten every SESSION_ANSWERS answers (untimed; see
-`bench.recommend_quality.SESSION_ANSWERS`) and at the end (the next run starts clean); a call
+`bench.timing.SESSION_ANSWERS`) and at the end (the next run starts clean); a call
 that stores no picks (an error, a clarifying question) stops the run.
 """
 
@@ -35,15 +35,8 @@ from typing import Any
 
 from sqlalchemy import event, text
 
-from bench.recommend_quality import (
-    SESSION_ANSWERS,
-    WARM_CALLS,
-    bench_settings,
-    bench_url,
-    forget_picks,
-    percentile,
-    timed_recommends,
-)
+from bench.recommend_quality import bench_settings, bench_url
+from bench.timing import SESSION_ANSWERS, WARM_CALLS, forget_picks, percentile, timed_recommends
 from bot.app import prepare_for_traffic
 from bot.console import ChatUser, UpdateFactory, console_bot
 from bot.database import migrate

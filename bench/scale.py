@@ -52,14 +52,8 @@ from pgvector.asyncpg import register_vector
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from bench.recommend_quality import (
-    TELEGRAM_ID_BASE,
-    bench_database,
-    bench_settings,
-    percentile,
-    recommend_timings,
-    say,
-)
+from bench.recommend_quality import TELEGRAM_ID_BASE, bench_database, bench_settings, say
+from bench.timing import percentile, recommend_timings
 from bot.console import ChatUser
 from bot.logging import setup_logging
 from bot.services import ServiceFactory
