@@ -318,9 +318,9 @@ async def main(datasets: Path, *, latency_calls: int, users_limit: int | None, k
     knn = item_knn(x)
     table["item-kNN (cosine, k=100)"] = evaluate(lambda r: x[r] @ knn)
     say(f"tuning on the validation split carved from the train part ({kind}):")
-    for name, chosen, scores in tuned_baselines(split.train, validation(split), ml_users, items):
+    for name, params, scores in tuned_baselines(split.train, validation(split), ml_users, items):
         label = ", ".join(
-            f"{PARAM_NAMES[k]}={'∞' if v == float('inf') else f'{v:g}'}" for k, v in chosen.items()
+            f"{PARAM_NAMES[k]}={'∞' if v == float('inf') else f'{v:g}'}" for k, v in params.items()
         )
         table[f"{name} ({label})"] = evaluate(lambda r, s=scores: s[r])
     ratings = rating_matrix(split.train, ml_users, items)

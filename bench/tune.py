@@ -16,6 +16,11 @@ configuration of the CF query (recency τ and floor), `choose`:
    by) by coordinate ascent over the grids below, maximising validation NDCG@10 among the
    weightings whose top-10 lists cover at least COVERAGE_MIN of the catalog (the issue's
    coverage floor, a product requirement: the bot should not show everyone the same films).
+   The ascent starts twice and keeps the better end: from START, and from the CF score alone
+   damped by the smallest popularity exponent that meets the floor (`cf_only_start`). The floor
+   makes the search space ragged: from START the floor is met mostly through the content
+   weight, and no single step reaches the region where the damping meets it instead (on the
+   random split that region scored 0.199 against 0.183 on validation).
 
 It prints every configuration's best validation NDCG@10 and coverage and the chosen values.
 Nothing here reads the test part. Pure numpy after the data is in memory: about 15 s per
@@ -49,7 +54,9 @@ from recommender.scoring import (
 from recommender.sequence import SequenceModel
 
 #: Training configurations: (τ of the time-decayed input, EASE λ); τ = ∞ is the 0/1 matrix.
-TRAIN_GRID = tuple((tau, l2) for tau in (50.0, 100.0, 200.0, math.inf) for l2 in (100.0, 200.0, 400.0))
+#: τ = 50 and 200 were searched until stop 22 and lost to ∞ on both splits in every run; τ = 100
+#: stays as the check that decay still loses.
+TRAIN_GRID = tuple((tau, l2) for tau in (100.0, math.inf) for l2 in (100.0, 200.0, 400.0))
 #: CF query configurations: (recency τ, floor) of `history_weights`.
 QUERY_GRID = ((20.0, 0.3), (math.inf, 0.0))
 #: Weights searched (cf stays 1: it sets the scale), each over its grid.
@@ -59,7 +66,9 @@ WEIGHT_GRID: dict[str, tuple[float, ...]] = {
     "content": (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0),
     "quality": (0.0, 0.05, 0.1, 0.2, 0.3, 0.5),
     "votes": (0.0, 0.1, 0.2, 0.4, 0.6),
-    "popularity_exponent": (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6),
+    # finer where the coverage floor binds: a step of 0.1 moves coverage@10 by 0.02–0.04, so it
+    # overshoots the floor and gives NDCG away
+    "popularity_exponent": (0.0, 0.1, *(round(0.2 + 0.025 * i, 3) for i in range(17))),
 }
 START = RankWeights(recent_cf=0.25, seq=0.2, content=0.5, quality=0.1, votes=0.1, popularity_exponent=0.3)
 ASCENT_ROUNDS = 2
@@ -123,8 +132,13 @@ def choose(
                 _user(fit[u], held[u], items, index, model, vectors, quality, votes, q_tau, q_floor)
                 for u in evaluated
             ]
-            start = replace(START, recency_tau=q_tau, recency_floor=q_floor)
-            weights, ndcg, coverage = _ascend(users, start, len(items))
+            weights, ndcg, coverage = max(
+                (
+                    _ascend(users, replace(start, recency_tau=q_tau, recency_floor=q_floor), len(items))
+                    for start in (START, cf_only_start(users, len(items)))
+                ),
+                key=lambda end: end[1] if end[2] >= COVERAGE_MIN else -1.0,
+            )
             say(
                 f"  train τ={tau:g} λ={l2:g}, query τ={q_tau:g} floor={q_floor:g}: "
                 f"validation NDCG@10 {ndcg:.4f}, coverage@10 {coverage:.3f} with {_label(weights)}"
@@ -253,6 +267,18 @@ def _evaluate(users: Sequence[_User], weights: RankWeights, n_items: int) -> tup
         ndcgs.append(float((gains * DISCOUNTS).sum() / DISCOUNTS[: min(len(user.relevant), K)].sum()))
         covered.update(user.positions[top].tolist())
     return float(np.mean(ndcgs)), len(covered) / n_items
+
+
+def cf_only_start(users: Sequence[_User], n_items: int) -> RankWeights:
+    """The CF term alone (every other weight 0), damped by the smallest popularity exponent of
+    WEIGHT_GRID whose validation coverage@10 reaches COVERAGE_MIN (the largest if none does)."""
+    cf_only = RankWeights(recent_cf=0.0, seq=0.0, content=0.0, quality=0.0, votes=0.0)
+    grid = WEIGHT_GRID["popularity_exponent"]
+    for exponent in grid:
+        candidate = replace(cf_only, popularity_exponent=exponent)
+        if _evaluate(users, candidate, n_items)[1] >= COVERAGE_MIN:
+            return candidate
+    return replace(cf_only, popularity_exponent=grid[-1])
 
 
 def _ascend(users: Sequence[_User], start: RankWeights, n_items: int) -> tuple[RankWeights, float, float]:
