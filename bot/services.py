@@ -26,6 +26,7 @@ from domain.groups import GroupService
 from domain.imports import ImportService
 from domain.inline import InlineService
 from domain.letterboxd_export import LetterboxdExportService
+from domain.onboarding import OnboardingService
 from domain.ports import JobQueue, LanguageModel, MovieSource
 from domain.profile import ProfileService
 from domain.ranking_cache import RankingCache
@@ -48,6 +49,7 @@ class Services(TypedDict):
     catalog: CatalogService
     reviews: ReviewService
     recommendations: RecommendationService
+    onboarding: OnboardingService  # the grid a new user taps the films they liked on
     imports: ImportService
     profile: ProfileService
     letterboxd_export: LetterboxdExportService  # /export letterboxd
@@ -108,6 +110,7 @@ class ServiceFactory:
             catalog=catalog,
             reviews=ReviewService(session, jobs, max_chars=self.settings.bot.max_review_chars),
             recommendations=recommendations,
+            onboarding=OnboardingService(session, catalog, jobs, recommendations.user_settings),
             imports=ImportService(session, self.movie_source, jobs),
             profile=ProfileService(session, jobs),
             letterboxd_export=LetterboxdExportService(session),

@@ -308,6 +308,10 @@ class CatalogService:
         await self._fetch_popular(genres)
         return await self.films.popular_ids(exclude=exclude, genres=genres, limit=limit)
 
+    async def top_genres(self, limit: int) -> list[str]:
+        """The catalog's `limit` most common genres (TMDB genre names), most common first."""
+        return await self.films.top_genres(limit)
+
     async def _fetch_popular(self, genres: Sequence[str]) -> None:
         if self.source is None:
             return

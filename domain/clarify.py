@@ -213,7 +213,7 @@ class ClarifyService:
         genres: list[str] = []
         if kind is QuestionKind.GENRE:  # never offer a genre the user excluded in /settings
             excluded = (await self.recommendations.user_settings.get(user_id)).excluded_genres
-            offered = await self.recommendations.onboarding_genres(GENRE_OPTIONS + len(excluded))
+            offered = await self.recommendations.catalog.top_genres(GENRE_OPTIONS + len(excluded))
             genres = [g for g in offered if g not in excluded]
         question = make_question(kind, genres)
         log.info(

@@ -1,5 +1,6 @@
 """The recommendation service: gathers history and candidates, calls the pure recommender,
-stores and returns three picks; records feedback on them; onboards new users.
+stores and returns three picks; records feedback on them (onboarding a new user is
+domain/onboarding.py).
 
 Candidates come from four sources (see `recommender.types.CandidateSource`): the CF model
 over all users' histories (`domain.cf`), the nearest films to the user's taste vector
@@ -23,7 +24,7 @@ import numpy as np
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.repositories.films import FilmRepository, FilmRow, to_info
+from db.repositories.films import FilmRepository, FilmRow
 from db.repositories.library import HistoryRow, LibraryRepository
 from db.repositories.rankings import RankingStampRepository
 from db.repositories.recommendations import NewItem, RecommendationRepository
@@ -58,12 +59,10 @@ from recommender import (
     explain,
     history_weights,
     is_cold_start,
-    mmr_select,
     pick_three,
     score_candidates,
 )
 from recommender.cf import recent_weights
-from recommender.picks import film_similarity
 from recommender.scoring import (
     BAYES_MIN_VOTES,
     BAYES_PRIOR_MEAN,
@@ -338,16 +337,7 @@ class RecommendationService:
             raise MovieSourceError("TMDB gave no answer in time and the catalog has no candidates")
         stats = await self.rankings.catalog_stats(self._catalog_stats)
         picks = await self._explained(pick_three(ranking.scored, ranking.taste, stats), ranking)
-        details = await self.catalog.get([p.film.tmdb_id for p in picks])
-        stored = await self.items.create(
-            user_id,
-            STRATEGY,
-            [NewItem(p.film.tmdb_id, p.slot.value, p.score, encode_reasons(p.reasons)) for p in picks],
-        )
-        shown = tuple(
-            ShownPick(item.id, details.get(p.film.tmdb_id) or _from_features(p.film), p.slot, p.reasons)
-            for item, p in zip(stored, picks, strict=True)
-        )
+        shown = await self.store_picks(user_id, picks, STRATEGY)
         log.info(
             "recommended",
             user_id=user_id,
@@ -419,62 +409,6 @@ class RecommendationService:
             return None
         return (await self.catalog.get([item.tmdb_id])).get(item.tmdb_id)
 
-    # --- cold start ------------------------------------------------------------------------------
-    async def needs_onboarding(self, user_id: int) -> bool:
-        """True when the user has no rated, watched or liked film (nothing to personalise)."""
-        return not await self.library.has_signal(user_id)
-
-    async def onboarding_films(self, user_id: int, limit: int = 8) -> list[FilmInfo]:
-        """Popular, well-rated films of different genres and decades (MMR over the most
-        popular ones that pass the user's standing filters, /settings), for a new user to tap
-        the ones they liked.
-
-        Raises MovieSourceError only when TMDB is configured and fails, and, with a time
-        budget, the catalog alone has no film to offer."""
-        seen = await self.library.seen_ids(user_id)
-        popular = await self.catalog.popular(exclude=seen, limit=ONBOARDING_POOL)
-        if not popular and self.catalog.degraded:
-            raise MovieSourceError("TMDB gave no answer in time and the catalog has no films")
-        standing = await self.user_settings.get(user_id)
-        if not standing.is_default:
-            popular = await self._admitted_popular(user_id, standing, seen)
-        rank = {film.tmdb_id: i for i, film in enumerate(popular)}
-        chosen = mmr_select(
-            [features(f) for f in popular],
-            limit,
-            relevance=lambda f: 1 - rank[f.tmdb_id] / max(len(popular), 1),
-            similarity=film_similarity,
-            lam=ONBOARDING_MMR_LAMBDA,
-        )
-        by_id = {f.tmdb_id: f for f in popular}
-        return [by_id[f.tmdb_id] for f in chosen]
-
-    async def _admitted_popular(
-        self, user_id: int, standing: StandingFilters, seen: set[int]
-    ) -> list[FilmInfo]:
-        """The ONBOARDING_POOL most popular catalog films (as `CatalogService.popular`) that
-        pass `standing`, not in `seen`."""
-        ids = await self.user_settings.popular_ids(standing, exclude=seen, limit=2 * ONBOARDING_POOL)
-        watchlisted = set() if standing.from_watchlist else await self.user_settings.watchlisted(user_id, ids)
-        rows = await self.films.get_many(ids)
-        films = [to_info(rows[t]) for t in ids if t in rows]
-        admitted = [f for f in films if standing.admits(f, watchlisted=f.tmdb_id in watchlisted)]
-        return admitted[:ONBOARDING_POOL]
-
-    async def onboarding_genres(self, limit: int = 9) -> list[str]:
-        """The catalog's most common genres, most common first."""
-        return await self.films.top_genres(limit)
-
-    async def like(self, user_id: int, tmdb_id: int) -> FilmInfo | None:
-        """Record that the user liked a catalog film (an onboarding tap); None if the film is
-        not in the catalog. Queues a taste-vector refresh."""
-        film = (await self.films.get_many([tmdb_id])).get(tmdb_id)
-        if film is None:
-            return None
-        await self.library.like(user_id, tmdb_id, source="bot")
-        self.jobs.refresh_taste(user_id)
-        return to_info(film)
-
     # --- picks from a given list (the watchlist) -------------------------------------------------
     async def recommend_from(self, user_id: int, tmdb_ids: Collection[int]) -> RecommendationResult:
         """Up to three of `tmdb_ids` (catalog films: the user's watchlist), ranked by the user's
@@ -495,16 +429,7 @@ class RecommendationService:
         fresh = [s for s in scored if s.film.tmdb_id not in shown_lately]
         ranking = replace(ranking, scored=fresh if len({s.film.tmdb_id for s in fresh}) >= 3 else scored)
         picks = await self._explained(pick_three(ranking.scored, ranking.taste), ranking)
-        details = await self.catalog.get([p.film.tmdb_id for p in picks])
-        stored = await self.items.create(
-            user_id,
-            "watchlist",
-            [NewItem(p.film.tmdb_id, p.slot.value, p.score, encode_reasons(p.reasons)) for p in picks],
-        )
-        shown = tuple(
-            ShownPick(item.id, details.get(p.film.tmdb_id) or _from_features(p.film), p.slot, p.reasons)
-            for item, p in zip(stored, picks, strict=True)
-        )
+        shown = await self.store_picks(user_id, picks, "watchlist")
         log.info(
             "recommended_from_list",
             user_id=user_id,
@@ -513,13 +438,14 @@ class RecommendationService:
         )
         return RecommendationResult(shown, False, ranking.history_size, from_watchlist=True)
 
-    # --- picks chosen elsewhere ("more like this", domain/similar.py) ---------------------------
+    # --- storing picks (also those chosen elsewhere: "more like this", domain/similar.py) --------
     async def store_picks(
-        self, user_id: int, picks: Sequence[Pick], strategy: str, reasons: Mapping[int, str]
+        self, user_id: int, picks: Sequence[Pick], strategy: str, reasons: Mapping[int, str] | None = None
     ) -> tuple[ShownPick, ...]:
         """Store `picks` as one recommendation of `strategy` (so ✅ ⏭ 🚫 work on them and the
         repeat window counts them) and return them with full film records. `reasons` (tmdb id →
         JSON as in `recommendation_items.reason`) replace the picks' own stored reasons."""
+        reasons = reasons or {}
         if not picks:
             return ()
         details = await self.catalog.get([p.film.tmdb_id for p in picks])
@@ -540,11 +466,6 @@ class RecommendationService:
             ShownPick(item.id, details.get(p.film.tmdb_id) or _from_features(p.film), p.slot, p.reasons)
             for item, p in zip(stored, picks, strict=True)
         )
-
-
-#: Popular films the onboarding grid is chosen from, and how much it favours variety.
-ONBOARDING_POOL = 40
-ONBOARDING_MMR_LAMBDA = 0.5
 
 
 def _seeds(rows: Sequence[HistoryRow]) -> list[int]:

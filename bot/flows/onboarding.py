@@ -22,8 +22,8 @@ from bot import keyboards, texts
 from bot.cards import CardStyle
 from bot.user_settings_ui import loosen_hint
 from domain.explanations import ExplanationService
+from domain.onboarding import OnboardingService
 from domain.picks import RecommendationResult
-from domain.recommendations import RecommendationService
 
 #: Popular films and genres offered on the grid.
 FILMS, GENRES = 8, 9
@@ -34,11 +34,11 @@ class OnboardingFlow(StatesGroup):
 
 
 async def start_onboarding(
-    message: Message, state: FSMContext, user_id: int, recommendations: RecommendationService
+    message: Message, state: FSMContext, user_id: int, onboarding: OnboardingService
 ) -> bool:
     """Show the grid and enter the flow; False (nothing shown) when there is nothing to offer."""
-    films = await recommendations.onboarding_films(user_id, limit=FILMS)
-    genres = await recommendations.onboarding_genres(limit=GENRES)
+    films = await onboarding.grid_films(user_id, limit=FILMS)
+    genres = await onboarding.catalog.top_genres(limit=GENRES)
     if not films and not genres:
         return False
     data: dict[str, Any] = {

@@ -19,8 +19,8 @@ from db.repositories.rate_limits import RateLimitRepository
 from domain.clarify import ClarifyService, Question
 from domain.explanations import ExplanationService
 from domain.imports import ImportService
+from domain.onboarding import OnboardingService
 from domain.profile import ProfileService
-from domain.recommendations import RecommendationService
 
 router = Router(name=__name__)
 
@@ -61,7 +61,7 @@ async def recommend(
     state: FSMContext,
     left_state: str | None,
     i18n: I18n,
-    recommendations: RecommendationService,
+    onboarding: OnboardingService,
     clarify: ClarifyService,
     explanations: ExplanationService,
     cards: CardStyle,
@@ -71,9 +71,7 @@ async def recommend(
     one whose signal is weak a clarifying question (bot/handlers/clarify.py), unless that very
     question is still shown: asking again instead of answering passes on it. A question is not
     an answer: it does not use up the user's turn of the cooldown."""
-    if await recommendations.needs_onboarding(user.id) and await start_onboarding(
-        message, state, user.id, recommendations
-    ):
+    if await onboarding.needed(user.id) and await start_onboarding(message, state, user.id, onboarding):
         return
     outcome = await clarify.recommend_or_ask(user.id, ask=left_state != ClarifyFlow.asked.state)
     if isinstance(outcome, Question):

@@ -22,6 +22,7 @@ from bot.keyboards import OnboardDone, OnboardFilm, OnboardGenre, remove_keyboar
 from bot.metrics import Metrics
 from db.models import User
 from domain.explanations import ExplanationService
+from domain.onboarding import OnboardingService
 from domain.recommendations import RecommendationService
 
 router = Router(name=__name__)
@@ -34,9 +35,7 @@ async def film_tapped(
     message: Message,
     user: User,
     state: FSMContext,
-    recommendations: RecommendationService,
-    explanations: ExplanationService,
-    i18n: I18n,
+    onboarding: OnboardingService,
 ) -> None:
     data = await _grid_data(callback, message, state)
     if data is None:
@@ -46,7 +45,7 @@ async def film_tapped(
         await callback.answer(texts.already_done())
         return
     offered = {film_id for film_id, _label in data["films"]}
-    film = await recommendations.like(user.id, tmdb_id) if tmdb_id in offered else None
+    film = await onboarding.like(user.id, tmdb_id) if tmdb_id in offered else None
     if film is None:  # forged, or gone from the catalog
         await callback.answer(texts.button_invalid(), show_alert=True)
         return

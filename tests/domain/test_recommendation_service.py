@@ -20,6 +20,7 @@ from domain.catalog import CatalogService, SourceBudget
 from domain.cf import CFModelCache, build_cf_model
 from domain.embeddings import EmbeddingService
 from domain.entities import ItemStatus, Slot
+from domain.onboarding import OnboardingService
 from domain.picks import Feedback
 from domain.ports import MovieSourceError
 from domain.recommendations import RecommendationService
@@ -156,17 +157,20 @@ async def test_an_avoid_topic_pushes_close_films_down_without_banning_them(
 async def test_a_new_user_is_onboarded_with_popular_varied_films(world: AsyncSession) -> None:
     newcomer = await new_user(world, 9_007)
     service = _service(world, model=None)
-    assert await service.needs_onboarding(newcomer)
-    films = await service.onboarding_films(newcomer, limit=8)
+    jobs = JobOutbox()
+    onboarding = OnboardingService(world, service.catalog, jobs)
+    assert await onboarding.needed(newcomer)
+    films = await onboarding.grid_films(newcomer, limit=8)
     assert len(films) == 8 and len({f.tmdb_id for f in films}) == 8
     assert len({f.genres[0] for f in films if f.genres}) >= 4  # MMR spreads the grid over genres
-    genres = await service.onboarding_genres(limit=5)
+    genres = await service.catalog.top_genres(limit=5)
     assert genres[0] == "Drama" and len(genres) == 5
 
-    liked = await service.like(newcomer, films[0].tmdb_id)
+    liked = await onboarding.like(newcomer, films[0].tmdb_id)
     assert liked is not None and liked.tmdb_id == films[0].tmdb_id
-    assert await service.like(newcomer, 999_999_999) is None
-    assert not await service.needs_onboarding(newcomer)
+    assert jobs.user_ids == {newcomer}  # its taste vector is refreshed
+    assert await onboarding.like(newcomer, 999_999_999) is None
+    assert not await onboarding.needed(newcomer)
 
     result = await service.recommend(newcomer, genres=["Documentary"])
     assert result.cold_start
@@ -258,8 +262,9 @@ async def test_tmdb_failing_with_an_empty_catalog_still_says_so(
     "TMDB isn't answering"), quickly."""
     newcomer = await new_user(session, 9_011)
     started = time.perf_counter()
+    onboarding = OnboardingService(session, _budgeted(session, StuckTMDB()).catalog, JobOutbox())
     with pytest.raises(MovieSourceError):
-        await _budgeted(session, StuckTMDB()).onboarding_films(newcomer)
+        await onboarding.grid_films(newcomer)
     with pytest.raises(MovieSourceError):
         await _budgeted(session, BrokenTMDB()).recommend(newcomer)
     assert time.perf_counter() - started < BUDGET_S + 1.5
