@@ -13,8 +13,9 @@ Two series: answers reusing the user's ranking (domain.ranking_cache: nothing ch
 the last answer), and answers ranking from scratch (the first one after a rating). Prints, per
 series, p50 / p95 / p99 of `--calls` calls (ms, wall clock), the median CPU time of the bot's
 process per call (less sensitive to a busy machine), the SQL statements one /recommend sends
-(counted with SQLAlchemy's `before_cursor_execute` event), and with `--profile` the top 25
-lines of a cProfile profile of further reusing calls, by cumulative and by own time.
+(counted with SQLAlchemy's `before_cursor_execute` event), with `--profile` the top 25
+lines of a cProfile profile of further reusing calls, by cumulative and by own time, and with
+`--statements` the SQL of one more reusing call, one line per statement.
 
 The user's picks are forgotten every SESSION_ANSWERS answers (untimed; see
 `bench.timing.SESSION_ANSWERS`) and at the end (the next run starts clean); a call
@@ -47,6 +48,7 @@ from db.session import create_engine, create_session_factory
 from integrations.embeddings import LOCAL_MODEL
 
 PROFILE_LINES = 25
+STATEMENT_CHARS = 160  # printed of each statement with --statements
 
 
 @dataclass
@@ -70,18 +72,21 @@ class Series:
         )
 
 
-async def main(url: str, *, calls: int, profile: bool, profile_calls: int) -> None:
+async def main(url: str, *, calls: int, profile: bool, profile_calls: int, show_statements: bool) -> None:
     setup_logging(os.environ.get("LOG_LEVEL", "WARNING"), json=False)
     await migrate(url)  # the schema the code expects; the data stays as loaded
     settings = bench_settings(recommend_cooldown_seconds=0)
     engine = create_engine(url, pool_size=4)
     session_factory = create_session_factory(engine)
     statements = 0
+    recorded: list[str] | None = None  # the SQL of the calls made while this is a list
 
     @event.listens_for(engine.sync_engine, "before_cursor_execute")
-    def count(*_: Any) -> None:
+    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
         nonlocal statements
         statements += 1
+        if recorded is not None:
+            recorded.append(" ".join(statement.split()))
 
     async with engine.connect() as conn:
         row = (
@@ -132,6 +137,11 @@ async def main(url: str, *, calls: int, profile: bool, profile_calls: int) -> No
                         profiler.enable()
                         await one(reuse=reuse)
                         profiler.disable()
+            if show_statements:
+                await forget_picks(session_factory, telegram_id)
+                await one(reuse=True)  # ranks once more after the from-scratch series
+                recorded = []
+                await one(reuse=True)
     finally:
         await forget_picks(session_factory, telegram_id)
         await engine.dispose()
@@ -150,6 +160,10 @@ async def main(url: str, *, calls: int, profile: bool, profile_calls: int) -> No
             pstats.Stats(profiler, stream=out).strip_dirs().sort_stats(key).print_stats(PROFILE_LINES)
             print(f"\ncProfile of {profile_calls} calls (reused ranking), top {PROFILE_LINES} by {key}:")
             print(out.getvalue().split("\n", 4)[-1].strip("\n"))  # drop pstats' preamble
+    if recorded is not None:
+        print(f"\nSQL of one /recommend reusing the ranking ({len(recorded)} statements):")
+        for statement in recorded:
+            print(f"  {statement[:STATEMENT_CHARS]}")
 
 
 def cli() -> None:
@@ -158,6 +172,7 @@ def cli() -> None:
     parser.add_argument("--calls", type=int, default=200, help="timed /recommend calls")
     parser.add_argument("--profile", action="store_true", help="also profile further calls with cProfile")
     parser.add_argument("--profile-calls", type=int, default=50, help="calls profiled with --profile")
+    parser.add_argument("--statements", action="store_true", help="also print the SQL of one reused call")
     args = parser.parse_args()
     asyncio.run(
         main(
@@ -165,6 +180,7 @@ def cli() -> None:
             calls=args.calls,
             profile=args.profile,
             profile_calls=args.profile_calls,
+            show_statements=args.statements,
         )
     )
 
