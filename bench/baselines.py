@@ -2,7 +2,7 @@
 
 Every baseline sees one train part as {MovieLens user → [(tmdb id, rating, timestamp)], in time
 order}. Tuned baselines choose their constants on a validation split carved from each user's
-train part by the rule that carved the test part (`carve` in recommend_quality.py): they are
+train part by the rule that carved the test part (`validation` in bench/split.py): they are
 trained on train-minus-validation, scored by NDCG@10 on the validation films rated ≥ 4, and
 the best values are retrained on the whole train part; `search` prints each value tried.
 

@@ -4,7 +4,7 @@
 
 A self-hosted bot starts with one user, so this protocol never lets collaborative filtering
 see the other MovieLens users as bot users:
-- **Data and split** as the public protocol (`bench.recommend_quality.load_split`): MovieLens
+- **Data and split** as the public protocol (`bench.split.load_split`): MovieLens
   ml-latest-small ∩ TMDB 5000, temporal 80/20 per user, relevant = test rating ≥ 4.0.
 - **Validation**: each user's train part is split again by the same rule (its last 20 %);
   the thin-CF weights (`RankWeights.fresh_*`) are chosen on it with a grid search over the
@@ -43,13 +43,12 @@ from bench.recommend_quality import (
     TELEGRAM_ID_BASE,
     K,
     Scores,
-    Split,
     bench_database,
     film_vector_matrix,
-    load_split,
     rank_dense,
     say,
 )
+from bench.split import Split, load_split
 from bot.jobs import JobOutbox
 from db.repositories.films import FilmRepository
 from db.session import create_engine, create_session_factory

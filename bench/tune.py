@@ -1,7 +1,7 @@
 """The project's ranking constants, chosen on a validation split (issue 13).
 
 bench/recommend_quality.py carves a validation split from each user's train part by the rule
-that carved the test part (`validation` there) and calls `choose`. For every training
+that carved the test part (`validation` in bench/split.py) and calls `choose`. For every training
 configuration (EASE λ and the time decay τ of the training input) and every history-weight
 configuration of the CF query (recency τ and floor), `choose`:
 
