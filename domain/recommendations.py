@@ -444,10 +444,10 @@ class RecommendationService:
     ) -> tuple[ShownPick, ...]:
         """Store `picks` as one recommendation of `strategy` (so ✅ ⏭ 🚫 work on them and the
         repeat window counts them) and return them with full film records. `reasons` (tmdb id →
-        JSON as in `recommendation_items.reason`) replace the picks' own stored reasons."""
+        JSON as in `recommendation_items.reason`) replace the picks' own stored reasons. With no
+        picks the recommendation is stored empty: it still records that the user asked (the
+        admin /stats counts such users as active)."""
         reasons = reasons or {}
-        if not picks:
-            return ()
         details = await self.catalog.get([p.film.tmdb_id for p in picks])
         stored = await self.items.create(
             user_id,
