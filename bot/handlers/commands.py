@@ -69,9 +69,10 @@ async def recommend(
 ) -> None:
     """Three cards; a user without any rated, watched or liked film gets the onboarding grid first,
     one whose signal is weak a clarifying question (bot/handlers/clarify.py), unless that very
-    question is still shown: asking again instead of answering passes on it. A question is not
-    an answer: it does not use up the user's turn of the cooldown."""
+    question is still shown: asking again instead of answering passes on it. Neither the grid
+    nor a question is an answer: they do not use up the user's turn of the cooldown."""
     if await onboarding.needed(user.id) and await start_onboarding(message, state, user.id, onboarding):
+        await RateLimitRepository(session).release(user.id, RATE_LIMIT)
         return
     outcome = await clarify.recommend_or_ask(user.id, ask=left_state != ClarifyFlow.asked.state)
     if isinstance(outcome, Question):

@@ -238,6 +238,19 @@ async def test_show_picks_right_away_gives_popular_films_with_the_hint(harness: 
     assert titles(replies) == CARD_TITLES
 
 
+async def test_the_grid_does_not_use_up_the_recommend_cooldown(harness: BotHarness) -> None:
+    # a new user taps a film on the grid and then sends /recommend instead of 🎬: the grid was
+    # not an answer, so the picks come at once instead of "Give me a moment"
+    chat = harness.chat(2024)
+    await chat.say("/recommend")
+    films, _genres, _done = grid(chat)
+    await chat.tap(films[0].text)
+    replies = await chat.say("/recommend")
+    assert titles(replies) == CARD_TITLES
+    wait = await chat.say("/recommend")  # the picks did use it up
+    assert wait[0].startswith("Give me a moment: you can ask again in")
+
+
 async def test_user_with_history_gets_cards_directly(harness: BotHarness) -> None:
     chat = harness.chat(2022)
     await with_history(chat)
