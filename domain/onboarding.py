@@ -70,6 +70,10 @@ class OnboardingService:
         by_id = {f.tmdb_id: f for f in popular}
         return [by_id[f.tmdb_id] for f in chosen]
 
+    async def grid_genres(self, limit: int = 9) -> list[str]:
+        """The genres offered on the grid: the catalog's most common, most common first."""
+        return await self.catalog.top_genres(limit)
+
     async def _admitted_popular(
         self, user_id: int, standing: StandingFilters, seen: set[int]
     ) -> list[FilmInfo]:

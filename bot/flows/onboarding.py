@@ -38,7 +38,7 @@ async def start_onboarding(
 ) -> bool:
     """Show the grid and enter the flow; False (nothing shown) when there is nothing to offer."""
     films = await onboarding.grid_films(user_id, limit=FILMS)
-    genres = await onboarding.catalog.top_genres(limit=GENRES)
+    genres = await onboarding.grid_genres(limit=GENRES)
     if not films and not genres:
         return False
     data: dict[str, Any] = {
