@@ -80,6 +80,7 @@ async def main(url: str, *, calls: int, profile: bool, profile_calls: int, show_
     session_factory = create_session_factory(engine)
     statements = 0
     recorded: list[str] | None = None  # the SQL of the calls made while this is a list
+    one_call: list[str] = []  # what --statements prints
 
     @event.listens_for(engine.sync_engine, "before_cursor_execute")
     def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
@@ -140,8 +141,9 @@ async def main(url: str, *, calls: int, profile: bool, profile_calls: int, show_
             if show_statements:
                 await forget_picks(session_factory, telegram_id)
                 await one(reuse=True)  # ranks once more after the from-scratch series
-                recorded = []
+                recorded = one_call
                 await one(reuse=True)
+                recorded = None
     finally:
         await forget_picks(session_factory, telegram_id)
         await engine.dispose()
@@ -160,9 +162,9 @@ async def main(url: str, *, calls: int, profile: bool, profile_calls: int, show_
             pstats.Stats(profiler, stream=out).strip_dirs().sort_stats(key).print_stats(PROFILE_LINES)
             print(f"\ncProfile of {profile_calls} calls (reused ranking), top {PROFILE_LINES} by {key}:")
             print(out.getvalue().split("\n", 4)[-1].strip("\n"))  # drop pstats' preamble
-    if recorded is not None:
-        print(f"\nSQL of one /recommend reusing the ranking ({len(recorded)} statements):")
-        for statement in recorded:
+    if one_call:
+        print(f"\nSQL of one /recommend reusing the ranking ({len(one_call)} statements):")
+        for statement in one_call:
             print(f"  {statement[:STATEMENT_CHARS]}")
 
 
