@@ -201,11 +201,18 @@ class UserLocaleMiddleware(SimpleI18nMiddleware):
         return locale
 
 
+#: What a rate-limited handler returns when its reply was not an answer (an onboarding grid, a
+#: clarifying question, a wish it could not read): ThrottleMiddleware then gives the user's
+#: turn back.
+NOT_AN_ANSWER = object()
+
+
 class ThrottleMiddleware(BaseMiddleware):
     """Per-user cooldown for handlers flagged `rate_limit="<key>"` (message handlers).
 
     The check and the record are one atomic statement in the update's transaction, so a
-    command that fails (and rolls back) does not use up the user's turn.
+    command that fails (and rolls back) does not use up the user's turn; nor does one whose
+    handler returns NOT_AN_ANSWER (the record is deleted in the same transaction).
     """
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
@@ -214,11 +221,17 @@ class ThrottleMiddleware(BaseMiddleware):
         settings: Settings = data["settings"]
         cooldown = dt.timedelta(seconds=settings.bot.recommend_cooldown_seconds)
         if key is None or user is None or not cooldown:
-            return await handler(event, data)
-        wait = await RateLimitRepository(data["session"]).try_acquire(user.id, key, cooldown)
+            result = await handler(event, data)
+            return None if result is NOT_AN_ANSWER else result
+        limits = RateLimitRepository(data["session"])
+        wait = await limits.try_acquire(user.id, key, cooldown)
         if wait > 0:
             log.info("throttled", key=key, wait_s=round(wait, 1))
             if isinstance(event, Message):
                 await event.answer(texts.wait_seconds(math.ceil(wait)))
             return None
-        return await handler(event, data)
+        result = await handler(event, data)
+        if result is NOT_AN_ANSWER:
+            await limits.release(user.id, key)
+            return None
+        return result

@@ -7,15 +7,14 @@ from aiogram.filters import Command, CommandStart
 from aiogram.fsm.context import FSMContext
 from aiogram.types import Message
 from aiogram.utils.i18n import I18n
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import texts
 from bot.cards import CardStyle
 from bot.flows.onboarding import send_explained_picks, start_onboarding
 from bot.handlers.clarify import ClarifyFlow, ask_question
 from bot.metrics import Metrics
+from bot.middlewares import NOT_AN_ANSWER
 from db.models import User
-from db.repositories.rate_limits import RateLimitRepository
 from domain.clarify import ClarifyService, Question
 from domain.explanations import ExplanationService
 from domain.imports import ImportService
@@ -57,7 +56,6 @@ RATE_LIMIT = "recommend"
 async def recommend(
     message: Message,
     user: User,
-    session: AsyncSession,
     state: FSMContext,
     left_state: str | None,
     i18n: I18n,
@@ -66,18 +64,18 @@ async def recommend(
     explanations: ExplanationService,
     cards: CardStyle,
     metrics: Metrics,
-) -> None:
+) -> object:
     """Three cards; a user without any rated, watched or liked film gets the onboarding grid first,
     one whose signal is weak a clarifying question (bot/handlers/clarify.py), unless that very
     question is still shown: asking again instead of answering passes on it. Neither the grid
-    nor a question is an answer: they do not use up the user's turn of the cooldown."""
+    nor a question is an answer: they do not use up the user's turn of the cooldown
+    (NOT_AN_ANSWER)."""
     if await onboarding.needed(user.id) and await start_onboarding(message, state, user.id, onboarding):
-        await RateLimitRepository(session).release(user.id, RATE_LIMIT)
-        return
+        return NOT_AN_ANSWER
     outcome = await clarify.recommend_or_ask(user.id, ask=left_state != ClarifyFlow.asked.state)
     if isinstance(outcome, Question):
-        await RateLimitRepository(session).release(user.id, RATE_LIMIT)
         await ask_question(message, state, outcome)
-        return
+        return NOT_AN_ANSWER
     await send_explained_picks(message, outcome, user.id, explanations, i18n.current_locale, cards=cards)
     metrics.served(outcome.picks)
+    return None

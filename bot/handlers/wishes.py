@@ -14,15 +14,14 @@ from aiogram import F, Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
 from aiogram.utils.i18n import I18n
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import wishes_ui
 from bot.cards import CardStyle
 from bot.flows.onboarding import send_explained_picks
 from bot.handlers.commands import RATE_LIMIT
 from bot.metrics import Metrics
+from bot.middlewares import NOT_AN_ANSWER
 from db.models import User
-from db.repositories.rate_limits import RateLimitRepository
 from domain.explanations import ExplanationService
 from domain.wish_picks import WishService
 
@@ -42,22 +41,21 @@ async def recommend_wish(
     message: Message,
     command: CommandObject,
     user: User,
-    session: AsyncSession,
     i18n: I18n,
     wishes: WishService,
     explanations: ExplanationService,
     cards: CardStyle,
     metrics: Metrics,
-) -> None:
+) -> object:
     """What was understood, then up to three cards that fit it; or why there are none."""
     outcome = await wishes.recommend(user.id, command.args or "")
     if outcome.result is None:  # nothing recommended: a typo does not cost the user their turn
-        await RateLimitRepository(session).release(user.id, RATE_LIMIT)
         await message.answer(wishes_ui.not_understood(outcome))
-        return
+        return NOT_AN_ANSWER
     await message.answer(wishes_ui.understood(outcome))
     if outcome.result.picks:
         await send_explained_picks(
             message, outcome.result, user.id, explanations, i18n.current_locale, cards=cards
         )
         metrics.served(outcome.result.picks)
+    return None
