@@ -66,15 +66,27 @@ async def timed_recommends(session_factory, telegram_id: int, calls: int, send) 
     return timed
 
 
+#: Deletes a user's stored answers and counts those that held picks: an answer without picks is
+#: stored too (RecommendationService.store_picks) and must not pass for one with them. The
+#: outer SELECT sees the items as they were before the statement (PostgreSQL: a data-modifying
+#: WITH query and its main query share one snapshot).
+_FORGET_SQL = """
+WITH gone AS (
+    DELETE FROM recommendations r USING users u WHERE u.id = r.user_id AND u.telegram_id = :t
+    RETURNING r.id
+)
+SELECT count(*) FROM gone
+WHERE EXISTS (SELECT 1 FROM recommendation_items i WHERE i.recommendation_id = gone.id)
+"""
+
+
 async def forget_picks(session_factory, telegram_id: int) -> int:  # type: ignore[no-untyped-def]
-    """Delete the stored /recommend answers of the user with this Telegram id; how many."""
+    """Delete the stored /recommend answers of the user with this Telegram id; how many of them
+    held picks."""
     async with session_factory() as session:
-        result = await session.execute(
-            text("DELETE FROM recommendations r USING users u WHERE u.id = r.user_id AND u.telegram_id = :t"),
-            {"t": telegram_id},
-        )
+        held = await session.scalar(text(_FORGET_SQL), {"t": telegram_id})
         await session.commit()
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    return int(held or 0)
 
 
 def percentile(sorted_ms: list[float], q: float) -> float:
