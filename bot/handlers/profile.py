@@ -1,4 +1,4 @@
-"""/profile (taste in words and a PNG), /export (a CSV of all the user's data; `/export
+"""/profile (taste in words and a picture), /export (a CSV of all the user's data; `/export
 letterboxd`: a CSV for Letterboxd's importer), /forget
 (delete it all, after Yes / Keep) and /language (English, Русский, Español, Português).
 
@@ -42,8 +42,8 @@ async def profile_command(message: Message, user: User, profile: ProfileService,
         await message.answer(texts.profile_empty(view))
         return
     await message.answer(texts.profile_text(view))
-    png = await charts.profile_chart_png(texts.profile_chart(view))
-    await message.answer_photo(BufferedInputFile(png, "profile.png"), caption=texts.profile_photo_caption())
+    jpeg = await charts.profile_chart_jpeg(texts.profile_chart(view))
+    await message.answer_photo(BufferedInputFile(jpeg, "profile.jpg"), caption=texts.profile_photo_caption())
 
 
 @router.message(Command("export", magic=F.args.casefold() == "letterboxd"))

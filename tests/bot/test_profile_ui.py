@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 
 from bot import charts
 from bot.charts import GenreBar, ProfileChart, render_profile_chart
+from bot.console.rules import image_size
 from bot.keyboards import ForgetAnswer, ForgetConfirm
 from db.models import AvoidTopic, Base, Review, User, UserFilm
 from db.repositories.library import LibraryRepository
@@ -19,7 +20,7 @@ from db.repositories.users import UserRepository
 from domain.entities import Source
 from tests.bot.conftest import BotHarness, Chat
 
-PNG = b"\x89PNG\r\n\x1a\n"
+JPEG = b"\xff\xd8\xff"
 #: Demo-catalog films: (tmdb id, rating). Science fiction high, comedy/romance low.
 RATINGS = [
     (348, "4.5"),  # Alien: Horror, Science Fiction
@@ -64,7 +65,7 @@ async def test_profile_without_ratings_is_a_friendly_text_and_no_picture(harness
     assert chat.session.photos == []
 
 
-async def test_profile_sends_the_taste_summary_and_a_png(
+async def test_profile_sends_the_taste_summary_and_a_picture(
     harness: BotHarness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     await rate_films(harness, 7002)
@@ -85,21 +86,21 @@ async def test_profile_sends_the_taste_summary_and_a_png(
     assert "Favourite decades: 1980s (4.5★)" in text and "Favourite countries: United Kingdom" in text
     assert "Avoid topics: gore." in text
     [photo] = chat.session.photos
-    assert photo.chat_id == 7002 and photo.data is not None and photo.data.startswith(PNG)
+    assert photo.chat_id == 7002 and photo.data is not None and photo.data.startswith(JPEG)
     assert (photo.width, photo.height) == (1080, 1350)
     assert photo.caption and "half stars" in photo.caption
     assert threads and threads[0] != threading.get_ident()  # drawn in a worker thread, off the loop
 
 
-def test_chart_renders_a_png_and_refuses_an_empty_distribution() -> None:
+def test_chart_renders_a_jpeg_and_refuses_an_empty_distribution() -> None:
     genres = [GenreBar(f"Genre {i}", 5 - i * 0.4, f"{5 - i * 0.4:.1f}★ · {i + 2} films") for i in range(8)]
     distribution = (1, 2, 3, 5, 8, 13, 21, 13, 8, 5)
     chart = ProfileChart(
         "Your taste in films", "80 films rated", "Your ratings", "Stars", "Films", distribution,
         "Your main genres by average rating", genres, 3.6, "your average",
     )  # fmt: skip
-    png = render_profile_chart(chart)  # its speed is a bench matter, not a test's (README: Measured)
-    assert png.startswith(PNG) and len(png) > 1000
+    jpeg = render_profile_chart(chart)  # its speed is a bench matter, not a test's (README: Measured)
+    assert jpeg.startswith(JPEG) and image_size(jpeg) == (1080, 1350)
     with pytest.raises(ValueError, match="no ratings"):
         render_profile_chart(ProfileChart("t", "s", "r", "x", "y", (0,) * 10, "g", [], 0.0, "avg"))
 

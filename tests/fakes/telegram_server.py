@@ -58,7 +58,6 @@ import itertools
 import json
 import re
 import secrets
-import struct
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -70,6 +69,7 @@ import aiohttp
 from aiohttp import web
 
 from bot.console.html import HTMLParseError, html_to_text
+from bot.console.rules import image_size
 from tests.fakes.loopback import LoopbackServer
 
 Json = dict[str, Any]
@@ -1184,11 +1184,8 @@ def _document_json(stored: StoredFile) -> Json:
 
 
 def _image_size(data: bytes) -> tuple[int, int]:
-    """(width, height) of a PNG (the bot's charts); (0, 0) for anything else."""
-    if data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) >= 24:
-        width, height = struct.unpack(">II", data[16:24])
-        return int(width), int(height)
-    return 0, 0
+    """(width, height) of a PNG or JPEG (the bot's charts, posters); (0, 0) for anything else."""
+    return image_size(data) or (0, 0)
 
 
 def _suffix(file_name: str) -> str:
