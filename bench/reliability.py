@@ -60,7 +60,7 @@ from typing import Any
 from aiogram import Dispatcher
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 PROJECT = Path(__file__).resolve().parents[1]
 EXPORT = "viniciusaraujogr"
@@ -102,11 +102,9 @@ async def fresh_database(name: str, base: str | None = None) -> str:
     return url
 
 
-def build(
-    settings: Any, session_factory: Any, services: Any, engine: AsyncEngine, **extra: Any
-) -> Dispatcher:
-    """The production dispatcher, as `bot.app.open_app` builds it: chat locks on their own
-    pool, at most as many updates at once as the pools hold."""
+def build(settings: Any, session_factory: Any, services: Any, **extra: Any) -> Dispatcher:
+    """The production dispatcher, as `bot.app.open_app` builds it: chat locks, at most as
+    many updates at once as the pool holds."""
     from bot.app import max_concurrent_updates
     from bot.dispatcher import build_dispatcher
 
@@ -114,7 +112,7 @@ def build(
         settings,
         session_factory,
         services,
-        engine=_LOCK_ENGINES.get(engine, engine),
+        isolate=True,
         max_concurrent_updates=max_concurrent_updates(settings),
         **extra,
     )
@@ -141,24 +139,15 @@ def zip_export(folder: Path) -> bytes:
 
 
 @contextlib.asynccontextmanager
-async def database(
-    name: str, base: str | None = None, pool: int = 10
-) -> AsyncIterator[tuple[str, AsyncEngine, Any]]:
+async def database(name: str, base: str | None = None, pool: int = 10) -> AsyncIterator[tuple[str, Any]]:
     from db.session import create_engine, create_session_factory
 
     url = await fresh_database(name, base)
     engine = create_engine(url, pool_size=pool)
-    # as bot.app.open_app does: chat locks take connections from a pool of their own
-    _LOCK_ENGINES[engine] = create_engine(url, pool_size=pool)
     try:
-        yield url, engine, create_session_factory(engine)
+        yield url, create_session_factory(engine)
     finally:
-        await _LOCK_ENGINES.pop(engine).dispose()
         await engine.dispose()
-
-
-#: The chat-lock engine of each session engine made by `database`.
-_LOCK_ENGINES: dict[AsyncEngine, AsyncEngine] = {}
 
 
 class Events(logging.Handler):
@@ -215,10 +204,10 @@ def run_fuzz(examples: int) -> dict[str, Any]:
     settings_ = bench_settings(recommend_cooldown_seconds=60)
 
     async def setup() -> FuzzBot:
-        _, engine, session_factory = await stack.enter_async_context(database("wtw_bench_rel_fuzz"))
+        _, session_factory = await stack.enter_async_context(database("wtw_bench_rel_fuzz"))
         await load_demo(session_factory)
         services = ServiceFactory(settings_, None)
-        dp = build(settings_, session_factory, services, engine)
+        dp = build(settings_, session_factory, services)
         bot = await stack.enter_async_context(console_bot())
         overrides = {"settings": settings_, "session_factory": session_factory, "service_factory": services}
         fuzz = stack.enter_context(FuzzBot(dp, bot, overrides, session_factory, id_base=700_000_000))
@@ -290,10 +279,10 @@ async def run_concurrency(users: int = 50) -> dict[str, Any]:
     part2 = "PART2-" + "B" * 1000
     double = "4.5 a double delivery " + "C" * 40
     pool = settings.database.db_pool_size  # the production default (DB_POOL_SIZE)
-    async with database("wtw_bench_rel_concurrency", pool=pool) as (_, engine, session_factory):
+    async with database("wtw_bench_rel_concurrency", pool=pool) as (_, session_factory):
         await load_demo(session_factory)
         services = ServiceFactory(settings, None)
-        dp = build(settings, session_factory, services, engine)
+        dp = build(settings, session_factory, services)
         async with console_bot() as bot, Events() as events:
             updates = UpdateFactory(bot.session)  # type: ignore[arg-type]
             people = [ChatUser(800_000_000 + i, f"U{i}") for i in range(users)]
@@ -457,7 +446,7 @@ async def in_process_import(datasets: Path, tmdb: Any, name: str, *, limit_s: fl
     from integrations.embeddings import LocalEmbedder
     from integrations.tmdb import TMDBClient
 
-    async with database(name) as (url, _, session_factory):
+    async with database(name) as (url, session_factory):
         import_id = await send_export(url, session_factory, datasets)
         job_app = jobs.make_job_app(url, periodic=False)
         async with job_app.open_async(), TMDBClient(base_url=tmdb.base_url, api_key="bench") as client:
@@ -514,7 +503,7 @@ async def killed_import(datasets: Path, tmdb: Any, *, backlog: bool, limit_s: fl
     name = "wtw_bench_rel_kill_backlog" if backlog else "wtw_bench_rel_kill"
     log = Path(tempfile.gettempdir()) / f"{name}.log"
     log.unlink(missing_ok=True)
-    async with database(name) as (url, _, session_factory):
+    async with database(name) as (url, session_factory):
         backlog_jobs = await queue_backlog(url, session_factory, datasets) if backlog else 0
         import_id = await send_export(url, session_factory, datasets)
         first = worker_process(url, tmdb.base_url, log)
@@ -633,14 +622,14 @@ async def run_hang(datasets: Path) -> dict[str, Any]:
 
     settings = bench_settings(tmdb=True)
     async with (
-        database("wtw_bench_rel_hang") as (_, engine, session_factory),
+        database("wtw_bench_rel_hang") as (_, session_factory),
         FakeTMDBServer(datasets / "tmdb_5000" / "tmdb_5000_movies.csv") as tmdb,
         TMDBClient(base_url=tmdb.base_url, api_key="bench") as client,
         console_bot() as bot,
     ):
         await load_demo(session_factory)
         services = ServiceFactory(settings, client)
-        dp = build(settings, session_factory, services, engine)
+        dp = build(settings, session_factory, services)
         updates = UpdateFactory(bot.session)  # type: ignore[arg-type]
         user = ChatUser(820_000_001, "Hang")
         for line in ("/review Alien 1979", "4.5 great", "/review Heat 1995", "4 long", "/cancel"):
@@ -675,10 +664,10 @@ async def run_restart() -> dict[str, Any]:
     try:
         base = await asyncio.to_thread(start_embedded_postgres, folder / "pgdata", "postgres")
         settings = bench_settings()
-        async with database("wtw_bench_rel_restart", base=base, pool=5) as (_, engine, session_factory):
+        async with database("wtw_bench_rel_restart", base=base, pool=5) as (_, session_factory):
             await load_demo(session_factory)
             services = ServiceFactory(settings, None)
-            dp = build(settings, session_factory, services, engine)
+            dp = build(settings, session_factory, services)
             async with console_bot() as bot, Events() as events:
                 session = bot.session
                 updates = UpdateFactory(session)  # type: ignore[arg-type]

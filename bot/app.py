@@ -81,9 +81,6 @@ async def open_app(settings: Settings, *, run_migrations: bool = True) -> AsyncI
     if run_migrations:
         await migrate(url)
     engine = create_engine(url, pool_size=settings.database.db_pool_size)
-    # chat locks hold a connection each while an update is handled: a pool of their own, so
-    # updates waiting for a lock never take the connections that lock holders need to finish
-    lock_engine = create_engine(url, pool_size=settings.database.db_pool_size)
     tmdb = make_tmdb_client(settings)
     embedder = make_embedder(settings.openai, settings.embedding)
     language_model = make_language_model(settings.openai)  # None without OPENAI_API_KEY: templates
@@ -102,7 +99,7 @@ async def open_app(settings: Settings, *, run_migrations: bool = True) -> AsyncI
                     settings,
                     session_factory,
                     services,
-                    engine=lock_engine,
+                    isolate=True,
                     max_concurrent_updates=max_concurrent_updates(settings),
                     job_app=job_app,
                 ),
@@ -116,14 +113,13 @@ async def open_app(settings: Settings, *, run_migrations: bool = True) -> AsyncI
             await embedder.aclose()
         if isinstance(language_model, OpenAIChatModel):
             await language_model.aclose()
-        await lock_engine.dispose()
         await engine.dispose()
 
 
 def max_concurrent_updates(settings: Settings) -> int:
-    """Updates handled at once (`PostgresEventIsolation`): one per connection of the chat-lock
-    pool, and of the sessions' pool (`DB_POOL_SIZE` plus as many overflow connections each,
-    see db.session.create_engine)."""
+    """Updates handled at once (`bot.fsm.ChatLocks`): one per connection of the sessions' pool
+    (`DB_POOL_SIZE` plus as many overflow connections, see db.session.create_engine); each
+    update's chat lock, FSM state and work share its one connection."""
     return 2 * settings.database.db_pool_size
 
 

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import procrastinate
 from aiogram import Dispatcher
-from aiogram.fsm.storage.base import BaseEventIsolation
 from aiogram.utils.chat_action import ChatActionMiddleware
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import flood
 from bot.filters import run_filters_inline
 from bot.flows import review
-from bot.fsm import PostgresEventIsolation, PostgresStorage
+from bot.fsm import ChatLocks, PostgresStorage
 from bot.handlers import (
     admin,
     avoid,
@@ -54,7 +53,7 @@ def build_dispatcher(
     session_factory: async_sessionmaker[AsyncSession],
     services: ServiceFactory,
     *,
-    engine: AsyncEngine | None = None,
+    isolate: bool = False,
     max_concurrent_updates: int = 10,
     job_app: procrastinate.App | None = None,
     metrics: Metrics = METRICS,
@@ -66,20 +65,16 @@ def build_dispatcher(
     bot.metrics) counts and times every update and what handlers serve.
 
     Conversation state lives in PostgreSQL (`PostgresStorage` on `session_factory`). With
-    `engine` (a pool of its own for chat locks), one update at a time per chat holds across
-    processes, and at most `max_concurrent_updates` are handled at once
-    (`PostgresEventIsolation`); without it, updates are not isolated.
+    `isolate`, one update at a time per chat holds across processes, and at most
+    `max_concurrent_updates` are handled at once (`bot.fsm.ChatLocks`, taken by
+    DatabaseMiddleware in the update's own transaction); without it, updates are not
+    isolated (tests and the console feed one update at a time).
     """
     i18n = make_i18n()
     health = DatabaseHealth()
-    isolation: BaseEventIsolation | None = (
-        PostgresEventIsolation(engine, health, max_concurrent=max_concurrent_updates)
-        if engine is not None
-        else None
-    )
     dp = Dispatcher(
         storage=PostgresStorage(session_factory),
-        events_isolation=isolation,
+        disable_fsm=True,  # aiogram's FSM middleware is added below, after DatabaseMiddleware
         settings=settings,
         session_factory=session_factory,
         service_factory=services,
@@ -94,7 +89,10 @@ def build_dispatcher(
     dp.update.outer_middleware(LogContextMiddleware())
     dp.update.outer_middleware(flood.ReplyContextMiddleware())  # replies are not paced (bot.flood)
     dp.update.outer_middleware(NulCharactersMiddleware())
-    dp.update.outer_middleware(DatabaseMiddleware())
+    locks = ChatLocks(max_concurrent=max_concurrent_updates) if isolate else None
+    dp.update.outer_middleware(DatabaseMiddleware(dp.fsm, locks))
+    # the FSM state, read in the update's transaction (after the chat's lock)
+    dp.update.outer_middleware(dp.fsm)
     dp.update.outer_middleware(UserMiddleware())
     # after the user: the locale is their /language choice first (no query of its own)
     dp.update.outer_middleware(UserLocaleMiddleware(i18n))

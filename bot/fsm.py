@@ -3,22 +3,23 @@
 - :class:`PostgresStorage` is aiogram's `BaseStorage` on the `fsm_states` table (one row per
   aiogram `StorageKey`; the FSM state as text, the data as JSONB). A restart, or another
   process, continues every flow where it was. While an update is handled, its reads and
-  writes go through that update's own `AsyncSession` (bound by `DatabaseMiddleware` with
-  :func:`bind_session`), so a state change commits or rolls back together with what the
-  handler stored: a draft and the state that points at it never disagree.
-- :class:`PostgresEventIsolation` is aiogram's `BaseEventIsolation`: aiogram's
-  `FSMContextMiddleware` holds its `lock(key)` around the whole handling of an update. Within
+  writes go through that update's own `AsyncSession` (bound with :func:`bind_session`), so
+  a state change commits or rolls back together with what the handler stored: a draft and
+  the state that points at it never disagree.
+- :class:`ChatLocks` takes the place of aiogram's event isolation: `DatabaseMiddleware` holds
+  `hold(key, session)` around the whole handling of an update. Within
   a process, updates of one key wait on an `asyncio.Lock` (first come, first served, so they
   are handled in arrival order); across processes, on a PostgreSQL transaction-level advisory
   lock (`pg_advisory_xact_lock`, PostgreSQL docs §9.28.10 "Advisory Lock Functions") keyed by
-  a 64-bit hash of the key, held on a connection of its own until the update is done. A
-  dead process's connection closes and its locks go with it.
+  a 64-bit hash of the key. The lock is the first statement of the update's own transaction,
+  so the FSM read, the handler's work and the lock share one connection and one transaction,
+  and the commit that stores the update's work releases the chat. A dead process's
+  connection closes and its locks go with it.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
@@ -28,13 +29,13 @@ from typing import Any, Final, TypeVar
 
 import structlog
 from aiogram.fsm.state import State
-from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage, StateType, StorageKey
+from aiogram.fsm.storage.base import BaseStorage, StateType, StorageKey
 from sqlalchemy import cast as sa_cast
-from sqlalchemy import delete, func, select, text
+from sqlalchemy import delete, func, select
 from sqlalchemy.dialects.postgresql import JSONB, insert
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.outage import DatabaseHealth, is_database_unavailable
 from db.models import FsmState
 
 log = structlog.get_logger(__name__)
@@ -46,6 +47,8 @@ _update_session: ContextVar[AsyncSession | None] = ContextVar("fsm_update_sessio
 #: How long an update waits for another process to finish with the same chat before it is
 #: handled anyway (a warning is logged): a stuck process must not silence a chat for good.
 LOCK_TIMEOUT_SECONDS: Final = 30
+#: SQLSTATE of a lock wait that ran out of `lock_timeout` (PostgreSQL docs, Appendix A).
+LOCK_NOT_AVAILABLE: Final = "55P03"
 
 
 @contextmanager
@@ -151,79 +154,57 @@ class _LocalLock:
     users: int = 0
 
 
-class PostgresEventIsolation(BaseEventIsolation):
+class ChatLocks:
     """One update at a time per `StorageKey`, in this process and across processes (see the
-    module docstring).
+    module docstring). `DatabaseMiddleware` holds `hold(key, session)` around the whole
+    handling of an update, in the update's own session.
 
-    `engine` lends one connection per update being handled: give it a pool of its own (not
-    the sessions' pool), so updates waiting for a lock never hold connections that the lock
-    holders need to finish. At most `max_concurrent` updates (of different chats) are handled
-    at once; more wait before taking a connection. Keep it at most the lock pool's size plus
-    overflow, and at most the sessions' pool's, so nobody times out waiting for a connection.
+    At most `max_concurrent` updates (of different chats) are handled at once; more wait before
+    taking a connection. Keep it at most the sessions' pool size plus overflow, so nobody
+    times out waiting for a connection. An update waiting for a chat that another process
+    holds does hold its connection meanwhile (for at most LOCK_TIMEOUT_SECONDS).
 
-    When PostgreSQL cannot be reached the lock degrades to this process only (`health` logs
-    the outage once) and the update goes on to get its "try again" answer.
+    When PostgreSQL cannot be reached, taking the lock fails like any other statement of the
+    update, which gets its "try again" answer.
     """
 
-    def __init__(self, engine: AsyncEngine, health: DatabaseHealth, *, max_concurrent: int = 10) -> None:
-        self.engine = engine
-        self.health = health
+    def __init__(self, *, max_concurrent: int = 10) -> None:
         self._local: dict[StorageKey, _LocalLock] = {}
         self._slots = asyncio.Semaphore(max_concurrent)
 
     @asynccontextmanager
-    async def lock(self, key: StorageKey) -> AsyncGenerator[None, None]:
+    async def hold(self, key: StorageKey, session: AsyncSession) -> AsyncGenerator[None, None]:
+        """Hold `key` while the block runs: first in this process, then across processes with
+        the advisory lock as the first statement of `session`'s transaction, which releases
+        it when it ends (commit or rollback). The block must not commit before it is done."""
         local = self._local.get(key)
         if local is None:
             local = self._local[key] = _LocalLock(asyncio.Lock())
         local.users += 1
         try:
-            async with local.lock, self._slots, self._across_processes(key):
+            async with local.lock, self._slots:
+                await self._acquire(key, session)
                 yield
         finally:
             local.users -= 1
             if local.users == 0 and self._local.get(key) is local:
-                del self._local[key]  # (close() may have cleared the table meanwhile)
+                del self._local[key]
 
-    @asynccontextmanager
-    async def _across_processes(self, key: StorageKey) -> AsyncGenerator[None, None]:
-        conn = await self._acquire(key)
-        try:
-            yield
-        finally:
-            if conn is not None:
-                await self._release(conn)
+    async def _acquire(self, key: StorageKey, session: AsyncSession) -> None:
+        """Take the key's advisory lock in `session`'s transaction. `lock_timeout` is set for
+        the transaction first (the subquery in FROM runs before the lock), so a stuck process
+        holds a chat for at most LOCK_TIMEOUT_SECONDS; after that the update is handled
+        anyway, in a new transaction.
 
-    async def _acquire(self, key: StorageKey) -> AsyncConnection | None:
-        """A connection holding the key's advisory lock; None when PostgreSQL is unreachable."""
-        conn: AsyncConnection | None = None
+        Raises:
+            sqlalchemy.exc.DBAPIError: PostgreSQL failed otherwise (unreachable: the errors
+                router answers "try again" and `DatabaseHealth` logs the outage once).
+        """
+        timeout = select(func.set_config("lock_timeout", f"{LOCK_TIMEOUT_SECONDS}s", True)).subquery()
         try:
-            conn = await self.engine.connect()
-            await conn.execute(text(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT_SECONDS}s'"))
-            await conn.execute(select(func.pg_advisory_xact_lock(lock_id(key))))
-            return conn
-        except Exception as exc:
-            if is_database_unavailable(exc):
-                self.health.failed(exc)
-                if conn is not None:
-                    await self._release(conn)
-                return None
-            if conn is None:
+            await session.execute(select(func.pg_advisory_xact_lock(lock_id(key))).select_from(timeout))
+        except DBAPIError as exc:
+            if getattr(exc.orig, "sqlstate", None) != LOCK_NOT_AVAILABLE:
                 raise
-            # lock_timeout: another process has held this chat for too long; go on anyway
             log.warning("chat_lock_timeout", key=str(key), error=type(exc).__name__)
-            return conn
-
-    @staticmethod
-    async def _release(conn: AsyncConnection) -> None:
-        """End the lock's transaction (which releases the advisory lock) and return the
-        connection; a connection that died with the server took its lock with it."""
-        try:
-            await conn.rollback()
-            await conn.close()
-        except Exception:
-            with contextlib.suppress(Exception):
-                await conn.invalidate()
-
-    async def close(self) -> None:
-        self._local.clear()
+            await session.rollback()

@@ -1,9 +1,10 @@
-"""Middlewares, outermost first (after aiogram's own, which take the chat's lock and load its
-FSM state): log context → NUL characters out → DB session + services → user → i18n (the
-user's /language choice, else Telegram's language) → throttle."""
+"""Middlewares, outermost first (after aiogram's user context and our metrics): log context →
+NUL characters out → DB session, chat lock + services → (aiogram's FSM state, read in that
+session) → user → i18n (the user's /language choice, else Telegram's language) → throttle."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import math
 import time
@@ -22,6 +23,7 @@ from aiogram.dispatcher.middlewares.user_context import (
 )
 from aiogram.enums import ChatType
 from aiogram.fsm.context import FSMContext
+from aiogram.fsm.middleware import FSMContextMiddleware
 from aiogram.types import Chat as TelegramChat
 from aiogram.types import Message, TelegramObject, Update
 from aiogram.types import User as TelegramUser
@@ -30,7 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import texts
 from bot.flows import review
-from bot.fsm import bind_session
+from bot.fsm import ChatLocks, bind_session
 from bot.jobs import JobOutbox
 from bot.outage import DatabaseHealth
 from bot.services import ServiceFactory
@@ -111,9 +113,13 @@ def _without_nul(value: Any) -> Any:
 
 
 class DatabaseMiddleware(BaseMiddleware):
-    """One AsyncSession per update, committed when the handler returns, rolled back if it
-    raises; the per-update services are built around it, and the FSM storage writes through
-    it (`bot.fsm.bind_session`), so a state change commits with the data it points at.
+    """One AsyncSession, and one transaction, per update: committed when the handler returns,
+    rolled back if it raises. With `locks` (bot.fsm.ChatLocks), the chat's lock is the first
+    statement of that transaction, so one update at a time per chat (`fsm`: aiogram's FSM
+    middleware, which names the chat's key) holds across processes, and the commit releases
+    it. The per-update services are built around the session, and the FSM storage reads and
+    writes through it (`bot.fsm.bind_session`; aiogram's FSM middleware runs after this one),
+    so a state change commits with the data it points at.
 
     `session_factory` and `service_factory` come from the dispatcher's workflow data (see
     `build_dispatcher`), so a test can hand its own to `feed_update`. Background jobs the
@@ -121,12 +127,20 @@ class DatabaseMiddleware(BaseMiddleware):
     A successful commit tells `db_health` the database is reachable.
     """
 
+    def __init__(self, fsm: FSMContextMiddleware, locks: ChatLocks | None = None) -> None:
+        self.fsm = fsm
+        self.locks = locks
+
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         session_factory: async_sessionmaker[AsyncSession] = data["session_factory"]
         services: ServiceFactory = data["service_factory"]
         health: DatabaseHealth = data["db_health"]
+        context = self.fsm.resolve_event_context(data["bot"], data) if self.locks is not None else None
         outbox = JobOutbox()
-        async with session_factory() as session:
+        # the chat is let go after the session has closed (a failed update's rollback included)
+        async with contextlib.AsyncExitStack() as held, session_factory() as session:
+            if context is not None and self.locks is not None:
+                await held.enter_async_context(self.locks.hold(context.key, session))
             data["session"] = session
             data.update(services.bind(session, outbox))
             with bind_session(session):

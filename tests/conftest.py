@@ -172,7 +172,8 @@ def dispatcher(engine):  # type: ignore[no-untyped-def]
     """One dispatcher for the whole run (its routers can be attached only once); each test
     passes its own session factory, services and settings to `feed_update`, and
     `tests.bot.conftest.make_harness` points its FSM storage at the test's transaction. Chat
-    locks are taken on the test engine's own connections (advisory locks touch no data)."""
+    locks are taken in the test's transaction (advisory locks touch no data; one connection
+    takes its own lock again at once)."""
     from sqlalchemy.ext.asyncio import async_sessionmaker
 
     from bot.dispatcher import build_dispatcher
@@ -180,4 +181,4 @@ def dispatcher(engine):  # type: ignore[no-untyped-def]
     from tests.bot.conftest import make_settings
 
     settings = make_settings()
-    return build_dispatcher(settings, async_sessionmaker(), ServiceFactory(settings, None), engine=engine)
+    return build_dispatcher(settings, async_sessionmaker(), ServiceFactory(settings, None), isolate=True)

@@ -15,10 +15,11 @@ from aiogram.types import Chat, Message, Update, User
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from bot.fsm import PostgresEventIsolation, PostgresStorage, lock_id
+from bot.fsm import ChatLocks, PostgresStorage, lock_id
 from bot.outage import DatabaseHealth, is_database_unavailable
 from db.models import AvoidTopic, FsmState, Review, UserFilm
 from db.models import User as DbUser
+from db.session import create_session_factory
 from tests.bot import conftest as harness_module
 from tests.bot.conftest import BotHarness
 
@@ -153,21 +154,23 @@ async def test_a_stale_second_star_tap_is_not_an_error(
 
 
 async def test_two_dispatchers_never_handle_one_chat_at_once(engine: AsyncEngine) -> None:
-    """Two isolations on separate connections (two processes) take turns on one key, and
+    """Two processes' locks, each update in a session of its own, take turns on one key, and
     different keys do not wait for each other."""
     key, other = StorageKey(1, 9, 9), StorageKey(1, 10, 10)
-    first, second = (PostgresEventIsolation(engine, DatabaseHealth()) for _ in range(2))
+    sessions = create_session_factory(engine)
+    first, second = (ChatLocks() for _ in range(2))
     inside: list[str] = []
     overlaps = 0
 
-    async def hold(isolation: PostgresEventIsolation, name: str, k: StorageKey) -> None:
+    async def hold(locks: ChatLocks, name: str, k: StorageKey) -> None:
         nonlocal overlaps
-        async with isolation.lock(k):
+        async with sessions() as session, locks.hold(k, session):
             if k == key and any(n != "other" for n in inside):
                 overlaps += 1
             inside.append(name if k == key else "other")
             await asyncio.sleep(0.05)
             inside.remove(name if k == key else "other")
+            await session.commit()  # as DatabaseMiddleware does: the commit lets the chat go
 
     started = asyncio.get_running_loop().time()
     await asyncio.gather(
@@ -182,11 +185,11 @@ async def test_a_lock_held_in_another_process_is_waited_for(engine: AsyncEngine)
     key = StorageKey(1, 11, 11)
     async with engine.connect() as other_process:
         await other_process.execute(select(func.pg_advisory_xact_lock(lock_id(key))))
-        isolation = PostgresEventIsolation(engine, DatabaseHealth())
+        locks = ChatLocks()
         entered = asyncio.Event()
 
         async def handle() -> None:
-            async with isolation.lock(key):
+            async with create_session_factory(engine)() as session, locks.hold(key, session):
                 entered.set()
 
         task = asyncio.create_task(handle())
@@ -195,6 +198,26 @@ async def test_a_lock_held_in_another_process_is_waited_for(engine: AsyncEngine)
         await other_process.rollback()
         await asyncio.wait_for(task, 5)
         assert entered.is_set()
+
+
+async def test_a_chat_held_too_long_elsewhere_is_handled_anyway(
+    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A stuck process must not silence a chat for good: after lock_timeout the update goes
+    on in a new transaction of the same session, with a warning."""
+    from bot import fsm
+
+    monkeypatch.setattr(fsm, "LOCK_TIMEOUT_SECONDS", 0.3)
+    key = StorageKey(1, 13, 13)
+    async with engine.connect() as stuck:
+        await stuck.execute(select(func.pg_advisory_xact_lock(lock_id(key))))
+        started = asyncio.get_running_loop().time()
+        with caplog.at_level(logging.WARNING):
+            async with create_session_factory(engine)() as session, ChatLocks().hold(key, session):
+                assert await session.scalar(select(1)) == 1  # the session still works
+        assert 0.3 <= asyncio.get_running_loop().time() - started < 5
+        assert any("chat_lock_timeout" in r.getMessage() for r in caplog.records)
+        await stuck.rollback()
 
 
 async def test_state_outlives_the_process(session_factory: async_sessionmaker[AsyncSession]) -> None:
@@ -326,11 +349,16 @@ async def test_during_an_outage_help_answers_and_the_rest_says_try_again(
 
 
 async def test_advisory_lock_sql_is_transaction_scoped(engine: AsyncEngine) -> None:
-    """The lock goes with the lock's transaction: after the update, nobody holds it."""
-    isolation = PostgresEventIsolation(engine, DatabaseHealth())
+    """The lock is the update's transaction's: once it commits, nobody holds it, and the
+    update's own statements ran on the lock's connection."""
+    locks = ChatLocks()
     key = StorageKey(1, 12, 12)
-    async with isolation.lock(key):
-        pass
+    held_query = text(
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid = pg_backend_pid()"
+    )
+    async with create_session_factory(engine)() as session, locks.hold(key, session):
+        assert await session.scalar(held_query) == 1
+        await session.commit()
     async with engine.connect() as conn:
         held = await conn.scalar(
             text(
