@@ -21,18 +21,17 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator, Mapping
+from collections.abc import AsyncGenerator, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final, TypeVar
 
 import structlog
 from aiogram.fsm.state import State
 from aiogram.fsm.storage.base import BaseStorage, StateType, StorageKey
-from sqlalchemy import cast as sa_cast
 from sqlalchemy import delete, func, select
-from sqlalchemy.dialects.postgresql import JSONB, insert
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -41,9 +40,6 @@ from db.models import FsmState
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
 
-#: The update being handled binds its session here (see `bind_session`).
-_update_session: ContextVar[AsyncSession | None] = ContextVar("fsm_update_session", default=None)
-
 #: How long an update waits for another process to finish with the same chat before it is
 #: handled anyway (a warning is logged): a stuck process must not silence a chat for good.
 LOCK_TIMEOUT_SECONDS: Final = 30
@@ -51,14 +47,63 @@ LOCK_TIMEOUT_SECONDS: Final = 30
 LOCK_NOT_AVAILABLE: Final = "55P03"
 
 
+@dataclass
+class _Row:
+    """A key's FSM row as the update sees it; `dirty` until `flush_state` writes it."""
+
+    state: str | None
+    data: dict[str, Any]
+    dirty: bool = False
+
+
+@dataclass
+class _UpdateScope:
+    """The update being handled: its session, and the FSM rows it read or wrote."""
+
+    session: AsyncSession
+    rows: dict[StorageKey, _Row] = field(default_factory=dict)
+
+
+#: The update being handled binds its scope here (see `bind_session`).
+_update_scope: ContextVar[_UpdateScope | None] = ContextVar("fsm_update_scope", default=None)
+
+
 @contextmanager
 def bind_session(session: AsyncSession) -> Iterator[None]:
-    """Let the storage use `session` (the update's) while the block runs."""
-    token = _update_session.set(session)
+    """Let the storage use `session` (the update's) while the block runs. Each key's row is
+    read once and kept; writes wait for `flush_state` (call it before the commit)."""
+    token = _update_scope.set(_UpdateScope(session))
     try:
         yield
     finally:
-        _update_session.reset(token)
+        _update_scope.reset(token)
+
+
+async def flush_state() -> int:
+    """Write the FSM rows the bound update changed, one statement per key: an upsert of its
+    state and data, or, when both are empty, a delete (no row says nothing). Returns how many
+    keys were written; 0 outside an update."""
+    scope = _update_scope.get()
+    if scope is None:
+        return 0
+    written = 0
+    for key, row in scope.rows.items():
+        if not row.dirty:
+            continue
+        columns = _columns(key)
+        if row.state is None and not row.data:
+            await scope.session.execute(delete(FsmState).filter_by(**columns))
+        else:
+            values = {"state": row.state, "data": row.data}
+            upsert = insert(FsmState).values(**columns, **values)
+            await scope.session.execute(
+                upsert.on_conflict_do_update(
+                    index_elements=list(columns), set_={**values, "updated_at": func.now()}
+                )
+            )
+        row.dirty = False
+        written += 1
+    return written
 
 
 def _columns(key: StorageKey) -> dict[str, Any]:
@@ -75,6 +120,12 @@ def _columns(key: StorageKey) -> dict[str, Any]:
 class PostgresStorage(BaseStorage):
     """aiogram FSM storage on the `fsm_states` table (see the module docstring).
 
+    Within an update (`bind_session`), a key's row is read once, and the changes are written
+    by `flush_state` in one statement: aiogram reads the state before the handler, which
+    reads the data again, and `FSMContext.clear()` is a state write and a data write.
+    Outside one (a job, the error handler after the update's session closed), every call
+    reads or writes in a transaction of its own.
+
     Data must be JSON: the handlers keep ids, strings and lists in it. Errors of the database
     propagate (the errors router answers the user).
     """
@@ -82,60 +133,55 @@ class PostgresStorage(BaseStorage):
     def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
         self.session_factory = session_factory
 
-    async def _run(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-        session = _update_session.get()
-        if session is not None:
-            return await work(session)
-        async with self.session_factory() as own:
-            result = await work(own)
-            await own.commit()
-            return result
+    async def _row(self, key: StorageKey) -> _Row:
+        scope = _update_scope.get()
+        if scope is not None and (cached := scope.rows.get(key)) is not None:
+            return cached
+        stmt = select(FsmState.state, FsmState.data).filter_by(**_columns(key))
+        if scope is not None:
+            found = (await scope.session.execute(stmt)).one_or_none()
+        else:
+            async with self.session_factory() as own:
+                found = (await own.execute(stmt)).one_or_none()
+        row = _Row(None, {}) if found is None else _Row(found[0], dict(found[1] or {}))
+        if scope is not None:
+            scope.rows[key] = row
+        return row
 
-    async def _row(self, key: StorageKey) -> tuple[str | None, dict[str, Any]] | None:
-        columns = _columns(key)
-
-        async def read(session: AsyncSession) -> tuple[str | None, dict[str, Any]] | None:
-            stmt = select(FsmState.state, FsmState.data).filter_by(**columns)
-            row = (await session.execute(stmt)).one_or_none()
-            return None if row is None else (row[0], dict(row[1] or {}))
-
-        return await self._run(read)
-
-    async def _upsert(self, key: StorageKey, values: dict[str, Any]) -> None:
-        """Write `values`; a conversation left with no state and no data (`FSMContext.clear`,
-        a finished flow, /forget) keeps no row: nothing of a chat is stored that says nothing."""
-        columns = _columns(key)
-        stmt = insert(FsmState).values(**columns, **values)
-        upsert = stmt.on_conflict_do_update(
-            index_elements=list(columns), set_={**values, "updated_at": func.now()}
-        )
-        empty = (
-            delete(FsmState)
-            .filter_by(**columns)
-            .where(FsmState.state.is_(None), FsmState.data == sa_cast({}, JSONB))
-        )
-
-        async def write(session: AsyncSession) -> None:
-            await session.execute(upsert)
-            if values.get("state", "") is None or values.get("data") == {}:
-                await session.execute(empty)
-
-        await self._run(write)
+    async def _change(self, key: StorageKey, change: Callable[[_Row], None]) -> None:
+        scope = _update_scope.get()
+        if scope is None:  # no update: write now, in a transaction of its own
+            async with self.session_factory() as own:
+                with bind_session(own):
+                    await self._change(key, change)
+                    await flush_state()
+                await own.commit()
+            return
+        row = await self._row(key)
+        change(row)
+        row.dirty = True
 
     async def set_state(self, key: StorageKey, state: StateType = None) -> None:
         value = state.state if isinstance(state, State) else state
-        await self._upsert(key, {"state": value})
+
+        def change(row: _Row) -> None:
+            row.state = value
+
+        await self._change(key, change)
 
     async def get_state(self, key: StorageKey) -> str | None:
-        row = await self._row(key)
-        return None if row is None else row[0]
+        return (await self._row(key)).state
 
     async def set_data(self, key: StorageKey, data: Mapping[str, Any]) -> None:
-        await self._upsert(key, {"data": dict(data)})
+        value = dict(data)
+
+        def change(row: _Row) -> None:
+            row.data = value
+
+        await self._change(key, change)
 
     async def get_data(self, key: StorageKey) -> dict[str, Any]:
-        row = await self._row(key)
-        return {} if row is None else row[1]
+        return dict((await self._row(key)).data)
 
     async def close(self) -> None:
         return None

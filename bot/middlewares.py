@@ -32,7 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import texts
 from bot.flows import review
-from bot.fsm import ChatLocks, bind_session
+from bot.fsm import ChatLocks, bind_session, flush_state
 from bot.jobs import JobOutbox
 from bot.outage import DatabaseHealth
 from bot.services import ServiceFactory
@@ -145,6 +145,7 @@ class DatabaseMiddleware(BaseMiddleware):
             data.update(services.bind(session, outbox))
             with bind_session(session):
                 result = await handler(event, data)
+                await flush_state()  # the FSM state the update changed, with its work
                 await session.commit()
         health.ok()
         job_app: procrastinate.App | None = data.get("job_app")

@@ -7,15 +7,17 @@ from __future__ import annotations
 import asyncio
 import logging
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from aiogram import Dispatcher
+from aiogram.fsm.context import FSMContext
 from aiogram.fsm.storage.base import StorageKey
 from aiogram.types import Chat, Message, Update, User
-from sqlalchemy import func, select, text
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy import event, func, select, text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
-from bot.fsm import ChatLocks, PostgresStorage, lock_id
+from bot.fsm import ChatLocks, PostgresStorage, bind_session, flush_state, lock_id
 from bot.outage import DatabaseHealth, is_database_unavailable
 from db.models import AvoidTopic, FsmState, Review, UserFilm
 from db.models import User as DbUser
@@ -236,6 +238,41 @@ async def test_state_outlives_the_process(session_factory: async_sessionmaker[As
     async with session_factory() as session:
         assert await session.scalar(select(func.count()).select_from(FsmState).filter_by(chat_id=5)) == 0
     assert await restarted.get_data(key) == {} and await restarted.get_state(key) is None
+
+
+async def test_an_update_reads_its_state_once_and_writes_it_once(
+    connection: AsyncConnection, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    """aiogram reads the state, the handler the data, then updates and clears it: one SELECT
+    and, at the commit, one statement (here a DELETE: nothing is left to keep)."""
+    key = StorageKey(bot_id=1, chat_id=14, user_id=14)
+    storage = PostgresStorage(session_factory)
+    await storage.set_state(key, "ReviewFlow:text")  # outside an update: written at once
+    await storage.set_data(key, {"draft": {"tmdb_id": 348}})
+    statements: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if "fsm_states" in statement:
+            statements.append(statement.split()[0])
+
+    event.listen(connection.sync_connection, "before_cursor_execute", record)
+    try:
+        async with session_factory() as session:
+            with bind_session(session):
+                context = FSMContext(storage, key)
+                assert await context.get_state() == "ReviewFlow:text"
+                assert await context.get_data() == {"draft": {"tmdb_id": 348}}
+                await context.update_data(parts=["a"])
+                await context.clear()
+                assert await context.get_state() is None and await context.get_data() == {}
+                assert statements == ["SELECT"]  # nothing written before the commit
+                assert await flush_state() == 1
+            await session.commit()
+    finally:
+        event.remove(connection.sync_connection, "before_cursor_execute", record)
+    assert statements == ["SELECT", "DELETE"]
+    async with session_factory() as session:
+        assert await session.scalar(select(func.count()).select_from(FsmState).filter_by(chat_id=14)) == 0
 
 
 # --- bad input -------------------------------------------------------------------------------------
