@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import procrastinate
 from aiogram import Dispatcher
-from aiogram.utils.chat_action import ChatActionMiddleware
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import flood
@@ -35,6 +34,7 @@ from bot.handlers import (
 from bot.i18n import make_i18n
 from bot.metrics import METRICS, HandlerProbe, Metrics, UpdateMetricsMiddleware
 from bot.middlewares import (
+    ChatActionMiddleware,
     CommandLeavesFlowMiddleware,
     DatabaseMiddleware,
     LogContextMiddleware,
@@ -101,7 +101,7 @@ def build_dispatcher(
         if name not in ("update", "error"):
             observer.middleware(HandlerProbe())
     dp.message.middleware(ThrottleMiddleware())
-    # "typing…" while a handler flagged chat_action runs (aiogram.utils.chat_action)
+    # "typing…" while a handler flagged chat_action runs longer than half a second
     dp.message.middleware(ChatActionMiddleware())
     dp.message.outer_middleware(CommandLeavesFlowMiddleware())
 

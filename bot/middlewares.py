@@ -27,6 +27,7 @@ from aiogram.fsm.middleware import FSMContextMiddleware
 from aiogram.types import Chat as TelegramChat
 from aiogram.types import Message, TelegramObject, Update
 from aiogram.types import User as TelegramUser
+from aiogram.utils.chat_action import ChatActionSender
 from aiogram.utils.i18n import I18n, SimpleI18nMiddleware
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -214,6 +215,31 @@ class UserLocaleMiddleware(SimpleI18nMiddleware):
             locale = await super().get_locale(event, data)
         data[self.LOCALE_KEY] = locale
         return locale
+
+
+#: Seconds a flagged handler runs before "typing…" is shown (aiogram's ChatActionSender
+#: `initial_sleep`): an answer that comes sooner needs no chat action, and costs no Bot API call.
+CHAT_ACTION_DELAY_SECONDS = 0.5
+
+
+class ChatActionMiddleware(BaseMiddleware):
+    """ "typing…" (or the flag's action) while a message handler flagged `chat_action` runs
+    longer than CHAT_ACTION_DELAY_SECONDS, repeated every 5 s (aiogram's ChatActionSender).
+    aiogram's own ChatActionMiddleware sends one for every message handler at once, flagged
+    or not: a sendChatAction per message, even for /help."""
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        action = get_flag(data, "chat_action")
+        if action is None or not isinstance(event, Message):
+            return await handler(event, data)
+        async with ChatActionSender(
+            bot=data["bot"],
+            chat_id=event.chat.id,
+            action=str(action),
+            message_thread_id=event.message_thread_id if event.is_topic_message else None,
+            initial_sleep=CHAT_ACTION_DELAY_SECONDS,
+        ):
+            return await handler(event, data)
 
 
 #: What a rate-limited handler returns when its reply was not an answer (an onboarding grid, a

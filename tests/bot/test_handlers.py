@@ -235,3 +235,23 @@ async def test_review_search_takes_a_dominant_exact_title_and_keeps_the_year_win
     assert "Aliens (1986)" in within_a_year and "How many stars?" in within_a_year
     [choose] = await chat.say("/review Alie")  # no exact title: the user picks
     assert "Which one" in choose
+
+
+async def test_typing_is_shown_only_for_a_flagged_handler_that_takes_a_while(
+    harness: BotHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """/help answers at once and sends no chat action; /recommend (flagged chat_action) shows
+    "typing…" once it runs longer than the delay (0 here, so always)."""
+    from aiogram.methods import SendChatAction
+
+    from bot import middlewares
+
+    chat = harness.chat(7030)
+    await chat.say("/help")
+    await chat.say("/review Alien 1979")
+    await chat.tap("★★★★")
+    assert not [c for c in chat.session.calls if isinstance(c, SendChatAction)]
+    monkeypatch.setattr(middlewares, "CHAT_ACTION_DELAY_SECONDS", 0.0)
+    await chat.say("/recommend")
+    [typing] = [c for c in chat.session.calls if isinstance(c, SendChatAction)]
+    assert typing.chat_id == 7030 and typing.action == "typing"
