@@ -68,7 +68,9 @@ def mmr_select(
 
     Each step takes argmax λ·relevance(x) − (1 − λ)·max_{c ∈ chosen} similarity(x, c), with
     ties going to the earlier item. Items already in `chosen` (compared by identity or
-    equality) are never returned, and no item is returned twice.
+    equality) are never returned, and no item is returned twice. Each item's largest
+    similarity to the chosen ones is kept and updated with the newest choice only, so
+    `similarity` is called about (k + len(chosen)) · len(items) times, not k² · len(items).
     """
     picked = list(chosen)
     result: list[T] = []
@@ -76,18 +78,15 @@ def mmr_select(
     for item in items:
         if item not in picked and item not in remaining:
             remaining.append(item)
+    scores = [relevance(item) for item in remaining]
+    closest = [max((similarity(item, c) for c in picked), default=0.0) for item in remaining]
     while remaining and len(result) < k:
-        best = max(
-            range(len(remaining)),
-            key=lambda i: (
-                lam * relevance(remaining[i])
-                - (1 - lam) * max((similarity(remaining[i], c) for c in picked), default=0.0),
-                -i,
-            ),
-        )
+        best = max(range(len(remaining)), key=lambda i: (lam * scores[i] - (1 - lam) * closest[i], -i))
         item = remaining.pop(best)
-        picked.append(item)
+        del scores[best], closest[best]
         result.append(item)
+        if len(result) < k:
+            closest = [max(near, similarity(o, item)) for o, near in zip(remaining, closest, strict=True)]
     return result
 
 

@@ -491,3 +491,44 @@ def test_adjacent_and_wildcard_are_above_the_floor_and_gems_are_really_lesser_kn
     for pick in picks:
         if any(r.kind is ReasonKind.HIDDEN_GEM for r in pick.reasons):
             assert pick.film.vote_count < median_votes
+
+
+def _mmr_by_definition(items, k, relevance, similarity, lam, chosen):  # type: ignore[no-untyped-def]
+    """MMR straight from its definition (Carbonell & Goldstein 1998): every step compares each
+    remaining item with every chosen one."""
+    picked, result = list(chosen), []
+    remaining = [x for i, x in enumerate(items) if x not in picked and x not in items[:i]]
+    while remaining and len(result) < k:
+        best = max(
+            range(len(remaining)),
+            key=lambda i: (
+                lam * relevance(remaining[i])
+                - (1 - lam) * max((similarity(remaining[i], c) for c in picked), default=0.0),
+                -i,
+            ),
+        )
+        picked.append(remaining[best])
+        result.append(remaining.pop(best))
+    return result
+
+
+@given(
+    st.lists(st.integers(0, 30), max_size=25),
+    st.integers(0, 8),
+    st.floats(0, 1),
+    st.lists(st.integers(0, 30), max_size=3),
+)
+def test_mmr_select_chooses_as_the_definition_does(
+    items: list[int], k: int, lam: float, chosen: list[int]
+) -> None:
+    """The running maximum of similarities gives the very choices of the definition, ties
+    included (integers with repeats; similarity from their residues)."""
+
+    def relevance(x: int) -> float:
+        return (x % 7) / 7
+
+    def similarity(a: int, b: int) -> float:
+        return 1.0 if a % 5 == b % 5 else 0.25 * ((a + b) % 3)
+
+    expected = _mmr_by_definition(items, k, relevance, similarity, lam, chosen)
+    assert mmr_select(items, k, relevance, similarity, lam=lam, chosen=chosen) == expected
