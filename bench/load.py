@@ -38,9 +38,9 @@ bot.flood's overall pacing (30 sends/s per process, no setting) lifted to N send
 replica by `bot_run`, and the webhook's `max_connections` at `--what-if-connections` (100,
 the Bot API's most) — a what-if that shows what the rest of the stack sustains.
 
-`--pool` 8 by default: each replica holds up to 2 × 8 chat-lock and 2 × 8 session
-connections (pool + overflow) and procrastinate's 4, the worker about 16, so the three stay
-under ~90 of PostgreSQL's default 100 connections.
+`--pool` 8 by default: each replica holds up to 2 × 8 session connections (pool + overflow;
+each update's chat lock, FSM state and work share one) and procrastinate's 4, the worker
+about 16, so the three stay well under PostgreSQL's default 100 connections.
 
 Columns: `offered` (updates/s asked) and `sent/s`; `answered/s` (first answers that arrived
 during the step ÷ its seconds: what was sustained); p50/p95/p99 seconds from delivery to the

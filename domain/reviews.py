@@ -135,7 +135,8 @@ class ReviewService:
                 recommendation_item_id = None
             else:
                 await self.recommendations.set_status(item.id, user_id, ItemStatus.WATCHED)
-        await self.library.rate(user_id, tmdb_id, rating, source=Source.BOT)
+        # the review written next takes the rating (upsert_review syncs it): no sync here
+        await self.library.rate(user_id, tmdb_id, rating, source=Source.BOT, sync_review=False)
         review_id, created = await self.library.upsert_review(
             user_id,
             tmdb_id,

@@ -195,12 +195,15 @@ class LibraryRepository:
                 )
             )
 
-    async def rate(self, user_id: int, tmdb_id: int, rating: Decimal | None, *, source: str) -> None:
+    async def rate(
+        self, user_id: int, tmdb_id: int, rating: Decimal | None, *, source: str, sync_review: bool = True
+    ) -> None:
         """Record that the user watched (and, with `rating`, rated) a film, now.
 
         With a rating: it replaces the stored one, stamped `now()` (the newest rating), and the
-        film's review takes it too. Without: the stored rating and its time stay. Either way the
-        film leaves the watchlist.
+        film's review takes it too (unless `sync_review` is False: the caller writes the review
+        next, and `upsert_review` syncs it). Without: the stored rating and its time stay.
+        Either way the film leaves the watchlist.
         """
         stmt = insert(UserFilm).values(
             user_id=user_id,
@@ -225,7 +228,7 @@ class LibraryRepository:
                 },
             )
         )
-        if rating is not None:
+        if rating is not None and sync_review:
             await self.sync_review_ratings(user_id, [tmdb_id])
 
     async def like(self, user_id: int, tmdb_id: int, *, source: str) -> None:
@@ -447,15 +450,18 @@ class LibraryRepository:
         return list(await self.session.scalars(stmt))
 
     async def counts(self, user_id: int) -> dict[str, int]:
-        """Numbers for /start and import summaries: rated, watched, reviews."""
-        rated = await self.session.scalar(
-            select(func.count()).where(UserFilm.user_id == user_id, UserFilm.rating.is_not(None))
-        )
-        watched = await self.session.scalar(
-            select(func.count()).where(UserFilm.user_id == user_id, UserFilm.watched)
-        )
-        reviews = await self.session.scalar(select(func.count()).where(Review.user_id == user_id))
-        return {"rated": int(rated or 0), "watched": int(watched or 0), "reviews": int(reviews or 0)}
+        """Numbers for /start and import summaries: rated, watched, reviews. One statement."""
+        reviews = select(func.count()).where(Review.user_id == user_id).scalar_subquery()
+        rated, watched, reviewed = (
+            await self.session.execute(
+                select(
+                    func.count().filter(UserFilm.rating.is_not(None)),
+                    func.count().filter(UserFilm.watched),
+                    reviews,
+                ).where(UserFilm.user_id == user_id)
+            )
+        ).one()
+        return {"rated": int(rated), "watched": int(watched), "reviews": int(reviewed)}
 
     async def unmark_not_interested(self, user_id: int, tmdb_id: int) -> None:
         """Take 🚫 back (↩️ Undo): the film may be recommended again. A log row that then says

@@ -111,6 +111,23 @@ async def test_merge_log_is_idempotent(session) -> None:
     assert await library.seen_ids(user.id) == {348}
 
 
+async def test_counts_say_rated_watched_and_reviews(session) -> None:
+    users = UserRepository(session)
+    user = await users.upsert(10, first_name=None, language_code=None)
+    nobody = await users.upsert(11, first_name=None, language_code=None)
+    await FilmRepository(session).upsert([ALIEN, ALIENS, INTERSTELLAR])
+    library = LibraryRepository(session)
+    rows = [
+        LogRow(348, Decimal("5"), True, dt.date(2020, 1, 1), True, False),
+        LogRow(679, None, True, None, False, False),
+        LogRow(157336, Decimal("3.5"), False, None, False, True),
+    ]
+    await library.merge_log(user.id, rows, source="letterboxd")
+    await library.upsert_review(user.id, 348, rating=Decimal("5"), text="the lobby", source="bot")
+    assert await library.counts(user.id) == {"rated": 2, "watched": 2, "reviews": 1}
+    assert await library.counts(nobody.id) == {"rated": 0, "watched": 0, "reviews": 0}
+
+
 async def test_review_upsert_updates_the_same_row(session) -> None:
     user = await UserRepository(session).upsert(9, first_name=None, language_code=None)
     await FilmRepository(session).upsert([ALIEN])
