@@ -33,10 +33,12 @@ nobody free the tick is lost and counted), then the updates in flight are waited
 (bounded) before the next step. The rise stops after a step
 with an error, an unanswered update or a p95 over `--p95-bound` seconds.
 
-Configurations (`--global-rates`): `shipped`, the processes as they are; and N, the same with
+Configurations (`--global-rates`): `shipped`, the processes as they are; N, the same with
 bot.flood's overall pacing (30 sends/s per process, no setting) lifted to N sends/s per
 replica by `bot_run`, and the webhook's `max_connections` at `--what-if-connections` (100,
-the Bot API's most) — a what-if that shows what the rest of the stack sustains.
+the Bot API's most) — a what-if that shows what the rest of the stack sustains; and `bare`,
+`bench.bare_bot` as the two replicas (aiogram answering each update once, no database) and no
+worker — the floor of this harness on this machine.
 
 `--pool` 8 by default: each replica holds up to 2 × 8 session connections (pool + overflow;
 each update's chat lock, FSM state and work share one) and procrastinate's 4, the worker
@@ -247,7 +249,9 @@ def start_child(name: str, args: list[str], env: dict[str, str], tmp: Path) -> C
     this module's `bot_run`, which lifts the flood control's overall pacing to N sends/s."""
     log = tmp / f"{name}.log"
     command = [sys.executable, "-m", "bot", *args]
-    if "--global-rate" in args:
+    if args == ["bare"]:
+        command = [sys.executable, "-m", "bench.bare_bot"]
+    elif "--global-rate" in args:
         command = [sys.executable, "-m", "bench.load", "--bot-run", *args[1:]]
     with log.open("wb") as out:
         process = subprocess.Popen(
@@ -508,9 +512,10 @@ def table(steps: list[Step], names: list[str]) -> str:
     return "\n".join(lines)
 
 
-async def run(args: argparse.Namespace, global_rate: float | None) -> int:
-    """One configuration: the processes as shipped (`global_rate` None) or with the flood
-    control's overall pacing lifted to `global_rate` sends/s (see `bot_run`)."""
+async def run(args: argparse.Namespace, global_rate: float | None, *, bare: bool = False) -> int:
+    """One configuration: the processes as shipped (`global_rate` None), with the flood
+    control's overall pacing lifted to `global_rate` sends/s (see `bot_run`), or with `bare`,
+    bench.bare_bot as the replicas and no worker (the harness's floor)."""
     import csv
 
     from bot.database import recreate_database, resolve_database_url
@@ -552,14 +557,19 @@ async def run(args: argparse.Namespace, global_rate: float | None) -> int:
                 port = free_port()
                 env = {**common, "HTTP_PORT": str(port), "DB_POOL_SIZE": str(args.pool)}
                 run_args = ["run"] if global_rate is None else ["run", "--global-rate", str(global_rate)]
+                if bare:
+                    run_args = ["bare"]
                 child = start_child(name, run_args, env, tmp)
                 child.port = port
                 children.append(child)
                 replicas.append(child)
                 if name == "replica_1":  # the first loads the demo catalog; then the others start
                     await wait_up(http, child)
-            worker = start_child("worker", ["worker"], {**common, "DB_POOL_SIZE": str(args.worker_pool)}, tmp)
-            children.append(worker)
+            if not bare:
+                worker = start_child(
+                    "worker", ["worker"], {**common, "DB_POOL_SIZE": str(args.worker_pool)}, tmp
+                )
+                children.append(worker)
             for child in replicas:
                 await wait_ready(http, child)
             for _ in range(int(START_SECONDS)):  # until the demo catalog is embedded
@@ -601,15 +611,22 @@ async def run(args: argparse.Namespace, global_rate: float | None) -> int:
             async with http.get(replicas[0].url + "/metrics") as response:
                 metrics = await response.text()
             pacing = (
-                "30 sends/s (as shipped)"
+                "none (bench.bare_bot replicas: aiogram answering every update once, no database, no worker)"
+                if bare
+                else "30 sends/s (as shipped)"
                 if global_rate is None
                 else f"lifted to {global_rate:g} sends/s (a what-if: not how the bot ships)"
+            )
+            processes = (
+                "2 bench.bare_bot replicas, no worker"
+                if bare
+                else f"2 webhook replicas (DB_POOL_SIZE={args.pool}) + 1 worker "
+                f"(DB_POOL_SIZE={args.worker_pool})"
             )
             print(
                 f"Flood control's overall pacing: {pacing} per replica; 1 send/s per chat; "
                 f"webhook max_connections {fake.webhook.max_connections}.\n"
-                f"Load: {args.users} users, 2 webhook replicas (DB_POOL_SIZE={args.pool}) + 1 worker "
-                f"(DB_POOL_SIZE={args.worker_pool}), LOG_LEVEL={args.log_level}, {os.cpu_count()} cores, "
+                f"Load: {args.users} users, {processes}, LOG_LEVEL={args.log_level}, {os.cpu_count()} cores, "
                 f"demo catalog; {args.seconds:g} s per step"
             )
             print(table(steps, names))
@@ -694,12 +711,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--global-rates",
         default="shipped,1000",
-        help="one run per entry: 'shipped' (the flood control as it is) or N, its overall pacing "
-        "lifted to N sends/s per replica (a what-if)",
+        help="one run per entry: 'shipped' (the flood control as it is), N (its overall pacing "
+        "lifted to N sends/s per replica, a what-if) or 'bare' (bench.bare_bot replicas, no "
+        "worker: what the harness and aiogram alone sustain)",
     )
     args = parser.parse_args(argv)
     for entry in args.global_rates.split(","):
-        asyncio.run(run(args, None if entry == "shipped" else float(entry)))
+        if entry == "bare":
+            asyncio.run(run(args, None, bare=True))
+        else:
+            asyncio.run(run(args, None if entry == "shipped" else float(entry)))
         print(flush=True)
     return 0
 
