@@ -5,9 +5,9 @@
 Against an existing bench database (default: `wtw_bench`, as `make bench` leaves it: MovieLens
 users with their histories, the TMDB 5000 catalog, film vectors, taste vectors, a CF model);
 nothing is reloaded (the migrations are applied). The user with the most `user_films` rows
-sends `/recommend` through the dispatcher (Telegram faked at the Bot API boundary,
-`bench.timing`): warm caches (start-up warm-up and 5 untimed calls), no LLM, TMDB not
-configured, cooldown 0.
+sends `/recommend` through the dispatcher, chat locks included as in production (Telegram
+faked at the Bot API boundary, `bench.timing`): warm caches (start-up warm-up and 5 untimed
+calls), no LLM, TMDB not configured, cooldown 0.
 
 Two series: answers reusing the user's ranking (domain.ranking_cache: nothing changed since
 the last answer), and answers ranking from scratch (the first one after a rating). Prints, per
@@ -102,7 +102,7 @@ async def main(url: str, *, calls: int, profile: bool, profile_calls: int, show_
     updates = UpdateFactory()
     user = ChatUser(telegram_id=telegram_id, first_name=first_name or "bench", language_code="en")
     services = ServiceFactory(settings, None, embedding_model=LOCAL_MODEL)
-    dp = build_dispatcher(settings, session_factory, services)
+    dp = build_dispatcher(settings, session_factory, services, isolate=True)  # chat locks, as in production
     # answers reusing a ranking (domain.ranking_cache: the user changed nothing since the last
     # answer), then answers ranking from scratch (the first answer after a rating)
     runs = Series("reused ranking"), Series("ranking from scratch")

@@ -28,7 +28,7 @@ async def recommend_timings(settings, session_factory, services, user: ChatUser,
     """Milliseconds of `calls` /recommend updates from `user` through the dispatcher (Telegram
     faked at the Bot API boundary), sorted, after the bot's start-up preparation
     (`timed_recommends`: warm-up, picks forgotten every SESSION_ANSWERS, every answer checked)."""
-    dp = build_dispatcher(settings, session_factory, services)
+    dp = build_dispatcher(settings, session_factory, services, isolate=True)  # chat locks, as in production
     updates = UpdateFactory()
     async with console_bot() as bot:
         await prepare_for_traffic(session_factory, services)  # what the bot does at start-up
