@@ -20,6 +20,7 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import hashlib
 from collections.abc import AsyncGenerator, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
@@ -185,7 +186,7 @@ class PostgresStorage(BaseStorage):
         return (await self._row(key)).state
 
     async def set_data(self, key: StorageKey, data: Mapping[str, Any]) -> None:
-        value = dict(data)
+        value = copy.deepcopy(dict(data))  # what the caller changes later is not stored
 
         def change(row: _Row) -> None:
             row.data = value
@@ -193,7 +194,8 @@ class PostgresStorage(BaseStorage):
         await self._change(key, change)
 
     async def get_data(self, key: StorageKey) -> dict[str, Any]:
-        return dict((await self._row(key)).data)
+        """A copy of the data, nested values included: changing it changes nothing stored."""
+        return copy.deepcopy((await self._row(key)).data)
 
     async def close(self) -> None:
         return None

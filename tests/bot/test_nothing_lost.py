@@ -261,6 +261,9 @@ async def test_an_update_reads_its_state_once_and_writes_it_once(
             with bind_session(session):
                 context = FSMContext(storage, key)
                 assert await context.get_state() == "ReviewFlow:text"
+                data = await context.get_data()
+                assert data == {"draft": {"tmdb_id": 348}}
+                data["draft"]["tmdb_id"] = 1  # a change to the copy is not the stored data
                 assert await context.get_data() == {"draft": {"tmdb_id": 348}}
                 await context.update_data(parts=["a"])
                 await context.clear()
