@@ -3,7 +3,7 @@
 Portrait, 1080 × 1350 px (4:5, what Telegram shows full width on a phone without cropping), with
 large type: the rating distribution in half stars (½ … 5) on top, the user's main genres by
 average rating below. Every text on it comes in ready-made (translated by bot/texts.py); this
-module only draws. A render is CPU-bound (≈30 ms on this machine, half of it the JPEG encoding;
+module only draws. A render is CPU-bound (≈22 ms on this machine, ≈9 of them the JPEG encoding;
 matplotlib's Agg and a PNG took ≈240 ms for the same picture), so :func:`profile_chart_jpeg`
 runs it in a worker thread, off the event loop.
 
