@@ -22,11 +22,11 @@ from __future__ import annotations
 import asyncio
 import copy
 import hashlib
-from collections.abc import AsyncGenerator, Callable, Iterator, Mapping
+from collections.abc import AsyncGenerator, Callable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any, Final, TypeVar
+from typing import Any, Final
 
 import structlog
 from aiogram.fsm.state import State
@@ -39,7 +39,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from db.models import FsmState
 
 log = structlog.get_logger(__name__)
-T = TypeVar("T")
 
 #: How long an update waits for another process to finish with the same chat before it is
 #: handled anyway (a warning is logged): a stuck process must not silence a chat for good.
@@ -55,6 +54,14 @@ class _Row:
     state: str | None
     data: dict[str, Any]
     dirty: bool = False
+
+    @classmethod
+    def of(cls, found: Sequence[Any] | None) -> _Row:
+        """The row as read, (state, data) (None: no row, so no state and no data)."""
+        if found is None:
+            return cls(None, {})
+        state, data = found
+        return cls(state, dict(data or {}))
 
 
 @dataclass
@@ -105,14 +112,16 @@ _KEY_COLUMNS: Final = ("bot_id", "chat_id", "user_id", "thread_id", "business_co
 
 
 def _key_params(key: StorageKey) -> dict[str, Any]:
-    return {
-        "k_bot_id": key.bot_id,
-        "k_chat_id": key.chat_id,
-        "k_user_id": key.user_id,
-        "k_thread_id": key.thread_id or 0,
-        "k_business_connection_id": key.business_connection_id or "",
-        "k_destiny": key.destiny,
-    }
+    """The bind parameters `k_<column>` of a key, in `_KEY_COLUMNS` order."""
+    values = (
+        key.bot_id,
+        key.chat_id,
+        key.user_id,
+        key.thread_id or 0,
+        key.business_connection_id or "",
+        key.destiny,
+    )
+    return {f"k_{column}": value for column, value in zip(_KEY_COLUMNS, values, strict=True)}
 
 
 # Every update runs these: built once, with bind parameters, so SQLAlchemy neither builds the
@@ -149,16 +158,12 @@ class PostgresStorage(BaseStorage):
 
     async def _row(self, key: StorageKey) -> _Row:
         scope = _update_scope.get()
-        if scope is not None and (cached := scope.rows.get(key)) is not None:
-            return cached
-        if scope is not None:
-            found = (await scope.session.execute(_READ, _key_params(key))).one_or_none()
-        else:
+        if scope is None:
             async with self.session_factory() as own:
-                found = (await own.execute(_READ, _key_params(key))).one_or_none()
-        row = _Row(None, {}) if found is None else _Row(found[0], dict(found[1] or {}))
-        if scope is not None:
-            scope.rows[key] = row
+                return _Row.of((await own.execute(_READ, _key_params(key))).one_or_none())
+        if (row := scope.rows.get(key)) is None:
+            found = (await scope.session.execute(_READ, _key_params(key))).one_or_none()
+            row = scope.rows[key] = _Row.of(found)
         return row
 
     async def _change(self, key: StorageKey, change: Callable[[_Row], None]) -> None:

@@ -168,7 +168,7 @@ async def job_app(database_url: str):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(scope="session")
-def dispatcher(engine):  # type: ignore[no-untyped-def]
+def dispatcher():  # type: ignore[no-untyped-def]
     """One dispatcher for the whole run (its routers can be attached only once); each test
     passes its own session factory, services and settings to `feed_update`, and
     `tests.bot.conftest.make_harness` points its FSM storage at the test's transaction. Chat
