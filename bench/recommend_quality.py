@@ -192,7 +192,10 @@ async def main(datasets: Path, *, latency_calls: int, users_limit: int | None, k
     user_ids = await load_history(engine, split)
     say(f"history loaded for {len(user_ids)} users")
     async with session_factory() as session:
-        report = await build_cf_model(session, tau=chosen.tau, l2=chosen.l2)
+        training = chosen.training
+        report = await build_cf_model(
+            session, tau=training.tau, l2=training.l2, target=training.target, sessions=training.sessions
+        )
         await session.commit()
     say(f"CF model: {report.items} films, {report.edges} weights, {report.seconds:.1f} s")
 
@@ -264,8 +267,8 @@ async def main(datasets: Path, *, latency_calls: int, users_limit: int | None, k
     seconds = time.perf_counter() - started
     print_table(table, picks, len(split.catalog), len(evaluated), latency, seconds, kind)
     print(
-        f"the project's constants, chosen on validation (bench/tune.py): CF training τ={chosen.tau:g}, "
-        f"λ={chosen.l2:g}; {tune._label(chosen.weights)} "
+        f"the project's constants, chosen on validation (bench/tune.py): CF training "
+        f"{chosen.training.label()}; {tune._label(chosen.weights)} "
         f"(validation NDCG@10 {chosen.ndcg:.4f}, coverage@10 {chosen.coverage:.3f})"
     )
 

@@ -39,7 +39,7 @@ import math
 import sys
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -47,7 +47,17 @@ import numpy.typing as npt
 from bench.baselines import DISCOUNTS, Histories, K
 from domain.cf import CF_DENSE_MAX_ITEMS, CF_MIN_USERS, fit_models
 from recommender.cf import CFModel, Signal, history_weights, recent_weights
-from recommender.cf_train import CF_TRAIN_TAU, EASE_L2, NEIGHBOURS_PER_ITEM, RP3_ALPHA, RP3_BETA
+from recommender.cf_train import (
+    CF_TRAIN_TAU,
+    EASE_L2,
+    NEIGHBOURS_PER_ITEM,
+    RP3_ALPHA,
+    RP3_BETA,
+    SESSION_ROWS,
+    TARGET_GRADES,
+    SessionRows,
+    TargetGrades,
+)
 from recommender.content import taste_vector
 from recommender.scoring import (
     BAYES_PRIOR_MEAN,
@@ -60,10 +70,41 @@ from recommender.scoring import (
 )
 from recommender.sequence import SequenceModel
 
-#: Training configurations: (τ of the time-decayed input, EASE λ); τ = ∞ is the 0/1 matrix.
-#: τ = 50 and 200 were searched until stop 22 and lost to ∞ on both splits in every run; τ = 100
-#: stays as the check that decay still loses.
-TRAIN_GRID = tuple((tau, l2) for tau in (100.0, math.inf) for l2 in (100.0, 200.0, 400.0))
+
+@dataclass(frozen=True)
+class Training:
+    """One configuration of the CF model's training input (the arguments of build_cf_model):
+    τ of the time-decayed input (∞: 0/1), EASE λ, the targets' grades and the session rows."""
+
+    tau: float
+    l2: float
+    target: TargetGrades = field(default_factory=TargetGrades)
+    sessions: SessionRows = field(default_factory=SessionRows)
+
+    def label(self) -> str:
+        grades, runs = self.target, self.sessions
+        target = "plain" if grades.plain else f"graded {grades.middling:g}/{grades.disliked:g}"
+        sessions = f"sessions {runs.size}×{runs.weight:g}" if runs.enabled else "no sessions"
+        return f"τ={self.tau:g} λ={self.l2:g} {target} {sessions}"
+
+
+#: The bot's training defaults (recommender.cf_train).
+DEFAULT_TRAINING = Training(CF_TRAIN_TAU, EASE_L2, TARGET_GRADES, SESSION_ROWS)
+#: Training configurations of the first stage. τ = 50 and 200 were searched until stop 22 and
+#: lost to ∞ on both splits in every run; τ = 100 stays as the check that decay still loses.
+#: Graded targets (middling/disliked) and session rows (size × weight) were added at stop 25;
+#: the grades and sizes are around the values a first search on validation preferred.
+TRAIN_GRID = (
+    *(Training(100.0, l2) for l2 in (200.0, 400.0)),
+    *(
+        Training(math.inf, l2, target, sessions)
+        for l2 in (200.0, 400.0)
+        for target in (TargetGrades(), TargetGrades(0.6, 0.3), TargetGrades(0.3, 0.1))
+        for sessions in (SessionRows(), SessionRows(5, 1.0), SessionRows(5, 2.0), SessionRows(10, 2.0))
+    ),
+)
+#: Training configurations that go on to the second stage (plus the bot's defaults).
+FINALISTS = 2
 #: CF query configurations: (recency τ, floor) of `history_weights`.
 QUERY_GRID = ((20.0, 0.3), (math.inf, 0.0))
 #: Weights searched (cf stays 1: it sets the scale), each over its grid.
@@ -85,11 +126,10 @@ COVERAGE_MIN = 0.15
 
 @dataclass(frozen=True)
 class Chosen:
-    """The chosen training constants (`tau`, `l2` for `build_cf_model`) and ranking weights,
-    with their validation NDCG@10 and coverage@10."""
+    """The chosen training configuration (the arguments of `build_cf_model`) and ranking
+    weights, with their validation NDCG@10 and coverage@10."""
 
-    tau: float
-    l2: float
+    training: Training
     weights: RankWeights
     ndcg: float
     coverage: float
@@ -127,24 +167,43 @@ def choose(
     quality = np.array([(bayesian_rating(*films[int(t)]) - BAYES_PRIOR_MEAN) / 2 for t in items])
     votes = np.array([votes_term(films[int(t)][1]) for t in items])
     evaluated = [u for u in sorted(fit) if held.get(u)]
+
+    def users_of(model: CFModel, q_tau: float, q_floor: float) -> list[_User]:
+        return [
+            _user(fit[u], held[u], items, index, model, vectors, quality, votes, q_tau, q_floor)
+            for u in evaluated
+        ]
+
     say(
-        f"tuning the project on validation: {len(evaluated)} users, "
-        f"{len(TRAIN_GRID) * len(QUERY_GRID)} configurations"
+        f"tuning the project on validation: {len(evaluated)} users; stage 1, the CF term alone "
+        f"for {len(TRAIN_GRID)} training configurations × {len(QUERY_GRID)} queries"
     )
+    cf_alone = RankWeights(
+        recent_cf=0.0, seq=0.0, content=0.0, quality=0.0, votes=0.0, popularity_exponent=0.0
+    )
+    first: dict[Training, float] = {}
+    for training in TRAIN_GRID:
+        model = _train(fit, training)
+        values = [_evaluate(users_of(model, *query), cf_alone, len(items))[0] for query in QUERY_GRID]
+        first[training] = max(values)
+        say(f"  {training.label()}: CF alone, validation NDCG@10 " + " / ".join(f"{v:.4f}" for v in values))
+    finalists = sorted(first, key=lambda t: -first[t])[:FINALISTS]
+    if DEFAULT_TRAINING not in finalists:
+        finalists.append(DEFAULT_TRAINING)
+    say(f"stage 2, every weight searched for {len(finalists)} training configurations (best, the bot's)")
     best: Chosen | None = None
     best_per_user = np.zeros(0)
     incumbent: tuple[Chosen, npt.NDArray[np.float64]] | None = None
-    defaults = (CF_TRAIN_TAU, EASE_L2, DEFAULT_WEIGHTS.recency_tau, DEFAULT_WEIGHTS.recency_floor)
-    for tau, l2 in TRAIN_GRID:
-        model = _train(fit, tau=tau, l2=l2)
+    for training in finalists:
+        model = _train(fit, training)
         for q_tau, q_floor in QUERY_GRID:
-            users = [
-                _user(fit[u], held[u], items, index, model, vectors, quality, votes, q_tau, q_floor)
-                for u in evaluated
-            ]
-            if (tau, l2, q_tau, q_floor) == defaults:
+            users = users_of(model, q_tau, q_floor)
+            if training == DEFAULT_TRAINING and (q_tau, q_floor) == (
+                DEFAULT_WEIGHTS.recency_tau,
+                DEFAULT_WEIGHTS.recency_floor,
+            ):
                 per_user, coverage = _per_user(users, DEFAULT_WEIGHTS, len(items))
-                incumbent = Chosen(tau, l2, DEFAULT_WEIGHTS, float(per_user.mean()), coverage), per_user
+                incumbent = Chosen(training, DEFAULT_WEIGHTS, float(per_user.mean()), coverage), per_user
             weights, ndcg, coverage = max(
                 (
                     _ascend(users, replace(start, recency_tau=q_tau, recency_floor=q_floor), len(items))
@@ -153,11 +212,11 @@ def choose(
                 key=lambda end: end[1] if end[2] >= COVERAGE_MIN else -1.0,
             )
             say(
-                f"  train τ={tau:g} λ={l2:g}, query τ={q_tau:g} floor={q_floor:g}: "
+                f"  train {training.label()}, query τ={q_tau:g} floor={q_floor:g}: "
                 f"validation NDCG@10 {ndcg:.4f}, coverage@10 {coverage:.3f} with {_label(weights)}"
             )
             if best is None or ndcg > best.ndcg:
-                best = Chosen(tau, l2, weights, ndcg, coverage)
+                best = Chosen(training, weights, ndcg, coverage)
                 best_per_user = _per_user(users, weights, len(items))[0]
     assert best is not None and incumbent is not None, "the defaults must be in the grids"
     kept, kept_per_user = incumbent
@@ -169,7 +228,7 @@ def choose(
     )
     if kept.coverage >= COVERAGE_MIN and difference.mean() <= margin:
         best = kept
-    say(f"chosen: train τ={best.tau:g} λ={best.l2:g}; {_label(best.weights)}")
+    say(f"chosen: train {best.training.label()}; {_label(best.weights)}")
     return best
 
 
@@ -178,30 +237,32 @@ def _label(w: RankWeights) -> str:
     return ", ".join(f"{n}={getattr(w, n):g}" for n in names)
 
 
-def _train(fit: Histories, *, tau: float, l2: float) -> CFModel:
+def _train(fit: Histories, training: Training) -> CFModel:
     """The CF and transition models trained as the bot's build job trains them
     (domain.cf.fit_models), from histories in time order."""
-    keys, tmdb, ages = [], [], []
+    keys, tmdb, ages, ratings = [], [], [], []
     for user, history in sorted(fit.items()):
-        for age, (tmdb_id, _rating, _ts) in enumerate(reversed(history)):
+        for age, (tmdb_id, rating, _ts) in enumerate(reversed(history)):
             keys.append(user)
             tmdb.append(tmdb_id)
             ages.append(age)
-    k = np.asarray(keys, dtype=np.int64)
-    t = np.asarray(tmdb, dtype=np.int32)
-    a = np.asarray(ages, dtype=np.int32)
+            ratings.append(rating)
     trained = fit_models(
-        k,
-        t,
-        a,
-        l2=l2,
+        np.asarray(keys, dtype=np.int64),
+        np.asarray(tmdb, dtype=np.int32),
+        np.asarray(ages, dtype=np.int32),
+        np.asarray(ratings, dtype=np.float32),
+        np.zeros(len(keys), dtype=np.int32),
+        l2=training.l2,
         neighbours=NEIGHBOURS_PER_ITEM,
         dense_max_items=CF_DENSE_MAX_ITEMS,
         min_users=CF_MIN_USERS,
         prior_weight=1.0,
-        tau=tau,
+        tau=training.tau,
         alpha=RP3_ALPHA,
         beta=RP3_BETA,
+        target=training.target,
+        sessions=training.sessions,
     )
     ids = trained.item_ids
     t_src, t_tgt, t_w = trained.transitions

@@ -35,7 +35,12 @@ from recommender.cf_train import (
     NEIGHBOURS_PER_ITEM,
     RP3_ALPHA,
     RP3_BETA,
+    SESSION_ROWS,
+    TARGET_GRADES,
+    SessionRows,
+    TargetGrades,
     ease_from_gram,
+    ease_from_grams,
     rp3beta_edges,
     truncate_by_target,
     weighted_gram,
@@ -62,10 +67,19 @@ METHOD_EASE = "ease"
 METHOD_RP3BETA = "rp3beta"
 
 
-#: The training rows: (source, user, tmdb id, age), all int4.
-_TRAIN_COLUMNS = (("source", ">i4"), ("user", ">i4"), ("tmdb", ">i4"), ("age", ">i4"))
+#: The training rows: (source, user, tmdb id, age, rating, liked): int4 but the rating (float4,
+#: NaN for none).
+_TRAIN_COLUMNS = (
+    ("source", ">i4"),
+    ("user", ">i4"),
+    ("tmdb", ">i4"),
+    ("age", ">i4"),
+    ("rating", ">f4"),
+    ("liked", ">i4"),
+)
 
-#: Every interaction the model trains on, as (source, user, tmdb id, age): source 0 is the bot's
+#: Every interaction the model trains on, as (source, user, tmdb id, age, rating or NaN, ♥ 0/1)
+#: (the rating and ♥ grade EASE's target, `TargetGrades`): source 0 is the bot's
 #: own users (user = users.id), source k > 0 the prior cf_priors.id = k (user = the dataset's
 #: user id). A bot user's rated, watched or liked films that they did not mark 🚫; every rating
 #: of a prior user whose film is in the catalog (binary: low ratings are interactions too).
@@ -76,13 +90,15 @@ _INTERACTIONS_SQL = """
 SELECT 0::int4, user_id::int4, tmdb_id::int4,
        (row_number() OVER (
             PARTITION BY user_id ORDER BY rated_at DESC NULLS LAST, updated_at DESC, tmdb_id
-        ) - 1)::int4
+        ) - 1)::int4,
+       COALESCE(rating, 'NaN')::float4, liked::int4
 FROM user_films
 WHERE NOT not_interested AND (rating IS NOT NULL OR watched OR liked)
 """
 _PRIOR_INTERACTIONS_SQL = """
 UNION ALL
-SELECT r.prior_id::int4, r.prior_user::int4, r.tmdb_id::int4, 0::int4
+SELECT r.prior_id::int4, r.prior_user::int4, r.tmdb_id::int4, 0::int4,
+       COALESCE(r.rating, 'NaN')::float4, 0::int4
 FROM cf_prior_ratings AS r JOIN films AS f ON f.tmdb_id = r.tmdb_id
 """
 
@@ -92,7 +108,8 @@ class CFBuildReport:
     """What a build trained on: `users` the bot's users and `prior_users` the prior users with
     at least one film in the model, `items` films, `interactions` (user, film) pairs of both,
     `edges` stored weights, `prior_weight` each prior user's weight, `seconds` wall time,
-    `method` "ease" (dense) or "rp3beta" (sparse), `tau` the input's time decay."""
+    `method` "ease" (dense) or "rp3beta" (sparse), `tau` the input's time decay, `target` and
+    `sessions` the grades and session rows of the training input."""
 
     version: int
     users: int
@@ -104,6 +121,8 @@ class CFBuildReport:
     prior_weight: float = 0.0
     method: str = METHOD_EASE
     tau: float = math.inf
+    target: TargetGrades = TARGET_GRADES
+    sessions: SessionRows = SESSION_ROWS
 
 
 def _user_key(source: npt.NDArray[Any], user: npt.NDArray[Any]) -> IntArray:
@@ -134,6 +153,8 @@ def fit_models(
     keys: IntArray,
     items: npt.NDArray[np.int32],
     ages: npt.NDArray[np.int32],
+    ratings: npt.NDArray[np.floating],
+    liked: npt.NDArray[np.integer],
     *,
     l2: float,
     neighbours: int,
@@ -143,14 +164,18 @@ def fit_models(
     tau: float,
     alpha: float,
     beta: float,
+    target: TargetGrades = TARGET_GRADES,
+    sessions: SessionRows = SESSION_ROWS,
 ) -> FittedModels:
     """Train the CF and transition models from one row per interaction: `keys` the user
     (`_user_key`: source in the high bits, 0 for the bot's users), `items` the tmdb id, `ages`
-    its rank in the user's history (0 = the most recent). Picks the films with ≥ `min_users`
-    users, builds the sparse, time-decayed users × films matrix and solves EASE (dense) or
-    RP3beta (sparse) by the number of films, and trains the transition model on the bot
-    users' histories in time order (prior users have no order). CPU only; `build_cf_model`
-    runs it in a thread, bench/tune.py calls it directly. Parameters as `build_cf_model`."""
+    its rank in the user's history (0 = the most recent), `ratings` 0.5–5 or NaN, `liked` ♥ 0/1.
+    Picks the films with ≥ `min_users` users, builds the sparse, time-decayed users × films
+    matrix X (plus a row per run of `sessions.size` consecutive films of each bot user, weighted
+    `sessions.weight`; prior users have no order) and the targets Y = `target`'s grade × X,
+    solves EASE (dense) or RP3beta (sparse) by the number of films, and trains the transition
+    model on the bot users' histories in time order. CPU only; `build_cf_model` runs it in a
+    thread, bench/tune.py calls it directly. Parameters as `build_cf_model`."""
     item_ids, item_pos, counts = np.unique(items, return_inverse=True, return_counts=True)
     keep = counts >= min_users
     kept_ids = item_ids[keep].astype(np.int64)
@@ -166,19 +191,35 @@ def fit_models(
     sources, targets, weights = empty, empty, np.zeros(0, dtype=np.float32)
     dense = len(kept_ids) <= dense_max_items
     if len(kept_ids) >= 2:
-        values = np.exp(-ages[mask].astype(np.float64) / tau)  # τ = ∞: all 1
-        x = sparse.csr_array((values, (user_pos, col[mask])), shape=(len(user_keys), len(kept_ids)))
-        del values, user_pos
-        row_weights = np.where(is_prior, prior_weight, 1.0)
+        x, y, row_weights = _training_matrices(
+            user_pos,
+            col[mask],
+            ages[mask],
+            None if target.plain else target.of(ratings[mask], liked[mask] != 0),
+            np.where(is_prior, prior_weight, 1.0),
+            len(kept_ids),
+            tau=tau,
+            sessions=sessions,
+        )
+        del user_pos
         if dense:
             gram = weighted_gram(x, row_weights)
-            del x
-            sources, targets, weights = truncate_by_target(
-                ease_from_gram(gram, l2, overwrite=True), neighbours
+            b = (
+                ease_from_gram(gram, l2, overwrite=True)
+                if y is None
+                else ease_from_grams(gram, weighted_gram(x, row_weights, y), l2, overwrite=True)
             )
+            del x, y, gram
+            sources, targets, weights = truncate_by_target(b, neighbours)
         else:
-            x = sparse.csr_array(sparse.diags_array(row_weights) @ x)
-            sources, targets, weights = rp3beta_edges(x, alpha=alpha, beta=beta, neighbours=neighbours)
+            scale = sparse.diags_array(row_weights)
+            sources, targets, weights = rp3beta_edges(
+                sparse.csr_array(scale @ x),
+                alpha=alpha,
+                beta=beta,
+                neighbours=neighbours,
+                targets=None if y is None else sparse.csr_array(scale @ y),
+            )
     bot = mask & ((keys >> 32) == 0)
     transitions = transition_edges(keys[bot], col[bot], ages[bot], len(kept_ids))
     return FittedModels(
@@ -195,6 +236,47 @@ def fit_models(
     )
 
 
+def _training_matrices(
+    user_pos: IntArray,
+    cols: IntArray,
+    ages: npt.NDArray[np.integer],
+    grades: npt.NDArray[np.float32] | None,
+    user_weights: npt.NDArray[np.float64],
+    n_items: int,
+    *,
+    tau: float,
+    sessions: SessionRows,
+) -> tuple[sparse.csr_array, sparse.csr_array | None, npt.NDArray[np.float64]]:
+    """(X, Y or None when the targets are X, one weight per row) over the model's films.
+
+    One row per user (`user_pos` indexes `user_weights`; prior users weigh `prior_weight`, set
+    by the caller) with X[u, i] = exp(−age/τ); with `sessions` enabled, then one row per run of
+    `sessions.size` consecutive films of each user whose ages are not all 0 (the bot's users;
+    a prior user's films all have age 0 and no order), weighted `sessions.weight`. Y is X times
+    each interaction's grade."""
+    values = np.exp(-ages.astype(np.float64) / tau)  # τ = ∞: all 1
+    rows, row_weights = user_pos, user_weights
+    cols_all, values_all, grades_all = cols, values, grades
+    if sessions.enabled:
+        ordered = np.zeros(len(user_weights), dtype=bool)
+        ordered[user_pos[ages > 0]] = True
+        inside = ordered[user_pos]
+        run = ages[inside].astype(np.int64) // sessions.size
+        run_key = user_pos[inside] * (int(run.max(initial=0)) + 1) + run
+        run_keys, run_pos = np.unique(run_key, return_inverse=True)
+        rows = np.concatenate([user_pos, len(user_weights) + run_pos])
+        row_weights = np.concatenate([user_weights, np.full(len(run_keys), sessions.weight)])
+        cols_all = np.concatenate([cols, cols[inside]])
+        values_all = np.concatenate([values, values[inside]])
+        grades_all = None if grades is None else np.concatenate([grades, grades[inside]])
+    shape = (len(row_weights), n_items)
+    x = sparse.csr_array((values_all, (rows, cols_all)), shape=shape)
+    if grades_all is None:
+        return x, None, row_weights
+    y = sparse.csr_array((values_all * grades_all, (rows, cols_all)), shape=shape)
+    return x, y, row_weights
+
+
 async def build_cf_model(
     session: AsyncSession,
     *,
@@ -206,6 +288,8 @@ async def build_cf_model(
     tau: float = CF_TRAIN_TAU,
     alpha: float = RP3_ALPHA,
     beta: float = RP3_BETA,
+    target: TargetGrades = TARGET_GRADES,
+    sessions: SessionRows = SESSION_ROWS,
 ) -> CFBuildReport:
     """Train item-to-item CF on all users' rated, watched or liked films (not 🚫 ones), and on
     the ratings of the loaded priors' users for films in the catalog, and store it as the
@@ -215,15 +299,18 @@ async def build_cf_model(
     A bot user's interaction of age a (its rank among the user's, most recent first, 0 = the
     most recent; ordered like MOST_RECENT_FIRST) is exp(−a/`tau`) in X (`tau` = math.inf: 0/1);
     a prior user's is 1 (no timestamps). Each prior user's row weighs `prior_weight` (≥ 0), a
-    bot user's 1. Every film with at least `min_users` users (bot and prior, unweighted) enters
-    the model; a film's stored `n_ratings` is that user count. Up to `dense_max_items` films the
-    model is EASE: G = Xᵀ·diag(w)·X + λI (recommender.cf_train.weighted_gram, ease_from_gram); above
-    it, RP3beta on diag(w)·X with exponents `alpha`, `beta` (recommender.cf_train.rp3beta_edges),
-    whose memory grows with the interactions, not films². `prior_weight` 0 leaves the priors
-    out entirely. Each target keeps its `neighbours` strongest positive sources. The rows are
-    streamed out of PostgreSQL with a binary COPY, everything numeric runs in a worker thread
-    and the edges go back with a binary COPY. The caller commits. With fewer than two films it
-    stores an empty model. Raises ValueError for a negative `prior_weight` or a `tau` ≤ 0."""
+    bot user's 1. EASE reproduces `target`'s grades of X rather than X itself
+    (recommender.cf_train.TargetGrades; RP3beta walks to them), and `sessions` adds a row per
+    run of consecutive films of a bot user (SessionRows). Every film with at least `min_users`
+    users (bot and prior, unweighted) enters the model; a film's stored `n_ratings` is that user
+    count. Up to `dense_max_items` films the model is EASE: G = Xᵀ·diag(w)·X + λI
+    (recommender.cf_train.weighted_gram, ease_from_gram(s)); above it, RP3beta on diag(w)·X
+    with exponents `alpha`, `beta` (recommender.cf_train.rp3beta_edges), whose memory grows
+    with the interactions, not films². `prior_weight` 0 leaves the priors out entirely. Each
+    target keeps its `neighbours` strongest positive sources. The rows are streamed out of
+    PostgreSQL with a binary COPY, everything numeric runs in a worker thread and the edges go
+    back with a binary COPY. The caller commits. With fewer than two films it stores an empty
+    model. Raises ValueError for a negative `prior_weight` or a `tau` ≤ 0."""
     if not prior_weight >= 0:
         raise ValueError(f"prior_weight must be >= 0, got {prior_weight}")
     if not tau > 0:
@@ -240,6 +327,8 @@ async def build_cf_model(
         keys,
         rows.pop("tmdb"),
         rows.pop("age"),
+        rows.pop("rating"),
+        rows.pop("liked"),
         l2=l2,
         neighbours=neighbours,
         dense_max_items=dense_max_items,
@@ -248,6 +337,8 @@ async def build_cf_model(
         tau=tau,
         alpha=alpha,
         beta=beta,
+        target=target,
+        sessions=sessions,
     )
     del keys, rows
 
@@ -285,6 +376,8 @@ async def build_cf_model(
         prior_weight=prior_weight,
         method=fit.method,
         tau=tau,
+        target=target,
+        sessions=sessions,
     )
     log.info("cf_model_built", **dataclasses.asdict(report))
     return report

@@ -14,12 +14,26 @@ domain/prior.py) goes through a sparse Gram matrix: G = Xᵀ·diag(w)·X with a 
 (`weighted_gram`), then `ease_from_gram`; `ease_weights` is the dense shortcut w = 1. Above
 the dense size (domain/cf.py), `rp3beta_edges` computes RP3beta's edges block by block.
 
+Two choices of the training input, both chosen on validation by bench/tune.py:
+
+- **Graded targets** (`TargetGrades`): EASE's least squares reproduce X from X; here they may
+  reproduce Y from X instead, where Y grades each film by its rating (1 for a film rated ≥ 4,
+  less for a middling or disliked one), so the model learns which films a user will *like*
+  given everything they watched, not only which they will watch. The closed form is EASE's
+  with the cross Gram matrix XᵀY (`ease_from_grams`).
+- **Session rows** (`SessionRows`): besides one row per user, every run of `size` consecutive
+  films of a user's history (in time order) is a row of its own, weighted `weight`: films
+  watched close together co-occur twice, so the model also learns what goes with what in a
+  stretch of someone's viewing (the "session" co-occurrence of session-based recommenders,
+  Ludewig & Jannach, UMUAI 28, 2018; here as extra rows of one EASE).
+
 Pure functions over numpy arrays and scipy.sparse matrices; no I/O.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
@@ -40,6 +54,54 @@ NEIGHBOURS_PER_ITEM = 200
 #: capture the drift, and the undecayed input scores best (the search is printed by the bench).
 CF_TRAIN_TAU = math.inf
 
+#: Ratings at or above this (Letterboxd stars) are a liked film's: the benches' relevance
+#: threshold too (a held-out film rated ≥ 4 is one the user should have been shown).
+TARGET_LIKED_MIN_RATING = 4.0
+#: Ratings below this are a disliked film's; [TARGET_MIDDLING_MIN_RATING, 4) are middling.
+TARGET_MIDDLING_MIN_RATING = 3.0
+
+
+@dataclass(frozen=True, slots=True)
+class TargetGrades:
+    """EASE's regression target Y per interaction: 1 for a film rated ≥ 4 or ♥-liked, `middling`
+    for a rating in [3, 4) or a watch without a rating, `disliked` for a rating below 3 (not
+    liked). middling = disliked = 1 is plain EASE (Y = X). Values in [0, 1]."""
+
+    middling: float = 1.0
+    disliked: float = 1.0
+
+    @property
+    def plain(self) -> bool:
+        """Every interaction's target is 1: Y = X."""
+        return self.middling == 1.0 and self.disliked == 1.0
+
+    def of(self, ratings: npt.NDArray[np.floating], liked: npt.NDArray[np.bool_]) -> FloatArray:
+        """The target of each interaction: `ratings` 0.5–5 or NaN (none), `liked` the ♥ flags,
+        both one per interaction; float32, same length."""
+        r = np.asarray(ratings, dtype=np.float64)
+        grade = np.where(r >= TARGET_LIKED_MIN_RATING, 1.0, self.middling)
+        grade = np.where(r < TARGET_MIDDLING_MIN_RATING, self.disliked, grade)
+        return np.where(np.asarray(liked, dtype=bool), 1.0, grade).astype(np.float32)
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRows:
+    """Extra training rows: each run of `size` consecutive films of a user's history (by age,
+    the most recent first) becomes one row of weight `weight`. size 0 or weight 0: none."""
+
+    size: int = 0
+    weight: float = 0.0
+
+    @property
+    def enabled(self) -> bool:
+        return self.size > 0 and self.weight > 0
+
+
+#: The bot's training targets and session rows: chosen with EASE_L2 and CF_TRAIN_TAU on the
+#: validation split of the temporal protocol by bench/tune.py (the bench prints its search).
+TARGET_GRADES = TargetGrades()
+SESSION_ROWS = SessionRows()
+
 
 def ease_weights(interactions: npt.NDArray[np.floating], l2: float = EASE_L2) -> FloatArray:
     """EASE's B (items × items, float32, zero diagonal) from a users × items 0/1 matrix.
@@ -52,21 +114,30 @@ def ease_weights(interactions: npt.NDArray[np.floating], l2: float = EASE_L2) ->
     return ease_from_gram(x.T @ x, l2, overwrite=True)
 
 
-def weighted_gram(interactions: sparse.csr_array, row_weights: npt.NDArray[np.floating]) -> GramArray:
-    """G = Xᵀ·diag(w)·X (items × items, dense float64) from a sparse users × items matrix.
+def weighted_gram(
+    interactions: sparse.csr_array,
+    row_weights: npt.NDArray[np.floating],
+    targets: sparse.csr_array | None = None,
+) -> GramArray:
+    """G = Xᵀ·diag(w)·X (items × items, dense float64) from a sparse users × items matrix, or
+    the cross Gram matrix Xᵀ·diag(w)·Y when `targets` Y (the same shape as X) is given.
 
     `interactions`: scipy.sparse CSR, users × items (0/1 for EASE); `row_weights`: one weight
     ≥ 0 per user (row), e.g. 1 for the bot's users and `CF_PRIOR_WEIGHT` for prior users, so
     each user's row counts w times in G (a weighted least-squares EASE, Steck 2019 eq. 1 with
     row weights). The product is sparse (scipy SpGEMM, O(Σᵤ nᵤ²) for nᵤ films of user u); only
-    the items × items result is dense. Raises ValueError when the weights do not match the rows.
+    the items × items result is dense. Raises ValueError when the weights do not match the rows
+    or Y's shape is not X's.
     """
     n_rows, n_items = interactions.shape
     w = np.asarray(row_weights, dtype=np.float64)
     if w.shape != (n_rows,):
         raise ValueError(f"row_weights has shape {w.shape}, expected ({n_rows},)")
+    if targets is not None and targets.shape != interactions.shape:
+        raise ValueError(f"targets has shape {targets.shape}, expected {interactions.shape}")
     x = sparse.csr_array(interactions, dtype=np.float64)
-    weighted = sparse.csr_array(sparse.diags_array(w) @ x)
+    y = x if targets is None else sparse.csr_array(targets, dtype=np.float64)
+    weighted = sparse.csr_array(sparse.diags_array(w) @ y)
     gram = (x.T @ weighted).toarray() if n_items else np.zeros((0, 0), dtype=np.float64)
     return np.asarray(gram, dtype=np.float64)
 
@@ -87,6 +158,35 @@ def ease_from_gram(
     p = np.linalg.inv(g)
     b = p / (-np.diag(p))
     b[diag] = 0.0
+    return b.astype(np.float32)
+
+
+def ease_from_grams(
+    gram: npt.NDArray[np.floating],
+    cross: npt.NDArray[np.floating],
+    l2: float = EASE_L2,
+    *,
+    overwrite: bool = False,
+) -> FloatArray:
+    """EASE's B (items × items, float32, zero diagonal) trained to reproduce targets Y from X:
+    argmin ‖Y − XB‖² + λ‖B‖² subject to diag(B) = 0, from G = XᵀX and the cross Gram matrix
+    C = XᵀY (both items × items; row-weighted as in :func:`weighted_gram`).
+
+    With P = (G + λI)⁻¹ the Lagrangian gives B = P·C − P·diag(μ), μⱼ = (P·C)ⱼⱼ / Pⱼⱼ (the
+    derivation of Steck 2019, eq. 4–8, with XᵀY for XᵀX on the right); for Y = X it is
+    :func:`ease_from_gram`'s B. With `overwrite` a float64 `gram` is used as scratch space.
+    Peak memory about 32 bytes × items² beyond the inputs. Raises numpy.linalg.LinAlgError only
+    if λ ≤ 0 makes G singular.
+    """
+    g = np.array(gram, dtype=np.float64, copy=None if overwrite else True)
+    g[np.diag_indices_from(g)] += l2
+    p = np.linalg.inv(g)
+    del g
+    b = p @ np.asarray(cross, dtype=np.float64)
+    mu = np.diag(b) / np.diag(p)
+    b -= p * mu[None, :]
+    del p
+    b[np.diag_indices_from(b)] = 0.0
     return b.astype(np.float32)
 
 
@@ -132,6 +232,7 @@ def rp3beta_edges(
     beta: float = RP3_BETA,
     neighbours: int = NEIGHBOURS_PER_ITEM,
     block: int = RP3_BLOCK,
+    targets: sparse.csr_array | None = None,
 ) -> tuple[IntArray, IntArray, FloatArray]:
     """RP3beta's item × item weights, truncated per target, as (source index, target index,
     weight) arrays sorted by source then target (the shape of :func:`truncate_by_target`).
@@ -145,34 +246,42 @@ def rp3beta_edges(
 
     the formula of bench/baselines.py::rp3beta_weights. Every target column j keeps its
     `neighbours` largest positive W[i, j]. `interactions`: users × items, float weights ≥ 0
-    (any scipy sparse format). W is computed `block` target columns at a time (a sparse product,
-    then a dense items × block scratch array), so memory is O(nnz(X) + items × block + edges),
-    never items × items; time is O(Σᵤ deg(u)²) for the product. Raises ValueError for negative
-    weights or a block or neighbours < 1.
+    (any scipy sparse format). With `targets` Y (graded targets, `TargetGrades`; X's shape) the
+    second step walks on Y: P(u→j) = Y[u,j]/Σⱼ Y[u,j], and deg(j) is Y's column sum. W is
+    computed `block` target columns at a time (a sparse product, then a dense items × block
+    scratch array), so memory is O(nnz(X) + items × block + edges), never items × items; time is
+    O(Σᵤ deg(u)²) for the product. Raises ValueError for negative weights, a shape mismatch, or
+    a block or neighbours < 1.
     """
     if block < 1 or neighbours < 1:
         raise ValueError(f"block and neighbours must be >= 1, got {block}, {neighbours}")
     x = sparse.csr_array(interactions, dtype=np.float64)
     x.sum_duplicates()
-    if x.nnz and x.data.min() < 0:
-        raise ValueError("interactions must be >= 0")
+    y = x if targets is None else sparse.csr_array(targets, dtype=np.float64)
+    if targets is not None:
+        y.sum_duplicates()
+        if y.shape != x.shape:
+            raise ValueError(f"targets has shape {y.shape}, expected {x.shape}")
+    if (x.nnz and x.data.min() < 0) or (y.nnz and y.data.min() < 0):
+        raise ValueError("interactions and targets must be >= 0")
     n = x.shape[1]
     k = min(neighbours, max(n - 1, 0))
     empty = np.zeros(0, dtype=np.int64)
     if k == 0 or x.nnz == 0:
         return empty, empty.copy(), np.zeros(0, dtype=np.float32)
-    user_degree = np.asarray(x.sum(axis=1)).ravel()
     item_degree = np.asarray(x.sum(axis=0)).ravel()
+    user_degree = np.asarray(y.sum(axis=1)).ravel()
+    target_degree = np.asarray(y.sum(axis=0)).ravel()
     inv_user = np.divide(1.0, user_degree, out=np.zeros_like(user_degree), where=user_degree > 0)
     inv_item = np.divide(1.0, item_degree, out=np.zeros_like(item_degree), where=item_degree > 0)
-    p_uj = sparse.csc_array(sparse.diags_array(inv_user) @ x)  # users × items, P(u→j)
+    p_uj = sparse.csc_array(sparse.diags_array(inv_user) @ y)  # users × items, P(u→j)
     p_iu = sparse.csr_array((x @ sparse.diags_array(inv_item)).T)  # items × users, P(i→u)
     p_uj.data **= alpha
     p_iu.data **= alpha
     popularity = np.zeros(n, dtype=np.float64)
-    positive = item_degree > 0
-    popularity[positive] = item_degree[positive] ** -beta
-    del x
+    positive = target_degree > 0
+    popularity[positive] = target_degree[positive] ** -beta
+    del x, y
     parts: list[tuple[IntArray, IntArray, FloatArray]] = []
     for start in range(0, n, block):
         stop = min(start + block, n)

@@ -18,7 +18,14 @@ from db.copy import BinaryCopyReader
 from db.models import CFItem, CFModelInfo, CFNeighbour, Film, User, UserFilm
 from domain.cf import CFModelCache, build_cf_model
 from recommender.cf import CFModel
-from recommender.cf_train import ease_from_gram, rp3beta_edges, truncate_by_target
+from recommender.cf_train import (
+    SessionRows,
+    TargetGrades,
+    ease_from_gram,
+    ease_from_grams,
+    rp3beta_edges,
+    truncate_by_target,
+)
 
 T0 = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
 FILMS = list(range(1, 13))
@@ -132,6 +139,57 @@ async def test_ease_trains_on_the_time_decayed_matrix(session: AsyncSession, tau
     expected = as_edges(films, truncate_by_target(ease_from_gram((x.T @ x).toarray(), 1.0), 4))
     assert (report.method, report.items, report.tau) == ("ease", 11, tau)
     assert_same(await stored_edges(session), expected)
+
+
+# ratings of some (user index, film) pairs of HISTORIES; the rest are 4
+RATINGS = {(0, 2): 3.0, (1, 5): 2.0, (2, 6): 3.5, (4, 10): 1.5, (6, 4): 2.5}
+
+
+def graded_session_matrices(
+    films: list[int], grades: TargetGrades, size: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """X, Y and the row weights written out: a row per user, then a row per run of `size`
+    films of each user (ages 0…size−1, size…2·size−1, … counted from the newest, among all the
+    user's films), restricted to `films`."""
+    col = {t: j for j, t in enumerate(films)}
+    x_rows, y_rows, weights = [], [], []
+    for u, history in enumerate(HISTORIES):
+        newest_first = list(reversed(history))
+        runs = [newest_first] + [newest_first[k : k + size] for k in range(0, len(newest_first), size)]
+        for n, run in enumerate(runs):
+            x_row, y_row = np.zeros(len(films)), np.zeros(len(films))
+            for t in (t for t in run if t in col):
+                rating = RATINGS.get((u, t), 4.0)
+                x_row[col[t]] = 1.0
+                y_row[col[t]] = 1.0 if rating >= 4 else grades.middling if rating >= 3 else grades.disliked
+            if x_row.any():
+                x_rows.append(x_row)
+                y_rows.append(y_row)
+                weights.append(1.0 if n == 0 else 2.5)
+    return np.array(x_rows), np.array(y_rows), np.array(weights)
+
+
+async def test_ease_learns_graded_targets_with_session_rows(session: AsyncSession) -> None:
+    users = await world(session)
+    for (u, t), rating in RATINGS.items():
+        film = await session.get(UserFilm, (users[u], t))
+        assert film is not None
+        film.rating = Decimal(str(rating))
+    await session.flush()
+    grades, sessions = TargetGrades(middling=0.5, disliked=0.2), SessionRows(size=2, weight=2.5)
+    report = await build_cf_model(
+        session, tau=math.inf, l2=1.0, neighbours=4, target=grades, sessions=sessions
+    )
+    films = FILMS[:11]
+    x, y, w = graded_session_matrices(films, grades, 2)
+    expected = as_edges(
+        films, truncate_by_target(ease_from_grams(x.T @ np.diag(w) @ x, x.T @ np.diag(w) @ y, 1.0), 4)
+    )
+    assert (report.method, report.users, report.target, report.sessions) == ("ease", 7, grades, sessions)
+    assert_same(await stored_edges(session), expected)
+    users_only = reference_matrix(math.inf, films).toarray()
+    plain = as_edges(films, truncate_by_target(ease_from_gram(users_only.T @ users_only, 1.0), 4))
+    assert expected.keys() != plain.keys() or expected != pytest.approx(plain)
 
 
 async def test_older_interactions_weigh_less(session: AsyncSession) -> None:

@@ -11,6 +11,7 @@ import asyncio
 import csv
 import datetime as dt
 import logging
+import math
 import os
 import sys
 import time
@@ -344,14 +345,22 @@ async def test_the_binary_copy_stream_is_parsed_in_any_chunking(
     query = cf_module._INTERACTIONS_SQL + cf_module._PRIOR_INTERACTIONS_SQL
     await driver.copy_from_query(query, output=collect, format="binary")
     stream = b"".join(received)
-    expected = {(s, u, t, a) for s, u, t, a in await driver.fetch(query)}
+    expected = {
+        (s, u, t, a, None if math.isnan(r) else r, liked)
+        for s, u, t, a, r, liked in await driver.fetch(query)
+    }
     sink = BinaryCopyReader(cf_module._TRAIN_COLUMNS)
     for start in range(0, len(stream), piece):
         await sink(stream[start : start + piece])
         sink._drain()  # as if every piece crossed the drain threshold
     rows = sink.finish()
-    got = zip(rows["source"], rows["user"], rows["tmdb"], rows["age"], strict=True)
-    assert {(int(s), int(u), int(t), int(a)) for s, u, t, a in got} == expected
+    columns = ("source", "user", "tmdb", "age", "rating", "liked")
+    got = zip(*(rows[c] for c in columns), strict=True)
+    assert {
+        (int(s), int(u), int(t), int(a), None if np.isnan(r) else float(r), int(liked))
+        for s, u, t, a, r, liked in got
+    } == expected
+    assert {r for *_, r, _liked in expected} - {None}  # prior ratings and the bot's own
     assert len(rows["tmdb"]) == len(expected) == 2 * 3 + 4 * 3 + 1
     with pytest.raises(ValueError, match="truncated"):
         cut = BinaryCopyReader(cf_module._TRAIN_COLUMNS)

@@ -28,7 +28,9 @@ from recommender.cf import (
 )
 from recommender.cf_train import (
     EASE_L2,
+    TargetGrades,
     ease_from_gram,
+    ease_from_grams,
     ease_weights,
     rp3beta_edges,
     truncate_by_target,
@@ -144,6 +146,53 @@ def test_ease_from_gram_leaves_its_input_alone_unless_told() -> None:
     np.testing.assert_array_equal(gram, before)
     with pytest.raises(ValueError, match="row_weights"):
         weighted_gram(sparse.csr_array(X), np.ones(X.shape[0] + 1))
+
+
+# --- graded targets --------------------------------------------------------------------------
+
+
+def test_target_grades_follow_the_rating_thresholds() -> None:
+    ratings = np.array([5.0, 4.0, 3.5, 3.0, 2.5, 0.5, np.nan, 2.0, np.nan])
+    liked = np.array([0, 0, 0, 0, 0, 0, 0, 1, 1], dtype=bool)
+    got = TargetGrades(middling=0.6, disliked=0.2).of(ratings, liked)
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got, [1, 1, 0.6, 0.6, 0.2, 0.2, 0.6, 1, 1], rtol=1e-6)
+    assert TargetGrades().plain and not TargetGrades(0.6, 0.2).plain
+    assert (TargetGrades().of(ratings, liked) == 1.0).all()
+
+
+def column_by_column(
+    x: npt.NDArray[np.float64], y: npt.NDArray[np.float64], l2: float
+) -> npt.NDArray[np.float64]:
+    """The constrained least squares solved the slow way: column j of B regresses Y[:, j] on X
+    without its column j (so B[j, j] = 0), ridge λ."""
+    n = x.shape[1]
+    b = np.zeros((n, n))
+    for j in range(n):
+        others = [i for i in range(n) if i != j]
+        xo = x[:, others]
+        b[others, j] = np.linalg.solve(xo.T @ xo + l2 * np.eye(n - 1), xo.T @ y[:, j])
+    return b
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_ease_from_grams_solves_the_regression_of_y_on_x_with_a_zero_diagonal(seed: int) -> None:
+    x = random_interactions(seed)
+    rng = np.random.default_rng(seed + 10)
+    y = x * rng.choice([1.0, 0.6, 0.2], size=x.shape)
+    w = rng.uniform(0.5, 2.0, size=x.shape[0])
+    gram = weighted_gram(sparse.csr_array(x), w)
+    cross = weighted_gram(sparse.csr_array(x), w, sparse.csr_array(y))
+    np.testing.assert_allclose(cross, x.T @ np.diag(w) @ y, rtol=1e-12)
+    b = ease_from_grams(gram, cross, 3.0)
+    assert b.dtype == np.float32 and np.all(np.diag(b) == 0.0)
+    root = np.sqrt(w)[:, None]
+    np.testing.assert_allclose(b, column_by_column(root * x, root * y, 3.0), rtol=1e-4, atol=1e-6)
+    # Y = X is plain EASE
+    plain = ease_from_grams(weighted_gram(sparse.csr_array(x), w), gram.copy(), 3.0)
+    np.testing.assert_allclose(plain, ease_from_gram(gram, 3.0), rtol=1e-4, atol=1e-6)
+    with pytest.raises(ValueError, match="targets"):
+        weighted_gram(sparse.csr_array(x), w, sparse.csr_array(y[:, :3]))
 
 
 # --- truncate_by_target ----------------------------------------------------------------------
@@ -387,12 +436,16 @@ def test_history_weights_most_recent_entry_wins_even_when_it_carries_no_signal()
 # --- rp3beta_edges ---------------------------------------------------------------------------
 
 
-def rp3beta_dense(x: npt.NDArray[np.float64], alpha: float, beta: float) -> npt.NDArray[np.float64]:
-    """Paudel et al. (2016) as written: W[i, j] = Σᵤ (X[u,i]/deg(i))^α (X[u,j]/deg(u))^α / deg(j)^β."""
-    deg_u, deg_i = x.sum(axis=1), x.sum(axis=0)
+def rp3beta_dense(
+    x: npt.NDArray[np.float64], alpha: float, beta: float, y: npt.NDArray[np.float64] | None = None
+) -> npt.NDArray[np.float64]:
+    """Paudel et al. (2016) as written: W[i, j] = Σᵤ (X[u,i]/deg(i))^α (X[u,j]/deg(u))^α / deg(j)^β;
+    with targets Y the second step and deg(j) are Y's."""
+    y = x if y is None else y
+    deg_u, deg_i, deg_j = y.sum(axis=1), x.sum(axis=0), y.sum(axis=0)
     p_iu = np.where(x > 0, x / np.where(deg_i > 0, deg_i, 1)[None, :], 0.0).T ** alpha
-    p_uj = np.where(x > 0, x / np.where(deg_u > 0, deg_u, 1)[:, None], 0.0) ** alpha
-    w = (p_iu @ p_uj) * np.where(deg_i > 0, np.where(deg_i > 0, deg_i, 1) ** -beta, 0.0)[None, :]
+    p_uj = np.where(y > 0, y / np.where(deg_u > 0, deg_u, 1)[:, None], 0.0) ** alpha
+    w = (p_iu @ p_uj) * np.where(deg_j > 0, np.where(deg_j > 0, deg_j, 1) ** -beta, 0.0)[None, :]
     np.fill_diagonal(w, 0.0)
     return np.asarray(w)
 
@@ -424,6 +477,23 @@ def test_rp3beta_edges_are_the_dense_top_k_per_target_in_any_block_size(
         assert list(zip(sources, targets, strict=True)) == sorted(zip(sources, targets, strict=True))
         assert np.array_equal(sources, results[0][0]) and np.array_equal(targets, results[0][1])
     assert max(np.bincount(results[0][1])) <= k
+
+
+def test_rp3beta_edges_walk_to_graded_targets() -> None:
+    rng = np.random.default_rng(8)
+    x = (rng.random((40, 20)) < 0.3).astype(np.float64)
+    y = x * rng.choice([1.0, 0.5, 0.1], size=x.shape)
+    dense = rp3beta_dense(x, 0.75, 0.3, y)
+    sources, targets, weights = rp3beta_edges(
+        sparse.csr_array(x), alpha=0.75, beta=0.3, neighbours=19, targets=sparse.csr_array(y)
+    )
+    expected = {(int(i), int(j)): dense[i, j] for i, j in zip(*np.nonzero(dense > 0), strict=True)}
+    got = {(int(s), int(t)): float(w) for s, t, w in zip(sources, targets, weights, strict=True)}
+    assert got.keys() == expected.keys()
+    assert [got[e] for e in expected] == pytest.approx(list(expected.values()), rel=1e-5)
+    assert not np.allclose(dense, rp3beta_dense(x, 0.75, 0.3))  # the grades change the walk
+    with pytest.raises(ValueError, match="targets"):
+        rp3beta_edges(sparse.csr_array(x), targets=sparse.csr_array(y[:5]))
 
 
 def test_rp3beta_edges_scale_free_rows_and_reject_bad_input() -> None:
