@@ -194,7 +194,12 @@ async def main(datasets: Path, *, latency_calls: int, users_limit: int | None, k
     async with session_factory() as session:
         training = chosen.training
         report = await build_cf_model(
-            session, tau=training.tau, l2=training.l2, target=training.target, sessions=training.sessions
+            session,
+            tau=training.tau,
+            l2=training.l2,
+            target=training.target,
+            sessions=training.sessions,
+            cooccurrence=training.cooccurrence,
         )
         await session.commit()
     say(f"CF model: {report.items} films, {report.edges} weights, {report.seconds:.1f} s")

@@ -31,14 +31,18 @@ from db.models import CFItem, CFModelInfo, CFNeighbour, CFTransition
 from recommender.cf import CFModel, IntArray
 from recommender.cf_train import (
     CF_TRAIN_TAU,
+    COOCCURRENCE,
     EASE_L2,
     NEIGHBOURS_PER_ITEM,
     RP3_ALPHA,
     RP3_BETA,
     SESSION_ROWS,
     TARGET_GRADES,
+    Cooccurrence,
     SessionRows,
     TargetGrades,
+    add_edges,
+    cooccurrence_matrix,
     ease_from_gram,
     ease_from_grams,
     rp3beta_edges,
@@ -109,7 +113,7 @@ class CFBuildReport:
     at least one film in the model, `items` films, `interactions` (user, film) pairs of both,
     `edges` stored weights, `prior_weight` each prior user's weight, `seconds` wall time,
     `method` "ease" (dense) or "rp3beta" (sparse), `tau` the input's time decay, `target` and
-    `sessions` the grades and session rows of the training input."""
+    `sessions` the grades and session rows of the training input, `cooccurrence` what was added."""
 
     version: int
     users: int
@@ -123,6 +127,7 @@ class CFBuildReport:
     tau: float = math.inf
     target: TargetGrades = TARGET_GRADES
     sessions: SessionRows = SESSION_ROWS
+    cooccurrence: Cooccurrence = COOCCURRENCE
 
 
 def _user_key(source: npt.NDArray[Any], user: npt.NDArray[Any]) -> IntArray:
@@ -166,6 +171,7 @@ def fit_models(
     beta: float,
     target: TargetGrades = TARGET_GRADES,
     sessions: SessionRows = SESSION_ROWS,
+    cooccurrence: Cooccurrence = COOCCURRENCE,
 ) -> FittedModels:
     """Train the CF and transition models from one row per interaction: `keys` the user
     (`_user_key`: source in the high bits, 0 for the bot's users), `items` the tmdb id, `ages`
@@ -173,9 +179,11 @@ def fit_models(
     Picks the films with ≥ `min_users` users, builds the sparse, time-decayed users × films
     matrix X (plus a row per run of `sessions.size` consecutive films of each bot user, weighted
     `sessions.weight`; prior users have no order) and the targets Y = `target`'s grade × X,
-    solves EASE (dense) or RP3beta (sparse) by the number of films, and trains the transition
-    model on the bot users' histories in time order. CPU only; `build_cf_model` runs it in a
-    thread, bench/tune.py calls it directly. Parameters as `build_cf_model`."""
+    solves EASE (dense) or RP3beta (sparse) by the number of films, adds `cooccurrence`'s
+    weight times the co-occurrence of the bot users' films (recommender.cf_train.Cooccurrence),
+    and trains the transition model on the bot users' histories in time order. CPU only;
+    `build_cf_model` runs it in a thread, bench/tune.py calls it directly. Parameters as
+    `build_cf_model`."""
     item_ids, item_pos, counts = np.unique(items, return_inverse=True, return_counts=True)
     keep = counts >= min_users
     kept_ids = item_ids[keep].astype(np.int64)
@@ -190,6 +198,15 @@ def fit_models(
     empty = np.zeros(0, dtype=np.int64)
     sources, targets, weights = empty, empty, np.zeros(0, dtype=np.float32)
     dense = len(kept_ids) <= dense_max_items
+    bot = mask & ((keys >> 32) == 0)
+    together = (
+        cooccurrence.weight
+        * cooccurrence_matrix(
+            keys[bot], col[bot], ages[bot], counts[keep].astype(np.float64), window=cooccurrence.window
+        )
+        if cooccurrence.enabled and len(kept_ids) >= 2
+        else None
+    )
     if len(kept_ids) >= 2:
         x, y, row_weights = _training_matrices(
             user_pos,
@@ -210,6 +227,9 @@ def fit_models(
                 else ease_from_grams(gram, weighted_gram(x, row_weights, y), l2, overwrite=True)
             )
             del x, y, gram
+            if together is not None:
+                pairs = sparse.coo_array(together)
+                b[pairs.row, pairs.col] += pairs.data.astype(np.float32)
             sources, targets, weights = truncate_by_target(b, neighbours)
         else:
             scale = sparse.diags_array(row_weights)
@@ -220,7 +240,9 @@ def fit_models(
                 neighbours=neighbours,
                 targets=None if y is None else sparse.csr_array(scale @ y),
             )
-    bot = mask & ((keys >> 32) == 0)
+            if together is not None:
+                sources, targets, weights = add_edges((sources, targets, weights), together, neighbours)
+    del together
     transitions = transition_edges(keys[bot], col[bot], ages[bot], len(kept_ids))
     return FittedModels(
         kept_ids,
@@ -290,6 +312,7 @@ async def build_cf_model(
     beta: float = RP3_BETA,
     target: TargetGrades = TARGET_GRADES,
     sessions: SessionRows = SESSION_ROWS,
+    cooccurrence: Cooccurrence = COOCCURRENCE,
 ) -> CFBuildReport:
     """Train item-to-item CF on all users' rated, watched or liked films (not 🚫 ones), and on
     the ratings of the loaded priors' users for films in the catalog, and store it as the
@@ -301,7 +324,8 @@ async def build_cf_model(
     a prior user's is 1 (no timestamps). Each prior user's row weighs `prior_weight` (≥ 0), a
     bot user's 1. EASE reproduces `target`'s grades of X rather than X itself
     (recommender.cf_train.TargetGrades; RP3beta walks to them), and `sessions` adds a row per
-    run of consecutive films of a bot user (SessionRows). Every film with at least `min_users`
+    run of consecutive films of a bot user (SessionRows); `cooccurrence` adds the films the bot's
+    users watched close together to the weights (Cooccurrence). Every film with at least `min_users`
     users (bot and prior, unweighted) enters the model; a film's stored `n_ratings` is that user
     count. Up to `dense_max_items` films the model is EASE: G = Xᵀ·diag(w)·X + λI
     (recommender.cf_train.weighted_gram, ease_from_gram(s)); above it, RP3beta on diag(w)·X
@@ -339,6 +363,7 @@ async def build_cf_model(
         beta=beta,
         target=target,
         sessions=sessions,
+        cooccurrence=cooccurrence,
     )
     del keys, rows
 
@@ -378,6 +403,7 @@ async def build_cf_model(
         tau=tau,
         target=target,
         sessions=sessions,
+        cooccurrence=cooccurrence,
     )
     log.info("cf_model_built", **dataclasses.asdict(report))
     return report

@@ -97,10 +97,99 @@ class SessionRows:
         return self.size > 0 and self.weight > 0
 
 
-#: The bot's training targets and session rows: chosen with EASE_L2 and CF_TRAIN_TAU on the
-#: validation split of the temporal protocol by bench/tune.py (the bench prints its search).
+@dataclass(frozen=True, slots=True)
+class Cooccurrence:
+    """Films watched close together, added to the trained weights: B' = B + `weight` · S with
+    S[i, j] = nᵢⱼ / √(nᵢ·nⱼ), nᵢⱼ the number of times i and j are at most `window` positions
+    apart in a user's history (either order), nᵢ the users who had i (`cooccurrence_matrix`).
+    window 0 or weight 0: none."""
+
+    window: int = 0
+    weight: float = 0.0
+
+    @property
+    def enabled(self) -> bool:
+        return self.window > 0 and self.weight > 0
+
+
+#: The bot's training targets, session rows and co-occurrence: chosen with EASE_L2 and
+#: CF_TRAIN_TAU on the validation split of the temporal protocol by bench/tune.py (the bench
+#: prints its search).
 TARGET_GRADES = TargetGrades()
 SESSION_ROWS = SessionRows()
+COOCCURRENCE = Cooccurrence()
+
+
+def cooccurrence_matrix(
+    users: npt.NDArray[np.integer],
+    items: npt.NDArray[np.integer],
+    ages: npt.NDArray[np.integer],
+    item_users: npt.NDArray[np.floating],
+    *,
+    window: int,
+) -> sparse.csr_array:
+    """S (items × items, scipy CSR, float64, zero diagonal): S[i, j] = nᵢⱼ / √(nᵢ·nⱼ), nᵢⱼ the
+    number of pairs (i, j) at most `window` positions apart in one user's history, in either
+    order, and nᵢ = `item_users`[i] (the users who had film i): the cosine-normalised
+    co-occurrence of item-based session neighbourhoods (Ludewig & Jannach, UMUAI 28, 2018).
+
+    `users`, `items` (indices < len(item_users)), `ages` (0 = a user's most recent film): one
+    entry per interaction. One pass per gap d ≤ window; memory O(interactions · window). Raises
+    ValueError when the arrays differ in length or window < 1.
+    """
+    if not len(users) == len(items) == len(ages):
+        raise ValueError("users, items and ages must have the same length")
+    if window < 1:
+        raise ValueError(f"window must be >= 1, got {window}")
+    n = len(item_users)
+    order = np.lexsort((np.asarray(ages, dtype=np.int64), np.asarray(users, dtype=np.int64)))
+    u = np.asarray(users, dtype=np.int64)[order]
+    i = np.asarray(items, dtype=np.int64)[order]
+    total = sparse.csr_array((n, n), dtype=np.float64)
+    for d in range(1, window + 1):
+        if len(u) <= d:
+            break
+        same = (u[:-d] == u[d:]) & (i[:-d] != i[d:])
+        a, b = i[:-d][same], i[d:][same]
+        pairs = sparse.csr_array(
+            (np.ones(2 * len(a)), (np.concatenate([a, b]), np.concatenate([b, a]))), shape=(n, n)
+        )
+        total = sparse.csr_array(total + pairs)
+    norm = 1.0 / np.sqrt(np.maximum(np.asarray(item_users, dtype=np.float64), 1.0))
+    return sparse.csr_array(sparse.diags_array(norm) @ total @ sparse.diags_array(norm))
+
+
+def add_edges(
+    edges: tuple[IntArray, IntArray, FloatArray], extra: sparse.csr_array, k: int = NEIGHBOURS_PER_ITEM
+) -> tuple[IntArray, IntArray, FloatArray]:
+    """The union of truncated `edges` (source, target, weight; as :func:`truncate_by_target`
+    returns them) and the items × items matrix `extra`, weights summed, each target's `k`
+    largest positive weights kept; sorted by source then target. For RP3beta's edges, whose
+    full matrix is never formed (the dense EASE path adds to B before truncating)."""
+    n = extra.shape[0]
+    sources, targets, weights = edges
+    merged = sparse.csc_array(
+        sparse.csr_array((weights.astype(np.float64), (sources, targets)), shape=(n, n)) + extra
+    )
+    merged.sum_duplicates()
+    out_s: list[IntArray] = []
+    out_t: list[IntArray] = []
+    out_w: list[npt.NDArray[np.float64]] = []
+    for j in range(n):
+        start, end = merged.indptr[j], merged.indptr[j + 1]
+        rows, values = merged.indices[start:end], merged.data[start:end]
+        if len(values) > k:
+            top = np.argpartition(-values, k - 1)[:k]
+            rows, values = rows[top], values[top]
+        positive = values > 0
+        out_s.append(rows[positive].astype(np.int64))
+        out_t.append(np.full(int(positive.sum()), j, dtype=np.int64))
+        out_w.append(values[positive])
+    s = np.concatenate(out_s) if out_s else np.zeros(0, dtype=np.int64)
+    t = np.concatenate(out_t) if out_t else np.zeros(0, dtype=np.int64)
+    w = np.concatenate(out_w) if out_w else np.zeros(0)
+    order = np.lexsort((t, s))
+    return s[order], t[order], w[order].astype(np.float32)
 
 
 def ease_weights(interactions: npt.NDArray[np.floating], l2: float = EASE_L2) -> FloatArray:

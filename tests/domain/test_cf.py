@@ -19,8 +19,10 @@ from db.models import CFItem, CFModelInfo, CFNeighbour, Film, User, UserFilm
 from domain.cf import CFModelCache, build_cf_model
 from recommender.cf import CFModel
 from recommender.cf_train import (
+    Cooccurrence,
     SessionRows,
     TargetGrades,
+    add_edges,
     ease_from_gram,
     ease_from_grams,
     rp3beta_edges,
@@ -190,6 +192,50 @@ async def test_ease_learns_graded_targets_with_session_rows(session: AsyncSessio
     users_only = reference_matrix(math.inf, films).toarray()
     plain = as_edges(films, truncate_by_target(ease_from_gram(users_only.T @ users_only, 1.0), 4))
     assert expected.keys() != plain.keys() or expected != pytest.approx(plain)
+
+
+def reference_cooccurrence(films: list[int], window: int) -> np.ndarray:
+    """S of HISTORIES over `films`, written out: pairs at most `window` positions apart among
+    all of a user's films, over √ of the two films' user counts."""
+    col = {t: j for j, t in enumerate(films)}
+    n_users = np.zeros(len(films))
+    counts = np.zeros((len(films), len(films)))
+    for history in HISTORIES:
+        for t in history:
+            if t in col:
+                n_users[col[t]] += 1
+        for a in range(len(history)):
+            for b in range(a + 1, min(a + window, len(history) - 1) + 1):
+                if history[a] in col and history[b] in col:
+                    counts[col[history[a]], col[history[b]]] += 1
+                    counts[col[history[b]], col[history[a]]] += 1
+    return counts / np.sqrt(np.outer(n_users, n_users))
+
+
+@pytest.mark.parametrize("dense_max_items", [100, 5])
+async def test_films_watched_close_together_are_added_to_the_weights(
+    session: AsyncSession, dense_max_items: int
+) -> None:
+    await world(session)
+    together = Cooccurrence(window=2, weight=0.3)
+    report = await build_cf_model(
+        session, tau=math.inf, l2=1.0, neighbours=4, dense_max_items=dense_max_items, cooccurrence=together
+    )
+    films = FILMS[:11]
+    x = reference_matrix(math.inf, films)
+    s = reference_cooccurrence(films, 2)
+    if report.method == "ease":
+        b = ease_from_gram((x.T @ x).toarray(), 1.0)
+        expected = as_edges(films, truncate_by_target((b + 0.3 * s).astype(np.float32), 4))
+    else:
+        edges = rp3beta_edges(x, neighbours=4)
+        expected = as_edges(films, add_edges(edges, sparse.csr_array(0.3 * s), 4))
+    assert report.method == ("ease" if dense_max_items == 100 else "rp3beta")
+    assert report.cooccurrence == together
+    assert_same(await stored_edges(session), expected)
+    # the matrix the build used is the written-out one
+    assert s[films.index(4), films.index(5)] > 0  # user 2 had 4 and 5 in a row
+    assert s[films.index(1), films.index(4)] == 0  # never within 2 of each other
 
 
 async def test_older_interactions_weigh_less(session: AsyncSession) -> None:

@@ -29,6 +29,8 @@ from recommender.cf import (
 from recommender.cf_train import (
     EASE_L2,
     TargetGrades,
+    add_edges,
+    cooccurrence_matrix,
     ease_from_gram,
     ease_from_grams,
     ease_weights,
@@ -193,6 +195,48 @@ def test_ease_from_grams_solves_the_regression_of_y_on_x_with_a_zero_diagonal(se
     np.testing.assert_allclose(plain, ease_from_gram(gram, 3.0), rtol=1e-4, atol=1e-6)
     with pytest.raises(ValueError, match="targets"):
         weighted_gram(sparse.csr_array(x), w, sparse.csr_array(y[:, :3]))
+
+
+# --- co-occurrence ---------------------------------------------------------------------------
+
+
+def test_cooccurrence_counts_pairs_within_the_window_in_either_order_cosine_normalised() -> None:
+    # user 0 watched films 0, 1, 2, 3 (oldest first), user 1 watched 2, 0, 4; ages count from
+    # the newest; the rows are given shuffled
+    users = np.array([0, 1, 0, 1, 0, 0, 1])
+    items = np.array([3, 4, 0, 0, 2, 1, 2])
+    ages = np.array([0, 0, 3, 1, 1, 2, 2])
+    item_users = np.array([2.0, 1.0, 2.0, 1.0, 1.0])
+    s = cooccurrence_matrix(users, items, ages, item_users, window=2).toarray()
+    counts = np.zeros((5, 5))
+    for history in ([0, 1, 2, 3], [2, 0, 4]):
+        for a, b in itertools.combinations(range(len(history)), 2):
+            if b - a <= 2:
+                counts[history[a], history[b]] += 1
+                counts[history[b], history[a]] += 1
+    np.testing.assert_allclose(s, counts / np.sqrt(np.outer(item_users, item_users)))
+    assert s[0, 2] == pytest.approx(2 / 2)  # together for both users
+    assert s[0, 3] == 0.0  # three apart
+    assert np.all(np.diag(s) == 0.0)
+    with pytest.raises(ValueError, match="window"):
+        cooccurrence_matrix(users, items, ages, item_users, window=0)
+    with pytest.raises(ValueError, match="length"):
+        cooccurrence_matrix(users, items[:3], ages, item_users, window=1)
+
+
+def test_add_edges_sums_the_union_and_keeps_the_top_k_per_target() -> None:
+    rng = np.random.default_rng(11)
+    b = np.where(rng.random((12, 12)) < 0.5, rng.random((12, 12)), 0.0)
+    np.fill_diagonal(b, 0.0)
+    extra = np.where(rng.random((12, 12)) < 0.3, rng.random((12, 12)), 0.0)
+    np.fill_diagonal(extra, 0.0)
+    edges = truncate_by_target(b.astype(np.float32), 4)
+    got = add_edges(edges, sparse.csr_array(extra), 3)
+    kept = np.zeros((12, 12))
+    kept[edges[0], edges[1]] = edges[2]
+    expected = truncate_by_target((kept + extra).astype(np.float32), 3)
+    for a, e in zip(got, expected, strict=True):
+        np.testing.assert_allclose(a, e, rtol=1e-6)
 
 
 # --- truncate_by_target ----------------------------------------------------------------------
