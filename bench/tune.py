@@ -15,7 +15,7 @@ configuration of the CF query (recency τ and floor), `choose`:
 3. searches the weights of `recommender.scoring.personal_components` (the score the bot ranks
    by) by coordinate ascent over the grids below, maximising validation NDCG@10 among the
    weightings whose top-10 lists cover at least COVERAGE_MIN of the catalog (the issue's
-   coverage floor, a product requirement: the bot should not show everyone the same films).
+   coverage floor with a margin, a product requirement: the bot should not show everyone the same films).
    The ascent starts twice and keeps the better end: from START, and from the CF score alone
    damped by the smallest popularity exponent that meets the floor (`cf_only_start`). The floor
    makes the search space ragged: from START the floor is met mostly through the content
@@ -127,8 +127,13 @@ WEIGHT_GRID: dict[str, tuple[float, ...]] = {
 }
 START = RankWeights(recent_cf=0.25, seq=0.2, content=0.5, quality=0.1, votes=0.1, popularity_exponent=0.3)
 ASCENT_ROUNDS = 2
-#: The coverage@10 a chosen weighting must reach on validation (issue 13's floor).
-COVERAGE_MIN = 0.15
+#: The coverage@10 a chosen weighting must reach on validation: issue 13's floor on the test
+#: part (0.15) plus a margin for the difference between the two. Validation is an estimate: the
+#: model that ranks the test part is trained on a quarter more ratings, which concentrates the
+#: top-10 lists, and the bot ranks a candidate pool, not the whole catalog. In the first run
+#: with co-occurrence (stop 25, random split) a weighting at 0.151 on validation covered 0.139
+#: of the catalog on the test part; earlier runs lost 0.000–0.002.
+COVERAGE_MIN = 0.165
 
 
 @dataclass(frozen=True)
