@@ -40,6 +40,7 @@ import numpy.typing as npt
 from scipy import sparse
 
 from recommender.cf import FloatArray, GramArray, IntArray
+from recommender.sequence import gap_pairs
 
 #: L2 regularisation λ of EASE. Steck (2019) reports λ in the hundreds for MovieLens-sized
 #: data; 200 is what bench/tune.py chooses on the validation split of the temporal protocol
@@ -139,20 +140,11 @@ def cooccurrence_matrix(
     entry per interaction. One pass per gap d ≤ window; memory O(interactions · window). Raises
     ValueError when the arrays differ in length or window < 1.
     """
-    if not len(users) == len(items) == len(ages):
-        raise ValueError("users, items and ages must have the same length")
     if window < 1:
         raise ValueError(f"window must be >= 1, got {window}")
     n = len(item_users)
-    order = np.lexsort((np.asarray(ages, dtype=np.int64), np.asarray(users, dtype=np.int64)))
-    u = np.asarray(users, dtype=np.int64)[order]
-    i = np.asarray(items, dtype=np.int64)[order]
     total = sparse.csr_array((n, n), dtype=np.float64)
-    for d in range(1, window + 1):
-        if len(u) <= d:
-            break
-        same = (u[:-d] == u[d:]) & (i[:-d] != i[d:])
-        a, b = i[:-d][same], i[d:][same]
+    for _d, a, b in gap_pairs(users, items, ages, window):
         pairs = sparse.csr_array(
             (np.ones(2 * len(a)), (np.concatenate([a, b]), np.concatenate([b, a]))), shape=(n, n)
         )

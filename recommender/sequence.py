@@ -16,7 +16,7 @@ watched lately. Pure functions over numpy/scipy arrays; no I/O.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -53,17 +53,8 @@ def transition_edges(
     formed within a user only; a film never leads to itself. Memory: one pass per gap d keeps
     O(interactions) pairs. Raises ValueError when the arrays differ in length.
     """
-    if not len(users) == len(items) == len(ages):
-        raise ValueError("users, items and ages must have the same length")
-    order = np.lexsort((-np.asarray(ages, dtype=np.int64), np.asarray(users, dtype=np.int64)))
-    u = np.asarray(users, dtype=np.int64)[order]
-    i = np.asarray(items, dtype=np.int64)[order]
     total = sparse.csr_array((n_items, n_items), dtype=np.float64)
-    for d in range(1, window + 1):
-        if len(u) <= d:
-            break
-        same = (u[:-d] == u[d:]) & (i[:-d] != i[d:])
-        src, tgt = i[:-d][same], i[d:][same]
+    for d, src, tgt in gap_pairs(users, items, ages, window):
         pairs = sparse.csr_array(
             (np.full(len(src), 1.0 / d), (src, tgt)), shape=(n_items, n_items), dtype=np.float64
         )
@@ -71,6 +62,28 @@ def transition_edges(
     row_sums = np.asarray(total.sum(axis=1)).ravel()
     total = sparse.csr_array(sparse.diags_array(1 / np.maximum(row_sums, 1e-12)) @ total)
     return _top_per_row(total, neighbours)
+
+
+def gap_pairs(
+    users: npt.NDArray[np.integer],
+    items: npt.NDArray[np.integer],
+    ages: npt.NDArray[np.integer],
+    window: int,
+) -> Iterator[tuple[int, IntArray, IntArray]]:
+    """(d, earlier, later) for each gap d = 1…`window`: the item indices of every pair of one
+    user's films d positions apart in time order (`earlier` watched first), never a film with
+    itself. `users`, `items`, `ages` as `transition_edges`; one pass per gap, O(interactions)
+    memory. Raises ValueError when the arrays differ in length."""
+    if not len(users) == len(items) == len(ages):
+        raise ValueError("users, items and ages must have the same length")
+    order = np.lexsort((-np.asarray(ages, dtype=np.int64), np.asarray(users, dtype=np.int64)))
+    u = np.asarray(users, dtype=np.int64)[order]
+    i = np.asarray(items, dtype=np.int64)[order]
+    for d in range(1, window + 1):
+        if len(u) <= d:
+            break
+        same = (u[:-d] == u[d:]) & (i[:-d] != i[d:])
+        yield d, i[:-d][same], i[d:][same]
 
 
 def _top_per_row(m: sparse.csr_array, k: int) -> tuple[IntArray, IntArray, FloatArray]:
