@@ -185,7 +185,11 @@ async def main(datasets: Path, *, latency_calls: int, users_limit: int | None, k
     items = np.asarray(split.catalog)
     vectors = await film_vector_matrix(engine, embedder.model, items)
     chosen = tune.choose(
-        *validation(split), items, {f.tmdb_id: (f.vote_average, f.vote_count) for f in films}, vectors
+        split.train,
+        *validation(split),
+        items,
+        {f.tmdb_id: (f.vote_average, f.vote_count) for f in films},
+        vectors,
     )
     services = ServiceFactory(settings, None, embedding_model=embedder.model, rank_weights=chosen.weights)
 
@@ -274,7 +278,7 @@ async def main(datasets: Path, *, latency_calls: int, users_limit: int | None, k
     print(
         f"the project's constants, chosen on validation (bench/tune.py): CF training "
         f"{chosen.training.label()}; {tune._label(chosen.weights)} "
-        f"(validation NDCG@10 {chosen.ndcg:.4f}, coverage@10 {chosen.coverage:.3f})"
+        f"(validation NDCG@10 {chosen.ndcg:.4f}, deployed coverage@10 {chosen.coverage:.3f})"
     )
 
 

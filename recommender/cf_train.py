@@ -115,10 +115,8 @@ class Cooccurrence:
 
 #: The bot's training targets, session rows and co-occurrence: chosen with EASE_L2 and
 #: CF_TRAIN_TAU on the validation split of the temporal protocol by bench/tune.py (the bench
-#: prints its search). At stop 25 graded targets led the CF term alone on validation (NDCG@10
-#: 0.1504 against 0.1472 plain); session rows and co-occurrence did not help on the temporal
-#: split (they lead on the random one, where held-out films sit among the user's other films).
-TARGET_GRADES = TargetGrades(middling=0.6, disliked=0.3)
+#: prints its search).
+TARGET_GRADES = TargetGrades()
 SESSION_ROWS = SessionRows()
 COOCCURRENCE = Cooccurrence()
 

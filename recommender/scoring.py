@@ -45,18 +45,18 @@ POPULARITY_CAP = 1000.0  # TMDB popularity at which the popularity term saturate
 # divided by (support + 1)^POPULARITY_EXPONENT: the division damps the popularity bias of
 # item-to-item CF (a blockbuster is everyone's neighbour) and widens catalog coverage.
 W_CF = 1.0
-POPULARITY_EXPONENT = 0.425
+POPULARITY_EXPONENT = 0.3
 # recent_cf: the same CF model queried with the user's latest films only
 # (`recommender.cf.recent_weights`), damped the same way: what they are watching these weeks.
-W_RECENT_CF = 0.1
+W_RECENT_CF = 0.25
 # seq: what tends to follow their latest films in other users' histories (recommender.sequence).
 W_SEQ = 0.5
 # content: cosine(film, taste vector), typically 0.1–0.7 for all-MiniLM-L6-v2.
-W_CONTENT = 0.75
+W_CONTENT = 1.5
 # quality: (weighted rating − BAYES_PRIOR_MEAN) / 2, roughly −1…+1.
 W_QUALITY = 0.1
 # votes: `votes_term`, 0–1: how well-known the film is.
-W_VOTES = 0.2
+W_VOTES = 0.4
 # tmdb: log1p(#history films whose TMDB /recommendations or /similar list it is on). Not tuned:
 # the benchmark runs without TMDB.
 W_TMDB = 0.15
