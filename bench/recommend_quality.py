@@ -14,9 +14,9 @@ Protocol (issue 3):
 - Validation: carved from each user's train part by the same rule (its last 20%, or a seeded
   random 20%), relevant = rating ≥ 4.0. Tuned baselines choose their constants there
   (bench/baselines.py) and are retrained on the whole train part; so does the project
-  (bench/tune.py: the CF training decay and λ, the query's recency, the ranking weights; the
-  bot's defaults are the temporal split's choice). The test part is never used to choose
-  anything.
+  (bench/tune.py: the CF training input — decay, λ, graded targets, session rows,
+  co-occurrence —, the query's recency, the ranking weights; the bot's defaults are the
+  temporal split's choice). The test part is never used to choose anything.
 - Every method ranks all catalog films the user has not rated in train. Metrics: NDCG@10
   (binary gains, Järvelin & Kekäläinen 2002), Recall@10 (hits / min(10, #relevant)),
   HitRate@3, catalog coverage of the top-10 lists (distinct films / catalog size), and for the
