@@ -278,7 +278,7 @@ async def main(datasets: Path, *, latency_calls: int, users_limit: int | None, k
     print(
         f"the project's constants, chosen on validation (bench/tune.py): CF training "
         f"{chosen.training.label()}; {tune._label(chosen.weights)} "
-        f"(validation NDCG@10 {chosen.ndcg:.4f}, deployed coverage@10 {chosen.coverage:.3f})"
+        f"(validation NDCG@10 {chosen.ndcg:.4f}, deployed coverage@10 {chosen.coverage:.4f})"
     )
 
 
@@ -357,7 +357,7 @@ def print_table(table, picks, catalog_size, n_users, latency, seconds, kind) -> 
     for name, s in table.items():
         print(
             f"{name:<40} {np.mean(s.ndcg):>8.4f} {np.mean(s.recall):>10.4f} "
-            f"{np.mean(s.hit3):>10.3f} {len(s.covered) / catalog_size:>12.3f}"
+            f"{np.mean(s.hit3):>10.3f} {len(s.covered) / catalog_size:>12.4f}"
         )
     print(f"{'  the bot’s three picks (MMR + slots)':<40} {'':>8} {'':>10} {np.mean(picks.hit3):>10.3f}")
     print()
