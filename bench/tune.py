@@ -253,7 +253,7 @@ def choose(
             )
             say(
                 f"  train {training.label()}, query τ={q_tau:g} floor={q_floor:g}: validation "
-                f"NDCG@10 {ndcg:.4f}, deployed coverage@10 {coverage:.3f} with {_label(weights)}"
+                f"NDCG@10 {ndcg:.4f}, deployed coverage@10 {coverage:.4f} with {_label(weights)}"
             )
             if best is None or ndcg > best.ndcg:
                 best = Chosen(training, weights, ndcg, coverage)
@@ -263,7 +263,7 @@ def choose(
     difference = best_per_user - kept_per_user
     margin = float(difference.std(ddof=1) / math.sqrt(len(difference)))
     say(
-        f"the bot's defaults: validation NDCG@10 {kept.ndcg:.4f}, deployed coverage@10 {kept.coverage:.3f}; "
+        f"the bot's defaults: validation NDCG@10 {kept.ndcg:.4f}, deployed coverage@10 {kept.coverage:.4f}; "
         f"the best beats them by {difference.mean():+.4f} (one standard error {margin:.4f})"
     )
     if kept.coverage >= COVERAGE_MIN and difference.mean() <= margin:
