@@ -95,6 +95,7 @@ class SessionRows:
 
     @property
     def enabled(self) -> bool:
+        """Whether the build adds session rows at all."""
         return self.size > 0 and self.weight > 0
 
 
@@ -110,6 +111,7 @@ class Cooccurrence:
 
     @property
     def enabled(self) -> bool:
+        """Whether the build adds co-occurrence at all."""
         return self.window > 0 and self.weight > 0
 
 
