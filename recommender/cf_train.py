@@ -40,7 +40,7 @@ import numpy.typing as npt
 from scipy import sparse
 
 from recommender.cf import FloatArray, GramArray, IntArray
-from recommender.sequence import gap_pairs
+from recommender.sequence import gap_pairs, top_per_row
 
 #: L2 regularisation λ of EASE. Steck (2019) reports λ in the hundreds for MovieLens-sized
 #: data; 200 is what bench/tune.py chooses on the validation split of the temporal protocol
@@ -162,28 +162,15 @@ def add_edges(
     full matrix is never formed (the dense EASE path adds to B before truncating)."""
     n = extra.shape[0]
     sources, targets, weights = edges
-    merged = sparse.csc_array(
+    merged = sparse.csr_array(
         sparse.csr_array((weights.astype(np.float64), (sources, targets)), shape=(n, n)) + extra
     )
     merged.sum_duplicates()
-    out_s: list[IntArray] = []
-    out_t: list[IntArray] = []
-    out_w: list[npt.NDArray[np.float64]] = []
-    for j in range(n):
-        start, end = merged.indptr[j], merged.indptr[j + 1]
-        rows, values = merged.indices[start:end], merged.data[start:end]
-        if len(values) > k:
-            top = np.argpartition(-values, k - 1)[:k]
-            rows, values = rows[top], values[top]
-        positive = values > 0
-        out_s.append(rows[positive].astype(np.int64))
-        out_t.append(np.full(int(positive.sum()), j, dtype=np.int64))
-        out_w.append(values[positive])
-    s = np.concatenate(out_s) if out_s else np.zeros(0, dtype=np.int64)
-    t = np.concatenate(out_t) if out_t else np.zeros(0, dtype=np.int64)
-    w = np.concatenate(out_w) if out_w else np.zeros(0)
+    t, s, w = top_per_row(sparse.csr_array(merged.T), k)  # rows of Bᵀ are targets
+    keep = w > 0
+    t, s, w = t[keep], s[keep], w[keep]
     order = np.lexsort((t, s))
-    return s[order], t[order], w[order].astype(np.float32)
+    return s[order], t[order], w[order]
 
 
 def ease_weights(interactions: npt.NDArray[np.floating], l2: float = EASE_L2) -> FloatArray:

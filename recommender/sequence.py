@@ -61,7 +61,7 @@ def transition_edges(
         total = sparse.csr_array(total + pairs)
     row_sums = np.asarray(total.sum(axis=1)).ravel()
     total = sparse.csr_array(sparse.diags_array(1 / np.maximum(row_sums, 1e-12)) @ total)
-    return _top_per_row(total, neighbours)
+    return top_per_row(total, neighbours)
 
 
 def gap_pairs(
@@ -86,7 +86,9 @@ def gap_pairs(
         yield d, i[:-d][same], i[d:][same]
 
 
-def _top_per_row(m: sparse.csr_array, k: int) -> tuple[IntArray, IntArray, FloatArray]:
+def top_per_row(m: sparse.csr_array, k: int) -> tuple[IntArray, IntArray, FloatArray]:
+    """The `k` largest stored values of each row of `m` as (row, column, value) arrays, sorted
+    by row then column (values float32)."""
     sources: list[IntArray] = []
     targets: list[IntArray] = []
     weights: list[npt.NDArray[np.float64]] = []
