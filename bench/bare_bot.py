@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 
+import uvloop
 from aiogram import Bot, Dispatcher, Router
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
@@ -62,8 +63,12 @@ def main() -> None:
         app, path=webhook_path(secret)
     )
     setup_application(app, dispatcher, bot=bot)
-    web.run_app(
-        app, host=os.environ.get("HTTP_HOST", "127.0.0.1"), port=int(os.environ["HTTP_PORT"]), print=None
+    web.run_app(  # on uvloop, as `python -m bot run` is (bot.cli)
+        app,
+        loop=uvloop.new_event_loop(),
+        host=os.environ.get("HTTP_HOST", "127.0.0.1"),
+        port=int(os.environ["HTTP_PORT"]),
+        print=None,
     )
 
 

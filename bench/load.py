@@ -84,6 +84,7 @@ from typing import Any
 import aiohttp
 import numpy as np
 import psutil
+import uvloop
 from sqlalchemy.engine import make_url
 
 from tests.fakes.telegram_server import (
@@ -718,9 +719,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     for entry in args.global_rates.split(","):
         if entry == "bare":
-            asyncio.run(run(args, None, bare=True))
+            uvloop.run(run(args, None, bare=True))
         else:
-            asyncio.run(run(args, None if entry == "shipped" else float(entry)))
+            uvloop.run(run(args, None if entry == "shipped" else float(entry)))
         print(flush=True)
     return 0
 

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import structlog
+import uvloop
 from aiogram import Bot
 
 from bot.app import (
@@ -153,7 +154,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     console = command == "console" or (command == "run" and settings.telegram.bot_token is None)
     setup_logging(settings.bot.log_level, json=settings.bot.log_json, path=CONSOLE_LOG if console else None)
     try:
-        return asyncio.run(_dispatch(command, args, settings))
+        return uvloop.run(_dispatch(command, args, settings))
     except KeyboardInterrupt:
         return 130
 
