@@ -7,7 +7,7 @@ retried or duplicated job costs nothing but a query. The caller commits.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import structlog
@@ -19,7 +19,7 @@ from db.repositories.films import to_info
 from db.repositories.library import HAS_SIGNAL, LibraryRepository
 from db.repositories.vectors import VectorRepository, any_ids
 from domain.picks import features, load_signals
-from domain.ports import Embedder
+from domain.ports import Embedder, EmbeddingError
 from recommender.cf import history_weights
 from recommender.content import film_text, taste_vector, text_hash
 
@@ -98,12 +98,29 @@ class EmbeddingService:
         return [review_id for review_id, text, stored in rows if stored != text_hash(text)]
 
     async def embed_reviews(self, review_ids: Sequence[int]) -> set[int]:
-        """Embed these reviews where needed; returns the ids of the users whose reviews were
-        (re)embedded (their taste vectors are now stale). Raises EmbeddingError."""
+        """Embed these reviews where needed, then refresh their authors' taste vectors (a
+        review's rating counts in its author's taste even when its text did not change), so a
+        saved review needs one job, not an embedding job and a taste job. Returns the authors.
+
+        Raises:
+            EmbeddingError: the embedder failed. The tastes are refreshed before it is raised
+                (from the ratings, and the reviews embedded earlier): the caller commits them,
+                and a retry embeds the texts.
+        """
+        authors = await self.vectors.review_authors(review_ids)
+        try:
+            await self._embed_reviews(review_ids)
+        except EmbeddingError:
+            await self._refresh_tastes(authors)
+            raise
+        await self._refresh_tastes(authors)
+        return authors
+
+    async def _embed_reviews(self, review_ids: Sequence[int]) -> None:
         rows = await self.vectors.reviews_to_embed(self.model, review_ids)
         todo = [(review_id, text) for review_id, text, stored in rows if stored != text_hash(text)]
         if not todo:
-            return set()
+            return
         vectors = await self.embedder.embed([text for _, text in todo])
         await self.vectors.upsert_reviews(
             self.model,
@@ -113,7 +130,10 @@ class EmbeddingService:
             ),
         )
         log.info("reviews_embedded", model=self.model, reviews=len(todo))
-        return await self.vectors.review_authors(review_id for review_id, _ in todo)
+
+    async def _refresh_tastes(self, user_ids: Iterable[int]) -> None:
+        for user_id in sorted(user_ids):
+            await self.refresh_taste(user_id)
 
     async def refresh_taste(self, user_id: int) -> bool:
         """Recompute the user's taste vector from their weighted history and reviews

@@ -145,9 +145,10 @@ class ReviewService:
             source=Source.BOT,
             recommendation_item_id=recommendation_item_id,
         )
-        self.jobs.refresh_taste(user_id)
         self.jobs.refresh_summary(user_id)
-        if text:
+        if text:  # the embedding job refreshes the taste after it, in the same job
             self.jobs.embed_reviews([review_id])
+        else:
+            self.jobs.refresh_taste(user_id)
         log.info("review_saved", user_id=user_id, tmdb_id=tmdb_id, created=created, chars=len(text))
         return SavedReview(review_id, created, len(text))

@@ -53,7 +53,7 @@ from domain.imports import (
     PendingImport,
     cf_model_due,
 )
-from domain.ports import Embedder, LanguageModel, MovieSource, MovieSourceError
+from domain.ports import Embedder, EmbeddingError, LanguageModel, MovieSource, MovieSourceError
 from domain.taste import TasteSummaryService
 
 log = structlog.get_logger(__name__)
@@ -197,10 +197,17 @@ async def _embed_batch(
 
 @blueprint.task(name=EMBED_REVIEWS, queue=USER_QUEUE, priority=PRIORITY_USER, retry=RETRY)
 async def embed_reviews(review_ids: list[int]) -> int:
-    """Embed reviews (one embedder call), then refresh their authors' taste vectors."""
-    authors: set[int] = await _in_session(lambda svc, _s: svc.embed_reviews(review_ids))
-    for user_id in sorted(authors):
-        await defer_taste(_rt().app, user_id)
+    """Embed reviews (one embedder call), then refresh their authors' taste vectors in the same
+    job (`EmbeddingService.embed_reviews`); returns the number of authors. When the embedder
+    fails, the refreshed tastes are committed and the job raises, to be retried."""
+    rt = _rt()
+    async with rt.session_factory() as session:
+        try:
+            authors = await EmbeddingService(session, rt.embedder).embed_reviews(review_ids)
+        except EmbeddingError:
+            await session.commit()
+            raise
+        await session.commit()
     return len(authors)
 
 

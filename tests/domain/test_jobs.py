@@ -17,6 +17,7 @@ from bot.app import DEMO_CATALOG
 from db.models import FilmEmbedding, ReviewEmbedding, TasteVector
 from db.repositories.users import UserRepository
 from domain.catalog import CatalogService
+from domain.embeddings import EmbeddingService
 from domain.ports import EmbeddingError
 from domain.reviews import ReviewService
 from integrations.embeddings import LocalEmbedder
@@ -73,11 +74,8 @@ async def test_a_review_saved_while_the_worker_is_down_is_embedded_when_it_comes
     await outbox.flush(job_app)  # what DatabaseMiddleware does after the update's commit
 
     queued = await _statuses(job_app)  # no worker yet: the jobs wait in PostgreSQL
-    assert queued == {
-        jobs.EMBED_REVIEWS: ["todo"],
-        jobs.REFRESH_TASTE: ["todo"],
-        jobs.REFRESH_SUMMARY: ["todo"],
-    }
+    # the embedding job refreshes the taste after it: no taste job of its own
+    assert queued == {jobs.EMBED_REVIEWS: ["todo"], jobs.REFRESH_SUMMARY: ["todo"]}
     assert await _count(session, ReviewEmbedding) == 0
 
     await jobs.drain(job_app, session_factory, embedder)  # the worker comes back
@@ -86,8 +84,36 @@ async def test_a_review_saved_while_the_worker_is_down_is_embedded_when_it_comes
     taste = await session.scalar(select(TasteVector).where(TasteVector.user_id == reviewer))
     assert taste is not None and taste.n_reviews == 1 and taste.model == embedder.model
     statuses = await _statuses(job_app)
-    assert set(statuses) == {jobs.EMBED_REVIEWS, jobs.REFRESH_TASTE, jobs.REFRESH_SUMMARY}
-    assert all(s == "succeeded" for group in statuses.values() for s in group)
+    assert statuses == {jobs.EMBED_REVIEWS: ["succeeded"], jobs.REFRESH_SUMMARY: ["succeeded"]}
+
+
+async def test_a_review_whose_embedding_fails_still_counts_in_the_taste_and_is_embedded_on_retry(
+    database_url: str,
+    session: AsyncSession,
+    session_factory: async_sessionmaker[AsyncSession],
+    job_app: procrastinate.App,
+    embedder: LocalEmbedder,
+    reviewer: int,
+) -> None:
+    await EmbeddingService(session, embedder).embed_films([348])  # the rated film has a vector
+    await session.commit()
+    outbox = jobs.JobOutbox()
+    await ReviewService(session, outbox, max_chars=1000).save(reviewer, 348, Decimal("4.5"), "Dread.")
+    await session.commit()
+    await outbox.flush(job_app)
+
+    await jobs.drain(job_app, session_factory, BrokenEmbedder())  # the embedder is down
+    taste = await session.scalar(select(TasteVector).where(TasteVector.user_id == reviewer))
+    assert taste is not None and (taste.n_films, taste.n_reviews) == (1, 0)  # the rating counts
+    [job] = list(await job_app.job_manager.list_jobs_async(task=jobs.EMBED_REVIEWS))
+    assert job.attempts == 1 and str(job.status) == "todo" and job.id is not None  # to be retried
+
+    await _make_due(database_url, job.id)
+    await jobs.drain(job_app, session_factory, embedder)  # the embedder is back
+    session.expunge_all()
+    taste = await session.scalar(select(TasteVector).where(TasteVector.user_id == reviewer))
+    assert taste is not None and (taste.n_films, taste.n_reviews) == (1, 1)
+    assert await _count(session, ReviewEmbedding) == 1
 
 
 async def test_the_sweep_finds_what_was_never_queued_and_is_idempotent(
