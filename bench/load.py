@@ -56,13 +56,15 @@ pg_stat_database: the replicas' and the worker's); `bot cpu ms/upd` (the two rep
 time during the step per update answered in it); and the cores each process used during the
 step (`postgres`: the backends of this database and the server's own processes; `machine`:
 everything, other work on the machine included).
+
+The users live in bench/load_users.py, the processes and their measurements in
+bench/load_processes.py.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import functools
 import heapq
 import itertools
@@ -70,13 +72,12 @@ import os
 import random
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Generator, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -87,6 +88,23 @@ import psutil
 import uvloop
 from sqlalchemy.engine import make_url
 
+from bench.load_processes import (
+    DATABASE,
+    PROJECT,
+    START_SECONDS,
+    Child,
+    busy_seconds,
+    cpu_snapshot,
+    cpu_used,
+    free_port,
+    jobs_waiting,
+    postgres_processes,
+    start_child,
+    transactions,
+    wait_ready,
+    wait_up,
+)
+from bench.load_users import FOLLOW_UPS, THINK_SECONDS, Pending, User, user_script
 from tests.fakes.telegram_server import (
     Call,
     FakeBot,
@@ -94,11 +112,7 @@ from tests.fakes.telegram_server import (
     make_token,
 )
 
-PROJECT = Path(__file__).resolve().parents[1]
 PUBLIC_URL = "https://bot.example.test"  # never resolved: the balancer sends to the replicas
-DATABASE = "wtw_bench_load"
-#: Seconds a process may take to start, and the demo catalog to be embedded, on a busy machine.
-START_SECONDS = 180.0
 #: Seconds one delivery (all its attempts) may take before it counts as lost.
 DELIVERY_SECONDS = 120.0
 #: Seconds the updates in flight at the end of a step may take to finish.
@@ -106,237 +120,10 @@ DRAIN_SECONDS = 120.0
 #: Bot API methods that answer the user.
 ANSWERS = ("sendmessage", "sendphoto", "senddocument", "answercallbackquery", "editmessage")
 ERROR_TEXTS = ("something went wrong", "having trouble right now")
-#: Updates that continue a flow (a tap on what the bot just sent, the review text): sent after
-#: a think time of THINK_SECONDS (uniform), before the users waiting for their turn.
-FOLLOW_UPS = frozenset({"tap film", "tap rating", "review text", "tap 🎬", "tap skip"})
-THINK_SECONDS = (1.0, 3.0)
-REVIEW_WORDS = ("tense", "moving", "slow", "funny", "gorgeous", "long", "sharp", "warm", "strange", "quiet")
 
 
 def say(msg: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
-
-
-# --- users ------------------------------------------------------------------------------------
-
-
-@dataclass
-class Pending:
-    """One update in flight: when it was delivered, the calls the bot made to its chat since."""
-
-    user: int
-    kind: str
-    step: int
-    sent: float
-    calls: list[Call] = field(default_factory=list)
-    first: float | None = None
-    error_text: bool = False
-    ok: bool = False
-    retried: bool = False
-    lost: bool = False
-
-
-def keyboards(calls: Iterable[Call]) -> list[dict[str, Any]]:
-    """Messages with an inline keyboard among the answers, in order."""
-    found = []
-    for call in calls:
-        result = call.result
-        if call.status == 200 and isinstance(result, dict) and result.get("reply_markup"):
-            found.append(result)
-    return found
-
-
-def find_button(messages: list[dict[str, Any]], match: Any) -> tuple[int, str] | None:
-    for message in reversed(messages):
-        for row in message["reply_markup"]["inline_keyboard"]:
-            for button in row:
-                data = button.get("callback_data")
-                if data and match(button["text"], data):
-                    return int(message["message_id"]), str(data)
-    return None
-
-
-Script = Generator[tuple[str, dict[str, Any]], list[Call], None]
-
-
-def user_script(fake: FakeBot, uid: int, titles: list[str], rng: random.Random) -> Script:
-    """The updates of one user, each decided from the answers to the one before (sent in)."""
-
-    def message(text: str) -> dict[str, Any]:
-        return fake.message_update(uid, text, first_name=f"U{uid % 10_000}")
-
-    def tap(found: tuple[int, str]) -> dict[str, Any]:
-        return fake.callback_update(uid, found[0], found[1])
-
-    blocks = ["start", "help", "review", "recommend", "profile"]
-    first = rng.randrange(len(blocks))
-    for block in itertools.islice(itertools.cycle(blocks), first, first + 10_000):  # bounded
-        if block in ("start", "help", "profile"):
-            yield block, message(f"/{block}")
-        elif block == "review":
-            answers = yield "review", message(f"/review {rng.choice(titles)}")
-            film = find_button(keyboards(answers), lambda _text, data: data.startswith("film:"))
-            if film is not None:
-                answers = yield "tap film", tap(film)
-            rate = find_button(keyboards(answers), lambda text, data: data.startswith("rate:"))
-            if rate is None:
-                continue
-            answers = yield "tap rating", tap(rate)
-            if any("noted" in str(c.params.get("text", "")) for c in answers):
-                words = " ".join(rng.choice(REVIEW_WORDS) for _ in range(rng.randint(3, 30)))
-                yield "review text", message(f"{words}, would watch again")
-        else:
-            answers = yield "recommend", message("/recommend")
-            for _ in range(2):  # the onboarding grid or a question first, then the picks
-                shown = keyboards(answers)
-                skip = find_button(shown, lambda text, data: data.startswith("pick:s:"))
-                if skip is not None:
-                    yield "tap skip", tap(skip)
-                    break
-                more = find_button(shown, lambda text, data: text.startswith("🎬"))
-                if more is None:
-                    break
-                answers = yield "tap 🎬", tap(more)
-
-
-@dataclass
-class User:
-    uid: int
-    script: Script
-    answers: list[Call] = field(default_factory=list)
-    started: bool = False
-    #: the next update, decided as soon as the answers to the one before came
-    upcoming: tuple[str, dict[str, Any]] | None = None
-
-    def next(self) -> tuple[str, dict[str, Any]]:
-        if not self.started:
-            self.started = True
-            return next(self.script)
-        return self.script.send(self.answers)
-
-
-# --- processes --------------------------------------------------------------------------------
-
-
-@dataclass
-class Child:
-    name: str
-    process: subprocess.Popen[bytes]
-    log: Path
-    port: int | None = None
-    _offset: int = 0
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def new_log_lines(self) -> list[str]:
-        with self.log.open("rb") as f:
-            f.seek(self._offset)
-            data = f.read()
-        cut = data.rfind(b"\n") + 1
-        self._offset += cut
-        return data[:cut].decode("utf-8", "replace").splitlines()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def start_child(name: str, args: list[str], env: dict[str, str], tmp: Path) -> Child:
-    """`python -m bot ARGS`; with `global_rate` first in ARGS (`["run", "--global-rate", N]`),
-    this module's `bot_run`, which lifts the flood control's overall pacing to N sends/s."""
-    log = tmp / f"{name}.log"
-    command = [sys.executable, "-m", "bot", *args]
-    if args == ["bare"]:
-        command = [sys.executable, "-m", "bench.bare_bot"]
-    elif "--global-rate" in args:
-        command = [sys.executable, "-m", "bench.load", "--bot-run", *args[1:]]
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            command,
-            cwd=PROJECT,
-            env={**os.environ, **env},
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-        )
-    return Child(name, process, log)
-
-
-async def wait_ready(http: aiohttp.ClientSession, child: Child, within: float = START_SECONDS) -> None:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        if child.process.poll() is not None:
-            raise RuntimeError(f"{child.name} exited:\n{child.log.read_text()[-3000:]}")
-        with contextlib.suppress(aiohttp.ClientError):
-            async with http.get(child.url + "/readyz") as response:
-                if response.status == 200:
-                    return
-        await asyncio.sleep(0.5)
-    raise TimeoutError(f"{child.name} not ready in {within} s:\n{child.log.read_text()[-3000:]}")
-
-
-async def fetch_number(url: str, query: str) -> int:
-    import asyncpg
-
-    conn = await asyncpg.connect(make_url(url).set(drivername="postgresql").render_as_string(False))
-    try:
-        return int(await conn.fetchval(query))
-    finally:
-        await conn.close()
-
-
-async def jobs_waiting(url: str) -> int:
-    return await fetch_number(
-        url, "SELECT count(*) FROM procrastinate_jobs WHERE status IN ('todo', 'doing')"
-    )
-
-
-async def transactions(url: str) -> int:
-    """Transactions committed or rolled back in the database so far (pg_stat_database)."""
-    await asyncio.sleep(1.5)  # backends report their counts about once a second
-    return await fetch_number(
-        url,
-        "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = current_database()",
-    )
-
-
-def postgres_processes() -> list[psutil.Process]:
-    """The PostgreSQL processes working for this bench: the backends of its database and the
-    server's own (WAL writer, checkpointer…, shared with anything else on that server)."""
-    found = []
-    for proc in psutil.process_iter(["name", "cmdline"]):
-        with contextlib.suppress(psutil.Error):
-            title = " ".join(proc.info["cmdline"] or [])
-            if (proc.info["name"] or "").startswith("postgres") and (
-                f" {DATABASE} " in title or "[local]" not in title
-            ):
-                found.append(proc)
-    return found
-
-
-def cpu_snapshot(procs: Iterable[psutil.Process]) -> dict[int, float]:
-    """CPU seconds (user + system) of each process, by pid."""
-    seconds = {}
-    for proc in procs:
-        with contextlib.suppress(psutil.Error):
-            times = proc.cpu_times()
-            seconds[proc.pid] = times.user + times.system
-    return seconds
-
-
-def cpu_used(before: dict[int, float], after: dict[int, float]) -> float:
-    """CPU seconds between two snapshots (processes that ended meanwhile are not counted)."""
-    return sum(value - before.get(pid, 0.0) for pid, value in after.items())
-
-
-def busy_seconds() -> float:
-    """CPU seconds this machine spent on anything (every core), since boot."""
-    times = psutil.cpu_times()
-    return float(sum(times) - times.idle - getattr(times, "iowait", 0.0))
 
 
 # --- the run ----------------------------------------------------------------------------------
@@ -654,20 +441,6 @@ async def run(args: argparse.Namespace, global_rate: float | None, *, bare: bool
             else:
                 shutil.rmtree(tmp, ignore_errors=True)
     return 0
-
-
-async def wait_up(http: aiohttp.ClientSession, child: Child, within: float = START_SECONDS) -> None:
-    """Until /healthz answers (the process has started, migrated and set the webhook up)."""
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        if child.process.poll() is not None:
-            raise RuntimeError(f"{child.name} exited:\n{child.log.read_text()[-3000:]}")
-        with contextlib.suppress(aiohttp.ClientError):
-            async with http.get(child.url + "/healthz") as response:
-                if response.status == 200:
-                    return
-        await asyncio.sleep(0.5)
-    raise TimeoutError(f"{child.name} not up in {within} s:\n{child.log.read_text()[-3000:]}")
 
 
 def bot_run(global_rate: float) -> int:
