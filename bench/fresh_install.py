@@ -53,7 +53,8 @@ from bot.jobs import JobOutbox
 from db.repositories.films import FilmRepository
 from db.session import create_engine, create_session_factory
 from domain.catalog import CatalogService
-from domain.cf import CFModelCache, build_cf_model
+from domain.cf import build_cf_model
+from domain.cf_cache import CFModelCache
 from domain.embeddings import JOB_BATCH, EmbeddingService
 from domain.entities import Slot
 from domain.picks import ShownPick

@@ -60,7 +60,8 @@ from bot.services import ServiceFactory
 from db.copy import COPY_SIGNATURE
 from db.models import EMBEDDING_DIMENSIONS
 from db.session import create_engine, create_session_factory
-from domain.cf import CFModelCache, build_cf_model
+from domain.cf import build_cf_model
+from domain.cf_cache import CFModelCache
 from domain.embeddings import EmbeddingService
 from integrations.embeddings import LOCAL_MODEL, LocalEmbedder
 

@@ -18,7 +18,7 @@ from bot.jobs.tasks import QUEUES
 from bot.settings import Settings
 from domain.avoid import AvoidService
 from domain.catalog import CatalogService, SourceBudget
-from domain.cf import CFModelCache
+from domain.cf_cache import CFModelCache
 from domain.clarify import ClarifyService
 from domain.explanations import ExplanationService
 from domain.feedback import FeedbackService

@@ -1,13 +1,14 @@
-"""The collaborative-filtering model: trained from every user's history in the database, stored
-in `cf_items` / `cf_neighbours`, and cached in each process that recommends.
+"""Training the collaborative-filtering model from every user's history in the database and
+storing it in `cf_items` / `cf_neighbours` / `cf_transitions`.
 
 Training (`build_cf_model`) runs in a background job (periodic, and on demand with
 `python -m bot cf rebuild`, and after `cf load-ratings` / `cf drop-prior`); it streams all
 users' interactions and the loaded ratings priors' (domain/prior.py) out of PostgreSQL with a
 binary COPY, solves EASE (dense, up to CF_DENSE_MAX_ITEMS films) or RP3beta (sparse, above it)
 over a time-decayed sparse matrix in a worker thread and replaces the stored model in one
-transaction. `CFModelCache.get` costs one tiny query per call (the newest model id) and reloads
-the edges, with a binary COPY into numpy, only when a newer model exists.
+transaction. This module holds the training (`build_cf_model`, `fit_models`, `CFBuildReport`)
+and its settings' defaults (CF_DENSE_MAX_ITEMS, CF_MIN_USERS, CF_PRIOR_WEIGHT); the per-process
+cache that loads the newest stored model is `domain.cf_cache.CFModelCache`.
 """
 
 from __future__ import annotations
@@ -23,12 +24,12 @@ import numpy as np
 import numpy.typing as npt
 import structlog
 from scipy import sparse
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.copy import copy_in, copy_out
 from db.models import CFItem, CFModelInfo, CFNeighbour, CFTransition
-from recommender.cf import CFModel, IntArray
+from recommender.cf import IntArray
 from recommender.cf_train import (
     CF_TRAIN_TAU,
     COOCCURRENCE,
@@ -49,7 +50,7 @@ from recommender.cf_train import (
     truncate_by_target,
     weighted_gram,
 )
-from recommender.sequence import SequenceModel, transition_edges
+from recommender.sequence import transition_edges
 
 log = structlog.get_logger(__name__)
 
@@ -409,71 +410,13 @@ async def build_cf_model(
     return report
 
 
-#: The stored model as binary COPY rows.
-_ITEM_COLUMNS = (("tmdb_id", ">i4"), ("n_ratings", ">i4"))
-_EDGE_COLUMNS = (("source_id", ">i4"), ("target_id", ">i4"), ("weight", ">f8"))
-_EDGES_SQL = "SELECT source_id, target_id, weight FROM {table}"
-
-
 def _edge_columns(
     item_ids: IntArray, sources: IntArray, targets: IntArray, weights: npt.NDArray[np.floating]
 ) -> list[tuple[str, npt.NDArray[Any]]]:
     """Edges between positions of `item_ids` as the columns of `cf_neighbours` /
-    `cf_transitions` (tmdb ids, float8 weight; see _EDGE_COLUMNS)."""
+    `cf_transitions` (tmdb ids, float8 weight; see domain/cf_cache.py _EDGE_COLUMNS)."""
     return [
         ("source_id", item_ids[sources].astype(np.int32)),
         ("target_id", item_ids[targets].astype(np.int32)),
         ("weight", weights.astype(np.float64)),
     ]
-
-
-class CFModelCache:
-    """The newest stored CF model, loaded once per version and shared by every update of the
-    process (one instance per process, held by the service factory)."""
-
-    def __init__(self) -> None:
-        self._model = CFModel.empty()
-        self._lock = asyncio.Lock()
-
-    async def get(self, session: AsyncSession) -> CFModel:
-        """The newest model (CFModel.empty() before the first build)."""
-        version = await session.scalar(select(func.max(CFModelInfo.id))) or 0
-        if version == self._model.version:
-            return self._model
-        async with self._lock:
-            if version != self._model.version:
-                self._model = await self._load(session, version)
-        return self._model
-
-    async def _load(self, session: AsyncSession, version: int) -> CFModel:
-        started = time.perf_counter()
-        raw = await (await session.connection()).get_raw_connection()
-        driver = raw.driver_connection
-        assert driver is not None
-        item_rows = await copy_out(driver, "SELECT tmdb_id, n_ratings FROM cf_items", _ITEM_COLUMNS)
-        edge_rows = await copy_out(
-            driver, "SELECT source_id, target_id, weight FROM cf_neighbours", _EDGE_COLUMNS
-        )
-        step_rows = await copy_out(
-            driver, "SELECT source_id, target_id, weight FROM cf_transitions", _EDGE_COLUMNS
-        )
-        model = CFModel.from_arrays(
-            version,
-            item_rows["tmdb_id"],
-            item_rows["n_ratings"],
-            edge_rows["source_id"],
-            edge_rows["target_id"],
-            edge_rows["weight"],
-            transitions=SequenceModel.from_arrays(
-                step_rows["source_id"], step_rows["target_id"], step_rows["weight"]
-            ),
-        )
-        log.info(
-            "cf_model_loaded",
-            version=version,
-            items=len(model),
-            edges=len(edge_rows["weight"]),
-            transitions=len(step_rows["weight"]),
-            ms=round((time.perf_counter() - started) * 1000),
-        )
-        return model

@@ -30,7 +30,7 @@ from db.repositories.rankings import RankingStampRepository
 from db.repositories.recommendations import NewItem, RecommendationRepository
 from db.repositories.vectors import VectorRepository
 from domain.catalog import CatalogService
-from domain.cf import CFModelCache
+from domain.cf_cache import CFModelCache
 from domain.entities import FilmInfo, ItemStatus
 from domain.picks import (
     LOOSEN_BELOW_PICKS,

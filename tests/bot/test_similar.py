@@ -20,7 +20,8 @@ from bot.similar_ui import SimilarChoice, SimilarTo
 from db.models import Film, Recommendation, RecommendationItem, User, UserFilm
 from db.repositories.library import LibraryRepository, LogRow
 from db.repositories.users import UserRepository
-from domain.cf import CFModelCache, build_cf_model
+from domain.cf import build_cf_model
+from domain.cf_cache import CFModelCache
 from integrations.tmdb import TMDBClient
 from recommender.similar import GENRES_MIN_SHARE, KEYWORDS_MIN, SimilarReasonKind, fans_loved
 from tests.bot.conftest import BotHarness, Chat, make_harness

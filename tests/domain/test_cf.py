@@ -1,5 +1,6 @@
-"""Training and loading the stored CF model (domain/cf.py): the sparse RP3beta path above the
-dense size, the time-decayed input matrix and loading the edges with a binary COPY."""
+"""Training and loading the stored CF model (domain/cf.py, domain/cf_cache.py): the sparse
+RP3beta path above the dense size, the time-decayed input matrix and loading the edges with a
+binary COPY."""
 
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 import domain.cf as cf_module
 from db.copy import BinaryCopyReader
 from db.models import CFItem, CFModelInfo, CFNeighbour, Film, User, UserFilm
-from domain.cf import CFModelCache, build_cf_model
+from domain.cf import build_cf_model
+from domain.cf_cache import CFModelCache
 from recommender.cf import CFModel
 from recommender.cf_train import (
     Cooccurrence,

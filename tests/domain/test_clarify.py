@@ -19,7 +19,8 @@ from bot.jobs import JobOutbox
 from db.models import Film, RecommendationItem
 from db.repositories.films import FilmRow
 from domain.catalog import CatalogService, SourceBudget
-from domain.cf import CFModelCache, build_cf_model
+from domain.cf import build_cf_model
+from domain.cf_cache import CFModelCache
 from domain.clarify import (
     FIT_TOP,
     GENRE_OPTIONS,

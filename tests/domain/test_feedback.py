@@ -16,7 +16,7 @@ from db.models import RecommendationItem, UserFilm
 from db.repositories.library import LibraryRepository
 from db.repositories.recommendations import NewItem, RecommendationRepository
 from domain.catalog import CatalogService
-from domain.cf import CFModelCache
+from domain.cf_cache import CFModelCache
 from domain.entities import ItemStatus
 from domain.feedback import UNDO_WINDOW, FeedbackService, UndoOutcome
 from domain.picks import Feedback

@@ -19,7 +19,8 @@ from db.repositories.rankings import RankingStamp, RankingStampRepository
 from db.repositories.vectors import VectorRepository
 from domain.avoid import AvoidService
 from domain.catalog import CatalogService, SourceBudget
-from domain.cf import CFModelCache, build_cf_model
+from domain.cf import build_cf_model
+from domain.cf_cache import CFModelCache
 from domain.entities import ItemStatus
 from domain.picks import Ranking
 from domain.ports import MovieSourceError

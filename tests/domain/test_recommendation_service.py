@@ -17,7 +17,8 @@ from bot.app import DEMO_CATALOG
 from bot.jobs import JobOutbox
 from domain.avoid import AvoidService
 from domain.catalog import CatalogService, SourceBudget
-from domain.cf import CFModelCache, build_cf_model
+from domain.cf import build_cf_model
+from domain.cf_cache import CFModelCache
 from domain.embeddings import EmbeddingService
 from domain.entities import ItemStatus, Slot
 from domain.onboarding import OnboardingService

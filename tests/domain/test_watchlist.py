@@ -16,7 +16,7 @@ from db.models import RecommendationItem, UserFilm
 from db.repositories.library import LibraryRepository, LogRow
 from db.repositories.users import UserRepository
 from domain.catalog import CatalogService
-from domain.cf import CFModelCache
+from domain.cf_cache import CFModelCache
 from domain.entities import Source
 from domain.picks import load_signals
 from domain.recommendations import RecommendationService
