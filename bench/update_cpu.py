@@ -19,7 +19,6 @@ processes under load, HTTP included.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import random
 import statistics
@@ -28,6 +27,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable
 from typing import Any
 
+import uvloop
 from aiogram.types import Message, Update
 from sqlalchemy import event, text
 
@@ -147,7 +147,7 @@ def cli() -> None:
     parser.add_argument("--users", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
-    asyncio.run(main(args.users, args.rounds))
+    uvloop.run(main(args.users, args.rounds))  # the loop `python -m bot` runs on (bot.cli)
 
 
 if __name__ == "__main__":
