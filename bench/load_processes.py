@@ -75,30 +75,28 @@ def start_child(name: str, args: list[str], env: dict[str, str], tmp: Path) -> C
 
 
 async def wait_ready(http: aiohttp.ClientSession, child: Child, within: float = START_SECONDS) -> None:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        if child.process.poll() is not None:
-            raise RuntimeError(f"{child.name} exited:\n{child.log.read_text()[-3000:]}")
-        with contextlib.suppress(aiohttp.ClientError):
-            async with http.get(child.url + "/readyz") as response:
-                if response.status == 200:
-                    return
-        await asyncio.sleep(0.5)
-    raise TimeoutError(f"{child.name} not ready in {within} s:\n{child.log.read_text()[-3000:]}")
+    """Until /readyz answers 200 (PostgreSQL, migrations and a worker's heartbeat are there)."""
+    await _wait_ok(http, child, "/readyz", "ready", within)
 
 
 async def wait_up(http: aiohttp.ClientSession, child: Child, within: float = START_SECONDS) -> None:
     """Until /healthz answers (the process has started, migrated and set the webhook up)."""
+    await _wait_ok(http, child, "/healthz", "up", within)
+
+
+async def _wait_ok(http: aiohttp.ClientSession, child: Child, path: str, state: str, within: float) -> None:
+    """Poll `path` every half second until it answers 200. Raises RuntimeError (with the log's
+    tail) when the process exits, TimeoutError when `within` seconds pass."""
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
         if child.process.poll() is not None:
             raise RuntimeError(f"{child.name} exited:\n{child.log.read_text()[-3000:]}")
         with contextlib.suppress(aiohttp.ClientError):
-            async with http.get(child.url + "/healthz") as response:
+            async with http.get(child.url + path) as response:
                 if response.status == 200:
                     return
         await asyncio.sleep(0.5)
-    raise TimeoutError(f"{child.name} not up in {within} s:\n{child.log.read_text()[-3000:]}")
+    raise TimeoutError(f"{child.name} not {state} in {within} s:\n{child.log.read_text()[-3000:]}")
 
 
 async def fetch_number(url: str, query: str) -> int:

@@ -47,6 +47,10 @@ async def _statuses(app: procrastinate.App) -> dict[str, list[str]]:
     return found
 
 
+async def _taste(session: AsyncSession, user_id: int) -> TasteVector | None:
+    return await session.scalar(select(TasteVector).where(TasteVector.user_id == user_id))
+
+
 async def _count(session: AsyncSession, model: type[object]) -> int:
     return int(await session.scalar(select(func.count()).select_from(model)) or 0)
 
@@ -81,7 +85,7 @@ async def test_a_review_saved_while_the_worker_is_down_is_embedded_when_it_comes
     await jobs.drain(job_app, session_factory, embedder)  # the worker comes back
 
     assert await _count(session, ReviewEmbedding) == 1
-    taste = await session.scalar(select(TasteVector).where(TasteVector.user_id == reviewer))
+    taste = await _taste(session, reviewer)
     assert taste is not None and taste.n_reviews == 1 and taste.model == embedder.model
     statuses = await _statuses(job_app)
     assert statuses == {jobs.EMBED_REVIEWS: ["succeeded"], jobs.REFRESH_SUMMARY: ["succeeded"]}
@@ -103,7 +107,7 @@ async def test_a_review_whose_embedding_fails_still_counts_in_the_taste_and_is_e
     await outbox.flush(job_app)
 
     await jobs.drain(job_app, session_factory, BrokenEmbedder())  # the embedder is down
-    taste = await session.scalar(select(TasteVector).where(TasteVector.user_id == reviewer))
+    taste = await _taste(session, reviewer)
     assert taste is not None and (taste.n_films, taste.n_reviews) == (1, 0)  # the rating counts
     [job] = list(await job_app.job_manager.list_jobs_async(task=jobs.EMBED_REVIEWS))
     assert job.attempts == 1 and str(job.status) == "todo" and job.id is not None  # to be retried
@@ -111,7 +115,7 @@ async def test_a_review_whose_embedding_fails_still_counts_in_the_taste_and_is_e
     await _make_due(database_url, job.id)
     await jobs.drain(job_app, session_factory, embedder)  # the embedder is back
     session.expunge_all()
-    taste = await session.scalar(select(TasteVector).where(TasteVector.user_id == reviewer))
+    taste = await _taste(session, reviewer)
     assert taste is not None and (taste.n_films, taste.n_reviews) == (1, 1)
     assert await _count(session, ReviewEmbedding) == 1
 
