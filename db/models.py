@@ -486,8 +486,8 @@ SUMMARY_SOURCES = ("llm", "template")
 
 class TasteSummary(Base):
     """A user's taste in words, refreshed by a background job after every saved review
-    (domain.taste). `reviews_at_rewrite` is the user's review count at the last LLM rewording
-    (0: never); `language` is the language `text` is written in."""
+    (domain.taste). `rated_at_rewrite` is the user's number of rated films at the last LLM
+    rewording (0: never); `language` is the language `text` is written in."""
 
     __tablename__ = "taste_summaries"
 
@@ -495,7 +495,7 @@ class TasteSummary(Base):
     text: Mapped[str] = mapped_column(Text)
     source: Mapped[str] = mapped_column(String(16))
     language: Mapped[str] = mapped_column(String(8), default="en", server_default="en")
-    reviews_at_rewrite: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    rated_at_rewrite: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
     __table_args__ = (

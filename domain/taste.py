@@ -6,7 +6,7 @@
 - :class:`TasteSummaryService` keeps one summary per user in `taste_summaries`, refreshed by a
   background job after every saved review (`JobQueue.refresh_summary`): the template summary
   (:func:`template_summary`, English, deterministic) every time, and, when a language model is
-  configured, a rewording by the model every REWRITE_EVERY reviews (and when the user's
+  configured, a rewording by the model every REWRITE_EVERY ratings (and when the user's
   language changed). The model only words the computed stats; it never sees reviews or picks
   films. Its failures fall back to the template and are logged once (one warning, no trace).
 """
@@ -63,8 +63,10 @@ NOISE_KEYWORDS = frozenset(
     }
 )
 
-#: The model rewords the summary when the user's review count grew by this much since the
-#: last rewording (the issue's "every 10 reviews").
+#: The model rewords the summary when the user's number of rated films grew by this much since
+#: the last rewording (the issue's "every 10 reviews": each /review rates a film; a rating
+#: saved without a text counts, and so does an imported one, since the model words the stats of
+#: the ratings).
 REWRITE_EVERY = 10
 #: Seconds the worker waits for the model before using the template.
 LLM_TIMEOUT_S = 30.0
@@ -278,7 +280,7 @@ class TasteSummaryService:
         None when the user is gone (/forget) or has no rated films (any old summary is removed).
 
         With a model: it rewords the summary when none of its wording is stored yet, when the
-        user's language changed, or when REWRITE_EVERY reviews were added since its last
+        user's language changed, or when REWRITE_EVERY more films are rated than at its last
         rewording; otherwise its last wording is kept. Without a model, or when it fails, the
         template is stored. Never raises for a model failure (LanguageModelError, timeout).
         """
@@ -291,13 +293,13 @@ class TasteSummaryService:
             return None
         language = resolve_language(*languages)
         current = await self.stored(user_id)
-        last_rewrite = current.reviews_at_rewrite if current is not None else 0
+        last_rewrite = current.rated_at_rewrite if current is not None else 0
         if self.language_model is not None:
             if current is not None and not self._due(current, stats, language):
                 return current
             worded = await self._reword(user_id, stats, language)
             if worded is not None:
-                return await self._save(user_id, SummaryRow(worded, "llm", language, stats.reviews))
+                return await self._save(user_id, SummaryRow(worded, "llm", language, stats.rated))
         return await self._save(
             user_id, SummaryRow(template_summary(stats), "template", DEFAULT_LANGUAGE, last_rewrite)
         )
@@ -307,7 +309,7 @@ class TasteSummaryService:
         return (
             current.source != "llm"
             or current.language != language
-            or stats.reviews - current.reviews_at_rewrite >= REWRITE_EVERY
+            or stats.rated - current.rated_at_rewrite >= REWRITE_EVERY
         )
 
     async def _reword(self, user_id: int, stats: TasteStats, language: str) -> str | None:

@@ -450,8 +450,9 @@ class LibraryRepository:
         return list(await self.session.scalars(stmt))
 
     async def counts(self, user_id: int) -> dict[str, int]:
-        """Numbers for /start and import summaries: rated, watched, reviews. One statement."""
-        reviews = select(func.count()).where(Review.user_id == user_id).scalar_subquery()
+        """Numbers for /start and import summaries: rated, watched, reviews (written ones: a
+        rating saved without a text is not a review). One statement."""
+        reviews = select(func.count()).where(Review.user_id == user_id, Review.text != "").scalar_subquery()
         rated, watched, reviewed = (
             await self.session.execute(
                 select(

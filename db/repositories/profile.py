@@ -29,12 +29,12 @@ class RatedFilm:
 @dataclass(frozen=True, slots=True)
 class SummaryRow:
     """A user's stored taste summary: `source` "llm" or "template"; `language` of `text`;
-    `reviews_at_rewrite` the review count at the last rewording by the model (0: never)."""
+    `rated_at_rewrite` the number of rated films at the last rewording by the model (0: never)."""
 
     text: str
     source: str
     language: str
-    reviews_at_rewrite: int
+    rated_at_rewrite: int
 
 
 class ProfileRepository:
@@ -57,8 +57,10 @@ class ProfileRepository:
         ]
 
     async def review_count(self, user_id: int) -> int:
-        """Reviews of the user (one per film; a rating-only review counts too)."""
-        return int(await self.session.scalar(select(func.count()).where(Review.user_id == user_id)) or 0)
+        """Reviews the user wrote (one per film; a rating saved without a text is not one: the
+        bot offers "Save without a review" for it)."""
+        written = select(func.count()).where(Review.user_id == user_id, Review.text != "")
+        return int(await self.session.scalar(written) or 0)
 
     async def languages(self, user_id: int) -> tuple[str | None, str | None] | None:
         """(/language choice, Telegram language_code) of the user; None if there is no such user."""
@@ -74,7 +76,7 @@ class ProfileRepository:
         row = await self.session.get(TasteSummary, user_id, populate_existing=True)
         if row is None:
             return None
-        return SummaryRow(row.text, row.source, row.language, row.reviews_at_rewrite)
+        return SummaryRow(row.text, row.source, row.language, row.rated_at_rewrite)
 
     async def save_summary(self, user_id: int, summary: SummaryRow) -> None:
         """Create or replace the user's summary (one statement)."""
@@ -82,7 +84,7 @@ class ProfileRepository:
             "text": summary.text,
             "source": summary.source,
             "language": summary.language,
-            "reviews_at_rewrite": summary.reviews_at_rewrite,
+            "rated_at_rewrite": summary.rated_at_rewrite,
             "updated_at": func.now(),
         }
         stmt = insert(TasteSummary).values(user_id=user_id, **values)

@@ -171,6 +171,22 @@ async def test_language_choice_is_stored_and_unknown_codes_are_refused(session: 
     assert again.language == "ru"
 
 
+async def test_a_rating_saved_without_a_text_is_not_counted_as_a_review(
+    session: AsyncSession, catalog: None
+) -> None:
+    """/profile's "N reviews" and /start's counts are the reviews the user wrote: "Save without
+    a review" stores a rating, not a review."""
+    ann, jobs = await seed(session, 6_041, topic="gore")
+    await ReviewService(session, jobs, max_chars=1000).save(ann, HEAT, Decimal("3"), "")
+    await session.commit()
+    service = ProfileService(session, jobs)
+    view = await service.profile(ann, language="en")
+    assert view.stats.rated == 4 and view.stats.reviews == 1
+    summary = await service.summary(ann)
+    assert summary.rated == 4 and summary.reviews == 1
+    assert await session.scalar(select(func.count()).where(Review.user_id == ann)) == 2  # both stored
+
+
 async def test_profile_view_shows_the_model_summary_only_in_its_language(
     session: AsyncSession, catalog: None
 ) -> None:

@@ -1,5 +1,5 @@
 """Taste stats (pure), the stored taste summary and its background job: the template every
-time, the language model's wording every 10 reviews, its failures falling back to the template."""
+time, the language model's wording every 10 rated films, its failures falling back to the template."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot import jobs
 from bot.app import DEMO_CATALOG
 from bot.settings import OpenAISettings
-from db.models import Film, Review, TasteSummary
+from db.models import Film, TasteSummary, UserFilm
 from db.repositories.library import LibraryRepository
 from db.repositories.profile import ProfileRepository, RatedFilm
 from db.repositories.users import UserRepository
@@ -181,14 +181,15 @@ async def user_id(session: AsyncSession) -> int:
 
 
 async def add_reviews(session: AsyncSession, user_id: int, n: int) -> None:
-    """`n` more reviews of catalog films this user has not reviewed yet."""
-    library = LibraryRepository(session)
-    reviewed = set(await session.scalars(select(Review.tmdb_id).where(Review.user_id == user_id)))
+    """`n` more reviews of catalog films this user has not rated or reviewed yet, as /review
+    saves them (each rates its film)."""
+    service = ReviewService(session, jobs.JobOutbox(), max_chars=1000)
+    reviewed = set(await session.scalars(select(UserFilm.tmdb_id).where(UserFilm.user_id == user_id)))
     free = [
         t for t in await session.scalars(select(Film.tmdb_id).order_by(Film.tmdb_id)) if t not in reviewed
     ]
     for tmdb_id in free[:n]:
-        await library.upsert_review(user_id, tmdb_id, rating=Decimal("3.5"), text="ok", source=Source.BOT)
+        await service.save(user_id, tmdb_id, Decimal("3.5"), "ok")
     await session.commit()
 
 
@@ -203,7 +204,7 @@ async def test_without_a_model_the_template_is_stored_and_read_back(
     assert text is not None and text.startswith("Rated 5 films") and "Science Fiction" in text
 
 
-async def test_the_model_words_it_in_the_users_language_and_again_every_10_reviews(
+async def test_the_model_words_it_in_the_users_language_and_again_every_10_ratings(
     session: AsyncSession, user_id: int
 ) -> None:
     model = FakeModel()
@@ -214,24 +215,48 @@ async def test_the_model_words_it_in_the_users_language_and_again_every_10_revie
         first is not None
         and first.source == "llm"
         and first.language == "ru"
-        and first.reviews_at_rewrite == 1
+        and first.rated_at_rewrite == 6  # the 5 ratings of the fixture and the review's
     )
     system, facts = model.calls[0]
-    assert "Write in Russian." in system and '"films_rated": 5' in facts and "Science Fiction" in facts
+    assert "Write in Russian." in system and '"films_rated": 6' in facts and "Science Fiction" in facts
 
-    await add_reviews(session, user_id, REWRITE_EVERY - 1)  # 9 more reviews: not yet
+    await add_reviews(session, user_id, REWRITE_EVERY - 1)  # 9 more rated films: not yet
     kept = await service.refresh(user_id)
     assert len(model.calls) == 1 and kept == first
 
-    await add_reviews(session, user_id, 1)  # the 10th review since the last wording
+    await add_reviews(session, user_id, 1)  # the 10th rated film since the last wording
     again = await service.refresh(user_id)
-    assert len(model.calls) == 2 and again is not None and again.reviews_at_rewrite == 1 + REWRITE_EVERY
+    assert len(model.calls) == 2 and again is not None and again.rated_at_rewrite == 6 + REWRITE_EVERY
     assert await service.summary_text(user_id) == "You love slow science fiction (2)."
 
     await ProfileRepository(session).set_language(user_id, "es")  # /language: worded again
     spanish = await service.refresh(user_id)
     assert len(model.calls) == 3 and spanish is not None and spanish.language == "es"
     assert "Write in Spanish." in model.calls[-1][0]
+
+
+async def test_ratings_without_a_text_count_for_the_rewording_but_not_as_reviews(
+    session: AsyncSession, user_id: int
+) -> None:
+    """A rating saved without a text ("Save without a review") is no review: the stats the
+    user reads and the model words say 0 reviews. It still changes the ratings the summary is
+    about, so REWRITE_EVERY of them reword it."""
+    model = FakeModel()
+    service = TasteSummaryService(session, model)
+    reviews = ReviewService(session, jobs.JobOutbox(), max_chars=1000)
+    await reviews.save(user_id, GODFATHER, Decimal("4"), "")
+    first = await service.refresh(user_id)
+    assert first is not None and first.rated_at_rewrite == 6
+    assert (await service.stats(user_id)).reviews == 0 and '"reviews": 0' in model.calls[0][1]
+
+    rated = set(await session.scalars(select(UserFilm.tmdb_id).where(UserFilm.user_id == user_id)))
+    free = [t for t in await session.scalars(select(Film.tmdb_id).order_by(Film.tmdb_id)) if t not in rated]
+    for tmdb_id in free[:REWRITE_EVERY]:
+        await reviews.save(user_id, tmdb_id, Decimal("3"), "")
+    await session.commit()
+    again = await service.refresh(user_id)
+    assert len(model.calls) == 2 and again is not None and again.rated_at_rewrite == 6 + REWRITE_EVERY
+    assert (await service.stats(user_id)).reviews == 0
 
 
 @pytest.mark.parametrize("model", [FakeModel(fail=True), SlowModel()], ids=["error", "timeout"])
@@ -282,5 +307,5 @@ async def test_a_saved_review_queues_the_summary_job_which_the_fake_openai_words
     assert (await _statuses(job_app))[jobs.REFRESH_SUMMARY] == ["succeeded"]
     assert chat_requests == 1
     row = await session.get(TasteSummary, user_id, populate_existing=True)
-    assert row is not None and row.source == "llm" and row.language == "ru" and row.reviews_at_rewrite == 1
+    assert row is not None and row.source == "llm" and row.language == "ru" and row.rated_at_rewrite == 6
     assert row.text.startswith(FAKE_LLM_MARK)
