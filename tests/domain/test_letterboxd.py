@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 
 import domain.letterboxd as lb
+import domain.letterboxd_rows as letterboxd_rows
 from domain.letterboxd import (
     LetterboxdExport,
     LetterboxdFilm,
@@ -376,7 +377,7 @@ def test_bad_rows_in_other_files_and_problem_notes_are_capped(tmp_path: Path) ->
 
 
 def test_problem_notes_are_capped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(lb, "MAX_PROBLEMS", 5)
+    monkeypatch.setattr(letterboxd_rows, "MAX_PROBLEMS", 5)
     bad = [f"2025-01-01,Film {i},2000,u,9" for i in range(12)]
     export = read_export(write_export(tmp_path, {"ratings.csv": csv_text("ratings.csv", *bad)}))
     assert export.skipped_rows == 12
