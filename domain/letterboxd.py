@@ -55,14 +55,14 @@ from typing import Final
 from domain.letterboxd_archive import (
     MAX_COMPRESSION_RATIO,
     RECOGNISED_FILES,
-    _csv_role,
-    _folder_members,
-    _Member,
-    _zip_members,
+    Member,
+    csv_role,
+    folder_members,
+    zip_members,
 )
-from domain.letterboxd_rows import MAX_PROBLEMS, _Parser, html_to_text
+from domain.letterboxd_rows import MAX_PROBLEMS, Parser, html_to_text
 from domain.letterboxd_types import (
-    _HOW_TO_EXPORT,
+    HOW_TO_EXPORT,
     SKIPPING_CODES,
     LetterboxdExport,
     LetterboxdFilm,
@@ -123,14 +123,14 @@ def read_export(path: Path) -> LetterboxdExport:
     zip, or nothing in it can be read (see the error's codes).
     """
     if not path.exists():
-        raise LetterboxdFormatError(f"I couldn't find “{path.name}”. {_HOW_TO_EXPORT}", code="missing")
+        raise LetterboxdFormatError(f"I couldn't find “{path.name}”. {HOW_TO_EXPORT}", code="missing")
     if path.is_dir():
-        return _parse(_folder_members(path))
+        return _parse(folder_members(path))
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise LetterboxdFormatError(
-            f"I couldn't open “{path.name}”. {_HOW_TO_EXPORT}", code="missing"
+            f"I couldn't open “{path.name}”. {HOW_TO_EXPORT}", code="missing"
         ) from exc
     return read_export_bytes(data, path.name)
 
@@ -152,11 +152,11 @@ def read_export_bytes(data: bytes, file_name: str) -> LetterboxdExport:
     """
     shown = Path(file_name).name or "file"
     if not data:
-        raise LetterboxdFormatError(f"“{shown}” is empty. {_HOW_TO_EXPORT}", code="empty")
+        raise LetterboxdFormatError(f"“{shown}” is empty. {HOW_TO_EXPORT}", code="empty")
     if len(data) > MAX_UPLOAD_BYTES:
         raise LetterboxdFormatError(
             f"“{shown}” is bigger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB; a Letterboxd export is "
-            f"far smaller. {_HOW_TO_EXPORT}",
+            f"far smaller. {HOW_TO_EXPORT}",
             code="too_big",
         )
     if data[:2] == b"PK" or shown.lower().endswith(".zip"):
@@ -164,17 +164,17 @@ def read_export_bytes(data: bytes, file_name: str) -> LetterboxdExport:
             archive = zipfile.ZipFile(io.BytesIO(data))
         except (zipfile.BadZipFile, EOFError, ValueError) as exc:
             raise LetterboxdFormatError(
-                f"“{shown}” isn't a zip file (or it is damaged). {_HOW_TO_EXPORT}", code="not_zip"
+                f"“{shown}” isn't a zip file (or it is damaged). {HOW_TO_EXPORT}", code="not_zip"
             ) from exc
         with archive:
             try:
-                return _parse(_zip_members(archive))
+                return _parse(zip_members(archive))
             except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
                 raise LetterboxdFormatError(
-                    f"“{shown}” is damaged and can't be unpacked. {_HOW_TO_EXPORT}", code="damaged"
+                    f"“{shown}” is damaged and can't be unpacked. {HOW_TO_EXPORT}", code="damaged"
                 ) from exc
-    name = _csv_role(shown, data)
-    return _parse([_Member(name, len(data), lambda: io.BytesIO(data))], lone=True)
+    name = csv_role(shown, data)
+    return _parse([Member(name, len(data), lambda: io.BytesIO(data))], lone=True)
 
 
 def unmatched_csv_bytes(films: Iterable[LetterboxdFilm]) -> bytes:
@@ -213,29 +213,29 @@ def unmatched_csv_bytes(films: Iterable[LetterboxdFilm]) -> bytes:
 # ---------------------------------------------------------------------------------------------
 
 
-def _parse(members: list[_Member], *, lone: bool = False) -> LetterboxdExport:
+def _parse(members: list[Member], *, lone: bool = False) -> LetterboxdExport:
     """The export made of `members` (found by `domain.letterboxd_archive`), read by
     `domain.letterboxd_rows`. `lone`: a single CSV sent on its own, refused as `empty` when it
     holds no rows at all."""
     if not members:
         raise LetterboxdFormatError(
             "This doesn't look like a Letterboxd export: no ratings.csv, watched.csv, diary.csv, "
-            f"reviews.csv, watchlist.csv or likes/films.csv in it. {_HOW_TO_EXPORT}",
+            f"reviews.csv, watchlist.csv or likes/films.csv in it. {HOW_TO_EXPORT}",
             code="no_files",
         )
     total = sum(member.size for member in members)
     if total > MAX_EXPORT_BYTES:
         raise LetterboxdFormatError(
             f"This export is too big to import ({total // (1024 * 1024)} MB unpacked; the limit is "
-            f"{MAX_EXPORT_BYTES // (1024 * 1024)} MB). {_HOW_TO_EXPORT}",
+            f"{MAX_EXPORT_BYTES // (1024 * 1024)} MB). {HOW_TO_EXPORT}",
             code="too_big",
         )
-    parser = _Parser()
+    parser = Parser()
     for member in members:
         parser.read(member)
     if parser.fatal is not None and not parser.files:
         # nothing usable at all: say why (a lone file with other columns is another site's export)
         raise parser.fatal
     if lone and not parser.films and parser.rows_read.get(members[0].name, 0) == 0 and not parser.skipped:
-        raise LetterboxdFormatError(f"{members[0].name} has no films in it. {_HOW_TO_EXPORT}", code="empty")
+        raise LetterboxdFormatError(f"{members[0].name} has no films in it. {HOW_TO_EXPORT}", code="empty")
     return parser.result()

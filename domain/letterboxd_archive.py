@@ -3,8 +3,8 @@
 Finds the recognised files (`RECOGNISED_FILES`) at the root of a zip or folder or under one
 top folder, checks a zip from its directory alone before anything is decompressed (compression
 method, encryption, `MAX_COMPRESSION_RATIO`), tells which file a lone CSV is from its name or
-columns (`_csv_role`), recognises other sites' exports by their columns (`_other_site`), and
-decodes a file's bytes to text (`_decode`). Each file found is a `_Member`: its canonical
+columns (`csv_role`), recognises other sites' exports by their columns (`other_site`), and
+decodes a file's bytes to text (`decode`). Each file found is a `Member`: its canonical
 name, size, and an opener; the rows inside are read by `domain.letterboxd_rows`.
 """
 
@@ -21,7 +21,7 @@ from typing import IO, Final
 
 from charset_normalizer import from_bytes
 
-from domain.letterboxd_types import _HOW_TO_EXPORT, LetterboxdFormatError
+from domain.letterboxd_types import HOW_TO_EXPORT, LetterboxdFormatError
 
 #: The files `domain.letterboxd` reads, in the order they are read (which sets the "first-seen" film order).
 RECOGNISED_FILES: Final[tuple[str, ...]] = (
@@ -45,7 +45,7 @@ _SAFE_COMPRESSION = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
 
 
 @dataclass(frozen=True, slots=True)
-class _Member:
+class Member:
     """One recognised file: its canonical name ("likes/films.csv"), size in bytes, and an opener."""
 
     name: str
@@ -88,7 +88,7 @@ def _resolve(paths: Iterable[str]) -> dict[str, str]:
     return candidates[0] if candidates else {}
 
 
-def _folder_members(root: Path) -> list[_Member]:
+def folder_members(root: Path) -> list[Member]:
     """The recognised files of an unpacked export folder (searched up to 3 levels deep)."""
     rels: list[str] = []
     for dirpath, dirnames, filenames in os.walk(root):
@@ -97,10 +97,10 @@ def _folder_members(root: Path) -> list[_Member]:
             dirnames.clear()
         prefix = Path(dirpath).relative_to(root).as_posix()
         rels.extend(name if prefix == "." else f"{prefix}/{name}" for name in filenames)
-    members: list[_Member] = []
+    members: list[Member] = []
     for name, rel in _resolve(rels).items():
         file_path = root / rel
-        members.append(_Member(name, file_path.stat().st_size, _file_opener(file_path)))
+        members.append(Member(name, file_path.stat().st_size, _file_opener(file_path)))
     return members
 
 
@@ -118,22 +118,22 @@ def _zip_opener(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> Callable[[],
     return opener
 
 
-def _zip_members(archive: zipfile.ZipFile) -> list[_Member]:
+def zip_members(archive: zipfile.ZipFile) -> list[Member]:
     """The recognised members of an export zip, checked from the zip directory alone (nothing
     is decompressed here). zipfile stops reading a member at its declared size and checks its
     CRC, so a forged directory cannot unpack more than it declares. Member names are only
     compared, never used as paths (nothing is extracted): an absolute or `../` name is harmless;
     of duplicate names the last is read (as zipfile does)."""
     infos = {info.filename: info for info in archive.infolist() if not info.is_dir()}
-    members: list[_Member] = []
+    members: list[Member] = []
     for name, rel in _resolve(infos).items():
         info = infos[rel]
         if info.compress_type not in _SAFE_COMPRESSION:
             raise LetterboxdFormatError(
-                f"{name} in this zip uses a compression I can't read. {_HOW_TO_EXPORT}", code="compression"
+                f"{name} in this zip uses a compression I can't read. {HOW_TO_EXPORT}", code="compression"
             )
         if info.flag_bits & 0x1:
-            raise LetterboxdFormatError(f"This zip is password-protected. {_HOW_TO_EXPORT}", code="encrypted")
+            raise LetterboxdFormatError(f"This zip is password-protected. {HOW_TO_EXPORT}", code="encrypted")
         ratio = info.file_size / max(info.compress_size, 1)
         if info.file_size > 1024 * 1024 and ratio > MAX_COMPRESSION_RATIO:
             raise LetterboxdFormatError(
@@ -142,7 +142,7 @@ def _zip_members(archive: zipfile.ZipFile) -> list[_Member]:
                 "so I didn't unpack it.",
                 code="zip_bomb",
             )
-        members.append(_Member(name, info.file_size, _zip_opener(archive, info)))
+        members.append(Member(name, info.file_size, _zip_opener(archive, info)))
     return members
 
 
@@ -166,7 +166,7 @@ _OTHER_SITES: Final[tuple[tuple[frozenset[str], str], ...]] = (
 )
 
 
-def _csv_role(file_name: str, data: bytes) -> str:
+def csv_role(file_name: str, data: bytes) -> str:
     """Which recognised file a lone CSV is (see `read_export_bytes`)."""
     lowered = file_name.lower()
     for hint, role in _NAME_HINTS:
@@ -187,7 +187,9 @@ def _csv_role(file_name: str, data: bytes) -> str:
     return "watched.csv"
 
 
-def _other_site(columns: set[str]) -> str | None:
+def other_site(columns: set[str]) -> str | None:
+    """The site a CSV with these `columns` comes from when it is another site's export (see
+    _OTHER_SITES), else None (it has a Letterboxd URI column, or nothing tells)."""
     lowered = {column.lower() for column in columns}
     for needed, site in _OTHER_SITES:
         if needed <= lowered and "letterboxd uri" not in lowered:
@@ -195,7 +197,7 @@ def _other_site(columns: set[str]) -> str | None:
     return None
 
 
-def _decode(raw: bytes) -> tuple[str, str | None]:
+def decode(raw: bytes) -> tuple[str, str | None]:
     """Text of a file, without NUL characters, and, when it is not UTF-8, the encoding it was
     read as.
 

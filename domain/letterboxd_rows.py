@@ -1,6 +1,6 @@
 """The rows of a Letterboxd export (`domain.letterboxd`): CSV rows merged into one film each.
 
-`_Parser` reads the recognised files found by `domain.letterboxd_archive`, one after the
+`Parser` reads the recognised files found by `domain.letterboxd_archive`, one after the
 other, checks their columns (`_REQUIRED_COLUMNS`), parses each row's cells (Name, Year, dates,
 rating) and merges the rows per film (`_Acc`, then `_finish` into a `LetterboxdFilm`); rows
 and files that cannot be used become `Problem`s (at most `MAX_PROBLEMS` kept). Review HTML
@@ -23,15 +23,15 @@ from bs4 import BeautifulSoup
 from bs4.element import NavigableString, PageElement, Tag
 from dateutil import parser as date_parser
 
-from domain.letterboxd_archive import _decode, _Member, _other_site
+from domain.letterboxd_archive import Member, decode, other_site
 from domain.letterboxd_types import (
-    _HOW_TO_EXPORT,
+    HOW_TO_EXPORT,
     LetterboxdExport,
     LetterboxdFilm,
     LetterboxdFormatError,
     Problem,
-    _clean_name,
-    _film_key,
+    clean_name,
+    film_key,
 )
 
 #: How many problems `LetterboxdExport.problems` keeps (all rows are counted in `skipped_rows`).
@@ -90,7 +90,7 @@ class _RowError(ValueError):
         self.value = value
 
 
-class _Parser:
+class Parser:
     """Collects films across files; one instance per export."""
 
     def __init__(self) -> None:
@@ -106,11 +106,11 @@ class _Parser:
         if len(self.problems) < MAX_PROBLEMS:
             self.problems.append(problem)
 
-    def read(self, member: _Member) -> None:
+    def read(self, member: Member) -> None:
         """Read one recognised file, row by row; a file that can't be used is noted and skipped."""
         with member.open() as raw:
             data = raw.read()
-        text, encoding = _decode(data)
+        text, encoding = decode(data)
         if encoding is not None:
             self.note(Problem(member.name, None, "encoding", encoding))
         reader = csv.DictReader(io.StringIO(text, newline=""))
@@ -150,17 +150,17 @@ class _Parser:
         rows = max(len(text.strip().splitlines()) - 1, 0)
         self.skipped += rows
         self.note(Problem(name, None, "wrong_columns", " or ".join(missing)))
-        site = _other_site(columns)
+        site = other_site(columns)
         if site is not None:
             error = LetterboxdFormatError(
-                f"This looks like an export from {site}, not from Letterboxd. {_HOW_TO_EXPORT}",
+                f"This looks like an export from {site}, not from Letterboxd. {HOW_TO_EXPORT}",
                 code="other_site",
                 site=site,
             )
         else:
             error = LetterboxdFormatError(
                 f"{name} doesn't look like a Letterboxd file: it has no {' or '.join(missing)} column. "
-                f"{_HOW_TO_EXPORT}",
+                f"{HOW_TO_EXPORT}",
                 code="wrong_columns",
                 file=name,
                 missing=" or ".join(missing),
@@ -168,7 +168,7 @@ class _Parser:
         self.fatal = self.fatal or error
 
     def _row(self, file: str, row: dict[str, str | list[str] | None]) -> None:
-        name = _clean_name(_cell(row, "Name"))
+        name = clean_name(_cell(row, "Name"))
         if not name:
             raise _RowError("empty_name")
         year = _parse_year(_cell(row, "Year"))
@@ -179,7 +179,7 @@ class _Parser:
             raise _RowError("no_rating")
         order: _Order = (watched_date or logged or date.min, logged or date.min, self.seq)
 
-        key = _film_key(name, year)
+        key = film_key(name, year)
         acc = self.films.get(key)
         if acc is None:
             acc = self.films[key] = _Acc(name=name, year=year)

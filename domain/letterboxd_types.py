@@ -2,7 +2,7 @@
 
 Holds `LetterboxdFormatError` (an input with nothing usable), `Problem` (a row or file that
 could not be used, with the English text of each code and `SKIPPING_CODES`), `LetterboxdFilm`
-(one merged film, and `_film_key`, how films are told apart) and `LetterboxdExport` (the
+(one merged film, and `film_key`, how films are told apart) and `LetterboxdExport` (the
 whole parse), plus the "how to export" hint every error message ends with. They are the
 lowest layer: the archive reader (`domain.letterboxd_archive`) and the row parser
 (`domain.letterboxd_rows`) both build them, and `domain.letterboxd` re-exports them, the
@@ -21,7 +21,7 @@ from typing import Final
 
 from domain.entities import Source
 
-_HOW_TO_EXPORT = (
+HOW_TO_EXPORT = (
     "On Letterboxd open Settings → Import & Export → Export your data, then send me that .zip file."
 )
 
@@ -138,7 +138,7 @@ class LetterboxdFilm:
     @property
     def key(self) -> tuple[str, int | None]:
         """`(casefolded name with whitespace collapsed, year)`: how films are merged and deduplicated."""
-        return _film_key(self.name, self.year)
+        return film_key(self.name, self.year)
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,9 +172,11 @@ class LetterboxdExport:
 # ---------------------------------------------------------------------------------------------
 
 
-def _clean_name(name: str) -> str:
+def clean_name(name: str) -> str:
+    """A title as shown: whitespace runs collapsed to one space, Unicode NFC."""
     return unicodedata.normalize("NFC", " ".join(name.split()))
 
 
-def _film_key(name: str, year: int | None) -> tuple[str, int | None]:
-    return (_clean_name(name).casefold(), year)
+def film_key(name: str, year: int | None) -> tuple[str, int | None]:
+    """`(clean_name casefolded, year)`: how two rows are told to be the same film."""
+    return (clean_name(name).casefold(), year)
