@@ -105,12 +105,9 @@ from bench.load_processes import (
     wait_up,
 )
 from bench.load_users import FOLLOW_UPS, THINK_SECONDS, Pending, User, user_script
-from tests.fakes.telegram_server import (
-    Call,
-    FakeBot,
-    FakeTelegramServer,
-    make_token,
-)
+from tests.fakes.telegram_bot import FakeBot
+from tests.fakes.telegram_records import Call, make_token
+from tests.fakes.telegram_server import FakeTelegramServer
 
 PUBLIC_URL = "https://bot.example.test"  # never resolved: the balancer sends to the replicas
 #: Seconds one delivery (all its attempts) may take before it counts as lost.

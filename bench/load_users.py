@@ -11,7 +11,8 @@ from collections.abc import Generator, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from tests.fakes.telegram_server import Call, FakeBot
+from tests.fakes.telegram_bot import FakeBot
+from tests.fakes.telegram_records import Call
 
 #: Updates that continue a flow (a tap on what the bot just sent, the review text): sent after
 #: a think time of THINK_SECONDS (uniform), before the users waiting for their turn.

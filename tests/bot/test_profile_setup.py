@@ -24,7 +24,8 @@ from bot import texts
 from bot.console import CONSOLE_TOKEN, LocalSession
 from bot.i18n import make_i18n
 from bot.profile_setup import bot_profile, set_bot_profile
-from tests.fakes.telegram_server import FakeTelegramServer, make_token
+from tests.fakes.telegram_records import make_token
+from tests.fakes.telegram_server import FakeTelegramServer
 
 LANGUAGES = (None, "es", "pt", "ru")
 

@@ -48,7 +48,9 @@ from bot.web import WEBHOOK_PATH_PREFIX, webhook_path
 from db.models import Review
 from db.models import User as DbUser
 from db.session import create_engine
-from tests.fakes.telegram_server import Attempt, Delivery, FakeBot, FakeTelegramServer, make_token
+from tests.fakes.telegram_bot import FakeBot
+from tests.fakes.telegram_records import Attempt, Delivery, make_token
+from tests.fakes.telegram_server import FakeTelegramServer
 
 pytestmark = pytest.mark.e2e
 

@@ -22,7 +22,9 @@ from aiogram.exceptions import (
 from aiogram.types import BotCommand, BufferedInputFile, InlineKeyboardButton, InlineKeyboardMarkup
 from aiohttp import web
 
-from tests.fakes.telegram_server import FakeBot, FakeTelegramServer, make_token
+from tests.fakes.telegram_bot import FakeBot
+from tests.fakes.telegram_records import make_token
+from tests.fakes.telegram_server import FakeTelegramServer
 
 USER = 4242
 
