@@ -49,7 +49,6 @@ from bench.recommend_quality import (
     say,
 )
 from bench.split import Split, load_split
-from bot.jobs import JobOutbox
 from db.repositories.films import FilmRepository
 from db.session import create_engine, create_session_factory
 from domain.catalog import CatalogService
@@ -168,7 +167,6 @@ class Lab:
                 repeat_window=dt.timedelta(days=60),
                 cf_cache=self.cf_cache,
                 embedding_model=self.model,
-                jobs=JobOutbox(),  # never flushed: taste vectors are computed inline
                 weights=weights,
             )
             t0 = time.perf_counter()

@@ -59,7 +59,7 @@ class Services(TypedDict):
     stats: StatsService
     groups: GroupService
     ratings: RatingsService  # /ratings
-    feedback: FeedbackService  # ↩️ Undo of ✅ / ⏭ / 🚫
+    feedback: FeedbackService  # ✅ / ⏭ / 🚫 on a pick and their ↩️ Undo
     watchlist: WatchlistService  # 🔖, /watchlist, /recommend watchlist
     user_settings: UserSettingsService  # /settings (standing filters)
     wishes: WishService  # /recommend <words>
@@ -100,7 +100,6 @@ class ServiceFactory:
             repeat_window=dt.timedelta(days=self.settings.bot.recommend_repeat_window_days),
             cf_cache=self.cf_cache,
             embedding_model=self.embedding_model,
-            jobs=jobs,
             weights=self.rank_weights,
             rankings=self.rankings,
         )

@@ -1,5 +1,8 @@
-"""↩️ Undo of an answer to a pick (✅ Watched, ⏭ Skip, 🚫 Not interested), for UNDO_WINDOW
+"""Answers to a pick (✅ Watched, ⏭ Skip, 🚫 Not interested) and their ↩️ Undo, for UNDO_WINDOW
 after the tap.
+
+An answer sets the recommendation item's status (stamped `status_at`); 🚫 also marks the film
+`user_films.not_interested` (excluded for good, a dislike) and refreshes the taste.
 
 Undoing puts the recommendation item back to `shown` (its `status_at` cleared, as if never
 answered). Undoing 🚫 also takes back what the tap did to the film: `user_films.not_interested`
@@ -29,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from db.repositories.library import LibraryRepository
 from db.repositories.recommendations import RecommendationRepository
 from domain.entities import ItemStatus
+from domain.picks import Feedback
 from domain.ports import JobQueue
 
 log = structlog.get_logger(__name__)
@@ -64,6 +68,19 @@ class FeedbackService:
         self.library = LibraryRepository(session)
         self.jobs = jobs
         self.window = window
+
+    async def feedback(self, user_id: int, item_id: int, status: ItemStatus) -> Feedback:
+        """Mark one of the user's picks watched, skipped or not interested (🚫: the film is
+        excluded for good and counts as a dislike). Other users' items are NOT_FOUND."""
+        tmdb_id = await self.items.set_status(item_id, user_id, status.value)
+        if tmdb_id is not None:
+            if status is ItemStatus.NOT_INTERESTED:
+                await self.library.mark_not_interested(user_id, tmdb_id, source="bot")
+                self.jobs.refresh_taste(user_id)
+            log.info("pick_feedback", user_id=user_id, item_id=item_id, status=status.value)
+            return Feedback.UPDATED
+        item = await self.items.get_for_user(item_id, user_id)
+        return Feedback.NOT_FOUND if item is None else Feedback.ALREADY_DONE
 
     async def undo(self, user_id: int, item_id: int, now: dt.datetime) -> Undo:
         """Take back the user's answer to one of their picks (module docstring), if it was given

@@ -1,6 +1,6 @@
 """The recommendation service: gathers history and candidates, calls the pure recommender,
-stores and returns three picks; records feedback on them (onboarding a new user is
-domain/onboarding.py).
+stores and returns three picks (onboarding a new user is domain/onboarding.py; the ✅ / ⏭ / 🚫
+answers to the picks are domain/feedback.py).
 
 Candidates come from four sources (see `recommender.types.CandidateSource`): the CF model
 over all users' histories (`domain.cf`), the nearest films to the user's taste vector
@@ -31,11 +31,10 @@ from db.repositories.recommendations import NewItem, RecommendationRepository
 from db.repositories.vectors import VectorRepository
 from domain.catalog import CatalogService
 from domain.cf_cache import CFModelCache
-from domain.entities import FilmInfo, ItemStatus
+from domain.entities import FilmInfo
 from domain.picks import (
     LOOSEN_BELOW_PICKS,
     SLOT_REASONS,
-    Feedback,
     Ranking,
     RecommendationResult,
     ShownPick,
@@ -44,7 +43,7 @@ from domain.picks import (
     features,
     load_signals_and_history,
 )
-from domain.ports import JobQueue, MovieSourceError
+from domain.ports import MovieSourceError
 from domain.preferences import Preferences, _mentions, _preferred
 from domain.ranking_cache import RankingCache
 from domain.settings import Setting, StandingFilters, UserSettingsService
@@ -110,7 +109,6 @@ class RecommendationService:
         repeat_window: dt.timedelta,
         cf_cache: CFModelCache,
         embedding_model: str | None,
-        jobs: JobQueue,
         weights: RankWeights = DEFAULT_WEIGHTS,
         rankings: RankingCache | None = None,
     ) -> None:
@@ -128,7 +126,6 @@ class RecommendationService:
         self.repeat_window = repeat_window
         self.cf_cache = cf_cache
         self.embedding_model = embedding_model
-        self.jobs = jobs
         self.weights = weights
 
     async def rank(
@@ -388,19 +385,6 @@ class RecommendationService:
             slot_reasons = tuple(r for r in pick.reasons if r.kind in SLOT_REASONS)
             explained.append(replace(pick, reasons=slot_reasons + explain(candidate, taste)))
         return explained
-
-    async def feedback(self, user_id: int, item_id: int, status: ItemStatus) -> Feedback:
-        """Mark one of the user's picks watched, skipped or not interested (🚫: the film is
-        excluded for good and counts as a dislike). Other users' items are NOT_FOUND."""
-        tmdb_id = await self.items.set_status(item_id, user_id, status.value)
-        if tmdb_id is not None:
-            if status is ItemStatus.NOT_INTERESTED:
-                await self.library.mark_not_interested(user_id, tmdb_id, source="bot")
-                self.jobs.refresh_taste(user_id)
-            log.info("pick_feedback", user_id=user_id, item_id=item_id, status=status.value)
-            return Feedback.UPDATED
-        item = await self.items.get_for_user(item_id, user_id)
-        return Feedback.NOT_FOUND if item is None else Feedback.ALREADY_DONE
 
     async def pick_film(self, user_id: int, item_id: int) -> FilmInfo | None:
         """The film of one of the user's picks (for ✅ → review); None if not theirs."""

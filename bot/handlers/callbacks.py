@@ -14,6 +14,7 @@ from bot.metrics import Metrics
 from db.models import User
 from domain.catalog import CatalogService
 from domain.entities import ItemStatus
+from domain.feedback import FeedbackService
 from domain.picks import Feedback
 from domain.recommendations import RecommendationService
 from domain.reviews import ReviewService
@@ -34,11 +35,11 @@ async def skip_or_not_interested(
     callback_data: PickCallback,
     message: Message,
     user: User,
-    recommendations: RecommendationService,
+    feedback: FeedbackService,
     metrics: Metrics,
 ) -> None:
     status, done_text = FEEDBACK[callback_data.action]
-    outcome = await recommendations.feedback(user.id, callback_data.item_id, status)
+    outcome = await feedback.feedback(user.id, callback_data.item_id, status)
     metrics.feedback(callback_data.action, outcome)
     await _answer(callback, message, outcome, done_text=done_text(), item_id=callback_data.item_id)
 
@@ -51,12 +52,13 @@ async def watched(
     user: User,
     state: FSMContext,
     recommendations: RecommendationService,
+    feedback: FeedbackService,
     reviews: ReviewService,
     catalog: CatalogService,
     metrics: Metrics,
 ) -> None:
     film = await recommendations.pick_film(user.id, callback_data.item_id)
-    outcome = await recommendations.feedback(user.id, callback_data.item_id, ItemStatus.WATCHED)
+    outcome = await feedback.feedback(user.id, callback_data.item_id, ItemStatus.WATCHED)
     metrics.feedback(callback_data.action, outcome if film else Feedback.NOT_FOUND)
     await _answer(
         callback,

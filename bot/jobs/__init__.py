@@ -1,8 +1,10 @@
 """Background jobs on a PostgreSQL queue (procrastinate): embeddings, taste vectors and
 summaries, the CF model, Letterboxd imports.
 
-Modules: `tasks` (the tasks, queues, priorities, the App and the stall watch), `outbox` (what an
-update asks for, deferred after commit), `worker` (worker processes and their loops).
+Modules: `tasks` (the user-facing tasks, queues, priorities, the blueprint and the App),
+`maintenance` (stall recovery and the stall watch, the periodic sweep and CF rebuild, and what
+they queue), `outbox` (what an update asks for, deferred after commit), `worker` (worker
+processes and their loops).
 
 - Handlers never run these jobs. Services record what they want in the update's `JobOutbox`
   (`domain.ports.JobQueue`); `DatabaseMiddleware` defers the jobs after the update's
@@ -32,6 +34,18 @@ update asks for, deferred after commit), `worker` (worker processes and their lo
 
 from __future__ import annotations
 
+from bot.jobs.maintenance import (
+    STALL_CHECK_SECONDS,
+    STALLED_AFTER_SECONDS,
+    queue_cf_if_due,
+    queue_missing,
+    queue_overdue_rounds,
+    rebuild_cf,
+    recover_stalled,
+    retry_stalled,
+    sweep,
+    watch_stalled,
+)
 from bot.jobs.outbox import (
     CF_REBUILD_DELAY_S,
     EMBED_FILMS,
@@ -63,8 +77,6 @@ from bot.jobs.tasks import (
     PRIORITY_USER_FILMS,
     QUEUES,
     RETRY,
-    STALL_CHECK_SECONDS,
-    STALLED_AFTER_SECONDS,
     USER_QUEUE,
     WorkerRuntime,
     blueprint,
@@ -73,18 +85,10 @@ from bot.jobs.tasks import (
     embed_films_here,
     embed_reviews,
     make_job_app,
-    queue_cf_if_due,
-    queue_missing,
-    queue_overdue_rounds,
-    rebuild_cf,
-    recover_stalled,
     refresh_summary,
     refresh_taste,
-    retry_stalled,
     run_import,
-    sweep,
     use_runtime,
-    watch_stalled,
 )
 from bot.jobs.worker import (
     BULK_LOOP,

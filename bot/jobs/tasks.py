@@ -1,9 +1,10 @@
-"""The tasks, their queues and priorities, the procrastinate App, and the stall watch
-(see the package docstring)."""
+"""The user-facing tasks (film, review and topic embeddings, taste vectors and summaries,
+imports, the end of a group vote) and what every task shares: the queues, priorities and
+retry strategy, the blueprint, the worker runtime, and the procrastinate App (see the package
+docstring). The maintenance tasks and the stall watch are in `bot.jobs.maintenance`."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import datetime as dt
 from collections.abc import Awaitable, Callable, Iterator, Sequence
@@ -14,7 +15,6 @@ import procrastinate
 import structlog
 from aiogram import Bot
 from aiogram.utils.i18n import I18n
-from procrastinate.exceptions import ConnectorException
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import texts, together
@@ -25,34 +25,20 @@ from bot.jobs.outbox import (
     EMBED_FILMS,
     EMBED_REVIEWS,
     EMBED_TOPICS,
-    REBUILD_CF,
-    RECOVER_STALLED,
     REFRESH_SUMMARY,
     REFRESH_TASTE,
     RUN_IMPORT,
-    SWEEP,
     JobOutbox,
     _chunks,
-    _defer,
     defer_cf_rebuild,
     defer_films,
-    defer_round_close,
-    defer_taste,
     defer_tastes,
 )
-from db.repositories.groups import GroupRepository
 from db.session import sync_url
 from domain.catalog import CatalogService
-from domain.cf import build_cf_model
 from domain.embeddings import JOB_BATCH, EmbeddingService, TasteRefresh
 from domain.groups import GroupService
-from domain.imports import (
-    HistoryUse,
-    ImportProgress,
-    ImportService,
-    PendingImport,
-    cf_model_due,
-)
+from domain.imports import HistoryUse, ImportProgress, ImportService, PendingImport
 from domain.ports import Embedder, EmbeddingError, LanguageModel, MovieSource, MovieSourceError
 from domain.taste import TasteSummaryService
 
@@ -89,14 +75,6 @@ PRIORITY_CF = 10
 #: Film embeddings and the sweep: oldest first. The sweep deliberately waits behind queued
 #: embeddings, so it does not queue again the films they are about to embed.
 PRIORITY_BULK = 0
-#: A running job whose worker sent no heartbeat for this long is retried (its worker died).
-#: procrastinate workers send a heartbeat every 10 s (`Worker.update_heartbeat_interval`), so
-#: 60 s is six missed heartbeats: a live worker whose event loop is busy is not mistaken for
-#: a dead one.
-STALLED_AFTER_SECONDS = 60
-#: How often every worker process looks for stalled jobs: a killed worker's job is re-queued
-#: at most STALLED_AFTER_SECONDS + STALL_CHECK_SECONDS (70 s) after its last heartbeat.
-STALL_CHECK_SECONDS = 10.0
 
 blueprint = procrastinate.Blueprint()
 
@@ -362,154 +340,16 @@ def _notifier(rt: WorkerRuntime, pending: PendingImport) -> ImportNotifier | Non
     )
 
 
-@blueprint.task(
-    name=RECOVER_STALLED,
-    queue=IMPORT_QUEUE,
-    priority=PRIORITY_CONTROL,
-    queueing_lock=RECOVER_STALLED,
-    lock=RECOVER_STALLED,
-)
-async def recover_stalled(timestamp: int | None = None) -> int:
-    """Re-queue jobs left running by a worker that died (see `retry_stalled`).
-
-    Not scheduled: every worker process runs `watch_stalled` instead, which never waits in a
-    queue. The task stays so that it can be queued by hand and so that a `recover_stalled`
-    job queued by an older version (which scheduled it every minute) still runs."""
-    return await retry_stalled(_rt().app)
-
-
-async def retry_stalled(
-    app: procrastinate.App, *, seconds_since_heartbeat: float = STALLED_AFTER_SECONDS
-) -> int:
-    """Retry now every job left `doing` by a worker with no heartbeat for
-    `seconds_since_heartbeat` seconds, or by no worker at all (procrastinate docs, "Retry
-    stalled jobs"). The job keeps its queue and priority and counts one more attempt. Returns
-    how many were re-queued; a job another process re-queued first is skipped.
-
-    Raises:
-        procrastinate.exceptions.ConnectorException: the database could not be reached.
-    """
-    stalled = list(await app.job_manager.get_stalled_jobs(seconds_since_heartbeat=seconds_since_heartbeat))
-    retried = 0
-    for job in stalled:
-        try:
-            await app.job_manager.retry_job(job)
-        except ConnectorException:  # no longer 'doing': another worker process re-queued it
-            log.info("job_stalled_already_retried", job_id=job.id, task=job.task_name)
-            continue
-        log.warning("job_stalled_retried", job_id=job.id, task=job.task_name, queue=job.queue)
-        retried += 1
-    return retried
-
-
-async def watch_stalled(
-    app: procrastinate.App,
-    *,
-    every: float = STALL_CHECK_SECONDS,
-    seconds_since_heartbeat: float = STALLED_AFTER_SECONDS,
-) -> None:
-    """Run `retry_stalled` at once and then every `every` seconds, until cancelled.
-
-    A plain asyncio loop in each worker process rather than a queued job, so it never waits
-    behind other jobs. A failed check (database unreachable) is logged as a warning and the
-    loop carries on at the next tick."""
-    while True:
-        try:
-            await retry_stalled(app, seconds_since_heartbeat=seconds_since_heartbeat)
-        except Exception as exc:  # the database is away: try again at the next tick
-            log.warning("stall_check_failed", error=repr(exc))
-        await asyncio.sleep(every)
-
-
-@blueprint.periodic(cron="23 * * * *")
-@blueprint.task(
-    name=REBUILD_CF,
-    queue=BULK_QUEUE,
-    priority=PRIORITY_CF,
-    retry=RETRY,
-    queueing_lock=REBUILD_CF,
-    lock=REBUILD_CF,
-)
-async def rebuild_cf(timestamp: int | None = None) -> int:
-    """Retrain the CF model from every user's history (hourly, and on demand)."""
-
-    async def work(_svc: EmbeddingService, session: AsyncSession) -> int:
-        from bot.settings import load_settings  # WorkerRuntime carries no settings: CF_PRIOR_WEIGHT
-
-        return (await build_cf_model(session, prior_weight=load_settings().cf.prior_weight)).version
-
-    return int(await _in_session(work))
-
-
-@blueprint.periodic(cron="*/10 * * * *")
-@blueprint.task(name=SWEEP, queue=BULK_QUEUE, priority=PRIORITY_BULK, queueing_lock=SWEEP, lock=SWEEP)
-async def sweep(timestamp: int | None = None) -> dict[str, int]:
-    """Queue whatever still lacks a vector for the current model, and stale tastes; and the
-    end of every group vote whose time ran out without its job (a lost defer)."""
-    rt = _rt()
-    counts = await queue_missing(rt.app, rt.session_factory, rt.embedder)
-    return {**counts, "group_rounds": await queue_overdue_rounds(rt.app, rt.session_factory)}
-
-
-async def queue_overdue_rounds(
-    app: procrastinate.App, session_factory: async_sessionmaker[AsyncSession]
-) -> int:
-    """Queue the end of every group vote still open a minute past its deadline; returns how many."""
-    async with session_factory() as session:
-        overdue = await GroupRepository(session).overdue_rounds()
-    for round_id in overdue:
-        await defer_round_close(app, round_id, 0.0)
-    if overdue:
-        log.warning("group_rounds_overdue", rounds=overdue)
-    return len(overdue)
-
-
-async def queue_missing(
-    app: procrastinate.App, session_factory: async_sessionmaker[AsyncSession], embedder: Embedder
-) -> dict[str, int]:
-    """Queue embedding jobs (JOB_BATCH items each) for every catalog film, review and avoid
-    topic without a current vector, and a taste refresh for every stale user. Returns counts.
-    Used by the periodic sweep and by `python -m bot embed backfill`."""
-    async with session_factory() as session:
-        svc = EmbeddingService(session, embedder)
-        films = await svc.films_to_embed()
-        reviews = await svc.reviews_to_embed()
-        topics = [t for t, _ in await svc.vectors.topics_to_embed(svc.model)]
-        users = await svc.stale_tastes()
-    await defer_films(app, films)
-    for chunk in _chunks(reviews, JOB_BATCH):
-        await _defer(app, EMBED_REVIEWS, review_ids=chunk)
-    if topics:
-        await _defer(app, EMBED_TOPICS, topic_ids=topics)
-    for user_id in users:
-        await defer_taste(app, user_id)
-    counts = {"films": len(films), "reviews": len(reviews), "topics": len(topics), "users": len(users)}
-    log.info("embeddings_queued", **counts)
-    return counts
-
-
-async def queue_cf_if_due(app: procrastinate.App, session_factory: async_sessionmaker[AsyncSession]) -> bool:
-    """Queue a CF rebuild at once when `domain.imports.cf_model_due` says so (no model yet
-    but user histories, or a model older than the newest finished import); True when one
-    was queued. Every worker process checks at start (`bot.jobs.run_workers`), so a new
-    database never waits for the hourly rebuild.
-
-    Raises:
-        sqlalchemy.exc.SQLAlchemyError, procrastinate.exceptions.ConnectorException: the
-            database could not be reached.
-    """
-    async with session_factory() as session:
-        due = await cf_model_due(session)
-    if not due:
-        return False
-    log.info("cf_model_due")
-    return await defer_cf_rebuild(app, delay_s=0)
-
-
 def make_job_app(database_url: str, *, periodic: bool = True) -> procrastinate.App:
     """A procrastinate App on the bot's database (psycopg 3 connection pool), with the tasks.
     Open it with `async with app.open_async():`. `periodic=False` leaves out the schedule
-    (the sweep and the hourly CF rebuild), so a worker runs only what was queued (tests)."""
+    (the sweep and the hourly CF rebuild), so a worker runs only what was queued (tests).
+
+    The tasks are those of this module and of `bot.jobs.maintenance`, on one blueprint;
+    importing maintenance here registers its tasks before the blueprint is copied (at the top
+    of this module the import would be circular: maintenance builds on this module)."""
+    import bot.jobs.maintenance  # noqa: F401
+
     app = procrastinate.App(
         connector=procrastinate.PsycopgConnector(conninfo=sync_url(database_url)),
         worker_defaults={"queues": QUEUES},

@@ -11,17 +11,15 @@ import structlog
 from aiogram import Bot
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.jobs.maintenance import STALL_CHECK_SECONDS, queue_cf_if_due, watch_stalled
 from bot.jobs.tasks import (
     BULK_QUEUE,
     IMPORT_QUEUE,
     LEGACY_QUEUE,
     QUEUES,
-    STALL_CHECK_SECONDS,
     USER_QUEUE,
     WorkerRuntime,
-    queue_cf_if_due,
     use_runtime,
-    watch_stalled,
 )
 from domain.ports import Embedder, LanguageModel, MovieSource
 

@@ -15,7 +15,6 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.app import DEMO_CATALOG
-from bot.jobs import JobOutbox
 from db.models import Film, RecommendationItem
 from db.repositories.films import FilmRow
 from domain.catalog import CatalogService, SourceBudget
@@ -200,7 +199,6 @@ def _service(session: AsyncSession) -> ClarifyService:
         repeat_window=dt.timedelta(days=60),
         cf_cache=CFModelCache(),
         embedding_model=None,
-        jobs=JobOutbox(),
     )
     return ClarifyService(recommendations, today=lambda: dt.date(2026, 11, 21))
 
@@ -350,7 +348,6 @@ async def test_with_tmdb_hanging_the_question_and_the_answer_come_within_the_bud
             repeat_window=dt.timedelta(days=60),
             cf_cache=CFModelCache(),
             embedding_model=None,
-            jobs=JobOutbox(),
         )
         return ClarifyService(recommendations, today=lambda: dt.date(2026, 11, 21))
 

@@ -1,5 +1,6 @@
-"""FeedbackService.undo on the real PostgreSQL: ↩️ takes back a ✅ / ⏭ / 🚫 within the window,
-unsets 🚫 only when that tap set it, and never touches another user's pick."""
+"""FeedbackService on the real PostgreSQL: a ✅ / ⏭ / 🚫 answer touches only the user's own pick;
+↩️ takes it back within the window, unsets 🚫 only when that tap set it, and never touches
+another user's pick."""
 
 from __future__ import annotations
 
@@ -16,11 +17,9 @@ from db.models import RecommendationItem, UserFilm
 from db.repositories.library import LibraryRepository
 from db.repositories.recommendations import NewItem, RecommendationRepository
 from domain.catalog import CatalogService
-from domain.cf_cache import CFModelCache
 from domain.entities import ItemStatus
 from domain.feedback import UNDO_WINDOW, FeedbackService, UndoOutcome
 from domain.picks import Feedback
-from domain.recommendations import RecommendationService
 from domain.reviews import ReviewService
 from integrations.tmdb_csv import read_tmdb_csv
 from tests.domain.helpers import new_user
@@ -33,17 +32,6 @@ async def catalog(session: AsyncSession) -> CatalogService:
     catalog = CatalogService(session, None, ttl=dt.timedelta(days=1))
     await catalog.store(read_tmdb_csv(DEMO_CATALOG))
     return catalog
-
-
-def _recommendations(session: AsyncSession, catalog: CatalogService) -> RecommendationService:
-    return RecommendationService(
-        session,
-        catalog,
-        repeat_window=dt.timedelta(days=60),
-        cf_cache=CFModelCache(),
-        embedding_model=None,
-        jobs=JobOutbox(),
-    )
 
 
 async def _picks(session: AsyncSession, user_id: int, *tmdb_ids: int) -> list[int]:
@@ -69,7 +57,7 @@ async def test_undo_not_interested_makes_the_film_recommendable_again(
 ) -> None:
     user = await new_user(session, 9_201)
     [item_id] = await _picks(session, user, MATRIX)
-    assert await _recommendations(session, catalog).feedback(user, item_id, ItemStatus.NOT_INTERESTED) is (
+    assert await FeedbackService(session, JobOutbox()).feedback(user, item_id, ItemStatus.NOT_INTERESTED) is (
         Feedback.UPDATED
     )
     library = LibraryRepository(session)
@@ -101,7 +89,7 @@ async def test_undo_not_interested_keeps_the_rest_of_the_log_row(
     library = LibraryRepository(session)
     await library.like(user, MATRIX, source="bot")  # liked at onboarding: still recommendable
     [item_id] = await _picks(session, user, MATRIX)
-    await _recommendations(session, catalog).feedback(user, item_id, ItemStatus.NOT_INTERESTED)
+    await FeedbackService(session, JobOutbox()).feedback(user, item_id, ItemStatus.NOT_INTERESTED)
 
     assert (
         await FeedbackService(session, JobOutbox()).undo(user, item_id, _now())
@@ -120,9 +108,9 @@ async def test_another_not_interested_answer_keeps_the_flag(
     user = await new_user(session, 9_203)
     [old] = await _picks(session, user, MATRIX)
     [new] = await _picks(session, user, MATRIX)
-    recommendations = _recommendations(session, catalog)
-    await recommendations.feedback(user, new, ItemStatus.NOT_INTERESTED)
-    await recommendations.feedback(user, old, ItemStatus.NOT_INTERESTED)
+    answers = FeedbackService(session, JobOutbox())
+    await answers.feedback(user, new, ItemStatus.NOT_INTERESTED)
+    await answers.feedback(user, old, ItemStatus.NOT_INTERESTED)
 
     assert (await FeedbackService(session, JobOutbox()).undo(user, old, _now())).outcome is UndoOutcome.UNDONE
     assert (await _item(session, old)).status == "shown"
@@ -132,7 +120,7 @@ async def test_another_not_interested_answer_keeps_the_flag(
 async def test_too_late_changes_nothing(session: AsyncSession, catalog: CatalogService) -> None:
     user = await new_user(session, 9_204)
     [item_id] = await _picks(session, user, MATRIX)
-    await _recommendations(session, catalog).feedback(user, item_id, ItemStatus.NOT_INTERESTED)
+    await FeedbackService(session, JobOutbox()).feedback(user, item_id, ItemStatus.NOT_INTERESTED)
     answered_at = (await _item(session, item_id)).status_at
     assert answered_at is not None
     jobs = JobOutbox()
@@ -148,10 +136,20 @@ async def test_too_late_changes_nothing(session: AsyncSession, catalog: CatalogS
     assert (await service.undo(user, item_id, answered_at + UNDO_WINDOW)).outcome is UndoOutcome.UNDONE
 
 
+async def test_feedback_on_another_users_item_is_not_found(
+    session: AsyncSession, catalog: CatalogService
+) -> None:
+    owner, intruder = await new_user(session, 9_209), await new_user(session, 9_210)
+    [item_id] = await _picks(session, owner, MATRIX)
+    answers = FeedbackService(session, JobOutbox())
+    assert await answers.feedback(intruder, item_id, ItemStatus.NOT_INTERESTED) is Feedback.NOT_FOUND
+    assert await answers.feedback(owner, item_id, ItemStatus.SKIPPED) is Feedback.UPDATED
+
+
 async def test_another_users_item_is_not_found(session: AsyncSession, catalog: CatalogService) -> None:
     owner, intruder = await new_user(session, 9_205), await new_user(session, 9_206)
     [item_id] = await _picks(session, owner, MATRIX)
-    await _recommendations(session, catalog).feedback(owner, item_id, ItemStatus.NOT_INTERESTED)
+    await FeedbackService(session, JobOutbox()).feedback(owner, item_id, ItemStatus.NOT_INTERESTED)
     jobs = JobOutbox()
 
     undo = await FeedbackService(session, jobs).undo(intruder, item_id, _now())
@@ -167,7 +165,7 @@ async def test_another_users_item_is_not_found(session: AsyncSession, catalog: C
 async def test_undo_skip_and_unanswered(session: AsyncSession, catalog: CatalogService) -> None:
     user = await new_user(session, 9_207)
     skipped, untouched = await _picks(session, user, MATRIX, ALIENS)
-    await _recommendations(session, catalog).feedback(user, skipped, ItemStatus.SKIPPED)
+    await FeedbackService(session, JobOutbox()).feedback(user, skipped, ItemStatus.SKIPPED)
     jobs = JobOutbox()
     service = FeedbackService(session, jobs)
 
@@ -183,7 +181,7 @@ async def test_undo_watched_keeps_a_rating_already_given(
 ) -> None:
     user = await new_user(session, 9_208)
     [item_id] = await _picks(session, user, ALIEN)
-    await _recommendations(session, catalog).feedback(user, item_id, ItemStatus.WATCHED)
+    await FeedbackService(session, JobOutbox()).feedback(user, item_id, ItemStatus.WATCHED)
     await ReviewService(session, JobOutbox(), max_chars=1000).save(
         user, ALIEN, Decimal("4"), "tense", recommendation_item_id=item_id
     )

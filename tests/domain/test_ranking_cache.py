@@ -22,6 +22,7 @@ from domain.catalog import CatalogService, SourceBudget
 from domain.cf import build_cf_model
 from domain.cf_cache import CFModelCache
 from domain.entities import ItemStatus
+from domain.feedback import FeedbackService
 from domain.picks import Ranking
 from domain.ports import MovieSourceError
 from domain.ranking_cache import RankingCache
@@ -50,7 +51,6 @@ def _service(session: AsyncSession, cache: RankingCache | None = None) -> Counte
         repeat_window=dt.timedelta(days=60),
         cf_cache=CFModelCache(),
         embedding_model=MODEL,
-        jobs=JobOutbox(),
         rankings=cache,
     )
 
@@ -121,7 +121,7 @@ async def _new_rating(session: AsyncSession, user_id: int) -> None:
 async def _not_interested(session: AsyncSession, user_id: int) -> None:
     service = _service(session)
     pick = (await service.recommend(user_id)).picks[0]
-    await service.feedback(user_id, pick.item_id, ItemStatus.NOT_INTERESTED)
+    await FeedbackService(session, JobOutbox()).feedback(user_id, pick.item_id, ItemStatus.NOT_INTERESTED)
     await session.commit()
 
 
@@ -185,7 +185,7 @@ async def test_other_users_writes_and_shown_picks_keep_the_ranking(world: AsyncS
     await service.recommend(target)
     await rate(world, other, {348: "5", 194: "1"})
     answer = await service.recommend(target)
-    await service.feedback(target, answer.picks[0].item_id, ItemStatus.SKIPPED)
+    await FeedbackService(world, JobOutbox()).feedback(target, answer.picks[0].item_id, ItemStatus.SKIPPED)
     await service.recommend(target)
     assert service.computed == 1
 
@@ -274,7 +274,6 @@ async def test_a_ranking_made_while_tmdb_fails_is_not_reused(world: AsyncSession
             repeat_window=dt.timedelta(days=60),
             cf_cache=CFModelCache(),
             embedding_model=MODEL,
-            jobs=JobOutbox(),
             rankings=cache,
         )
 

@@ -66,7 +66,6 @@ def _recommendations(session: AsyncSession) -> RecommendationService:
         repeat_window=dt.timedelta(days=60),
         cf_cache=CFModelCache(),
         embedding_model=None,
-        jobs=JobOutbox(),
     )
 
 
