@@ -22,11 +22,11 @@ from bot.jobs.outbox import (
     REBUILD_CF,
     RECOVER_STALLED,
     SWEEP,
-    _chunks,
-    _defer,
+    batches,
     defer_cf_rebuild,
     defer_films,
     defer_round_close,
+    defer_task,
     defer_taste,
 )
 from bot.jobs.tasks import (
@@ -36,9 +36,9 @@ from bot.jobs.tasks import (
     PRIORITY_CF,
     PRIORITY_CONTROL,
     RETRY,
-    _in_session,
-    _rt,
     blueprint,
+    current_runtime,
+    in_worker_session,
 )
 from db.repositories.groups import GroupRepository
 from domain.cf import build_cf_model
@@ -71,7 +71,7 @@ async def recover_stalled(timestamp: int | None = None) -> int:
     Not scheduled: every worker process runs `watch_stalled` instead, which never waits in a
     queue. The task stays so that it can be queued by hand and so that a `recover_stalled`
     job queued by an older version (which scheduled it every minute) still runs."""
-    return await retry_stalled(_rt().app)
+    return await retry_stalled(current_runtime().app)
 
 
 async def retry_stalled(
@@ -134,7 +134,7 @@ async def rebuild_cf(timestamp: int | None = None) -> int:
 
         return (await build_cf_model(session, prior_weight=load_settings().cf.prior_weight)).version
 
-    return int(await _in_session(work))
+    return int(await in_worker_session(work))
 
 
 @blueprint.periodic(cron="*/10 * * * *")
@@ -142,7 +142,7 @@ async def rebuild_cf(timestamp: int | None = None) -> int:
 async def sweep(timestamp: int | None = None) -> dict[str, int]:
     """Queue whatever still lacks a vector for the current model, and stale tastes; and the
     end of every group vote whose time ran out without its job (a lost defer)."""
-    rt = _rt()
+    rt = current_runtime()
     counts = await queue_missing(rt.app, rt.session_factory, rt.embedder)
     return {**counts, "group_rounds": await queue_overdue_rounds(rt.app, rt.session_factory)}
 
@@ -173,10 +173,10 @@ async def queue_missing(
         topics = [t for t, _ in await svc.vectors.topics_to_embed(svc.model)]
         users = await svc.stale_tastes()
     await defer_films(app, films)
-    for chunk in _chunks(reviews, JOB_BATCH):
-        await _defer(app, EMBED_REVIEWS, review_ids=chunk)
+    for chunk in batches(reviews, JOB_BATCH):
+        await defer_task(app, EMBED_REVIEWS, review_ids=chunk)
     if topics:
-        await _defer(app, EMBED_TOPICS, topic_ids=topics)
+        await defer_task(app, EMBED_TOPICS, topic_ids=topics)
     for user_id in users:
         await defer_taste(app, user_id)
     counts = {"films": len(films), "reviews": len(reviews), "topics": len(topics), "users": len(users)}

@@ -53,7 +53,7 @@ async def defer_films(app: procrastinate.App, tmdb_ids: Sequence[int], *, priori
     Raises:
         procrastinate.exceptions.ConnectorException: the queue could not be reached.
     """
-    chunks = _chunks(tmdb_ids, JOB_BATCH)
+    chunks = batches(tmdb_ids, JOB_BATCH)
     for chunk in chunks:
         kwargs: dict[str, Any] = {"tmdb_ids": chunk}
         await app.configure_task(EMBED_FILMS, priority=priority).defer_async(**kwargs)
@@ -100,11 +100,14 @@ async def defer_summary(app: procrastinate.App, user_id: int) -> None:
         )
 
 
-async def _defer(app: procrastinate.App, task: str, **kwargs: Any) -> None:
+async def defer_task(app: procrastinate.App, task: str, **kwargs: Any) -> None:
+    """Queue the task named `task` on `app` with `kwargs` (its queue, priority and locks are the
+    task's own)."""
     await app.configure_task(task).defer_async(**kwargs)
 
 
-def _chunks(items: Sequence[int], size: int) -> list[list[int]]:
+def batches(items: Sequence[int], size: int) -> list[list[int]]:
+    """`items` in lists of at most `size`, in order (one job each)."""
     return [list(items[i : i + size]) for i in range(0, len(items), size)]
 
 
@@ -162,15 +165,15 @@ class JobOutbox:
         try:
             await defer_films(app, sorted(self.tmdb_ids))
             if self.review_ids:
-                await _defer(app, EMBED_REVIEWS, review_ids=sorted(self.review_ids))
+                await defer_task(app, EMBED_REVIEWS, review_ids=sorted(self.review_ids))
             if self.topic_ids:
-                await _defer(app, EMBED_TOPICS, topic_ids=sorted(self.topic_ids))
+                await defer_task(app, EMBED_TOPICS, topic_ids=sorted(self.topic_ids))
             for user_id in sorted(self.user_ids):
                 await defer_taste(app, user_id)
             for user_id in sorted(self.summary_user_ids):
                 await defer_summary(app, user_id)
             for import_id in sorted(self.import_ids):
-                await _defer(app, RUN_IMPORT, import_id=import_id)
+                await defer_task(app, RUN_IMPORT, import_id=import_id)
             for round_id, delay in sorted(self.group_rounds.items()):
                 await defer_round_close(app, round_id, delay)
         except Exception:

@@ -29,7 +29,7 @@ from bot.jobs.outbox import (
     REFRESH_TASTE,
     RUN_IMPORT,
     JobOutbox,
-    _chunks,
+    batches,
     defer_cf_rebuild,
     defer_films,
     defer_tastes,
@@ -110,14 +110,21 @@ def use_runtime(runtime: WorkerRuntime) -> Iterator[None]:
         _runtime = None
 
 
-def _rt() -> WorkerRuntime:
+def current_runtime() -> WorkerRuntime:
+    """The runtime `use_runtime` gave this worker process.
+
+    Raises:
+        RuntimeError: a task ran outside `bot.jobs.run_worker`.
+    """
     if _runtime is None:  # pragma: no cover - a task outside run_worker is a programming error
         raise RuntimeError("job ran outside bot.jobs.run_worker")
     return _runtime
 
 
-async def _in_session(work: Callable[[EmbeddingService, AsyncSession], Awaitable[Any]]) -> Any:
-    rt = _rt()
+async def in_worker_session(work: Callable[[EmbeddingService, AsyncSession], Awaitable[Any]]) -> Any:
+    """Run `work` with an EmbeddingService on a new session of the worker, commit, and return
+    what it returned (an exception rolls back and propagates)."""
+    rt = current_runtime()
     async with rt.session_factory() as session:
         result = await work(EmbeddingService(session, rt.embedder), session)
         await session.commit()
@@ -128,7 +135,7 @@ async def _in_session(work: Callable[[EmbeddingService, AsyncSession], Awaitable
 async def embed_films(tmdb_ids: list[int]) -> int:
     """Embed up to JOB_BATCH catalog films (one embedder call), then queue a taste refresh
     for every user with any of them in their history (their taste vector now misses them)."""
-    rt = _rt()
+    rt = current_runtime()
     return await _embed_batch(rt.app, rt.session_factory, rt.embedder, tmdb_ids)
 
 
@@ -150,7 +157,7 @@ async def embed_films_here(
         domain.ports.EmbeddingError: the embedder failed (the batches before are kept).
     """
     written = 0
-    for chunk in _chunks(tmdb_ids, JOB_BATCH):
+    for chunk in batches(tmdb_ids, JOB_BATCH):
         written += await _embed_batch(app, session_factory, embedder, chunk)
         if on_batch is not None:
             on_batch(len(chunk))
@@ -178,7 +185,7 @@ async def embed_reviews(review_ids: list[int]) -> int:
     """Embed reviews (one embedder call), then refresh their authors' taste vectors in the same
     job (`EmbeddingService.embed_reviews`); returns the number of authors. When the embedder
     fails, the refreshed tastes are committed and the job raises, to be retried."""
-    rt = _rt()
+    rt = current_runtime()
     async with rt.session_factory() as session:
         try:
             authors = await EmbeddingService(session, rt.embedder).embed_reviews(review_ids)
@@ -192,13 +199,13 @@ async def embed_reviews(review_ids: list[int]) -> int:
 @blueprint.task(name=REFRESH_TASTE, queue=USER_QUEUE, priority=PRIORITY_USER, retry=RETRY)
 async def refresh_taste(user_id: int) -> bool:
     """Recompute one user's taste vector."""
-    return bool(await _in_session(lambda svc, _s: svc.refresh_taste(user_id)))
+    return bool(await in_worker_session(lambda svc, _s: svc.refresh_taste(user_id)))
 
 
 @blueprint.task(name=REFRESH_SUMMARY, queue=USER_QUEUE, priority=PRIORITY_USER, retry=RETRY)
 async def refresh_summary(user_id: int) -> str | None:
     """Recompute one user's taste summary (domain.taste); returns its source, llm or template."""
-    rt = _rt()
+    rt = current_runtime()
     async with rt.session_factory() as session:
         summary = await TasteSummaryService(session, rt.language_model).refresh(user_id)
         await session.commit()
@@ -208,7 +215,7 @@ async def refresh_summary(user_id: int) -> str | None:
 @blueprint.task(name=EMBED_TOPICS, queue=USER_QUEUE, priority=PRIORITY_USER, retry=RETRY)
 async def embed_avoid_topics(topic_ids: list[int]) -> int:
     """Embed /avoid topics."""
-    return int(await _in_session(lambda svc, _s: svc.embed_avoid_topics(topic_ids)))
+    return int(await in_worker_session(lambda svc, _s: svc.embed_avoid_topics(topic_ids)))
 
 
 @blueprint.task(name=RUN_IMPORT, queue=IMPORT_QUEUE, priority=PRIORITY_IMPORT, retry=RETRY, pass_context=True)
@@ -222,7 +229,7 @@ async def run_import(context: procrastinate.JobContext, import_id: int) -> str:
     without a vector are queued ahead of the bulk backlog, and a CF rebuild is queued
     (`defer_cf_rebuild`, CF_REBUILD_DELAY_S later).
     """
-    rt = _rt()
+    rt = current_runtime()
     outbox = JobOutbox()
     async with rt.session_factory() as session:
         service = ImportService(session, rt.movie_source, outbox)
@@ -264,7 +271,7 @@ async def run_import(context: procrastinate.JobContext, import_id: int) -> str:
 async def close_group_round(round_id: int) -> str:
     """A group round's vote ran out of time: decide it (if no tap has already) and announce
     the winner in the group, in the language of who asked for the picks."""
-    rt = _rt()
+    rt = current_runtime()
     async with rt.session_factory() as session:
         groups = GroupService(
             session,
