@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 
 from db.repositories.films import FilmRow
@@ -37,12 +37,33 @@ SLOT_REASONS = frozenset({ReasonKind.NEW_GENRE, ReasonKind.NEW_DECADE, ReasonKin
 
 @dataclass(frozen=True, slots=True)
 class ShownPick:
-    """A pick as stored: `item_id` identifies it in callback data."""
+    """A pick as stored: `item_id` identifies it in callback data. The film's genres are in
+    the order its card names them (`genres_first`): the genres its reasons name come first, so
+    a card that says "You rate Comedy films highly" lists Comedy among the genres it shows."""
 
     item_id: int
     film: FilmInfo
     slot: Slot
     reasons: tuple[Reason, ...]
+
+
+#: Reasons whose values are genre names (recommender.types.ReasonKind).
+GENRE_REASONS = frozenset({ReasonKind.SHARED_GENRES, ReasonKind.NEW_GENRE})
+
+
+def genres_first(film: FilmInfo, genres: Iterable[str]) -> FilmInfo:
+    """`film` with those of `genres` it has moved to the front of its genres (in the order of
+    `genres`; the others keep TMDB's order after them). A card names a film's first three
+    genres (bot.texts.film_line), so what a reason or a wish is about is among them."""
+    named = [g for g in dict.fromkeys(genres) if g in film.genres]
+    if not named or tuple(named) == film.genres[: len(named)]:
+        return film
+    return replace(film, genres=(*named, *(g for g in film.genres if g not in named)))
+
+
+def reason_genres(reasons: Iterable[Reason]) -> list[str]:
+    """The genre names the reasons give (SHARED_GENRES, NEW_GENRE), in the reasons' order."""
+    return [g for r in reasons if r.kind in GENRE_REASONS for g in r.values]
 
 
 @dataclass(frozen=True, slots=True)

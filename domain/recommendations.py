@@ -41,7 +41,9 @@ from domain.picks import (
     _from_features,
     encode_reasons,
     features,
+    genres_first,
     load_signals_and_history,
+    reason_genres,
 )
 from domain.ports import MovieSourceError
 from domain.preferences import Preferences, _mentions, _preferred
@@ -447,7 +449,12 @@ class RecommendationService:
             ],
         )
         return tuple(
-            ShownPick(item.id, details.get(p.film.tmdb_id) or _from_features(p.film), p.slot, p.reasons)
+            ShownPick(
+                item.id,
+                genres_first(details.get(p.film.tmdb_id) or _from_features(p.film), reason_genres(p.reasons)),
+                p.slot,
+                p.reasons,
+            )
             for item, p in zip(stored, picks, strict=True)
         )
 

@@ -17,7 +17,9 @@ reference film it names, and rank with the wish as a one-off filter.
 3. The picks: `RecommendationService.rank` with the wish as strict `Preferences` (it is not
    dropped when few films pass) and, as extra candidates, the WISH_CANDIDATES most popular
    catalog films that pass it and the films near the reference; then `recommend`. Fewer than
-   three picks, or none, means only that many unseen films match: the bot says so.
+   three picks, or none, means only that many unseen films match: the bot says so. The
+   wished genres come first among each pick's genres (`domain.picks.genres_first`), so the
+   card of a "comedy" pick names Comedy.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from db.repositories.wishes import WishRepository
 from domain.catalog import CatalogService
 from domain.entities import FilmInfo
 from domain.parsing import parse_title_query
-from domain.picks import RecommendationResult, features
+from domain.picks import RecommendationResult, features, genres_first
 from domain.ports import LanguageModel, LanguageModelError, MovieSourceError
 from domain.recommendations import RecommendationService
 from domain.wishes import Wish, WishAnswer, merged, parse_wish, preferences_for, wish_from_model, wish_prompt
@@ -177,6 +179,8 @@ class WishService:
         extra = list(dict.fromkeys((*matching, *near)))
         ranking = await self.recommendations.rank(user_id, preferences=preferences, extra=extra)
         result = await self.recommendations.recommend(user_id, preferences=preferences, ranking=ranking)
+        shown = tuple(replace(p, film=genres_first(p.film, wish.genres)) for p in result.picks)
+        result = replace(result, picks=shown)
         log.info(
             "wish_recommended",
             user_id=user_id,

@@ -85,6 +85,9 @@ async def test_a_short_90s_comedy_gets_short_90s_comedies_or_says_why_not(harnes
     picks = await shown(harness, 7101)
     assert picks and all(short_90s_comedy(f) for f in picks)
     assert len(cards(replies)) == len(picks)
+    # the card names the wished genre among the three it shows (Toy Story's TMDB genres list
+    # Comedy fourth: Animation, Adventure, Family, Comedy)
+    assert all("Comedy" in card.split("\n")[1].split(" · ")[-1] for card in cards(replies))
     if len(matching) < 3:
         assert {f.tmdb_id for f in picks} == matching
         assert f"Only {len(matching)} film you haven't seen matches it" in replies[0]

@@ -23,7 +23,7 @@ from domain.embeddings import EmbeddingService
 from domain.entities import ItemStatus, Slot
 from domain.feedback import FeedbackService
 from domain.onboarding import OnboardingService
-from domain.picks import Feedback
+from domain.picks import Feedback, reason_genres
 from domain.ports import MovieSourceError
 from domain.recommendations import RecommendationService
 from integrations.embeddings import LocalEmbedder
@@ -124,6 +124,8 @@ async def test_taste_vector_finds_films_like_the_ones_rated_without_any_cf(
     picks = (await service.recommend(target)).picks
     similar = [r for p in picks for r in p.reasons if r.kind is ReasonKind.SIMILAR_TO]
     assert similar and set(similar[0].values) <= {"Alien", "Aliens"}
+    for pick in picks:  # a card's genres (its first three) include those its reasons name
+        assert set(reason_genres(pick.reasons)[:3]) <= set(pick.film.genres[:3])
 
 
 async def test_an_avoid_topic_pushes_close_films_down_without_banning_them(
