@@ -69,7 +69,7 @@ class FeedbackService:
         self.jobs = jobs
         self.window = window
 
-    async def feedback(self, user_id: int, item_id: int, status: ItemStatus) -> Feedback:
+    async def answer(self, user_id: int, item_id: int, status: ItemStatus) -> Feedback:
         """Mark one of the user's picks watched, skipped or not interested (🚫: the film is
         excluded for good and counts as a dislike). Other users' items are NOT_FOUND."""
         tmdb_id = await self.items.set_status(item_id, user_id, status.value)

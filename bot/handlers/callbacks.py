@@ -39,7 +39,7 @@ async def skip_or_not_interested(
     metrics: Metrics,
 ) -> None:
     status, done_text = FEEDBACK[callback_data.action]
-    outcome = await feedback.feedback(user.id, callback_data.item_id, status)
+    outcome = await feedback.answer(user.id, callback_data.item_id, status)
     metrics.feedback(callback_data.action, outcome)
     await _answer(callback, message, outcome, done_text=done_text(), item_id=callback_data.item_id)
 
@@ -58,7 +58,7 @@ async def watched(
     metrics: Metrics,
 ) -> None:
     film = await recommendations.pick_film(user.id, callback_data.item_id)
-    outcome = await feedback.feedback(user.id, callback_data.item_id, ItemStatus.WATCHED)
+    outcome = await feedback.answer(user.id, callback_data.item_id, ItemStatus.WATCHED)
     metrics.feedback(callback_data.action, outcome if film else Feedback.NOT_FOUND)
     await _answer(
         callback,

@@ -57,7 +57,7 @@ async def test_undo_not_interested_makes_the_film_recommendable_again(
 ) -> None:
     user = await new_user(session, 9_201)
     [item_id] = await _picks(session, user, MATRIX)
-    assert await FeedbackService(session, JobOutbox()).feedback(user, item_id, ItemStatus.NOT_INTERESTED) is (
+    assert await FeedbackService(session, JobOutbox()).answer(user, item_id, ItemStatus.NOT_INTERESTED) is (
         Feedback.UPDATED
     )
     library = LibraryRepository(session)
@@ -89,7 +89,7 @@ async def test_undo_not_interested_keeps_the_rest_of_the_log_row(
     library = LibraryRepository(session)
     await library.like(user, MATRIX, source="bot")  # liked at onboarding: still recommendable
     [item_id] = await _picks(session, user, MATRIX)
-    await FeedbackService(session, JobOutbox()).feedback(user, item_id, ItemStatus.NOT_INTERESTED)
+    await FeedbackService(session, JobOutbox()).answer(user, item_id, ItemStatus.NOT_INTERESTED)
 
     assert (
         await FeedbackService(session, JobOutbox()).undo(user, item_id, _now())
@@ -109,8 +109,8 @@ async def test_another_not_interested_answer_keeps_the_flag(
     [old] = await _picks(session, user, MATRIX)
     [new] = await _picks(session, user, MATRIX)
     answers = FeedbackService(session, JobOutbox())
-    await answers.feedback(user, new, ItemStatus.NOT_INTERESTED)
-    await answers.feedback(user, old, ItemStatus.NOT_INTERESTED)
+    await answers.answer(user, new, ItemStatus.NOT_INTERESTED)
+    await answers.answer(user, old, ItemStatus.NOT_INTERESTED)
 
     assert (await FeedbackService(session, JobOutbox()).undo(user, old, _now())).outcome is UndoOutcome.UNDONE
     assert (await _item(session, old)).status == "shown"
@@ -120,7 +120,7 @@ async def test_another_not_interested_answer_keeps_the_flag(
 async def test_too_late_changes_nothing(session: AsyncSession, catalog: CatalogService) -> None:
     user = await new_user(session, 9_204)
     [item_id] = await _picks(session, user, MATRIX)
-    await FeedbackService(session, JobOutbox()).feedback(user, item_id, ItemStatus.NOT_INTERESTED)
+    await FeedbackService(session, JobOutbox()).answer(user, item_id, ItemStatus.NOT_INTERESTED)
     answered_at = (await _item(session, item_id)).status_at
     assert answered_at is not None
     jobs = JobOutbox()
@@ -142,14 +142,14 @@ async def test_feedback_on_another_users_item_is_not_found(
     owner, intruder = await new_user(session, 9_209), await new_user(session, 9_210)
     [item_id] = await _picks(session, owner, MATRIX)
     answers = FeedbackService(session, JobOutbox())
-    assert await answers.feedback(intruder, item_id, ItemStatus.NOT_INTERESTED) is Feedback.NOT_FOUND
-    assert await answers.feedback(owner, item_id, ItemStatus.SKIPPED) is Feedback.UPDATED
+    assert await answers.answer(intruder, item_id, ItemStatus.NOT_INTERESTED) is Feedback.NOT_FOUND
+    assert await answers.answer(owner, item_id, ItemStatus.SKIPPED) is Feedback.UPDATED
 
 
 async def test_another_users_item_is_not_found(session: AsyncSession, catalog: CatalogService) -> None:
     owner, intruder = await new_user(session, 9_205), await new_user(session, 9_206)
     [item_id] = await _picks(session, owner, MATRIX)
-    await FeedbackService(session, JobOutbox()).feedback(owner, item_id, ItemStatus.NOT_INTERESTED)
+    await FeedbackService(session, JobOutbox()).answer(owner, item_id, ItemStatus.NOT_INTERESTED)
     jobs = JobOutbox()
 
     undo = await FeedbackService(session, jobs).undo(intruder, item_id, _now())
@@ -165,7 +165,7 @@ async def test_another_users_item_is_not_found(session: AsyncSession, catalog: C
 async def test_undo_skip_and_unanswered(session: AsyncSession, catalog: CatalogService) -> None:
     user = await new_user(session, 9_207)
     skipped, untouched = await _picks(session, user, MATRIX, ALIENS)
-    await FeedbackService(session, JobOutbox()).feedback(user, skipped, ItemStatus.SKIPPED)
+    await FeedbackService(session, JobOutbox()).answer(user, skipped, ItemStatus.SKIPPED)
     jobs = JobOutbox()
     service = FeedbackService(session, jobs)
 
@@ -181,7 +181,7 @@ async def test_undo_watched_keeps_a_rating_already_given(
 ) -> None:
     user = await new_user(session, 9_208)
     [item_id] = await _picks(session, user, ALIEN)
-    await FeedbackService(session, JobOutbox()).feedback(user, item_id, ItemStatus.WATCHED)
+    await FeedbackService(session, JobOutbox()).answer(user, item_id, ItemStatus.WATCHED)
     await ReviewService(session, JobOutbox(), max_chars=1000).save(
         user, ALIEN, Decimal("4"), "tense", recommendation_item_id=item_id
     )

@@ -121,7 +121,7 @@ async def _new_rating(session: AsyncSession, user_id: int) -> None:
 async def _not_interested(session: AsyncSession, user_id: int) -> None:
     service = _service(session)
     pick = (await service.recommend(user_id)).picks[0]
-    await FeedbackService(session, JobOutbox()).feedback(user_id, pick.item_id, ItemStatus.NOT_INTERESTED)
+    await FeedbackService(session, JobOutbox()).answer(user_id, pick.item_id, ItemStatus.NOT_INTERESTED)
     await session.commit()
 
 
@@ -185,7 +185,7 @@ async def test_other_users_writes_and_shown_picks_keep_the_ranking(world: AsyncS
     await service.recommend(target)
     await rate(world, other, {348: "5", 194: "1"})
     answer = await service.recommend(target)
-    await FeedbackService(world, JobOutbox()).feedback(target, answer.picks[0].item_id, ItemStatus.SKIPPED)
+    await FeedbackService(world, JobOutbox()).answer(target, answer.picks[0].item_id, ItemStatus.SKIPPED)
     await service.recommend(target)
     assert service.computed == 1
 

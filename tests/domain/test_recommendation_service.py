@@ -94,8 +94,8 @@ async def test_feedback_changes_the_next_recommendation(world: AsyncSession) -> 
     shown = {p.film.tmdb_id for p in first.picks}
     banned = first.picks[0]
     answers = FeedbackService(world, JobOutbox())
-    assert await answers.feedback(target, banned.item_id, ItemStatus.NOT_INTERESTED) is Feedback.UPDATED
-    assert await answers.feedback(target, banned.item_id, ItemStatus.NOT_INTERESTED) is Feedback.ALREADY_DONE
+    assert await answers.answer(target, banned.item_id, ItemStatus.NOT_INTERESTED) is Feedback.UPDATED
+    assert await answers.answer(target, banned.item_id, ItemStatus.NOT_INTERESTED) is Feedback.ALREADY_DONE
 
     second = await service.recommend(target)
     assert not shown & {p.film.tmdb_id for p in second.picks}  # shown within 60 days: never again
