@@ -1,5 +1,11 @@
 """TMDB v3 client: the project's :class:`domain.ports.MovieSource`.
 
+This module holds :class:`TMDBClient` (its endpoints and the genre cache) and is what the
+rest of the code imports, the errors included (:class:`TMDBError` and its subclasses, defined
+with the HTTP machinery). The HTTP machinery (authentication, concurrency and rate limits,
+retries, error mapping, metrics) is integrations/tmdb_http.py; the mapping of TMDB JSON to
+the domain's types is integrations/tmdb_parse.py.
+
 Endpoints used (reference: https://developer.themoviedb.org/reference/intro/getting-started):
 
 - `GET /search/movie` — https://developer.themoviedb.org/reference/search-movie
@@ -41,75 +47,40 @@ itself logs full URLs at INFO; keep it at WARNING when using a v3 key.)
 from __future__ import annotations
 
 import asyncio
-import re
-import time
-from collections.abc import Mapping, Sequence
-from functools import partial
+from collections.abc import Sequence
 from types import TracebackType
-from typing import Any, Self
+from typing import Self
 
 import httpx
 import structlog
-from aiolimiter import AsyncLimiter
-from tenacity import (
-    AsyncRetrying,
-    RetryCallState,
-    RetryError,
-    retry_if_exception_type,
-    stop_after_attempt,
-    wait_random_exponential,
-)
 
 from domain.entities import FilmInfo, SearchPage
-from domain.ports import MovieSourceError, Provider, ProviderOffers, RelatedKind
-from integrations.metrics import HTTP_METRICS, TMDB_ROUTES, ExternalRequestMetrics, endpoint_of
+from domain.ports import Provider, ProviderOffers, RelatedKind
+from integrations.metrics import HTTP_METRICS, ExternalRequestMetrics
+from integrations.tmdb_http import (
+    TMDBAuthError,
+    TMDBError,
+    TMDBHttp,
+    TMDBNotFoundError,
+    TMDBUnavailableError,
+)
+from integrations.tmdb_parse import (
+    COUNTRY,
+    IMDB_ID,
+    Json,
+    details_film,
+    list_films,
+    ranked_providers,
+    watch_offers,
+)
+
+#: The client and the errors its calls raise (defined in integrations/tmdb_http.py).
+__all__ = ["TMDBAuthError", "TMDBClient", "TMDBError", "TMDBNotFoundError", "TMDBUnavailableError"]
 
 log = structlog.get_logger(__name__)
 
-RETRY_AFTER_CAP_S = 30.0  # longest Retry-After honoured; longer asks are cut to this
-BACKOFF_CAP_S = 8.0  # longest exponential backoff between two attempts
-
-Json = dict[str, Any]
-Params = Mapping[str, str | int]
-#: An IMDb title id as `find_by_imdb` accepts it: "tt" and 7 or more digits.
-IMDB_ID = re.compile(r"tt\d{7,12}")
 #: What `details` appends to each film (one request per film).
 APPEND = "keywords,credits,external_ids,videos"
-#: Leading actors kept per film (TMDB's billing order).
-CAST_LIMIT = 3
-#: An ISO 3166-1 alpha-2 country code as TMDB keys watch providers ("US").
-COUNTRY = re.compile(r"[A-Z]{2}")
-#: The kinds of offers `/movie/{id}/watch/providers` lists per country.
-OFFER_KINDS = ("flatrate", "rent", "buy", "free", "ads")
-#: A YouTube video id as TMDB gives it in `videos` (11 characters today; room to spare).
-VIDEO_KEY = re.compile(r"[A-Za-z0-9_-]{1,32}")
-
-
-class TMDBError(MovieSourceError):
-    """TMDB answered something unexpected: a 4xx other than 401/404, or a body that is not
-    the JSON object the endpoint documents. Not retried."""
-
-
-class TMDBUnavailableError(TMDBError):
-    """TMDB could not be used: 429, 5xx, timeouts or connection errors on every attempt."""
-
-
-class TMDBAuthError(TMDBError):
-    """TMDB rejected the credentials (HTTP 401: missing, invalid or suspended key). Not retried."""
-
-
-class TMDBNotFoundError(TMDBError):
-    """HTTP 404: TMDB does not know the resource (e.g. a movie id). `details` and `related`
-    turn it into "left out" and "empty"; other calls let it propagate."""
-
-
-class _RetryableStatus(Exception):
-    """A 429 or 5xx answer, raised inside the retry loop so that tenacity retries it."""
-
-    def __init__(self, status: int, retry_after_s: float | None) -> None:
-        super().__init__(f"HTTP {status}")
-        self.status = status
-        self.retry_after_s = retry_after_s
 
 
 class TMDBClient:
@@ -154,34 +125,25 @@ class TMDBClient:
         http: httpx.AsyncClient | None = None,
         metrics: ExternalRequestMetrics = HTTP_METRICS,
     ) -> None:
-        self._base_url = base_url.rstrip("/")
-        self._language = language
-        self._timeout = httpx.Timeout(timeout_seconds)
-        self._max_attempts = max_attempts
-        self._backoff = wait_random_exponential(multiplier=backoff_multiplier, max=BACKOFF_CAP_S)
-        self._headers = {"Accept": "application/json"}
-        self._auth_params: dict[str, str] = {}
-        if bearer_token:
-            self._headers["Authorization"] = f"Bearer {bearer_token}"
-        elif api_key:
-            self._auth_params["api_key"] = api_key
-        self._secrets = tuple(secret for secret in (api_key, bearer_token) if secret)
-        self._owns_http = http is None
-        self._http = http if http is not None else httpx.AsyncClient(timeout=self._timeout)
-        self._metrics = metrics
-        hooks = metrics.event_hooks("tmdb", TMDB_ROUTES)
-        self._http.event_hooks = {
-            kind: [*self._http.event_hooks.get(kind, []), *hooks[kind]] for kind in ("request", "response")
-        }
-        self._semaphore = asyncio.Semaphore(max_concurrency)
-        self._limiter = AsyncLimiter(max_requests_per_second, time_period=1.0)
+        self._api = TMDBHttp(
+            base_url=base_url,
+            api_key=api_key,
+            bearer_token=bearer_token,
+            language=language,
+            timeout_seconds=timeout_seconds,
+            max_concurrency=max_concurrency,
+            max_requests_per_second=max_requests_per_second,
+            max_attempts=max_attempts,
+            backoff_multiplier=backoff_multiplier,
+            http=http,
+            metrics=metrics,
+        )
         self._genre_lock = asyncio.Lock()
         self._genre_names: dict[int, str] | None = None
 
     async def aclose(self) -> None:
         """Close the HTTP client if this object created it."""
-        if self._owns_http:
-            await self._http.aclose()
+        await self._api.aclose()
 
     async def __aenter__(self) -> Self:
         return self
@@ -206,7 +168,7 @@ class TMDBClient:
         params: dict[str, str | int] = {"query": query, "page": page, "include_adult": "false"}
         if year is not None:
             params["year"] = year
-        data = await self._get("/search/movie", params)
+        data = await self._api.get("/search/movie", params)
         films = await self._list_results(data)
         try:
             return SearchPage(
@@ -254,7 +216,7 @@ class TMDBClient:
         if kind not in ("recommendations", "similar"):
             raise ValueError(f"unknown related kind {kind!r}")
         try:
-            data = await self._get(f"/movie/{int(tmdb_id)}/{kind}", {"page": page})
+            data = await self._api.get(f"/movie/{int(tmdb_id)}/{kind}", {"page": page})
         except TMDBNotFoundError:
             return []
         return await self._list_results(data)
@@ -280,7 +242,7 @@ class TMDBClient:
                 log.debug("tmdb_unknown_genres", genres=unknown)
             if wanted:
                 params["with_genres"] = "|".join(str(genre_id) for genre_id in dict.fromkeys(wanted))
-        data = await self._get("/discover/movie", params)
+        data = await self._api.get("/discover/movie", params)
         return await self._list_results(data)
 
     async def find_by_imdb(self, imdb_id: str) -> FilmInfo | None:
@@ -296,7 +258,7 @@ class TMDBClient:
             raise ValueError(f"not an IMDb title id: {imdb_id!r}")
         path = f"/find/{imdb_id}"
         try:
-            data = await self._get(path, {"external_source": "imdb_id"})
+            data = await self._api.get(path, {"external_source": "imdb_id"})
         except TMDBNotFoundError:
             return None
         results = data.get("movie_results")
@@ -319,24 +281,13 @@ class TMDBClient:
         """
         path = f"/movie/{int(tmdb_id)}/watch/providers"
         try:
-            data = await self._get(path)
+            data = await self._api.get(path)
         except TMDBNotFoundError:
             return {}
         results = data.get("results")
         if not isinstance(results, dict):
             raise TMDBError(f"TMDB {path}: no results object")
-        offers: dict[str, ProviderOffers] = {}
-        for country, entry in results.items():
-            if not (isinstance(country, str) and COUNTRY.fullmatch(country) and isinstance(entry, dict)):
-                continue
-            link = entry.get("link")
-            offer: ProviderOffers = {
-                "link": link if isinstance(link, str) and link.startswith("http") else None
-            }
-            for kind in OFFER_KINDS:
-                offer[kind] = [list(p) for p in _providers(entry.get(kind))]
-            offers[country] = offer
-        return offers
+        return watch_offers(results)
 
     async def region_providers(self, country: str) -> list[Provider]:
         """The services TMDB lists for movies in `country` ("DE"), by their display priority
@@ -349,38 +300,23 @@ class TMDBClient:
         country = country.upper()
         if not COUNTRY.fullmatch(country):
             raise ValueError(f"not an ISO 3166-1 alpha-2 code: {country!r}")
-        data = await self._get("/watch/providers/movie", {"watch_region": country})
+        data = await self._api.get("/watch/providers/movie", {"watch_region": country})
         entries = data.get("results")
         if not isinstance(entries, list):
             raise TMDBError("TMDB /watch/providers/movie: no results list")
-        priority = [
-            (entry.get("display_priorities") or {}).get(country, entry.get("display_priority"))
-            if isinstance(entry, dict)
-            else None
-            for entry in entries
-        ]
-        ordered = [e for _, e in sorted(zip(priority, entries, strict=True), key=_by_priority)]
-        return _providers(ordered, sort=False)
+        return ranked_providers(entries, country)
 
     # --- mapping
 
     async def _details_one(self, tmdb_id: int) -> FilmInfo | None:
         path = f"/movie/{tmdb_id}"
         try:
-            data = await self._get(path, {"append_to_response": APPEND})
+            data = await self._api.get(path, {"append_to_response": APPEND})
         except TMDBNotFoundError:
             log.debug("tmdb_unknown_id", tmdb_id=tmdb_id)
             return None
         try:
-            return _film(
-                data,
-                genres=tuple(str(genre["name"]) for genre in data.get("genres") or ()),
-                keywords=tuple(str(kw["name"]) for kw in (data.get("keywords") or {}).get("keywords") or ()),
-                countries=tuple(str(c["iso_3166_1"]) for c in data.get("production_countries") or ()),
-                runtime=int(data["runtime"]) if data.get("runtime") else None,
-                has_details=True,
-                **_card(data),
-            )
+            return details_film(data)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise TMDBError(f"TMDB {path}: unexpected response shape ({type(exc).__name__}: {exc})") from None
 
@@ -388,10 +324,7 @@ class TMDBClient:
         """Map the `results` of a paginated list answer, genre ids → names via the cached list."""
         names = await self._genres()
         try:
-            return [
-                _film(item, genres=tuple(names[gid] for gid in item.get("genre_ids") or () if gid in names))
-                for item in data["results"]
-            ]
+            return list_films(data, names)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise TMDBError(f"TMDB list results: unexpected shape ({type(exc).__name__}: {exc})") from None
 
@@ -402,7 +335,7 @@ class TMDBClient:
             return self._genre_names
         async with self._genre_lock:
             if self._genre_names is None:
-                data = await self._get("/genre/movie/list")
+                data = await self._api.get("/genre/movie/list")
                 try:
                     self._genre_names = {int(g["id"]): str(g["name"]) for g in data["genres"]}
                 except (KeyError, TypeError, ValueError) as exc:
@@ -410,238 +343,3 @@ class TMDBClient:
                         f"TMDB /genre/movie/list: unexpected shape ({type(exc).__name__})"
                     ) from None
             return self._genre_names
-
-    # --- HTTP
-
-    async def _get(self, path: str, params: Params | None = None) -> Json:
-        """GET `path` (relative to the base URL, e.g. "/movie/348") and return the JSON object.
-
-        Raises:
-            TMDBNotFoundError (404), TMDBAuthError (401), TMDBError (other 4xx, non-JSON body),
-            TMDBUnavailableError (429/5xx/timeouts/transport errors on all attempts).
-        """
-        query = {"language": self._language, **(params or {}), **self._auth_params}
-        retrying = AsyncRetrying(
-            stop=stop_after_attempt(self._max_attempts),
-            wait=self._wait,
-            retry=retry_if_exception_type((_RetryableStatus, httpx.TransportError)),  # timeouts included
-            before_sleep=partial(_log_retry, path),
-        )
-        try:
-            async for attempt in retrying:
-                with attempt:
-                    response = await self._send(path, query, attempt.retry_state.attempt_number)
-        except RetryError as exc:
-            last = exc.last_attempt.exception()
-            raise TMDBUnavailableError(
-                f"TMDB {path}: gave up after {self._max_attempts} attempts (last: {_describe(last)})"
-            ) from last
-        try:
-            data = response.json()
-        except ValueError:
-            raise TMDBError(f"TMDB {path}: response body is not JSON") from None
-        if not isinstance(data, dict):
-            raise TMDBError(f"TMDB {path}: expected a JSON object, got {type(data).__name__}")
-        return data
-
-    async def _send(self, path: str, query: Params, attempt: int) -> httpx.Response:
-        """One attempt: the request under the semaphore, logged, with its status classified."""
-        async with self._semaphore, self._limiter:
-            started = time.perf_counter()
-            try:
-                response = await self._http.get(
-                    self._base_url + path, params=query, headers=self._headers, timeout=self._timeout
-                )
-            except httpx.TransportError as exc:
-                self._metrics.failed("tmdb", endpoint_of(path, TMDB_ROUTES))
-                log.debug(
-                    "tmdb_request",
-                    path=path,
-                    status=None,
-                    attempt=attempt,
-                    elapsed_ms=_ms(started),
-                    error=_describe(exc),
-                )
-                raise
-        status = response.status_code
-        log.debug("tmdb_request", path=path, status=status, attempt=attempt, elapsed_ms=_ms(started))
-        if status == 429 or status >= 500:
-            raise _RetryableStatus(status, _retry_after_s(response))
-        if status == 401:
-            raise TMDBAuthError(
-                f"TMDB {path}: credentials rejected (HTTP 401: {self._status_message(response)})"
-            )
-        if status == 404:
-            raise TMDBNotFoundError(f"TMDB {path}: not found (HTTP 404)")
-        if status >= 400:
-            raise TMDBError(f"TMDB {path}: HTTP {status}: {self._status_message(response)}")
-        return response
-
-    def _wait(self, retry_state: RetryCallState) -> float:
-        """Seconds before the next attempt: the server's Retry-After if it sent one, else backoff."""
-        error = retry_state.outcome.exception() if retry_state.outcome else None
-        if isinstance(error, _RetryableStatus) and error.retry_after_s is not None:
-            return error.retry_after_s
-        return float(self._backoff(retry_state))
-
-    def _status_message(self, response: httpx.Response) -> str:
-        """TMDB's `status_message` from an error body (secrets masked, at most 200 chars)."""
-        try:
-            body = response.json()
-        except ValueError:
-            return "no TMDB status message"
-        message = str(body.get("status_message", "")) if isinstance(body, dict) else ""
-        for secret in self._secrets:
-            message = message.replace(secret, "***")
-        return message[:200] or "no TMDB status message"
-
-
-def _film(
-    data: Json,
-    *,
-    genres: tuple[str, ...],
-    keywords: tuple[str, ...] = (),
-    countries: tuple[str, ...] = (),
-    runtime: int | None = None,
-    has_details: bool = False,
-    **card: Any,
-) -> FilmInfo:
-    """A TMDB movie object (list record or details) → FilmInfo; the caller maps genres and
-    anything that only details carry (`card`: the fields of :func:`_card`)."""
-    release_date = data.get("release_date") or None
-    year = int(release_date[:4]) if release_date and release_date[:4].isdigit() else None
-    return FilmInfo(
-        tmdb_id=int(data["id"]),
-        title=str(data["title"]),
-        year=year,
-        original_title=data.get("original_title") or None,
-        release_date=release_date,
-        genres=genres,
-        keywords=keywords,
-        overview=data.get("overview") or None,
-        runtime=runtime,
-        original_language=data.get("original_language") or None,
-        countries=countries,
-        popularity=float(data.get("popularity") or 0.0),
-        vote_average=float(data.get("vote_average") or 0.0),
-        vote_count=int(data.get("vote_count") or 0),
-        has_details=has_details,
-        poster_path=_poster_path(data.get("poster_path")),
-        **card,
-    )
-
-
-def _by_priority(pair: tuple[object, object]) -> int:
-    priority = pair[0]
-    return priority if isinstance(priority, int) else 10**6
-
-
-def _providers(entries: object, *, sort: bool = True) -> list[Provider]:
-    """`[{provider_id, provider_name, display_priority, …}, …]` → [(id, name), …], by
-    `display_priority` (unless `sort` is False), each id once; malformed entries skipped."""
-    if not isinstance(entries, list):
-        return []
-    valid = [
-        e
-        for e in entries
-        if isinstance(e, dict)
-        and isinstance(e.get("provider_id"), int)
-        and e["provider_id"] > 0
-        and isinstance(e.get("provider_name"), str)
-        and e["provider_name"].strip()
-    ]
-    if sort:
-        valid.sort(key=lambda e: _by_priority((e.get("display_priority"), e)))
-    found: dict[int, str] = {}
-    for e in valid:
-        found.setdefault(int(e["provider_id"]), str(e["provider_name"]).strip()[:100])
-    return list(found.items())
-
-
-def _poster_path(value: object) -> str | None:
-    """TMDB's `poster_path` ("/abc.jpg") when it is one; None when absent or malformed."""
-    if isinstance(value, str) and value.startswith("/") and " " not in value and len(value) < 200:
-        return value
-    return None
-
-
-def _card(data: Json) -> dict[str, Any]:
-    """The card's fields of a details answer with credits, external_ids and videos appended:
-    `directors` (crew with job "Director", in TMDB's order, each once), `cast_names` (the
-    first CAST_LIMIT by `order`), `imdb_id` (when it looks like one) and `trailer_key`
-    (:func:`trailer_key`). A part that is missing leaves its fields empty."""
-    credits = data.get("credits") or {}
-    directors = [
-        str(p["name"]) for p in credits.get("crew") or () if p.get("job") == "Director" and p.get("name")
-    ]
-    cast = sorted(
-        (p for p in credits.get("cast") or () if p.get("name")),
-        key=lambda p: int(p.get("order") if p.get("order") is not None else 10**6),
-    )
-    imdb_id = (data.get("external_ids") or {}).get("imdb_id") or data.get("imdb_id")
-    return {
-        "directors": tuple(dict.fromkeys(directors)),
-        "cast_names": tuple(str(p["name"]) for p in cast[:CAST_LIMIT]),
-        "imdb_id": imdb_id if isinstance(imdb_id, str) and IMDB_ID.fullmatch(imdb_id) else None,
-        "trailer_key": trailer_key((data.get("videos") or {}).get("results") or ()),
-    }
-
-
-def trailer_key(videos: Sequence[Json]) -> str | None:
-    """The YouTube key of the film's trailer among TMDB `videos` results: type "Trailer" on
-    site "YouTube" only; an `official` one first, then the earliest `published_at` (TMDB
-    lists newest first; the first trailer is usually the theatrical one), then list order.
-    None when there is no such video."""
-    trailers = [
-        (index, video)
-        for index, video in enumerate(videos)
-        if isinstance(video, dict)
-        and video.get("type") == "Trailer"
-        and video.get("site") == "YouTube"
-        and isinstance(video.get("key"), str)
-        and VIDEO_KEY.fullmatch(video["key"])
-    ]
-    if not trailers:
-        return None
-    _, best = min(
-        trailers,
-        key=lambda pair: (
-            not pair[1].get("official", False),
-            str(pair[1].get("published_at") or "~"),
-            pair[0],
-        ),
-    )
-    return str(best["key"])
-
-
-def _retry_after_s(response: httpx.Response) -> float | None:
-    """`Retry-After` in seconds, capped at RETRY_AFTER_CAP_S; None when absent or not a number
-    (the HTTP-date form is not used by TMDB and falls back to the exponential backoff)."""
-    try:
-        seconds = float(response.headers["Retry-After"])
-    except (KeyError, ValueError):
-        return None
-    return min(max(seconds, 0.0), RETRY_AFTER_CAP_S)
-
-
-def _log_retry(path: str, retry_state: RetryCallState) -> None:
-    error = retry_state.outcome.exception() if retry_state.outcome else None
-    log.warning(
-        "tmdb_retry",
-        path=path,
-        attempt=retry_state.attempt_number,
-        status=error.status if isinstance(error, _RetryableStatus) else None,
-        error=None if isinstance(error, _RetryableStatus) else _describe(error),
-        wait_s=round(retry_state.next_action.sleep, 3) if retry_state.next_action else None,
-    )
-
-
-def _describe(error: BaseException | None) -> str:
-    """ "HTTP 503" for a retryable status, else the exception class ("ReadTimeout")."""
-    if isinstance(error, _RetryableStatus):
-        return str(error)
-    return type(error).__name__
-
-
-def _ms(started: float) -> float:
-    return round((time.perf_counter() - started) * 1000, 1)

@@ -10,7 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.repositories.films import FilmRepository, to_info
 from domain.entities import FilmInfo
-from integrations.tmdb import TMDBClient, trailer_key
+from integrations.tmdb import TMDBClient
+from integrations.tmdb_parse import trailer_key
 from tests.fakes.tmdb_server import DEMO_CSV, FakeTMDBServer, fake_person
 
 
