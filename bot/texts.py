@@ -16,7 +16,7 @@ from bot.charts import GenreBar, ProfileChart
 from domain.avoid import MAX_TOPIC_CHARS, MAX_TOPICS, AvoidTopicInfo
 from domain.clarify import LONG_MIN_MINUTES, OLD_BEFORE, SHORT_MAX_MINUTES, QuestionKind
 from domain.entities import FilmInfo, Slot, Source
-from domain.imports import HistoryUse, ImportReport
+from domain.import_types import HistoryUse, ImportReport
 from domain.letterboxd import MAX_UPLOAD_BYTES, SKIPPING_CODES, LetterboxdFormatError, Problem
 from domain.picks import ShownPick
 from domain.profile import ProfileSummary, ProfileView

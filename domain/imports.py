@@ -24,43 +24,42 @@ rest of its chunk is stored, and deferred titles are retried after the last chun
 after the waits of `RETRY_WAITS`. Titles still failing are counted in `ImportReport.unchecked`
 (sending the same file again later finishes them). Only when TMDB looks down (see
 `store_export`) does the import raise `MovieSourceError`, for the job to be retried.
+
+This module holds the service that runs an import (`ImportService`: queueing, running in
+chunks, progress, retry rounds, reports), reading a sent file (`read_sent_file`) and the rule
+for rebuilding the CF model after imports (`cf_model_due`). The report, progress and outcome
+types are in `domain.import_types`; matching a chunk and storing its films is
+`domain.import_store.ImportStore`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import time
-from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass, field
-from decimal import Decimal
-from enum import Enum
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Any, Final
+from typing import Final
 
 import structlog
 from sqlalchemy import exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import CFModelInfo, Import, UserFilm
-from db.repositories.films import FilmRepository
 from db.repositories.imports import ACTIVE, ImportRepository
-from db.repositories.library import HAS_SIGNAL, LibraryRepository, LogRow, ReviewRow
-from db.repositories.matches import TitleMatchRepository
-from domain.entities import Source
-from domain.imdb import ImdbMatcher, ImdbOutcome, imdb_csv_in_zip, looks_like_imdb, read_imdb_bytes
+from db.repositories.library import HAS_SIGNAL, LibraryRepository
+from domain.imdb import imdb_csv_in_zip, looks_like_imdb, read_imdb_bytes
+from domain.import_store import ImportStore, ImportTally
+from domain.import_types import ImportOutcome, ImportProgress, ImportReport, PendingImport, QueuedImport
 from domain.letterboxd import (
     MAX_UPLOAD_BYTES,
     LetterboxdExport,
     LetterboxdFilm,
     LetterboxdFormatError,
-    Problem,
     read_export,
     read_export_bytes,
     unmatched_csv_bytes,
 )
-from domain.matching import MatchOutcome, Pair, TitleMatcher
-from domain.ports import JobQueue, MovieSource, MovieSourceError
+from domain.ports import JobQueue, MovieSource
 
 log = structlog.get_logger(__name__)
 
@@ -101,104 +100,6 @@ def unmatched_csv_path(export: Path) -> Path:
     return export.parent / f"{stem}-unmatched.csv"
 
 
-@dataclass(frozen=True, slots=True)
-class ImportReport:
-    """Outcome of an import. Film counts are of distinct films (name + year) of the export.
-
-    - `films`: films in the export; `matched` + `unmatched` + `unchecked` = films (fewer when
-      cancelled).
-    - `unmatched`: films TMDB (or the catalog) has no film for.
-    - `unchecked`: films that could not be checked because TMDB kept failing on them; nothing
-      is decided about them, and importing the same file again later finishes them.
-    - `ratings`, `watched`, `reviews`, `likes`, `watchlist`: matched films stored with each.
-    - `viewings`: dated diary entries stored (a rewatch is one more viewing).
-    - `skipped_rows`, `problems`: rows that could not be read, and why (see `Problem`).
-    - `unmatched_films`: the films no TMDB film fits, for the unmatched CSV.
-    - `source`: the export's site, "letterboxd" or "imdb" (`domain.entities.Source`).
-    """
-
-    films: int
-    matched: int = 0
-    unmatched: int = 0
-    unchecked: int = 0
-    ratings: int = 0
-    watched: int = 0
-    reviews: int = 0
-    likes: int = 0
-    watchlist: int = 0
-    viewings: int = 0
-    skipped_rows: int = 0
-    problems: tuple[Problem, ...] = ()
-    unmatched_films: tuple[LetterboxdFilm, ...] = field(default=(), repr=False)
-    source: str = Source.LETTERBOXD.value
-
-    def to_json(self) -> dict[str, Any]:
-        """A JSON-safe dict (the `imports.report` column); `from_json` reads it back."""
-        data = asdict(self)
-        data["problems"] = [[p.file, p.row, p.code, p.value] for p in self.problems]
-        data["unmatched_films"] = [_film_json(f) for f in self.unmatched_films]
-        return data
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> ImportReport:
-        values = dict(data)
-        values["problems"] = tuple(Problem(*p) for p in data.get("problems", ()))
-        values["unmatched_films"] = tuple(_film_from_json(f) for f in data.get("unmatched_films", ()))
-        return cls(**values)
-
-
-@dataclass(frozen=True, slots=True)
-class ImportProgress:
-    """Where a running import is: `done` of `total` films processed, `matched` of them found;
-    `history_done` once every rated, watched or logged film is stored (the watchlist and
-    likes-only films come last)."""
-
-    done: int
-    total: int
-    matched: int
-    history_done: bool
-
-
-@dataclass(frozen=True, slots=True)
-class PendingImport:
-    """A queued or running import and where it reports: the chat, its progress message (None
-    until the handler has sent it) and the user's language."""
-
-    import_id: int
-    user_id: int
-    chat_id: int
-    message_id: int | None
-    locale: str
-
-
-class HistoryUse(Enum):
-    """Whether the recommendations already use an imported history, as the report says it.
-
-    - READY: the user's taste vector was recomputed with every film of their history;
-    - PENDING: some films have no vector yet (they are queued): the taste vector follows
-      when they are embedded (`bot.jobs` refreshes it after each batch);
-    - EMPTY: the history has no film the recommender weighs (nothing matched, or only
-      watchlist entries), so there is nothing to say.
-    """
-
-    READY = "ready"
-    PENDING = "pending"
-    EMPTY = "empty"
-
-
-@dataclass(frozen=True, slots=True)
-class ImportOutcome:
-    """What a finished import job tells the chat: `status` is "done", "cancelled" or "failed";
-    `error` is set when the file could not be read at all (then `report` is None). `history`
-    says whether the recommendations use the history yet (None: not known, nothing is said)."""
-
-    import_id: int
-    status: str
-    report: ImportReport | None
-    error: LetterboxdFormatError | None = None
-    history: HistoryUse | None = None
-
-
 async def cf_model_due(session: AsyncSession) -> bool:
     """Whether the CF model should be rebuilt now: some user has a history (a film rated,
     watched, liked or 🚫) and either there is no model at all, or the newest one was built
@@ -213,15 +114,6 @@ async def cf_model_due(session: AsyncSession) -> bool:
     if not has_history:
         return False
     return built_at is None or (imported_at is not None and built_at < imported_at)
-
-
-@dataclass(frozen=True, slots=True)
-class QueuedImport:
-    """An import `start` queued: its id and what the file holds."""
-
-    import_id: int
-    films: int
-    skipped_rows: int
 
 
 ProgressCallback = Callable[[ImportProgress], Awaitable[None]]
@@ -243,16 +135,7 @@ class ImportService:
         self.session = session
         self.library = LibraryRepository(session)
         self.imports = ImportRepository(session)
-        self.matcher = TitleMatcher(
-            FilmRepository(session), TitleMatchRepository(session), source, checkpoint=session.commit
-        )
-        self.imdb_matcher = ImdbMatcher(
-            FilmRepository(session),
-            TitleMatchRepository(session),
-            source,
-            self.matcher,
-            checkpoint=session.commit,
-        )
+        self.store = ImportStore(session, source)
         self.jobs = jobs
         self.retry_waits = tuple(retry_waits)
 
@@ -409,7 +292,7 @@ class ImportService:
         """
         films = sorted(export.films, key=lambda f: not f.watched)
         history = sum(1 for f in films if f.watched)
-        tally = _Tally(source=export.source)
+        tally = ImportTally(source=export.source)
         deferred: list[LetterboxdFilm] = []
         stopped = False
         done = 0
@@ -418,7 +301,7 @@ class ImportService:
                 stopped = True
                 break
             chunk = films[start : start + CHUNK]
-            deferred += await self._match_and_store(user_id, chunk, tally)
+            deferred += await self.store.match_and_store(user_id, chunk, tally)
             done += len(chunk)
             if on_progress is not None:
                 await on_progress(ImportProgress(done, len(films), tally.matched, done >= history))
@@ -456,7 +339,7 @@ class ImportService:
         self,
         user_id: int,
         deferred: list[LetterboxdFilm],
-        tally: _Tally,
+        tally: ImportTally,
         total: int,
         cancelled: Callable[[], Awaitable[bool]] | None,
     ) -> tuple[list[LetterboxdFilm], bool]:
@@ -473,73 +356,11 @@ class ImportService:
             tally.retried = True
             still: list[LetterboxdFilm] = []
             for start in range(0, len(deferred), CHUNK):
-                still += await self._match_and_store(user_id, deferred[start : start + CHUNK], tally)
+                still += await self.store.match_and_store(user_id, deferred[start : start + CHUNK], tally)
             deferred = still
         if deferred:
             log.warning("import_films_unchecked", user_id=user_id, films=len(deferred), of=total)
         return deferred, False
-
-    async def _match_and_store(
-        self, user_id: int, films: Sequence[LetterboxdFilm], tally: _Tally
-    ) -> list[LetterboxdFilm]:
-        """Match films and store those decided, in one transaction (committed); returns the
-        films TMDB failed on (deferred: not stored, not counted). Films with an IMDb id are
-        matched by it, the others by name and year."""
-        decided: dict[str | Pair, int | None] = {}
-        by_title = [(f.name, f.year) for f in films if f.imdb_id is None]
-        if by_title:
-            outcome = await self.matcher.match_deferring(by_title)
-            tally.note(outcome)
-            decided.update(outcome.decided)
-        by_imdb = [(f.imdb_id, (f.name, f.year)) for f in films if f.imdb_id is not None]
-        if by_imdb:
-            found = await self.imdb_matcher.match_deferring(by_imdb)
-            tally.note(found)
-            decided.update(found.decided)
-        groups: dict[int, list[LetterboxdFilm]] = {}
-        deferred: list[LetterboxdFilm] = []
-        for film in films:
-            key: str | Pair = film.imdb_id or (film.name, film.year)
-            if key not in decided:
-                deferred.append(film)
-            elif (tmdb_id := decided[key]) is None:
-                tally.unmatched.append(film)
-            else:
-                groups.setdefault(tmdb_id, []).append(film)
-        rows = [_log_row(i, [*_earlier(tally.stored.get(i)), *group]) for i, group in groups.items()]
-        review_rows = [r for r in (_review_row(i, group) for i, group in groups.items()) if r]
-        watches = [
-            (i, day, rating) for i, group in groups.items() for f in group for day, rating in f.watches
-        ]
-        await self.library.merge_log(user_id, rows, source=tally.source)
-        await self.library.merge_reviews(user_id, review_rows, source=tally.source)
-        await self.library.merge_watches(user_id, watches)
-        await self.session.commit()
-        tally.stored.update({r.tmdb_id: r for r in rows})
-        tally.reviews.update({r.tmdb_id: r for r in review_rows})
-        tally.viewings.update((i, day) for i, day, _ in watches)
-        tally.matched += sum(len(group) for group in groups.values())
-        return deferred
-
-
-@dataclass(slots=True)
-class _Tally:
-    """What one import has stored so far (private to `ImportService.store_export`)."""
-
-    source: Source = Source.LETTERBOXD
-    stored: dict[int, LogRow] = field(default_factory=dict)
-    reviews: dict[int, ReviewRow] = field(default_factory=dict)
-    viewings: set[tuple[int, dt.date]] = field(default_factory=set)
-    unmatched: list[LetterboxdFilm] = field(default_factory=list)
-    matched: int = 0
-    #: TMDB searches that answered, and the last TMDB failure
-    answered: int = 0
-    error: MovieSourceError | None = None
-    retried: bool = False
-
-    def note(self, outcome: MatchOutcome | ImdbOutcome) -> None:
-        self.answered += outcome.answered
-        self.error = outcome.error or self.error
 
 
 def _counts(report: ImportReport) -> dict[str, int]:
@@ -560,89 +381,3 @@ def _read_path(path: Path) -> LetterboxdExport:
             raise LetterboxdFormatError(f"I couldn't open “{path.name}”.", code="missing") from exc
         return read_sent_file(data, path.name)
     return read_export(path)
-
-
-def _earlier(row: LogRow | None) -> Sequence[LetterboxdFilm]:
-    """A film already stored by an earlier chunk, as an entry to merge with (two spellings of
-    one film can land in different chunks)."""
-    if row is None:
-        return ()
-    return (
-        LetterboxdFilm(
-            name="",
-            year=None,
-            rating=row.rating,
-            watched=row.watched,
-            watched_on=row.watched_on,
-            liked=row.liked,
-            on_watchlist=row.on_watchlist,
-            rated_on=row.rated_at.date() if row.rating is not None and row.rated_at is not None else None,
-        ),
-    )
-
-
-def _log_row(tmdb_id: int, group: Iterable[LetterboxdFilm]) -> LogRow:
-    """Merge the export's entries that matched the same TMDB film (e.g. two spellings): the
-    most recently given rating (`rated_on`; undated ones count as oldest, later entries win
-    ties). `rated_at` is that rating's date (midnight UTC; None when its row has no date), or
-    for an unrated film its last watch date (history recency)."""
-    films = list(group)
-    rated = [(f.rated_on or dt.date.min, i, f) for i, f in enumerate(films) if f.rating is not None]
-    dates = [f.watched_on for f in films if f.watched_on is not None]
-    chosen = max(rated, key=lambda item: item[:2])[2] if rated else None
-    latest = chosen.rated_on if chosen is not None else max(dates, default=None)
-    return LogRow(
-        tmdb_id=tmdb_id,
-        rating=chosen.rating if chosen is not None else None,
-        watched=any(f.watched for f in films),
-        watched_on=max(dates) if dates else None,
-        liked=any(f.liked for f in films),
-        on_watchlist=any(f.on_watchlist for f in films) and not any(f.watched for f in films),
-        rated_at=_midnight(latest),
-    )
-
-
-def _midnight(day: dt.date | None) -> dt.datetime | None:
-    return None if day is None else dt.datetime.combine(day, dt.time(), dt.UTC)
-
-
-def _review_row(tmdb_id: int, group: Iterable[LetterboxdFilm]) -> ReviewRow | None:
-    reviewed = [f for f in group if f.review]
-    if not reviewed:
-        return None
-    latest = max(reviewed, key=lambda f: (f.reviewed_on is not None, f.reviewed_on))
-    assert latest.review is not None
-    return ReviewRow(
-        tmdb_id=tmdb_id,
-        rating=latest.review_rating if latest.review_rating is not None else latest.rating,
-        text=latest.review,
-        reviewed_on=latest.reviewed_on,
-    )
-
-
-def _film_json(film: LetterboxdFilm) -> dict[str, Any]:
-    return {
-        "name": film.name,
-        "year": film.year,
-        "rating": None if film.rating is None else str(film.rating),
-        "watched": film.watched,
-        "watched_on": None if film.watched_on is None else film.watched_on.isoformat(),
-        "liked": film.liked,
-        "on_watchlist": film.on_watchlist,
-        "review": film.review,
-        "imdb_id": film.imdb_id,
-    }
-
-
-def _film_from_json(data: dict[str, Any]) -> LetterboxdFilm:
-    return LetterboxdFilm(
-        name=data["name"],
-        year=data["year"],
-        rating=None if data["rating"] is None else Decimal(data["rating"]),
-        watched=data["watched"],
-        watched_on=None if data["watched_on"] is None else dt.date.fromisoformat(data["watched_on"]),
-        liked=data["liked"],
-        on_watchlist=data["on_watchlist"],
-        review=data["review"],
-        imdb_id=data.get("imdb_id"),
-    )

@@ -17,7 +17,7 @@ from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.i18n import I18n
 
 from bot import keyboards, texts
-from domain.imports import ImportOutcome, ImportProgress
+from domain.import_types import ImportOutcome, ImportProgress
 
 log = structlog.get_logger(__name__)
 

@@ -38,7 +38,8 @@ from db.session import sync_url
 from domain.catalog import CatalogService
 from domain.embeddings import JOB_BATCH, EmbeddingService, TasteRefresh
 from domain.groups import GroupService
-from domain.imports import HistoryUse, ImportProgress, ImportService, PendingImport
+from domain.import_types import HistoryUse, ImportProgress, PendingImport
+from domain.imports import ImportService
 from domain.ports import Embedder, EmbeddingError, LanguageModel, MovieSource, MovieSourceError
 from domain.taste import TasteSummaryService
 

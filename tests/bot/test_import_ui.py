@@ -17,7 +17,7 @@ from bot import jobs
 from bot.flows.imports import ImportNotifier
 from bot.i18n import make_i18n
 from db.models import Import, UserFilm
-from domain.imports import ImportOutcome, ImportProgress, ImportReport
+from domain.import_types import ImportOutcome, ImportProgress, ImportReport
 from integrations.embeddings import LocalEmbedder
 from tests.bot.conftest import BotHarness, Chat
 from tests.conftest import LETTERBOXD_DEMO_ZIP, execute_sql

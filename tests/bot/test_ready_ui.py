@@ -16,7 +16,7 @@ import bot.flows.imports as import_flow
 from bot import jobs
 from db.models import Import, TasteVector
 from domain.embeddings import EmbeddingService
-from domain.imports import HistoryUse, ImportReport
+from domain.import_types import HistoryUse, ImportReport
 from integrations.embeddings import LocalEmbedder
 from tests.bot.conftest import BotHarness, Chat
 from tests.conftest import LETTERBOXD_DEMO_ZIP

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 import bot.flows.imports as import_flow
 from bot import jobs
 from db.models import Film, Import, RecommendationItem, Review, User, UserFilm
-from domain.imports import ImportReport
+from domain.import_types import ImportReport
 from integrations.embeddings import LocalEmbedder
 from integrations.tmdb import TMDBClient
 from tests.bot.conftest import make_harness

@@ -21,7 +21,8 @@ from bot.jobs import JobOutbox
 from db.models import Import, Review, TitleMatch, UserFilm, Watch
 from db.repositories.imports import ImportInProgressError
 from domain.catalog import CatalogService
-from domain.imports import ImportProgress, ImportService, unmatched_csv_path
+from domain.import_types import ImportProgress
+from domain.imports import ImportService, unmatched_csv_path
 from domain.letterboxd import LetterboxdFormatError
 from domain.reviews import ReviewService
 from integrations.tmdb_csv import read_tmdb_csv
