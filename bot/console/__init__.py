@@ -1,8 +1,9 @@
 """A local Bot API: the console chat, and the fake Telegram for handler tests.
 
-Modules: `session` (the local Bot API session), `updates` (the update factory), `chat` (the
-chat loop), `rules` (what Telegram rejects; chat member objects), `html` (Telegram's HTML parse
-mode).
+Modules: `session` (the local Bot API session), `messages` (its message methods; keyboards as
+terminal lines), `media` (its documents, photos and files), `updates` (the update factory), `chat`
+(the chat loop), `rules` (what Telegram rejects; chat member objects), `html` (Telegram's HTML
+parse mode).
 
 Telegram is faked at the Bot API boundary only. :class:`LocalSession` is an aiogram
 :class:`~aiogram.client.session.base.BaseSession` whose ``make_request`` answers Bot API methods
@@ -42,6 +43,8 @@ from bot.console.chat import (
     console_bot,
 )
 from bot.console.html import HTMLParseError, html_to_text
+from bot.console.media import SentDocument, SentPhoto, StoredFile
+from bot.console.messages import inline_buttons, render_inline_keyboard
 from bot.console.rules import MEMBER_STATUSES, chat_member
 from bot.console.session import (
     BOT_FIRST_NAME,
@@ -50,11 +53,6 @@ from bot.console.session import (
     CONSOLE_TOKEN,
     LocalSession,
     OutputCallback,
-    SentDocument,
-    SentPhoto,
-    StoredFile,
-    inline_buttons,
-    render_inline_keyboard,
 )
 from bot.console.updates import ChatUser, GroupChat, UpdateFactory
 

@@ -22,13 +22,8 @@ if TYPE_CHECKING:
 
 
 from bot.console.html import html_to_text
-from bot.console.session import (
-    CONSOLE_TOKEN,
-    LocalSession,
-    OutputCallback,
-    inline_buttons,
-    render_inline_keyboard,
-)
+from bot.console.messages import inline_buttons, render_inline_keyboard
+from bot.console.session import CONSOLE_TOKEN, LocalSession, OutputCallback
 from bot.console.updates import ChatUser, GroupChat, UpdateFactory
 
 # --------------------------------------------------------------------------------------------------

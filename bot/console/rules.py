@@ -1,9 +1,10 @@
 """What the local Bot API checks as Telegram does, and the chat member objects it answers.
 
 Telegram's limits and rejections (text and caption length, HTML it cannot parse, callback data
-size, text-only inline buttons, bot command shapes, photo dimensions) raise the same
-:class:`~aiogram.exceptions.TelegramBadRequest` a real Bot API call would; :func:`chat_member`
-builds the ChatMember of a status for getChatMember and ``my_chat_member`` updates.
+size, text-only inline buttons, bot command shapes, photo dimensions, chats it does not know)
+raise the same :class:`~aiogram.exceptions.TelegramBadRequest` a real Bot API call would;
+:func:`chat_member` builds the ChatMember of a status for getChatMember and ``my_chat_member``
+updates.
 """
 
 from __future__ import annotations
@@ -99,6 +100,16 @@ def checked_text(
     if len(plain.strip()) > MAX_TEXT_LENGTH:
         raise TelegramBadRequest(method=method, message="Bad Request: message is too long")
     return plain
+
+
+def checked_chat_id(method: TelegramMethod[Any], chat_id: int | str) -> int:
+    """A method's chat id as a number; a ``@username`` (no chat the local Bot API knows) is
+    "chat not found"."""
+    if isinstance(chat_id, int):
+        return chat_id
+    if chat_id.lstrip("-").isdigit():
+        return int(chat_id)
+    raise TelegramBadRequest(method=method, message="Bad Request: chat not found")
 
 
 def check_markup(method: TelegramMethod[Any], markup: Any) -> None:

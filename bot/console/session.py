@@ -1,16 +1,19 @@
-"""The local Bot API session: answers Bot API methods in-process and keeps a transcript."""
+"""The local Bot API session: answers Bot API methods in-process and keeps a transcript.
+
+:class:`LocalSession` holds the state (the messages the bot sent, the transcript, files, chat
+members, names), answers ``make_request`` by handing each method to its handler — the message
+methods in :mod:`bot.console.messages`, documents, photos and files in :mod:`bot.console.media`,
+getMe, getChatMember, deleteMessage and the bot commands here — and keeps the message store the
+handlers share (:meth:`~LocalSession.new_message`, :meth:`~LocalSession.emit`, …).
+"""
 
 from __future__ import annotations
 
-import itertools
-import mimetypes
 from collections.abc import AsyncGenerator, Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar, cast
 
 from aiogram import Bot
-from aiogram.client.default import Default
 from aiogram.client.session.base import BaseSession
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.methods import (
@@ -39,37 +42,25 @@ from aiogram.methods import (
 from aiogram.methods.base import TelegramType
 from aiogram.types import (
     BotCommand,
-    BufferedInputFile,
     Chat,
-    Document,
-    File,
-    InlineKeyboardButton,
     InlineKeyboardMarkup,
-    InlineQueryResultArticle,
-    InputFile,
-    InputTextMessageContent,
     Message,
-    PhotoSize,
-    ReplyKeyboardMarkup,
     ResultChatMemberUnion,
     TelegramObject,
-    URLInputFile,
     User,
 )
 
 from bot.console.html import html_to_text
-from bot.console.rules import (
-    MAX_PHOTO_BYTES,
-    MAX_PHOTO_RATIO,
-    MAX_PHOTO_SIDES,
-    MEMBER_STATUSES,
-    chat_member,
-    check_commands,
-    check_markup,
-    checked_text,
-    image_size,
-    same_markup,
+from bot.console.media import SentDocument, SentPhoto, StoredFile, get_file, send_document, send_photo
+from bot.console.messages import (
+    answer_callback_query,
+    answer_inline_query,
+    edit_message_caption,
+    edit_message_reply_markup,
+    edit_message_text,
+    send_message,
 )
+from bot.console.rules import MEMBER_STATUSES, chat_member, check_commands, checked_chat_id
 
 CONSOLE_TOKEN = "1234567890:CONSOLE-local-session-no-network-aaaa"
 """A shape-valid fake token: ``Bot`` accepts it, the bot id is 1234567890, nothing reaches Telegram."""
@@ -84,59 +75,6 @@ _Object = TypeVar("_Object", bound=TelegramObject)
 # --------------------------------------------------------------------------------------------------
 # The session
 # --------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SentDocument:
-    """A document the bot sent: the file name, its bytes when they were uploaded, the caption."""
-
-    chat_id: int
-    file_name: str
-    data: bytes | None
-    caption: str | None
-    message: Message
-
-
-@dataclass(frozen=True)
-class SentPhoto:
-    """A photo the bot sent: its bytes when uploaded, the image size in pixels, the caption."""
-
-    chat_id: int
-    file_name: str
-    data: bytes | None
-    width: int
-    height: int
-    caption: str | None
-    message: Message
-
-
-@dataclass(frozen=True)
-class StoredFile:
-    """A file "on Telegram's servers" that ``bot.download(file_id)`` can fetch (see ``add_file``)."""
-
-    file_id: str
-    file_path: str
-    data: bytes
-
-
-def inline_buttons(markup: InlineKeyboardMarkup | None) -> list[InlineKeyboardButton]:
-    """The buttons of a keyboard in the order they are numbered: row by row, left to right."""
-    if markup is None:
-        return []
-    return [button for row in markup.inline_keyboard for button in row]
-
-
-def render_inline_keyboard(markup: InlineKeyboardMarkup | None) -> list[str]:
-    """One line per keyboard row: ``[1] ✅ Watched  [2] ⏭ Skip``; URL buttons get a ``↗``."""
-    if markup is None:
-        return []
-    lines: list[str] = []
-    number = itertools.count(1)
-    for row in markup.inline_keyboard:
-        cells = [f"[{next(number)}] {button.text}{' ↗' if button.url else ''}" for button in row]
-        if cells:
-            lines.append("  ".join(cells))
-    return lines
 
 
 class LocalSession(BaseSession):
@@ -332,28 +270,30 @@ class LocalSession(BaseSession):
     # -- the methods ---------------------------------------------------------------------------
 
     async def _answer(self, bot: Bot, method: TelegramMethod[Any]) -> Any:
+        """Hand ``method`` to its handler: messages and query answers in :mod:`bot.console.messages`,
+        documents, photos and files in :mod:`bot.console.media`, the rest here."""
         if isinstance(method, GetMe):
             return self._bot_user(bot)
         if isinstance(method, SendMessage):
-            return self._send_message(bot, method)
+            return send_message(self, bot, method)
         if isinstance(method, EditMessageText):
-            return self._edit_text(bot, method)
+            return edit_message_text(self, bot, method)
         if isinstance(method, EditMessageCaption):
-            return self._edit_caption(bot, method)
+            return edit_message_caption(self, bot, method)
         if isinstance(method, EditMessageReplyMarkup):
-            return self._edit_markup(bot, method)
+            return edit_message_reply_markup(self, bot, method)
         if isinstance(method, DeleteMessage):
             return self._delete(method)
         if isinstance(method, AnswerCallbackQuery):
-            return self._answer_callback(method)
+            return answer_callback_query(self, method)
         if isinstance(method, AnswerInlineQuery):
-            return self._answer_inline(bot, method)
+            return answer_inline_query(self, bot, method)
         if isinstance(method, SendDocument):
-            return await self._send_document(bot, method)
+            return await send_document(self, bot, method)
         if isinstance(method, SendPhoto):
-            return await self._send_photo(bot, method)
+            return await send_photo(self, bot, method)
         if isinstance(method, GetFile):
-            return self._get_file(method)
+            return get_file(self, method)
         if isinstance(method, GetChatMember):
             return self._get_chat_member(bot, method)
         if isinstance(method, SetMyCommands):
@@ -385,7 +325,7 @@ class LocalSession(BaseSession):
     def _get_chat_member(self, bot: Bot, method: GetChatMember) -> ResultChatMemberUnion:
         """A group answers from ``chat_members``: the bot is a member unless registered otherwise,
         unknown users have left. A private chat has its user and the bot; anyone else is not found."""
-        chat_id, user_id = _chat_id(method, method.chat_id), method.user_id
+        chat_id, user_id = checked_chat_id(method, method.chat_id), method.user_id
         insiders = (bot.id,) if chat_id < 0 else (bot.id, chat_id)
         status = self.chat_members.get(chat_id, {}).get(user_id)
         if status is None and chat_id > 0 and user_id not in insiders:
@@ -396,251 +336,22 @@ class LocalSession(BaseSession):
             user = User(id=user_id, is_bot=False, first_name=self.user_names.get(user_id, str(user_id)))
         return _bound(bot, chat_member(user, status or ("member" if user_id in insiders else "left")))
 
-    def _send_message(self, bot: Bot, method: SendMessage) -> Message:
-        parse_mode = _resolve(bot, method.parse_mode)
-        plain = checked_text(method, method.text, parse_mode)
-        check_markup(method, method.reply_markup)
-        chat_id = _chat_id(method, method.chat_id)
-        inline = method.reply_markup if isinstance(method.reply_markup, InlineKeyboardMarkup) else None
-        message = self._new_message(bot, chat_id, text=method.text, reply_markup=inline)
-        self._texts.append((chat_id, method.text, plain))
-        lines = [plain]
-        if isinstance(method.reply_markup, ReplyKeyboardMarkup):
-            lines += ["⌨️ " + " | ".join(b.text for b in row) for row in method.reply_markup.keyboard]
-        self._emit("\n".join(lines + render_inline_keyboard(inline)), chat_id)
-        return message
-
-    def _edit_text(self, bot: Bot, method: EditMessageText) -> Message | bool:
-        parse_mode = _resolve(bot, method.parse_mode)
-        plain = checked_text(method, method.text or "", parse_mode)
-        text = cast(str, method.text)
-        check_markup(method, method.reply_markup)
-        if method.inline_message_id is not None:
-            self._emit("\n".join(["✏️ " + plain, *render_inline_keyboard(method.reply_markup)]), None)
-            return True
-        key, old = self._editable(method, method.chat_id, method.message_id)
-        if old.text is None:
-            raise TelegramBadRequest(
-                method=method, message="Bad Request: there is no text in the message to edit"
-            )
-        if old.text == text and same_markup(old.reply_markup, method.reply_markup):
-            raise TelegramBadRequest(
-                method=method,
-                message="Bad Request: message is not modified: specified new message content and reply "
-                "markup are exactly the same as a current content and reply markup of the message",
-            )
-        edited = self._replace(bot, key, old, text=text, reply_markup=method.reply_markup)
-        self._texts.append((key[0], text, plain))
-        self._emit("\n".join(["✏️ " + plain, *render_inline_keyboard(method.reply_markup)]), key[0])
-        return edited
-
-    def _edit_caption(self, bot: Bot, method: EditMessageCaption) -> Message | bool:
-        """editMessageCaption: only a message with media has a caption to edit (as in Telegram)."""
-        parse_mode = _resolve(bot, method.parse_mode)
-        plain = checked_text(method, method.caption or "", parse_mode, caption=True)
-        check_markup(method, method.reply_markup)
-        if method.inline_message_id is not None:
-            self._emit("\n".join(["✏️ " + plain, *render_inline_keyboard(method.reply_markup)]), None)
-            return True
-        key, old = self._editable(method, method.chat_id, method.message_id)
-        if old.photo is None and old.document is None:
-            raise TelegramBadRequest(
-                method=method, message="Bad Request: there is no caption in the message to edit"
-            )
-        unchanged = (old.caption or "") == (method.caption or "")
-        if unchanged and same_markup(old.reply_markup, method.reply_markup):
-            raise TelegramBadRequest(
-                method=method,
-                message="Bad Request: message is not modified: specified new message content and reply "
-                "markup are exactly the same as a current content and reply markup of the message",
-            )
-        edited = self._replace(bot, key, old, caption=method.caption, reply_markup=method.reply_markup)
-        self._emit("\n".join(["✏️ " + plain, *render_inline_keyboard(method.reply_markup)]), key[0])
-        return edited
-
-    def _edit_markup(self, bot: Bot, method: EditMessageReplyMarkup) -> Message | bool:
-        check_markup(method, method.reply_markup)
-        rows = render_inline_keyboard(method.reply_markup)
-        summary = "✏️ (buttons updated)" if method.reply_markup is not None else "✏️ (buttons removed)"
-        if method.inline_message_id is not None:
-            self._emit("\n".join([summary, *rows]), None)
-            return True
-        key, old = self._editable(method, method.chat_id, method.message_id)
-        if same_markup(old.reply_markup, method.reply_markup):
-            raise TelegramBadRequest(
-                method=method,
-                message="Bad Request: message is not modified: specified new message content and reply "
-                "markup are exactly the same as a current content and reply markup of the message",
-            )
-        edited = self._replace(bot, key, old, reply_markup=method.reply_markup)
-        self._emit("\n".join([summary, *rows]), key[0])
-        return edited
-
     def _delete(self, method: DeleteMessage) -> bool:
-        key = (_chat_id(method, method.chat_id), method.message_id)
+        """deleteMessage: any message id the chat has had (not only the bot's), once."""
+        key = (checked_chat_id(method, method.chat_id), method.message_id)
         known = method.message_id <= self._last_message_id.get(key[0], 0)
         if key in self._deleted or not known:
             raise TelegramBadRequest(method=method, message="Bad Request: message to delete not found")
         self._deleted.add(key)
         if self.messages.pop(key, None) is not None:
-            self._emit("🗑 (message deleted)", key[0])
+            self.emit("🗑 (message deleted)", key[0])
         return True
 
-    def _answer_callback(self, method: AnswerCallbackQuery) -> bool:
-        if method.callback_query_id in self.callback_answers:
-            raise TelegramBadRequest(
-                method=method,
-                message="Bad Request: query is too old and response timeout expired or query ID is invalid",
-            )
-        self.callback_answers[method.callback_query_id] = method
-        chat_id, user_id = self.callback_origins.get(method.callback_query_id, (None, None))
-        if method.text:
-            self._emit(("⚠️ " if method.show_alert else "💬 ") + method.text, chat_id, user_id)
-        if method.url:
-            self._emit(f"🔗 {method.url}", chat_id, user_id)
-        return True
+    # -- the message store (shared with bot.console.messages and bot.console.media) ----------
 
-    def _answer_inline(self, bot: Bot, method: AnswerInlineQuery) -> bool:
-        """Check what Telegram checks (answered once, at most 50 results with distinct ids of
-        1–64 bytes, each card's text and buttons) and print the results, numbered for
-        ``:choose N``. Only articles with a text card are taken (what this bot sends)."""
-        if method.inline_query_id in self.inline_answers:
-            raise TelegramBadRequest(
-                method=method,
-                message="Bad Request: query is too old and response timeout expired or query ID is invalid",
-            )
-        if len(method.results) > 50:
-            raise TelegramBadRequest(method=method, message="Bad Request: RESULTS_TOO_MUCH")
-        ids = [result.id for result in method.results]
-        if len(set(ids)) != len(ids) or not all(1 <= len(i.encode()) <= 64 for i in ids):
-            raise TelegramBadRequest(method=method, message="Bad Request: RESULT_ID_INVALID")
-        lines = []
-        for number, result in enumerate(method.results, 1):
-            if not isinstance(result, InlineQueryResultArticle) or not isinstance(
-                result.input_message_content, InputTextMessageContent
-            ):
-                raise NotImplementedError(f"LocalSession answers article results only, not {type(result)}")
-            content = result.input_message_content
-            checked_text(method, content.message_text, _resolve(bot, content.parse_mode))
-            check_markup(method, result.reply_markup)
-            about = f" — {result.description}" if result.description else ""
-            lines.append(f"[{number}] {result.title}{about}{' 🖼' if result.thumbnail_url else ''}")
-        self.inline_answers[method.inline_query_id] = method
-        query = self.inline_queries.get(method.inline_query_id, "")
-        heading = f"🔎 inline “{query}”: {len(method.results)} result(s)"
-        if method.button is not None:
-            lines.append(f"[↗ {method.button.text}] (/start {method.button.start_parameter})")
-        self._emit("\n".join([heading, *lines]), None)
-        return True
-
-    async def _upload(self, bot: Bot, file: InputFile | str, default_name: str) -> tuple[str, bytes | None]:
-        """(file name, bytes) of what a send method carries: an upload (bytes read), a file id
-        this session knows (its bytes), or a URL / unknown id (no bytes)."""
-        if isinstance(file, InputFile):
-            if isinstance(file, BufferedInputFile):
-                return file.filename or default_name, file.data
-            if isinstance(file, URLInputFile):
-                return file.filename or default_name, None
-            return file.filename or default_name, b"".join([chunk async for chunk in file.read(bot)])
-        if file in self.files:
-            stored = self.files[file]
-            return stored.file_path.rsplit("/", 1)[-1], stored.data
-        return file.rsplit("/", 1)[-1] or file, None
-
-    async def _send_document(self, bot: Bot, method: SendDocument) -> Message:
-        parse_mode = _resolve(bot, method.parse_mode)
-        caption_plain = None
-        if method.caption is not None:
-            caption_plain = checked_text(method, method.caption, parse_mode, caption=True)
-        check_markup(method, method.reply_markup)
-        chat_id = _chat_id(method, method.chat_id)
-        file_name, data = await self._upload(bot, method.document, "file")
-        document_number = len(self.documents) + 1
-        document = Document(
-            file_id=f"local-document-{document_number}",
-            file_unique_id=f"local-unique-{document_number}",
-            file_name=file_name,
-            mime_type=mimetypes.guess_type(file_name)[0],
-            file_size=len(data) if data is not None else None,
-        )
-        inline = method.reply_markup if isinstance(method.reply_markup, InlineKeyboardMarkup) else None
-        message = self._new_message(
-            bot, chat_id, document=document, caption=method.caption, reply_markup=inline
-        )
-        self.documents.append(SentDocument(chat_id, file_name, data, method.caption, message))
-        if data is not None:
-            self.add_file(document.file_id, data, file_name)
-        lines = [f"📎 {file_name}"] + ([caption_plain] if caption_plain else [])
-        self._emit("\n".join(lines + render_inline_keyboard(inline)), chat_id)
-        return message
-
-    async def _send_photo(self, bot: Bot, method: SendPhoto) -> Message:
-        """Uploaded photos must be a PNG or JPEG within Telegram's limits (10 MB, width + height
-        ≤ 10000, sides at most 20:1), as the real Bot API checks; URLs and file ids are taken
-        (not fetched): a URL is printed as is ("🖼 https://…"), then the caption and buttons."""
-        parse_mode = _resolve(bot, method.parse_mode)
-        caption_plain = None
-        if method.caption is not None:
-            caption_plain = checked_text(method, method.caption, parse_mode, caption=True)
-        check_markup(method, method.reply_markup)
-        chat_id = _chat_id(method, method.chat_id)
-        file_name, data = await self._upload(bot, method.photo, "photo")
-        width = height = 0
-        if data is not None:
-            size = image_size(data)
-            if size is None:
-                raise TelegramBadRequest(method=method, message="Bad Request: IMAGE_PROCESS_FAILED")
-            width, height = size
-            if len(data) > MAX_PHOTO_BYTES:
-                raise TelegramBadRequest(method=method, message="Bad Request: PHOTO_SAVE_FILE_INVALID")
-            if width + height > MAX_PHOTO_SIDES or max(width, height) > MAX_PHOTO_RATIO * min(width, height):
-                raise TelegramBadRequest(method=method, message="Bad Request: PHOTO_INVALID_DIMENSIONS")
-        photo_number = len(self.photos) + 1
-        photo = PhotoSize(
-            file_id=f"local-photo-{photo_number}",
-            file_unique_id=f"local-photo-unique-{photo_number}",
-            width=width,
-            height=height,
-            file_size=len(data) if data is not None else None,
-        )
-        inline = method.reply_markup if isinstance(method.reply_markup, InlineKeyboardMarkup) else None
-        message = self._new_message(bot, chat_id, photo=[photo], caption=method.caption, reply_markup=inline)
-        self.photos.append(SentPhoto(chat_id, file_name, data, width, height, method.caption, message))
-        if data is not None:
-            self.add_file(photo.file_id, data, file_name)
-        size_note = f" ({width}×{height})" if data is not None else ""
-        shown = method.photo if isinstance(method.photo, str) and "://" in method.photo else file_name
-        lines = [f"🖼 {shown}{size_note}"] + ([caption_plain] if caption_plain else [])
-        self._emit("\n".join(lines + render_inline_keyboard(inline)), chat_id)
-        return message
-
-    def _get_file(self, method: GetFile) -> File:
-        stored = self.files.get(method.file_id)
-        if stored is None:
-            raise TelegramBadRequest(
-                method=method, message="Bad Request: wrong file_id or the file is temporarily unavailable"
-            )
-        return File(
-            file_id=stored.file_id,
-            file_unique_id=f"unique-{stored.file_id}",
-            file_size=len(stored.data),
-            file_path=stored.file_path,
-        )
-
-    # -- validation and bookkeeping ------------------------------------------------------------
-
-    def _editable(
-        self, method: TelegramMethod[Any], chat_id: int | str | None, message_id: int | None
-    ) -> tuple[tuple[int, int], Message]:
-        if chat_id is None or message_id is None:
-            raise TelegramBadRequest(method=method, message="Bad Request: message to edit not found")
-        key = (_chat_id(method, chat_id), message_id)
-        old = self.messages.get(key)
-        if old is None:
-            raise TelegramBadRequest(method=method, message="Bad Request: message to edit not found")
-        return key, old
-
-    def _new_message(self, bot: Bot, chat_id: int, **fields: Any) -> Message:
+    def new_message(self, bot: Bot, chat_id: int, **fields: Any) -> Message:
+        """Store a new message the bot sent to ``chat_id`` (the next id in the chat, from the bot,
+        bound to ``bot``) and return it."""
         draft = Message(
             message_id=self.next_message_id(chat_id),
             date=datetime.now(UTC),
@@ -656,13 +367,18 @@ class LocalSession(BaseSession):
         self.messages[(chat_id, message.message_id)] = message
         return message
 
-    def _replace(self, bot: Bot, key: tuple[int, int], old: Message, **changes: Any) -> Message:
+    def replace_message(self, bot: Bot, key: tuple[int, int], old: Message, **changes: Any) -> Message:
+        """Store ``old`` with ``changes`` (and an edit date) as the message at ``key``, and return it."""
         edit_date = int(datetime.now(UTC).timestamp())
         edited = _bound(bot, old.model_copy(update={**changes, "edit_date": edit_date}))
         self.messages[key] = edited
         return edited
 
-    def _emit(self, text: str, chat_id: int | None, to_user: int | None = None) -> None:
+    def record_text(self, chat_id: int, raw: str, plain: str) -> None:
+        """Note a text that went out to ``chat_id`` (sendMessage, editMessageText) for :meth:`sent_texts`."""
+        self._texts.append((chat_id, raw, plain))
+
+    def emit(self, text: str, chat_id: int | None, to_user: int | None = None) -> None:
         """Show ``text``; with ``label_chats``, after the label of ``chat_id`` when known, naming
         ``to_user`` if only they see it in a group (a callback answer): ``[group Film club → Ben]``."""
         if self.on_output is None:
@@ -678,16 +394,3 @@ class LocalSession(BaseSession):
 def _bound(bot: Bot, obj: _Object) -> _Object:
     """Round-trip ``obj`` like a real API response, so it and every nested object are bound to ``bot``."""
     return type(obj).model_validate(obj.model_dump(exclude_none=True, warnings=False), context={"bot": bot})
-
-
-def _resolve(bot: Bot, value: Any) -> Any:
-    """A method field's value with ``Default(...)`` replaced by the bot's default (e.g. parse_mode)."""
-    return bot.default[value.name] if isinstance(value, Default) else value
-
-
-def _chat_id(method: TelegramMethod[Any], chat_id: int | str) -> int:
-    if isinstance(chat_id, int):
-        return chat_id
-    if chat_id.lstrip("-").isdigit():
-        return int(chat_id)
-    raise TelegramBadRequest(method=method, message="Bad Request: chat not found")
