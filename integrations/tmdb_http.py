@@ -29,7 +29,7 @@ from tenacity import (
 )
 
 from domain.ports import MovieSourceError
-from integrations.metrics import HTTP_METRICS, TMDB_ROUTES, ExternalRequestMetrics, endpoint_of
+from integrations.metrics import TMDB_ROUTES, ExternalRequestMetrics, endpoint_of
 from integrations.tmdb_parse import Json
 
 log = structlog.get_logger(__name__)
@@ -70,8 +70,8 @@ class _RetryableStatus(Exception):
 
 class TMDBHttp:
     """GET requests to one TMDB v3 API root, as :class:`integrations.tmdb.TMDBClient` makes
-    them: its arguments of the same names are documented there (`base_url`, `api_key`,
-    `bearer_token`, `language`, `timeout_seconds`, `max_concurrency`,
+    them: its arguments of the same names, and their defaults, are documented there
+    (`base_url`, `api_key`, `bearer_token`, `language`, `timeout_seconds`, `max_concurrency`,
     `max_requests_per_second`, `max_attempts`, `backoff_multiplier`, `http`, `metrics`).
     Every request carries `language` and the credentials; :meth:`aclose` closes the
     `httpx.AsyncClient` only if this object created it.
@@ -81,16 +81,16 @@ class TMDBHttp:
         self,
         *,
         base_url: str,
-        api_key: str | None = None,
-        bearer_token: str | None = None,
-        language: str = "en-US",
-        timeout_seconds: float = 10.0,
-        max_concurrency: int = 8,
-        max_requests_per_second: float = 45.0,
-        max_attempts: int = 4,
-        backoff_multiplier: float = 0.5,
-        http: httpx.AsyncClient | None = None,
-        metrics: ExternalRequestMetrics = HTTP_METRICS,
+        api_key: str | None,
+        bearer_token: str | None,
+        language: str,
+        timeout_seconds: float,
+        max_concurrency: int,
+        max_requests_per_second: float,
+        max_attempts: int,
+        backoff_multiplier: float,
+        http: httpx.AsyncClient | None,
+        metrics: ExternalRequestMetrics,
     ) -> None:
         self._base_url = base_url.rstrip("/")
         self._language = language
