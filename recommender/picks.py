@@ -11,8 +11,9 @@ Definitions (over the scored list, deduplicated by tmdb_id, best first):
 - Pool: the first POOL_SIZE candidates.
 - SAFE: the highest-scored candidate (highest predicted fit).
 - ADJACENT: among pool candidates with relevance ≥ ADJACENT_MIN_FIT ("good fit") that are
-  adjacent to the user's usual taste (primary genre outside `taste.top_genres`: NEW_GENRE,
-  or decade outside `taste.usual_decades`: NEW_DECADE), the one with the highest MMR against
+  adjacent to the user's usual taste (`adjacency_reasons`: a primary genre few of their
+  rated films have, NEW_GENRE, or a decade outside `taste.usual_decades`, NEW_DECADE; never
+  with fewer than COLD_START_MIN_FILMS rated or liked films), the one with the highest MMR against
   SAFE (λ = MMR_LAMBDA). If none is adjacent: the highest MMR among the good fits (or the
   whole pool when no other good fit exists).
 - WILDCARD: among the remaining pool candidates, the one maximising
@@ -32,7 +33,7 @@ from typing import TypeVar
 
 from domain.entities import Slot
 from recommender.scoring import bayesian_rating
-from recommender.taste import NEW_GENRE_MAX_SHARE, decade_label, decade_of
+from recommender.taste import NEW_GENRE_MAX_SHARE, decade_label, decade_of, is_cold_start
 from recommender.types import (
     CatalogStats,
     FilmFeatures,
@@ -170,7 +171,11 @@ def rank(scored: Sequence[ScoredCandidate]) -> list[ScoredCandidate]:
 def adjacency_reasons(film: FilmFeatures, taste: TasteProfile) -> tuple[Reason, ...]:
     """NEW_GENRE (primary genre that fewer than NEW_GENRE_MAX_SHARE of the user's rated films
     have) and/or NEW_DECADE (decade outside the usual ones); empty when the film is neither,
-    or the profile has nothing to compare with."""
+    or the profile has nothing to compare with: fewer than COLD_START_MIN_FILMS rated or
+    liked films make no "usual genres" or "decade you rarely watch" (one film rated ½ is not
+    a habit)."""
+    if is_cold_start(taste):
+        return ()
     reasons: list[Reason] = []
     shares = taste.genre_shares
     if film.genres and shares and shares.get(film.genres[0], 0.0) < NEW_GENRE_MAX_SHARE:

@@ -80,6 +80,8 @@ def reference_relevance(pool: list[ScoredCandidate]) -> Callable[[ScoredCandidat
 
 
 def is_adjacent(features: FilmFeatures, taste: TasteProfile) -> bool:
+    if taste.n_rated < 5:  # fewer than 5 rated or liked films: nothing is "usual" yet
+        return False
     shares = taste.genre_shares  # NEW_GENRE: fewer than 10 % of the user's rated films have it
     new_genre = bool(features.genres and shares) and shares.get(features.genres[0], 0.0) < 0.10
     decade = decade_of(features.year)
@@ -262,6 +264,21 @@ def test_adjacency_reasons() -> None:
     assert adjacency_reasons(film(1, genres=(), year=None), taste) == ()
     empty = build_taste([])
     assert adjacency_reasons(film(1, genres=("Western",), year=1956), empty) == ()
+
+
+def test_a_thin_history_has_no_usual_genres_or_decades() -> None:
+    """One film rated ½ (the console's first /review) is no habit: 🧭 says nothing of "your
+    usual genres" or "a decade you rarely watch" below 5 rated or liked films."""
+    alien = HistoryEntry(film(348, "Alien", year=1979, genres=("Horror", "Science Fiction")), 0.5)
+    spirited_away = film(129, genres=("Animation", "Family", "Fantasy"), year=2001)
+    assert adjacency_reasons(spirited_away, build_taste([alien])) == ()
+    four = [alien, *(HistoryEntry(film(i, year=1975, genres=("Horror",)), 4.0) for i in range(1, 4))]
+    assert adjacency_reasons(spirited_away, build_taste(four)) == ()
+    five = [*four, HistoryEntry(film(4, year=1978, genres=("Horror",)), 3.0)]
+    assert adjacency_reasons(spirited_away, build_taste(five)) == (
+        Reason(ReasonKind.NEW_GENRE, ("Animation",)),
+        Reason(ReasonKind.NEW_DECADE, ("2000s",)),
+    )
 
 
 def test_novelty_is_one_minus_the_mid_rank_percentile() -> None:
