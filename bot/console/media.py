@@ -74,15 +74,22 @@ class StoredFile:
     data: bytes
 
 
+def _checked_caption(bot: Bot, method: SendDocument | SendPhoto) -> tuple[str | None, int]:
+    """What Telegram checks of a file message before its file: the caption (its HTML and
+    length), the reply markup and the chat. Returns the caption as plain text (None without
+    one) and the chat id."""
+    caption_plain = None
+    if method.caption is not None:
+        parse_mode = resolve_default(bot, method.parse_mode)
+        caption_plain = checked_text(method, method.caption, parse_mode, caption=True)
+    check_markup(method, method.reply_markup)
+    return caption_plain, checked_chat_id(method, method.chat_id)
+
+
 async def send_document(session: LocalSession, bot: Bot, method: SendDocument) -> Message:
     """sendDocument: recorded in ``documents`` (an upload's bytes become a file ``getFile`` serves),
     shown as ``📎 <file name>``, then the caption and buttons."""
-    parse_mode = resolve_default(bot, method.parse_mode)
-    caption_plain = None
-    if method.caption is not None:
-        caption_plain = checked_text(method, method.caption, parse_mode, caption=True)
-    check_markup(method, method.reply_markup)
-    chat_id = checked_chat_id(method, method.chat_id)
+    caption_plain, chat_id = _checked_caption(bot, method)
     file_name, data = await _upload(session, bot, method.document, "file")
     document_number = len(session.documents) + 1
     document = Document(
@@ -108,12 +115,7 @@ async def send_photo(session: LocalSession, bot: Bot, method: SendPhoto) -> Mess
     """Uploaded photos must be a PNG or JPEG within Telegram's limits (10 MB, width + height
     ≤ 10000, sides at most 20:1), as the real Bot API checks; URLs and file ids are taken
     (not fetched): a URL is printed as is ("🖼 https://…"), then the caption and buttons."""
-    parse_mode = resolve_default(bot, method.parse_mode)
-    caption_plain = None
-    if method.caption is not None:
-        caption_plain = checked_text(method, method.caption, parse_mode, caption=True)
-    check_markup(method, method.reply_markup)
-    chat_id = checked_chat_id(method, method.chat_id)
+    caption_plain, chat_id = _checked_caption(bot, method)
     file_name, data = await _upload(session, bot, method.photo, "photo")
     width = height = 0
     if data is not None:
